@@ -1,0 +1,308 @@
+"""Benchmarks: the Solomon VRPTW instances and generated door-to-door problems.
+
+Both print a table and check every plan with the independent checker. They are tools for
+measuring, not tests: their figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing as mp
+import resource
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from scheduling.check import check
+from scheduling.model import Location, Plan, Problem, Shift, Team, Visit, Window
+from scheduling.planner import SolveParams, solve
+from scheduling.solomon import read_bks, read_instance
+from scheduling.solver import SearchConfig
+
+OBJECTIVES = ("vehicles-then-distance", "distance")
+
+DISTANCE_PORTFOLIO = (
+    SearchConfig(first="PATH_CHEAPEST_ARC", meta="gls"),
+    SearchConfig(first="LOCAL_CHEAPEST_INSERTION", meta="ils"),
+)
+"""For ``--objective distance``: GLS in-process and ruin-and-recreate ILS in the child (ILS
+gave the best distances on the measured subset)."""
+
+
+def parse_search(spec: str) -> list[SearchConfig]:
+    """Parse ``FIRST:META[:REDUCE_SHARE],...`` into search configs (for measurements)."""
+    out = []
+    for part in spec.split(","):
+        bits = part.strip().split(":")
+        cfg = SearchConfig(first=bits[0].upper(), meta=bits[1] if len(bits) > 1 else "gls")
+        if len(bits) > 2:
+            cfg = SearchConfig(cfg.first, cfg.meta, reduce_share=float(bits[2]))
+        out.append(cfg)
+    return out
+
+
+@dataclass
+class SolomonRow:
+    instance: str
+    vehicles: int
+    distance: float
+    unserved: int
+    bks_vehicles: int | None
+    bks_distance: float | None
+    seconds: float
+    violations: int
+    routes: list[list[int]] = field(default_factory=list)
+
+    @property
+    def gap(self) -> float | None:
+        if self.bks_distance is None:
+            return None
+        return 100.0 * (self.distance - self.bks_distance) / self.bks_distance
+
+
+def solomon_distance(inst: Any, routes: list[list[int]]) -> float:
+    """Total Euclidean length of routes given as customer numbers (recomputed)."""
+    by_no = {c.number: c for c in inst.customers}
+    total = 0.0
+    for r in routes:
+        pts = [inst.depot, *(by_no[n] for n in r), inst.depot]
+        total += sum(inst.distance(a, b) for a, b in zip(pts, pts[1:], strict=False))
+    return total
+
+
+def run_solomon(
+    directory: Path,
+    names: list[str] | None,
+    time_limit_s: float,
+    objective: str,
+    out: TextIO,
+    json_path: Path | None = None,
+    workers: int = 2,
+    seed: int = 0,
+    configs: list[SearchConfig] | None = None,
+) -> list[SolomonRow]:
+    """Solve Solomon instances, print one row each and the mean gap; return the rows."""
+    bks_path = directory / "BKS.csv"
+    bks = read_bks(bks_path) if bks_path.exists() else {}
+    if not names:
+        names = sorted(p.stem for p in directory.glob("*.txt"))
+    rows: list[SolomonRow] = []
+    header = (
+        f"{'instance':<9}{'veh':>5}{'distance':>11}{'BKS veh':>9}{'BKS dist':>11}"
+        f"{'gap %':>8}{'sec':>7}  ok"
+    )
+    print(header, file=out, flush=True)
+    for name in names:
+        inst = read_instance(directory / f"{name}.txt")
+        problem = inst.to_problem()
+        params = SolveParams(
+            time_limit_s=time_limit_s,
+            workers=workers,
+            seed=seed,
+            minimize_vehicles=objective == "vehicles-then-distance",
+            balance=False,
+            configs=configs or (DISTANCE_PORTFOLIO if objective == "distance" else None),
+        )
+        t = time.monotonic()
+        plan = solve(problem, params)
+        seconds = time.monotonic() - t
+        violations = check(problem, plan)
+        routes = [[int(s.visit) for s in r.stops] for r in plan.routes if r.stops]
+        best = bks.get((inst.name, objective)) or bks.get((name, objective))
+        row = SolomonRow(
+            instance=inst.name,
+            vehicles=len(routes),
+            distance=solomon_distance(inst, routes),
+            unserved=len(plan.unassigned),
+            bks_vehicles=best.vehicles if best else None,
+            bks_distance=best.distance if best else None,
+            seconds=seconds,
+            violations=len(violations) + len(plan.unassigned),
+            routes=routes,
+        )
+        rows.append(row)
+        gap = "" if row.gap is None else f"{row.gap:8.2f}"
+        ok = (
+            "yes"
+            if row.violations == 0
+            else f"NO ({len(violations)} violations, {row.unserved} unserved)"
+        )
+        print(
+            f"{row.instance:<9}{row.vehicles:>5}{row.distance:>11.2f}"
+            f"{(row.bks_vehicles or 0):>9}{(row.bks_distance or 0):>11.2f}{gap:>8}"
+            f"{seconds:>7.1f}  {ok}",
+            file=out,
+            flush=True,
+        )
+    gaps = [r.gap for r in rows if r.gap is not None]
+    if gaps:
+        over = sum(
+            1 for r in rows if r.bks_vehicles is not None and r.vehicles > r.bks_vehicles + 1
+        )
+        at = sum(1 for r in rows if r.bks_vehicles is not None and r.vehicles <= r.bks_vehicles)
+        print(
+            f"mean gap {sum(gaps) / len(gaps):.2f}% over {len(gaps)} instances; "
+            f"vehicles = BKS on {at}, > BKS+1 on {over}; "
+            f"invalid {sum(1 for r in rows if r.violations)}",
+            file=out,
+            flush=True,
+        )
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps(
+                [
+                    {
+                        "instance": r.instance,
+                        "vehicles": r.vehicles,
+                        "distance": r.distance,
+                        "seconds": round(r.seconds, 2),
+                        "routes": r.routes,
+                    }
+                    for r in rows
+                ],
+                indent=1,
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- scale
+
+SCALE_SIZES = (100, 500, 1000, 2000, 5000)
+SCALE_TEAMS = {100: 15, 500: 75, 1000: 150, 2000: 300, 5000: 1000}
+SCALE_TIME_S = {100: 10.0, 500: 30.0, 1000: 55.0, 2000: 120.0, 5000: 280.0}
+SKILLS = ("vneid", "dvc", "epayment", "hue_s", "health", "safety")
+_ICT = timezone(timedelta(hours=7))
+
+
+def generate(n_visits: int, n_teams: int | None = None, seed: int = 0) -> Problem:
+    """A door-to-door problem around Huế: communes of households and teams.
+
+    Households cluster in communes (about 100 visits each) within ~2.5 km of the commune
+    centre; teams start at their commune's youth union office or at a member's home, walk,
+    cycle or ride, work Saturday 07:30-11:00 and a third of them also 14:00-17:00, with at
+    most 8 visits. Visits need one or two skills, 10% a minority language, 40% have a
+    morning or afternoon window; service 20-60 min; priority 1-5.
+    """
+    rng = np.random.default_rng(seed)
+    n_teams = n_teams or SCALE_TEAMS.get(n_visits, max(2, round(0.15 * n_visits)))
+    communes = max(1, round(n_visits / 100))
+    centre = np.array([16.4637, 107.5909])
+    spread = 0.02 * math.sqrt(communes)
+    centres = centre + rng.uniform(-spread, spread, size=(communes, 2))
+    day = datetime(2026, 11, 28, tzinfo=_ICT)
+    morning = Shift(day.replace(hour=7, minute=30), day.replace(hour=11))
+    afternoon = Shift(day.replace(hour=14), day.replace(hour=17))
+    teams = []
+    for k in range(n_teams):
+        c = centres[k % communes]
+        home = c + rng.normal(0, 0.012, size=2) if rng.random() < 0.5 else c
+        skills = set(rng.choice(SKILLS, size=int(rng.integers(2, 5)), replace=False).tolist())
+        langs = {"vi"} | ({"km"} if rng.random() < 0.2 else set())
+        mode = str(rng.choice(["walk", "bicycle", "motorbike"], p=[0.3, 0.3, 0.4]))
+        shifts = (morning, afternoon) if rng.random() < 1 / 3 else (morning,)
+        teams.append(
+            Team(
+                id=f"T{k + 1}",
+                members=(f"V{2 * k + 1}", f"V{2 * k + 2}"),
+                skills=frozenset(skills),
+                languages=frozenset(langs),
+                mode=mode,
+                start=Location(float(home[0]), float(home[1])),
+                end=None,
+                shifts=shifts,
+                max_visits=8,
+            )
+        )
+    visits = []
+    for i in range(n_visits):
+        c = centres[int(rng.integers(communes))]
+        p = c + rng.normal(0, 0.01, size=2)
+        need = set(rng.choice(SKILLS[:4], size=int(rng.integers(1, 3)), replace=False).tolist())
+        r = rng.random()
+        windows: tuple[Window, ...] = ()
+        if r < 0.2:
+            windows = (Window(morning.start, morning.end),)
+        elif r < 0.4:
+            windows = (
+                Window(day.replace(hour=8), day.replace(hour=10)),
+                Window(afternoon.start, afternoon.end),
+            )
+        visits.append(
+            Visit(
+                id=f"R{i + 1}",
+                location=Location(float(p[0]), float(p[1])),
+                service_min=float(rng.choice([20, 30, 45, 60])),
+                skills=frozenset(need),
+                languages=frozenset({"km"}) if rng.random() < 0.1 else frozenset(),
+                priority=int(rng.integers(1, 6)),
+                windows=windows,
+            )
+        )
+    return Problem(teams=tuple(teams), visits=tuple(visits))
+
+
+def _peak_mb() -> tuple[float, float]:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return me, kids
+
+
+def _scale_one(n: int, time_limit_s: float, seed: int, out: Any) -> None:
+    problem = generate(n, seed=seed)
+    t = time.monotonic()
+    plan: Plan = solve(problem, SolveParams(time_limit_s=time_limit_s, seed=seed))
+    seconds = time.monotonic() - t
+    violations = check(problem, plan)
+    me, kids = _peak_mb()
+    reasons: dict[str, int] = {}
+    for u in plan.unassigned:
+        reasons[u.reason] = reasons.get(u.reason, 0) + 1
+    out.put(
+        {
+            "visits": n,
+            "teams": len(problem.teams),
+            "seconds": seconds,
+            "peak_mb": me + kids,
+            "served": plan.stats.served,
+            "violations": len(violations),
+            "reasons": reasons,
+            "travel_min": plan.stats.travel_min,
+        }
+    )
+
+
+def run_scale(sizes: list[int], time_limit_s: float | None, seed: int, out: TextIO) -> list[dict]:
+    """Solve generated problems, each in a fresh process; print and return the rows."""
+    ctx = mp.get_context("spawn")
+    rows = []
+    print(
+        f"{'visits':>7}{'teams':>7}{'limit s':>9}{'solve s':>9}{'peak MB':>9}{'served %':>10}"
+        "  ok  unserved by reason",
+        file=out,
+        flush=True,
+    )
+    for n in sizes:
+        limit = time_limit_s if time_limit_s is not None else SCALE_TIME_S.get(n, 60.0)
+        q = ctx.Queue()
+        p = ctx.Process(target=_scale_one, args=(n, limit, seed, q))
+        p.start()
+        row = q.get()
+        p.join()
+        row["limit_s"] = limit
+        rows.append(row)
+        share = 100.0 * row["served"] / max(1, n)
+        ok = "yes" if row["violations"] == 0 else f"NO ({row['violations']})"
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(row["reasons"].items()))
+        print(
+            f"{n:>7}{row['teams']:>7}{limit:>9.0f}{row['seconds']:>9.1f}{row['peak_mb']:>9.0f}"
+            f"{share:>10.1f}  {ok}  {reasons}",
+            file=out,
+            flush=True,
+        )
+    return rows

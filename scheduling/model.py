@@ -1,0 +1,620 @@
+"""Plain data for the planner: the problem going in, the plan coming out.
+
+Every class here is a frozen dataclass with no behaviour beyond validation and JSON
+conversion, so the app, the CLI and the benchmarks can build problems without touching
+OR-Tools. Times are timezone-aware ``datetime`` values; durations carry their unit in the
+field name (``service_min``, ``travel_min``, ``distance_m``).
+
+The JSON formats (version 1 and its documented extensions) are described in
+``docs/scheduling.md``; :meth:`Problem.from_json` and :meth:`Plan.from_json` raise
+:class:`ProblemError` with a message naming the offending field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+JSON_VERSION = 1
+"""The version written by ``to_json`` and the only one ``from_json`` accepts."""
+
+MODES = ("walk", "bicycle", "motorbike")
+"""The travel modes of the default travel model; a problem may add others."""
+
+DEFAULT_SPEED_KMH = {"walk": 4.5, "bicycle": 12.0, "motorbike": 22.0}
+DEFAULT_DETOUR_FACTOR = 1.3
+
+REASONS = ("no_skill", "no_window", "unreachable", "forbidden", "capacity")
+"""Why a visit can be left out, from the most to the least fundamental."""
+
+
+class ProblemError(ValueError):
+    """A problem or plan that cannot be used as given; the message says what and where."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _aware(value: datetime, where: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise ProblemError(f"{where}: expected a date-time, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ProblemError(f"{where}: the date-time {value.isoformat()} has no UTC offset")
+    return value
+
+
+def _frozen_strings(values: Iterable[str] | None, where: str) -> frozenset[str]:
+    if values is None:
+        return frozenset()
+    if isinstance(values, str):
+        raise ProblemError(f"{where}: expected a list of strings, got the string {values!r}")
+    out = []
+    for v in values:
+        if not isinstance(v, str) or not v:
+            raise ProblemError(f"{where}: expected non-empty strings, got {v!r}")
+        out.append(v)
+    return frozenset(out)
+
+
+def _tuple(values: Iterable[Any] | None) -> tuple[Any, ...]:
+    return () if values is None else tuple(values)
+
+
+# --------------------------------------------------------------------------- problem
+
+
+@dataclass(frozen=True)
+class Location:
+    """A point on the Earth.
+
+    Parameters
+    ----------
+    lat, lng : float
+        Latitude and longitude in decimal degrees (WGS 84).
+    """
+
+    lat: float
+    lng: float
+
+    def __post_init__(self) -> None:
+        for name, value, bound in (("lat", self.lat, 90.0), ("lng", self.lng, 180.0)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ProblemError(f"{name}: expected a number, got {value!r}")
+            if not math.isfinite(value) or abs(value) > bound:
+                raise ProblemError(f"{name}: {value} is outside [-{bound:g}, {bound:g}]")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A time window during which a visit's service may start.
+
+    Parameters
+    ----------
+    start, end : datetime
+        Aware date-times; the service starts at a moment ``t`` with ``start <= t <= end``.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _aware(self.start, "window start")
+        _aware(self.end, "window end")
+        if self.end < self.start:
+            raise ProblemError(
+                f"window ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})"
+            )
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A block of time a team works, for example Saturday 07:30-11:00.
+
+    Each shift is a separate tour: it leaves the team's start point no earlier than
+    ``start`` and reaches the end point (or finishes its last service) by ``end``.
+
+    Parameters
+    ----------
+    start, end : datetime
+        Aware date-times, ``start < end``.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        _aware(self.start, "shift start")
+        _aware(self.end, "shift end")
+        if self.end <= self.start:
+            raise ProblemError(
+                f"shift ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})"
+            )
+
+
+@dataclass(frozen=True)
+class Team:
+    """One volunteer or a pair that travels and visits together.
+
+    Parameters
+    ----------
+    id : str
+        Unique among teams. Must not contain ``":"`` (matrix ids use ``"<id>:start"``).
+    members : tuple of str
+        Volunteer ids, for information.
+    skills, languages : frozenset of str
+        What the members can do and speak, together.
+    mode : str
+        Travel mode, a key of ``TravelModel.speed_kmh`` (``walk``, ``bicycle``,
+        ``motorbike`` by default). Ignored when the problem gives a matrix.
+    start : Location or None
+        Where every shift's tour begins. May be ``None`` only when the problem has a
+        matrix (the matrix then has the id ``"<id>:start"``).
+    end : Location or None
+        Where every tour must end by the shift's end; ``None`` means the tour ends at its
+        last visit (with a matrix: the team has an end point when the matrix has the id
+        ``"<id>:end"``).
+    shifts : tuple of Shift
+        The tours the team can make, in any order; the plan refers to them by index.
+    max_visits : int or None
+        At most this many visits over all of the team's shifts; ``None`` for no limit.
+    capacity : int or None
+        Extension: at most this much visit ``demand`` per tour (used by Solomon).
+    """
+
+    id: str
+    shifts: tuple[Shift, ...]
+    start: Location | None = None
+    end: Location | None = None
+    members: tuple[str, ...] = ()
+    skills: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    mode: str = "walk"
+    max_visits: int | None = None
+    capacity: int | None = None
+
+    def __post_init__(self) -> None:
+        where = f"team {self.id!r}"
+        if not isinstance(self.id, str) or not self.id or ":" in self.id:
+            raise ProblemError(f"team id {self.id!r}: expected a non-empty string without ':'")
+        object.__setattr__(self, "shifts", _tuple(self.shifts))
+        object.__setattr__(self, "members", _tuple(self.members))
+        object.__setattr__(self, "skills", _frozen_strings(self.skills, f"{where} skills"))
+        object.__setattr__(self, "languages", _frozen_strings(self.languages, f"{where} languages"))
+        if not self.shifts:
+            raise ProblemError(f"{where}: has no shift")
+        for s in self.shifts:
+            if not isinstance(s, Shift):
+                raise ProblemError(f"{where}: shifts must be Shift objects, got {s!r}")
+        for name in ("max_visits", "capacity"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise ProblemError(f"{where} {name}: expected a whole number >= 0, got {value!r}")
+        if not isinstance(self.mode, str) or not self.mode:
+            raise ProblemError(f"{where} mode: expected a non-empty string, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A household visit to place in a team's tour.
+
+    Parameters
+    ----------
+    id : str
+        Unique among visits; must not end in ``":start"`` or ``":end"``.
+    location : Location or None
+        Where the household is; may be ``None`` only when the problem has a matrix.
+    service_min : float
+        Minutes spent at the household (>= 0).
+    skills : frozenset of str
+        Skills the team must have, all of them.
+    languages : frozenset of str
+        If not empty, the team must speak at least one of them.
+    priority : int
+        1 (can wait) to 5 (most urgent). The planner maximises the sum of served priorities
+        before anything else.
+    windows : tuple of Window
+        When the service may start; empty means any time inside the team's shift.
+    pinned_team : str or None
+        If set, only this team may make the visit.
+    forbidden_teams : frozenset of str
+        Teams that must never make this visit (for example a volunteer declined it).
+        Ids of teams not in the problem are allowed and ignored.
+    demand : int
+        Extension: load taken from the team's ``capacity`` (Solomon demand); 0 by default.
+    """
+
+    id: str
+    location: Location | None = None
+    service_min: float = 0.0
+    skills: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    priority: int = 1
+    windows: tuple[Window, ...] = ()
+    pinned_team: str | None = None
+    forbidden_teams: frozenset[str] = frozenset()
+    demand: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"visit {self.id!r}"
+        if not isinstance(self.id, str) or not self.id:
+            raise ProblemError(f"visit id {self.id!r}: expected a non-empty string")
+        if self.id.endswith((":start", ":end")):
+            raise ProblemError(f"{where}: ids ending in ':start' or ':end' name team points")
+        object.__setattr__(self, "windows", _tuple(self.windows))
+        object.__setattr__(self, "skills", _frozen_strings(self.skills, f"{where} skills"))
+        object.__setattr__(self, "languages", _frozen_strings(self.languages, f"{where} languages"))
+        object.__setattr__(
+            self,
+            "forbidden_teams",
+            _frozen_strings(self.forbidden_teams, f"{where} forbidden_teams"),
+        )
+        s = self.service_min
+        if isinstance(s, bool) or not isinstance(s, int | float) or not math.isfinite(s) or s < 0:
+            raise ProblemError(f"{where} service_min: expected minutes >= 0, got {s!r}")
+        p = self.priority
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 5:
+            raise ProblemError(f"{where} priority: expected a whole number 1-5, got {p!r}")
+        d = self.demand
+        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+            raise ProblemError(f"{where} demand: expected a whole number >= 0, got {d!r}")
+        for w in self.windows:
+            if not isinstance(w, Window):
+                raise ProblemError(f"{where}: windows must be Window objects, got {w!r}")
+        if self.pinned_team is not None and not isinstance(self.pinned_team, str):
+            raise ProblemError(f"{where} pinned_team: expected a team id, got {self.pinned_team!r}")
+
+
+@dataclass(frozen=True)
+class TravelModel:
+    """How long travel takes when no matrix is given.
+
+    Travel time = great-circle distance x ``detour_factor`` / the mode's speed. The
+    great-circle distance uses a spherical Earth of radius ``EARTH_RADIUS_KM`` (see
+    :mod:`scheduling.travel`).
+
+    Parameters
+    ----------
+    detour_factor : float
+        Road distance over straight-line distance (>= 1).
+    speed_kmh : Mapping of str to float
+        Average speed per travel mode, in km/h.
+    """
+
+    detour_factor: float = DEFAULT_DETOUR_FACTOR
+    speed_kmh: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEED_KMH))
+
+    def __post_init__(self) -> None:
+        df = self.detour_factor
+        if isinstance(df, bool) or not isinstance(df, int | float) or not 1 <= df < 100:
+            raise ProblemError(f"travel detour_factor: expected a number >= 1, got {df!r}")
+        speeds = dict(self.speed_kmh)
+        for mode, v in speeds.items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1000:
+                raise ProblemError(f"travel speed_kmh[{mode!r}]: expected km/h > 0, got {v!r}")
+        object.__setattr__(self, "speed_kmh", speeds)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Explicit travel times that replace the travel model.
+
+    Parameters
+    ----------
+    ids : tuple of str
+        Row/column names: visit ids, and ``"<team>:start"`` / ``"<team>:end"`` for team
+        points. Every team needs ``"<team>:start"``; ``"<team>:end"`` makes the end point
+        mandatory for that team.
+    minutes : tuple of tuple of float
+        ``minutes[i][j]`` is the travel time from ``ids[i]`` to ``ids[j]``, >= 0.
+    meters : tuple of tuple of float or None
+        Extension: distances for ``Route.distance_m``; ``None`` leaves distances unknown.
+    """
+
+    ids: tuple[str, ...]
+    minutes: tuple[tuple[float, ...], ...]
+    meters: tuple[tuple[float, ...], ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ids", tuple(self.ids))
+        n = len(self.ids)
+        if len(set(self.ids)) != n:
+            raise ProblemError("matrix ids: an id appears twice")
+        for name in ("minutes", "meters"):
+            rows = getattr(self, name)
+            if rows is None:
+                continue
+            rows = tuple(tuple(float(x) for x in r) for r in rows)
+            if len(rows) != n or any(len(r) != n for r in rows):
+                raise ProblemError(f"matrix {name}: expected {n} rows of {n} numbers")
+            for r in rows:
+                for x in r:
+                    if not math.isfinite(x) or x < 0:
+                        raise ProblemError(f"matrix {name}: expected numbers >= 0, got {x!r}")
+            object.__setattr__(self, name, rows)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Teams, visits and how travel is measured.
+
+    Parameters
+    ----------
+    teams : tuple of Team
+    visits : tuple of Visit
+    travel : TravelModel
+        Used when ``matrix`` is ``None``.
+    matrix : Matrix or None
+        Explicit travel times in minutes; replaces the travel model.
+
+    Raises
+    ------
+    ProblemError
+        On duplicate ids, a pinned team that does not exist, an unknown travel mode,
+        a missing location or matrix row.
+    """
+
+    teams: tuple[Team, ...]
+    visits: tuple[Visit, ...]
+    travel: TravelModel = field(default_factory=TravelModel)
+    matrix: Matrix | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "teams", _tuple(self.teams))
+        object.__setattr__(self, "visits", _tuple(self.visits))
+        team_ids = [t.id for t in self.teams]
+        _no_duplicates(team_ids, "team")
+        _no_duplicates([v.id for v in self.visits], "visit")
+        known = set(team_ids)
+        matrix_ids = set(self.matrix.ids) if self.matrix is not None else None
+        for t in self.teams:
+            if matrix_ids is None:
+                if t.start is None:
+                    raise ProblemError(f"team {t.id!r}: has no start location")
+                if t.mode not in self.travel.speed_kmh:
+                    modes = ", ".join(sorted(self.travel.speed_kmh))
+                    raise ProblemError(
+                        f"team {t.id!r} mode: unknown mode {t.mode!r} (known: {modes})"
+                    )
+            elif f"{t.id}:start" not in matrix_ids:
+                raise ProblemError(f"matrix ids: missing {t.id + ':start'!r} for team {t.id!r}")
+        for v in self.visits:
+            if v.pinned_team is not None and v.pinned_team not in known:
+                raise ProblemError(f"visit {v.id!r} pinned_team: unknown team {v.pinned_team!r}")
+            if matrix_ids is None and v.location is None:
+                raise ProblemError(f"visit {v.id!r}: has no location")
+            if matrix_ids is not None and v.id not in matrix_ids:
+                raise ProblemError(f"matrix ids: missing the visit {v.id!r}")
+
+    # -- lookups -------------------------------------------------------------------
+
+    @cached_property
+    def _teams_by_id(self) -> dict[str, Team]:
+        return {t.id: t for t in self.teams}
+
+    @cached_property
+    def _visits_by_id(self) -> dict[str, Visit]:
+        return {v.id: v for v in self.visits}
+
+    def team(self, team_id: str) -> Team:
+        """Return the team with this id (``KeyError`` if none)."""
+        return self._teams_by_id[team_id]
+
+    def visit(self, visit_id: str) -> Visit:
+        """Return the visit with this id (``KeyError`` if none)."""
+        return self._visits_by_id[visit_id]
+
+    def team_has_end(self, team: Team) -> bool:
+        """Whether the team's tours must finish at an end point."""
+        if self.matrix is not None:
+            return team.end is not None or f"{team.id}:end" in self.matrix.ids
+        return team.end is not None
+
+    # -- JSON ------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Problem:
+        """Build a problem from its JSON form (version 1 plus extensions).
+
+        Raises
+        ------
+        ProblemError
+            With a message naming the offending field, for any malformed input.
+        """
+        from scheduling import jsonio
+
+        return jsonio.problem_from_json(data)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form (version 1 plus the extensions in use)."""
+        from scheduling import jsonio
+
+        return jsonio.problem_to_json(self)
+
+
+def _no_duplicates(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ProblemError(f"{what} id {i!r} appears twice")
+        seen.add(i)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One visit in a tour.
+
+    Parameters
+    ----------
+    visit : str
+        The visit id.
+    arrival, start, end : datetime
+        When the team arrives, starts the service (after waiting, if early) and leaves.
+    """
+
+    visit: str
+    arrival: datetime
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Route:
+    """One tour: a team's stops during one of its shifts.
+
+    Parameters
+    ----------
+    team : str
+        The team id.
+    stops : tuple of Stop
+        In visiting order.
+    travel_min : float
+        Total travel time of the tour in minutes, including the way to the end point.
+    distance_m : int or None
+        Total travel distance in metres (``None`` when a matrix without metres is used).
+    shift : int
+        Extension: index into ``Team.shifts`` (0 when absent from JSON).
+    depart : datetime or None
+        Extension: when the team leaves its start point.
+    finish : datetime or None
+        Extension: when the team reaches its end point, or ends its last service if it
+        has none.
+    """
+
+    team: str
+    stops: tuple[Stop, ...]
+    travel_min: float
+    distance_m: int | None = None
+    shift: int = 0
+    depart: datetime | None = None
+    finish: datetime | None = None
+
+    @property
+    def visit_ids(self) -> tuple[str, ...]:
+        """The visit ids in order."""
+        return tuple(s.visit for s in self.stops)
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A visit left out of the plan, with the reason found by checks.
+
+    Parameters
+    ----------
+    visit : str
+    reason : str
+        One of ``no_skill``, ``no_window``, ``unreachable``, ``forbidden``, ``capacity``.
+    detail : str
+        A sentence for the coordinator.
+    """
+
+    visit: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary figures of a plan.
+
+    Parameters
+    ----------
+    served : int
+        Number of visits in routes.
+    served_priority : int
+        Sum of the priorities of served visits.
+    travel_min : float
+        Total travel time of all routes, in minutes.
+    solve_s : float
+        Wall-clock seconds spent by the solver (0 for plans not made by it).
+    distance_m : int or None
+        Extension: total distance in metres, ``None`` when unknown.
+    teams_used : int
+        Extension: number of teams with at least one visit.
+    """
+
+    served: int
+    served_priority: int
+    travel_min: float
+    solve_s: float = 0.0
+    distance_m: int | None = None
+    teams_used: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The planner's answer.
+
+    Parameters
+    ----------
+    routes : tuple of Route
+        Non-empty tours only.
+    unassigned : tuple of Unassigned
+        Every visit not in a route.
+    stats : Stats
+    """
+
+    routes: tuple[Route, ...]
+    unassigned: tuple[Unassigned, ...]
+    stats: Stats
+
+    def route_of(self, team_id: str, shift: int = 0) -> Route | None:
+        """Return the team's route for that shift, or ``None``."""
+        for r in self.routes:
+            if r.team == team_id and r.shift == shift:
+                return r
+        return None
+
+    def assignment(self) -> dict[str, str]:
+        """Map each served visit id to its team id."""
+        return {s.visit: r.team for r in self.routes for s in r.stops}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        """Build a plan from its JSON form.
+
+        Raises
+        ------
+        ProblemError
+            For any malformed input.
+        """
+        from scheduling import jsonio
+
+        return jsonio.plan_from_json(data)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the JSON form (version 1 plus extensions)."""
+        from scheduling import jsonio
+
+        return jsonio.plan_to_json(self)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A broken rule found by :func:`scheduling.check`.
+
+    Parameters
+    ----------
+    code : str
+        A stable short name, for example ``skill``, ``window``, ``travel``.
+    message : str
+        A sentence saying what is wrong.
+    team : str or None
+    visit : str or None
+    """
+
+    code: str
+    message: str
+    team: str | None = None
+    visit: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

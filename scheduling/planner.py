@@ -1,0 +1,254 @@
+"""``solve``: from a :class:`Problem` to a :class:`Plan`.
+
+The steps: screen every visit against every team shift (reasons for the impossible ones),
+build the integer instance, run the search portfolio (or, for large problems, the
+decomposition in :mod:`scheduling.decompose`), then time each tour with
+:func:`scheduling.timeline.build_route` and assemble the plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scheduling.instance import Instance
+from scheduling.model import Plan, Problem, Route, Stats, Unassigned
+from scheduling.reasons import CAPACITY_DETAIL, Screening, screen
+from scheduling.solver import Budget, Portfolio, Progress, SearchConfig, Weights
+from scheduling.timeline import Clock, TourFailure, build_route
+from scheduling.travel import Travel
+
+SOLOMON_PORTFOLIO: tuple[SearchConfig, ...] = (
+    SearchConfig(first="PATH_CHEAPEST_ARC", meta="gls", reduce_share=0.7),
+    SearchConfig(first="LOCAL_CHEAPEST_INSERTION", meta="ils"),
+)
+"""With ``minimize_vehicles``: ruin-and-recreate ILS for distance, and a route-elimination
+loop with guided local search for the fleet; see docs/scheduling.md for the measurements."""
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How long and how to search.
+
+    Parameters
+    ----------
+    time_limit_s : float
+        Wall-clock limit for the whole call, in seconds (setup included).
+    seed : int
+        Seeds the node order each worker sees; worker ``i`` uses ``seed + i``.
+    workers : int
+        Parallel searches, each differently seeded and configured; the best plan is kept.
+        ``1`` runs in this process only; the default 2 uses both cores of the target machine.
+    solution_limit : int or None
+        Deterministic budget: each worker stops after this many solutions. With the same
+        seed, workers and solution limit (reached before the time limit) the plan is the
+        same on every run; with only a time limit it depends on machine speed and load.
+    progress : callable or None
+        Called with a :class:`Progress` whenever the best plan improves.
+    should_stop : callable or None
+        Polled about every 50 ms; when it returns True the search ends and the best plan
+        so far is returned.
+    minimize_vehicles : bool
+        Use as few tours as possible before minimising travel (Solomon's
+        vehicles-then-distance objective); still after served priority.
+    vehicle_fixed_cost_min : float
+        Extension: a cost, in travel minutes, for every tour in use (0 by default).
+    balance : bool
+        Break ties in travel by the largest number of visits on one tour.
+    decompose_above : int
+        Problems with more routable visits than this are split by location and the parts
+        solved in parallel (see :mod:`scheduling.decompose`).
+    configs : sequence of SearchConfig or None
+        Override the search portfolio (for measurements).
+    """
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    workers: int = 2
+    solution_limit: int | None = None
+    progress: Callable[[Progress], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    minimize_vehicles: bool = False
+    vehicle_fixed_cost_min: float = 0.0
+    balance: bool = True
+    decompose_above: int = 1200
+    configs: Sequence[SearchConfig] | None = None
+
+
+@dataclass(frozen=True)
+class Tour:
+    """A team shift's visits in order, with the solver's arc ticks when known."""
+
+    team: int
+    shift: int
+    visit_ids: list[str]
+    arcs: list[int] | None = None
+    fixed_start: dict[str, int] | None = None  # visit id -> service start, ticks
+
+
+class Context:
+    """What every step needs about one problem: travel, clock and screening."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.travel = Travel(problem)
+        self.clock = Clock.for_problem(problem)
+        self.screening: Screening = screen(problem, self.travel, self.clock)
+
+
+def tours_from_routes(inst: Instance, routes: list[list[int]]) -> list[Tour]:
+    """Turn solver routes (visit nodes per vehicle) into tours with their arc ticks."""
+    tours = []
+    for k, nodes in enumerate(routes):
+        if not nodes:
+            continue
+        v = inst.vehicles[k]
+        path = [v.start_node, *nodes, v.end_node]
+        arcs = [int(x) for x in inst.ticks[v.mode][path[:-1], path[1:]]]
+        fixed = {inst.visit_ids[n]: inst.fixed[n][1] for n in nodes if n in inst.fixed}
+        tours.append(Tour(v.team, v.shift, [inst.visit_ids[n] for n in nodes], arcs, fixed or None))
+    return tours
+
+
+def assemble(ctx: Context, tours: Sequence[Tour], solve_s: float = 0.0) -> Plan:
+    """Time every tour and build the plan; unserved visits get their screened reason.
+
+    A tour that cannot be timed (which the solver should never produce) loses the stop at
+    fault until it can, so the plan is always feasible.
+    """
+    problem = ctx.problem
+    routes: list[Route] = []
+    served: set[str] = set()
+    for tour in tours:
+        team = problem.teams[tour.team]
+        ids = list(tour.visit_ids)
+        arcs = tour.arcs
+        while ids:
+            fixed = tour.fixed_start or {}
+            route = build_route(
+                problem,
+                ctx.travel,
+                ctx.clock,
+                team,
+                tour.shift,
+                ids,
+                arcs=None if arcs is None else arcs[: len(ids) + 1],
+                requested=[fixed.get(v) for v in ids] if fixed else None,
+            )
+            if not isinstance(route, TourFailure):
+                routes.append(route)
+                served.update(ids)
+                break
+            del ids[min(route.position, len(ids) - 1)]
+            arcs = None
+    routes.sort(key=lambda r: (r.team, r.shift))
+    unassigned = []
+    for v in problem.visits:
+        if v.id in served:
+            continue
+        reason = ctx.screening.reasons.get(v.id)
+        unassigned.append(reason or Unassigned(v.id, "capacity", CAPACITY_DETAIL))
+    return Plan(tuple(routes), tuple(unassigned), stats_of(problem, routes, solve_s))
+
+
+def stats_of(problem: Problem, routes: Sequence[Route], solve_s: float = 0.0) -> Stats:
+    """Summary figures of some routes."""
+    prio = {v.id: v.priority for v in problem.visits}
+    dists = [r.distance_m for r in routes]
+    return Stats(
+        served=sum(len(r.stops) for r in routes),
+        served_priority=sum(prio.get(s.visit, 0) for r in routes for s in r.stops),
+        travel_min=float(sum(r.travel_min for r in routes)),
+        solve_s=solve_s,
+        distance_m=None
+        if any(d is None for d in dists)
+        else int(sum(d for d in dists if d is not None)),
+        teams_used=len({r.team for r in routes if r.stops}),
+    )
+
+
+def _to_progress(info: dict[str, float]) -> Progress:
+    return Progress(
+        served=int(info["served"]),
+        served_priority=int(info["served_priority"]),
+        travel_min=float(info["travel_min"]),
+        elapsed_s=float(info["elapsed_s"]),
+        vehicles=int(info.get("vehicles", 0)),
+    )
+
+
+def run_portfolio(
+    inst: Instance,
+    params: SolveParams,
+    time_s: float,
+    started: float,
+    initial: list[list[int]] | None = None,
+    workers: int | None = None,
+) -> list[list[int]] | None:
+    """Search one instance with the portfolio; return the best routes or ``None``."""
+    if inst.n_visits == 0 and not inst.fixed:
+        return [[] for _ in inst.vehicles]
+    weights = Weights.for_instance(
+        inst,
+        params.minimize_vehicles,
+        params.balance,
+        int(round(params.vehicle_fixed_cost_min * 60_000)),
+    )
+    configs = params.configs
+    if configs is None:
+        from scheduling.solver import PORTFOLIO
+
+        configs = SOLOMON_PORTFOLIO if params.minimize_vehicles else PORTFOLIO
+    progress = params.progress
+    portfolio = Portfolio(
+        inst=inst,
+        weights=weights,
+        balance=params.balance and weights.balance_weight > 1,
+        budget=Budget(max(0.1, time_s), params.solution_limit),
+        seed=params.seed,
+        workers=max(1, workers if workers is not None else params.workers),
+        configs=configs,
+        initial=initial,
+        progress=None if progress is None else (lambda info: progress(_to_progress(info))),
+        should_stop=params.should_stop,
+        started=started,
+    )
+    found = portfolio.run()
+    return None if found is None else found.routes
+
+
+def finish_reserve_s(params: SolveParams) -> float:
+    """Seconds kept back from the search for timing the plan and ending the workers."""
+    return 0.3 + (0.6 if params.workers > 1 else 0.0)
+
+
+def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
+    """Plan the visits: most priority served, then least travel, then balance.
+
+    Parameters
+    ----------
+    problem : Problem
+    params : SolveParams, optional
+
+    Returns
+    -------
+    Plan
+        Feasible by construction; every visit not in a route is in ``unassigned`` with
+        a reason (``no_skill``, ``no_window``, ``unreachable``, ``forbidden``,
+        ``capacity``).
+    """
+    params = params or SolveParams()
+    started = time.monotonic()
+    ctx = Context(problem)
+    routable = len(ctx.screening.allowed)
+    if routable > params.decompose_above:
+        from scheduling.decompose import solve_large
+
+        tours = solve_large(ctx, params, started)
+        return assemble(ctx, tours, time.monotonic() - started)
+    inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
+    remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
+    routes = run_portfolio(inst, params, remaining, started)
+    tours = [] if routes is None else tours_from_routes(inst, routes)
+    return assemble(ctx, tours, time.monotonic() - started)

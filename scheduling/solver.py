@@ -1,0 +1,733 @@
+"""The OR-Tools routing model and the search around it.
+
+Model (see docs/scheduling.md for the reasoning):
+
+* one vehicle per team shift; nodes as in :mod:`scheduling.instance`;
+* travel is registered once per travel mode as a transit *matrix* (no Python callback per
+  arc): a cost matrix (travel ticks, times ``balance_weight``) and a time matrix (service
+  at the origin node plus travel ticks) for the ``time`` dimension, whose slack is waiting;
+* windows: a visit's cumul var (service start) is bounded by its window; a visit with
+  several windows has one node per window, grouped in one disjunction;
+* shifts: vehicle start and end cumuls are bounded by the shift;
+* ``count`` dimension (1 per visit) with the team's ``max_visits`` as vehicle capacity, plus
+  one linear constraint per multi-shift team over its shifts' end cumuls;
+* ``load`` dimension for the ``demand``/``capacity`` extension;
+* skills, languages, forbidden and pinned teams, and team shifts that cannot reach the
+  visit in time, all become the visit's allowed vehicles (an ``allowed`` dimension of
+  capacity 0 with per-vehicle unary transits);
+* objective, exact and lexicographic: every visit is a disjunction whose penalty is
+  ``priority * PRIORITY_UNIT`` where ``PRIORITY_UNIT`` exceeds any possible total of the
+  other terms, so serving more priority always wins; then travel ticks times
+  ``balance_weight``; then the largest number of visits on one tour (global span of
+  ``count``, coefficient 1, always below ``balance_weight``). With ``minimize_vehicles``,
+  a fixed cost per used tour larger than any travel total sits between the two.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from scheduling.instance import Instance
+
+INT64_SAFE = 2**62
+
+FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
+METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Best plan so far, reported while the solver runs.
+
+    Parameters
+    ----------
+    served : int
+        Visits served by the best plan so far.
+    served_priority : int
+        Sum of their priorities.
+    travel_min : float
+        Its total travel time in minutes (solver-rounded).
+    elapsed_s : float
+        Wall-clock seconds since :func:`scheduling.solve` started.
+    vehicles : int
+        Tours in use.
+    """
+
+    served: int
+    served_priority: int
+    travel_min: float
+    elapsed_s: float
+    vehicles: int = 0
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """How one worker searches; the portfolio in :data:`PORTFOLIO` was chosen by measurement.
+
+    ``first`` is a FirstSolutionStrategy name, ``meta`` one of ``gls``, ``ils``, ``sa``,
+    ``tabu``, ``greedy``. ``reduce_share`` matters only with ``minimize_vehicles``: for
+    ``gls`` it is the share of the time given to the route-elimination loop (see
+    :func:`search`); for ``ils`` any value > 0 adds one fresh ILS with a tour fewer. ILS
+    (OR-Tools' ruin and recreate with SISR ruins and simulated-annealing acceptance) ignores
+    search limits, so it must only run in a child process that can be ended.
+    """
+
+    first: str = "PARALLEL_CHEAPEST_INSERTION"
+    meta: str = "gls"
+    gls_lambda: float = 0.1
+    reduce_share: float = 0.0
+    sisr_removed: int = 10
+    sisr_sequence: int = 10
+
+
+PORTFOLIO: tuple[SearchConfig, ...] = (
+    SearchConfig(first="PATH_CHEAPEST_ARC", meta="gls"),
+    SearchConfig(first="PATH_CHEAPEST_ARC", meta="sa"),
+)
+"""Worker ``i`` uses ``PORTFOLIO[i % len(PORTFOLIO)]`` with seed ``seed + i``."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of one search: wall time and, for reproducible runs, a solution count."""
+
+    time_s: float
+    solutions: int | None = None
+
+
+@dataclass
+class Found:
+    """A worker's best: routes as visit-node lists per vehicle, and its objective."""
+
+    routes: list[list[int]]
+    objective: int
+    worker: int
+    solutions: int = 0
+
+
+@dataclass
+class Weights:
+    """Objective coefficients; see the module docstring."""
+
+    balance_weight: int
+    vehicle_cost: int
+    priority_unit: int
+    change_cost: int = 0
+
+    @classmethod
+    def for_instance(
+        cls, inst: Instance, minimize_vehicles: bool, balance: bool, fixed_cost_ticks: int = 0
+    ) -> Weights:
+        nv = inst.n_visits
+        nveh = max(1, len(inst.vehicles))
+        max_arc = max((int(a.max()) for a in inst.ticks.values() if a.size), default=0)
+        # Travel on a tour never exceeds the tour's duration, nor (#arcs x longest arc).
+        travel_bound = min(
+            sum(max(0, v.t1 - v.t0) for v in inst.vehicles), (nv + nveh) * max(1, max_arc)
+        )
+        weight = nv + 1 if balance else 1
+        other = travel_bound * weight + (nv if balance else 0)
+        vehicle_cost = other + 1 if minimize_vehicles else fixed_cost_ticks * weight
+        # Replanning: moving a visit off its previous tour costs more than any travel.
+        changes = len(inst.previous)
+        change_cost = other + nveh * vehicle_cost + 1 if changes else 0
+        unit = other + nveh * vehicle_cost + changes * change_cost + 1
+        total_priority = int(inst.priority.sum()) + 1
+        if unit * total_priority >= INT64_SAFE and balance:
+            return cls.for_instance(inst, minimize_vehicles, False, fixed_cost_ticks)
+        if unit * total_priority >= INT64_SAFE:
+            raise OverflowError("the problem's horizon and size overflow the objective")
+        return cls(weight, vehicle_cost, unit, change_cost)
+
+
+@dataclass
+class Hooks:
+    """Callbacks used inside one search (kept out of pickled data)."""
+
+    stop: Callable[[], bool] | None = None
+    improved: Callable[[int, list[list[int]] | None, dict[str, float]], None] | None = None
+    incumbent: Callable[[], Found | None] | None = None  # best of the other workers
+
+
+# --------------------------------------------------------------------------- model
+
+EXACT_SHARED_LIMIT_VISITS = 200
+"""Up to this many visit nodes, a multi-shift team's ``max_visits`` is one linear
+constraint over its shifts. That constraint is seen only by propagation, and on larger
+instances it stops the first-solution heuristics (measured: no first solution in 15 s for
+500 visits, 0.3 s without it), so above this size the limit is shared out among the
+team's shifts in proportion to their length, which is exact for feasibility but may serve
+slightly fewer visits."""
+
+
+def _by_team(inst: Instance) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for k, v in enumerate(inst.vehicles):
+        out.setdefault(v.team, []).append(k)
+    return out
+
+
+def shift_caps(inst: Instance) -> list[int]:
+    """Visit capacity per vehicle (team shift); see :data:`EXACT_SHARED_LIMIT_VISITS`."""
+    nv = inst.n_visits
+    caps = [min(inst.max_visits.get(v.team, nv), nv) for v in inst.vehicles]
+    if nv <= EXACT_SHARED_LIMIT_VISITS:
+        return caps
+    for team, ks in _by_team(inst).items():
+        limit = inst.max_visits.get(team)
+        if limit is None or len(ks) < 2:
+            continue
+        lengths = np.array(
+            [max(1, inst.vehicles[k].t1 - inst.vehicles[k].t0) for k in ks], dtype=float
+        )
+        share = lengths / lengths.sum() * limit
+        part = np.floor(share).astype(int)
+        for j in np.argsort(-(share - part), kind="stable")[: limit - int(part.sum())]:
+            part[j] += 1
+        for k, c in zip(ks, part, strict=True):
+            caps[k] = min(int(c), nv)
+    return caps
+
+
+class Model:
+    """An OR-Tools routing model for one instance."""
+
+    def __init__(
+        self,
+        inst: Instance,
+        weights: Weights,
+        balance: bool,
+        max_vehicles: int | None = None,
+    ) -> None:
+        self.inst = inst
+        self.weights = weights
+        n = inst.n_nodes
+        nveh = len(inst.vehicles)
+        self.manager = pywrapcp.RoutingIndexManager(
+            n, nveh, [v.start_node for v in inst.vehicles], [v.end_node for v in inst.vehicles]
+        )
+        routing = pywrapcp.RoutingModel(self.manager)
+        self.routing = routing
+        nv = inst.n_visits
+        cost_cb: dict[str, int] = {}
+        time_cb: dict[str, int] = {}
+        for mode, ticks in inst.ticks.items():
+            cost_cb[mode] = routing.RegisterTransitMatrix((ticks * weights.balance_weight).tolist())
+            time_cb[mode] = routing.RegisterTransitMatrix((ticks + inst.service[:, None]).tolist())
+        modes = {v.mode for v in inst.vehicles}
+        if len(modes) == 1:
+            routing.SetArcCostEvaluatorOfAllVehicles(cost_cb[next(iter(modes))])
+        else:
+            for k, v in enumerate(inst.vehicles):
+                routing.SetArcCostEvaluatorOfVehicle(cost_cb[v.mode], k)
+        horizon = max([v.t1 for v in inst.vehicles] + [1])
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[v.mode] for v in inst.vehicles], horizon, horizon, False, "time"
+        )
+        tdim = routing.GetDimensionOrDie("time")
+        self.time = tdim
+        for k, v in enumerate(inst.vehicles):
+            tdim.CumulVar(routing.Start(k)).SetRange(v.t0, v.t1)
+            tdim.CumulVar(routing.End(k)).SetRange(v.t0, v.t1)
+        for node in range(nv):
+            idx = self.manager.NodeToIndex(node)
+            allowed = inst.allowed[node]
+            lo = min(inst.vehicles[k].t0 for k in allowed)
+            hi = max(inst.vehicles[k].t1 for k in allowed) - int(inst.service[node])
+            cumul = tdim.CumulVar(idx)
+            for a, b in inst.windows[node]:  # at most one: see Instance
+                lo, hi = max(lo, a), min(hi, b)
+            if lo > hi:  # screening prevents this; never let the solver place it anyway
+                routing.ActiveVar(idx).SetValue(0)
+                continue
+            cumul.SetRange(lo, hi)
+        # Allowed vehicles. SetAllowedVehiclesForIndex's Python binding rejects every list
+        # in OR-Tools 9.15 (absl::Span<const int>), and restricting VehicleVar domains is
+        # seen only by propagation, which makes first-solution heuristics fail and
+        # backtrack. So: an "allowed" dimension of capacity 0 whose per-vehicle unary
+        # transit is 1 on the visits that vehicle may not make; dimension filters reject
+        # such moves as cheaply as any capacity violation.
+        forbidden_for = [np.zeros(n, dtype=np.int64) for _ in range(nveh)]
+        restricted = False
+        for node in range(nv):
+            allowed = inst.allowed[node]
+            if len(allowed) < nveh:
+                restricted = True
+                mask = np.ones(nveh, dtype=bool)
+                mask[allowed] = False
+                for k in np.nonzero(mask)[0]:
+                    forbidden_for[k][node] = 1
+        if restricted:
+            cache: dict[bytes, int] = {}
+            evaluators = []
+            for vec in forbidden_for:
+                key = vec.tobytes()
+                if key not in cache:
+                    cache[key] = routing.RegisterUnaryTransitVector(vec.tolist())
+                evaluators.append(cache[key])
+            routing.AddDimensionWithVehicleTransitAndCapacity(
+                evaluators, 0, [0] * nveh, True, "allowed"
+            )
+        # Visit count per tour, and the team limit over all its shifts.
+        ones = [1] * nv + [0] * (n - nv)
+        count_cb = routing.RegisterUnaryTransitVector(ones)
+        caps = shift_caps(inst)
+        routing.AddDimensionWithVehicleCapacity(count_cb, 0, caps, True, "count")
+        cdim = routing.GetDimensionOrDie("count")
+        if balance:
+            cdim.SetGlobalSpanCostCoefficient(1)
+        if nv <= EXACT_SHARED_LIMIT_VISITS:
+            solver = routing.solver()
+            for team, ks in _by_team(inst).items():
+                limit = inst.max_visits.get(team)
+                if limit is not None and len(ks) > 1 and limit < nv:
+                    solver.Add(solver.Sum([cdim.CumulVar(routing.End(k)) for k in ks]) <= limit)
+        if int(inst.demand.sum()) > 0:
+            load_cb = routing.RegisterUnaryTransitVector([int(x) for x in inst.demand])
+            big = int(inst.demand.sum())
+            routing.AddDimensionWithVehicleCapacity(
+                load_cb,
+                0,
+                [min(big, inst.capacity.get(v.team, big)) for v in inst.vehicles],
+                True,
+                "load",
+            )
+        if weights.vehicle_cost:
+            routing.SetFixedCostOfAllVehicles(weights.vehicle_cost)
+        if max_vehicles is not None:
+            routing.SetMaximumNumberOfActiveVehicles(max_vehicles)
+        groups: dict[str, list[int]] = {}
+        for node in range(nv):
+            groups.setdefault(inst.visit_ids[node], []).append(node)
+        for nodes in groups.values():
+            idxs = [self.manager.NodeToIndex(node) for node in nodes]
+            kept = [node for node in nodes if node in inst.fixed]
+            if kept:
+                vehicle, start = inst.fixed[kept[0]]
+                for node, idx in zip(nodes, idxs, strict=True):
+                    if node == kept[0]:
+                        routing.VehicleVar(idx).SetValue(vehicle)
+                        tdim.CumulVar(idx).SetRange(start, start)
+                    else:
+                        routing.ActiveVar(idx).SetValue(0)
+                continue
+            # One disjunction per visit: at most one of its window nodes is performed.
+            routing.AddDisjunction(idxs, int(inst.priority[nodes[0]]) * weights.priority_unit)
+        for node, k in inst.previous.items():
+            idx = self.manager.NodeToIndex(node)
+            routing.AddSoftSameVehicleConstraint([routing.Start(k), idx], weights.change_cost)
+
+    # -- solutions -----------------------------------------------------------------
+
+    def routes_of(self, value: Callable[[Any], int]) -> list[list[int]]:
+        """Visit nodes per vehicle, reading next values through ``value``."""
+        routing, manager = self.routing, self.manager
+        out = []
+        for k in range(len(self.inst.vehicles)):
+            idx = routing.Start(k)
+            nodes = []
+            idx = value(routing.NextVar(idx))
+            while not routing.IsEnd(idx):
+                nodes.append(manager.IndexToNode(idx))
+                idx = value(routing.NextVar(idx))
+            out.append(nodes)
+        return out
+
+    def assignment_from(self, routes: Sequence[Sequence[int]]) -> Any:
+        """An OR-Tools assignment for these routes, or ``None`` if they are infeasible."""
+        idx = [[self.manager.NodeToIndex(n) for n in r] for r in routes]
+        return self.routing.ReadAssignmentFromRoutes(idx, True)
+
+    def summary(self, routes: list[list[int]]) -> dict[str, float]:
+        """Served count, served priority, travel minutes and tours of some routes."""
+        inst = self.inst
+        served = sum(len(r) for r in routes)
+        prio = sum(int(inst.priority[n]) for r in routes for n in r)
+        ticks = 0
+        for k, r in enumerate(routes):
+            if not r:
+                continue
+            v = inst.vehicles[k]
+            m = inst.ticks[v.mode]
+            path = [v.start_node, *r, v.end_node]
+            ticks += int(m[path[:-1], path[1:]].sum())
+        return {
+            "served": served,
+            "served_priority": prio,
+            "travel_min": ticks / 60_000,
+            "vehicles": sum(1 for r in routes if r),
+        }
+
+
+def _params(config: SearchConfig, budget: Budget, meta: str | None = None) -> Any:
+    p = pywrapcp.DefaultRoutingSearchParameters()
+    p.first_solution_strategy = getattr(FIRST_SOLUTION, config.first)
+    meta = meta or config.meta
+    if meta == "ils":
+        p.use_iterated_local_search = True
+        p.local_search_metaheuristic = METAHEURISTIC.GREEDY_DESCENT
+        rr = p.iterated_local_search_parameters.ruin_recreate_parameters
+        del rr.ruin_strategies[:]
+        sisr = rr.ruin_strategies.add().sisr
+        sisr.max_removed_sequence_size = config.sisr_sequence
+        sisr.avg_num_removed_visits = config.sisr_removed
+        sisr.bypass_factor = 0.01
+        acc = p.iterated_local_search_parameters.reference_solution_acceptance_strategy
+        acc.simulated_annealing.automatic_temperatures = True
+    else:
+        p.local_search_metaheuristic = {
+            "gls": METAHEURISTIC.GUIDED_LOCAL_SEARCH,
+            "sa": METAHEURISTIC.SIMULATED_ANNEALING,
+            "tabu": METAHEURISTIC.TABU_SEARCH,
+            "greedy": METAHEURISTIC.GREEDY_DESCENT,
+        }[meta]
+        p.guided_local_search_lambda_coefficient = config.gls_lambda
+    ms = max(1, int(budget.time_s * 1000))
+    p.time_limit.seconds = ms // 1000
+    p.time_limit.nanos = (ms % 1000) * 1_000_000
+    if budget.solutions is not None:
+        p.solution_limit = budget.solutions
+    return p
+
+
+def sisr_size(inst: Instance) -> int:
+    """Average visits removed (and longest string) per SISR ruin: about 40% of the expected
+    tour length, between 10 and 20.
+
+    Measured on Solomon (9 s ILS): 20 instead of 10 shortened the long tours of R205, RC207
+    and RC208 by 2-7% but lengthened R110's short tours by 8%; the expected tour length is
+    the visit count over a fleet lower bound (total demand over tour capacity).
+    """
+    nv = max(1, inst.n_visits)
+    fleet = max(1, len(inst.vehicles))
+    if inst.capacity and int(inst.demand.sum()) > 0:
+        cap = max(1, min(inst.capacity.values()))
+        fleet = max(1, min(fleet, -(-int(inst.demand.sum()) // cap)))
+    return int(min(20, max(10, round(0.4 * nv / fleet))))
+
+
+def _solve(
+    model: Model, config: SearchConfig, budget: Budget, initial: Any = None, meta: str | None = None
+) -> Any:
+    """One OR-Tools solve: ILS from scratch, or the configured metaheuristic."""
+    meta = meta or config.meta
+    if meta == "ils" and initial is None:
+        size = sisr_size(model.inst)
+        config = replace(config, sisr_removed=size, sisr_sequence=size)
+        return model.routing.SolveWithIteratedLocalSearch(_params(config, budget, "ils"))
+    p = _params(config, budget, "gls" if meta == "ils" else meta)
+    if initial is not None:
+        return model.routing.SolveFromAssignmentWithParameters(initial, p)
+    return model.routing.SolveWithParameters(p)
+
+
+def _attach(model: Model, hooks: Hooks, best: list[int | None], count: list[int]) -> None:
+    routing = model.routing
+
+    def on_solution() -> None:
+        count[0] += 1
+        if hooks.improved is None:
+            return
+        obj = routing.CostVar().Value()
+        if best[0] is None or obj < best[0]:
+            best[0] = obj
+            routes = model.routes_of(lambda var: var.Value())
+            hooks.improved(obj, routes, model.summary(routes))
+
+    routing.AddAtSolutionCallback(on_solution)
+    if hooks.stop is not None:
+        stop = hooks.stop
+        calls = [0]
+
+        def limit() -> bool:
+            calls[0] += 1
+            return calls[0] % 64 == 0 and stop()
+
+        routing.AddSearchMonitor(routing.solver().CustomLimit(limit))
+
+
+def search(
+    inst: Instance,
+    weights: Weights,
+    balance: bool,
+    config: SearchConfig,
+    budget: Budget,
+    hooks: Hooks,
+    initial: list[list[int]] | None = None,
+    worker: int = 0,
+) -> Found | None:
+    """Run one search on an instance and return its best routes (in this instance's nodes).
+
+    With a vehicle cost and ``config.reduce_share > 0`` (and no solution budget) the search
+    is a route-elimination loop: solve; then repeatedly empty the shortest tour, forbid
+    more than ``m - 1`` tours, and give guided local search a time slice to re-insert its
+    visits (their disjunction penalties pull them back in); keep the smaller fleet when it
+    serves as much priority; finally optimise travel with the fleet found.
+    """
+    start = time.monotonic()
+    best: list[int | None] = [None]
+    count = [0]
+    model = Model(inst, weights, balance)
+    _attach(model, hooks, best, count)
+    # Building the model (matrices into C++) counts against the budget.
+    built = time.monotonic()
+    budget = Budget(max(0.05, budget.time_s - (built - start)), budget.solutions)
+    start = built
+    first = model.assignment_from(initial) if initial is not None else None
+    reduce = bool(weights.vehicle_cost) and config.reduce_share > 0 and budget.solutions is None
+    first_share = 0.55 if config.meta == "ils" else 0.2
+    phase = Budget(budget.time_s * (first_share if reduce else 1.0), budget.solutions)
+    solution = _solve(model, config, phase, first)
+    if solution is None:
+        return None
+    routes = model.routes_of(solution.Value)
+    objective = solution.ObjectiveValue()
+    if not reduce:
+        return Found(routes, objective, worker, count[0])
+
+    def prio(rs: list[list[int]]) -> int:
+        return sum(int(inst.priority[n]) for r in rs for n in r)
+
+    if config.meta == "ils":
+        # ILS cannot start from a given solution: one fresh ruin-and-recreate search with
+        # one tour fewer allowed gets the rest of the time; it wins only if it serves as
+        # much priority (then it has the smaller fleet).
+        left = budget.time_s - (time.monotonic() - start)
+        used = sum(1 for r in routes if r)
+        if left > 0.5 and used > 1 and not (hooks.stop is not None and hooks.stop()):
+            m2 = Model(inst, weights, balance, max_vehicles=used - 1)
+            _attach(m2, hooks, best, count)
+            sol2 = _solve(m2, config, Budget(left))
+            if sol2 is not None:
+                r2 = m2.routes_of(sol2.Value)
+                if prio(r2) >= prio(routes):
+                    routes, objective = r2, sol2.ObjectiveValue()
+        return Found(routes, objective, worker, count[0])
+
+    reduce_end = start + budget.time_s * config.reduce_share
+    tried_fail = 0
+    while time.monotonic() < reduce_end and not (hooks.stop is not None and hooks.stop()):
+        used = [k for k, r in enumerate(routes) if r]
+        if len(used) <= 1 or tried_fail >= 2:
+            break
+        order = sorted(used, key=lambda k: (len(routes[k]), k))
+        drop = order[min(tried_fail, len(order) - 1)]
+        trial = [[] if k == drop else list(r) for k, r in enumerate(routes)]
+        m2 = Model(inst, weights, balance, max_vehicles=len(used) - 1)
+        _attach(m2, hooks, best, count)
+        a = m2.assignment_from(trial)
+        if a is None:
+            break
+        slice_s = min(reduce_end - time.monotonic(), max(0.3, budget.time_s * 0.15))
+        sol2 = _solve(m2, config, Budget(max(0.1, slice_s)), a, "gls")
+        if sol2 is None:
+            break
+        r2 = m2.routes_of(sol2.Value)
+        if prio(r2) >= prio(routes):
+            routes, objective, tried_fail = r2, sol2.ObjectiveValue(), 0
+        else:
+            tried_fail += 1
+    if hooks.incumbent is not None:
+        # Cooperate: polish another worker's plan if it is better (typically the ILS
+        # worker's smaller fleet) rather than our own.
+        other = hooks.incumbent()
+        if other is not None and other.objective < objective:
+            routes, objective = other.routes, other.objective
+    left = budget.time_s - (time.monotonic() - start)
+    if left > 0.2 and not (hooks.stop is not None and hooks.stop()):
+        used = sum(1 for r in routes if r)
+        m3 = Model(inst, weights, balance, max_vehicles=used)
+        _attach(m3, hooks, best, count)
+        a = m3.assignment_from(routes)
+        if a is not None:
+            sol3 = _solve(m3, config, Budget(left), a, "gls")
+            if sol3 is not None and sol3.ObjectiveValue() <= objective:
+                routes, objective = m3.routes_of(sol3.Value), sol3.ObjectiveValue()
+    return Found(routes, objective, worker, count[0])
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _child(
+    inst: Instance,
+    weights: Weights,
+    balance: bool,
+    config: SearchConfig,
+    budget: Budget,
+    seed: int,
+    initial: list[list[int]] | None,
+    worker: int,
+    out: Any,
+    stop_event: Any,
+    deadline: float,
+) -> None:
+    """Entry point of a worker process: search a permuted instance, report to ``out``."""
+    pinst, perm = inst.permuted(seed)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(perm.size)
+    back = [int(x) for x in perm]
+
+    def improved(obj: int, routes: list[list[int]] | None, info: dict[str, float]) -> None:
+        # Routes travel with every improvement: the parent may end this process at any
+        # moment (ILS ignores search limits) and still keep its best plan.
+        mapped = None if routes is None else [[back[n] for n in r] for r in routes]
+        out.put(("progress", worker, obj, info, mapped))
+
+    hooks = Hooks(stop=stop_event.is_set, improved=improved)
+    init = None if initial is None else [[int(inv[n]) for n in r] for r in initial]
+    # The budget ends at the parent's deadline, not later: starting took time.
+    left = max(0.1, deadline - time.time())
+    budget = Budget(min(budget.time_s, left), budget.solutions)
+    found = search(pinst, weights, balance, config, budget, hooks, init, worker)
+    if found is not None:
+        found.routes = [[back[n] for n in r] for r in found.routes]
+    out.put(("done", worker, found))
+
+
+@dataclass
+class Portfolio:
+    """Runs workers in parallel (one in this process), keeps the best, relays progress."""
+
+    inst: Instance
+    weights: Weights
+    balance: bool
+    budget: Budget
+    seed: int = 0
+    workers: int = 2
+    configs: Sequence[SearchConfig] = PORTFOLIO
+    initial: list[list[int]] | None = None
+    progress: Callable[[dict[str, float]], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def run(self) -> Found | None:
+        entered = time.monotonic()
+        ctx = mp.get_context("spawn")
+        out = ctx.Queue() if self.workers > 1 else None
+        stop_event = ctx.Event() if self.workers > 1 else None
+        procs = []
+        for w in range(1, self.workers):
+            p = ctx.Process(
+                target=_child,
+                args=(
+                    self.inst,
+                    self.weights,
+                    self.balance,
+                    self.configs[w % len(self.configs)],
+                    self.budget,
+                    self.seed + w,
+                    self.initial,
+                    w,
+                    out,
+                    stop_event,
+                    time.time() + self.budget.time_s,
+                ),
+                daemon=True,
+            )
+            p.start()
+            procs.append(p)
+        best_obj: list[int | None] = [None]
+        results: dict[int, Found | None] = {}
+        reported: dict[int, Found] = {}
+        last_poll = [0.0]
+
+        def report(obj: int, info: dict[str, float]) -> None:
+            if best_obj[0] is None or obj < best_obj[0]:
+                best_obj[0] = obj
+                if self.progress is not None:
+                    self.progress({**info, "elapsed_s": time.monotonic() - self.started})
+
+        def drain(block_s: float = 0.0) -> None:
+            if out is None:
+                return
+            deadline = time.monotonic() + block_s
+            while True:
+                try:
+                    wait = max(0.0, deadline - time.monotonic())
+                    msg = out.get(timeout=wait) if wait > 0 else out.get_nowait()
+                except queue_mod.Empty:
+                    return
+                if msg[0] == "progress":
+                    report(msg[2], msg[3])
+                    if msg[4] is not None:
+                        reported[msg[1]] = Found(msg[4], msg[2], msg[1])
+                else:
+                    results[msg[1]] = msg[2]
+                    if block_s > 0:
+                        return
+
+        stopped = [False]
+
+        def stop() -> bool:
+            now = time.monotonic()
+            if now - last_poll[0] < 0.05:
+                return stopped[0]
+            last_poll[0] = now
+            drain()
+            if self.should_stop is not None and not stopped[0] and self.should_stop():
+                stopped[0] = True
+                if stop_event is not None:
+                    stop_event.set()
+            return stopped[0]
+
+        pinst, perm = self.inst.permuted(self.seed)
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(perm.size)
+
+        def incumbent() -> Found | None:
+            drain()
+            if not reported:
+                return None
+            f = min(reported.values(), key=lambda x: (x.objective, x.worker))
+            return Found([[int(inv[n]) for n in r] for r in f.routes], f.objective, f.worker)
+
+        hooks = Hooks(
+            stop=stop if (self.should_stop is not None or out is not None) else None,
+            improved=lambda obj, routes, info: report(obj, info),
+            incumbent=incumbent if out is not None and self.budget.solutions is None else None,
+        )
+        init = None if self.initial is None else [[int(inv[n]) for n in r] for r in self.initial]
+        # Starting the other workers took time here too: the budget ends at the same moment.
+        left = self.budget.time_s - (time.monotonic() - entered)
+        budget = Budget(max(0.05, left), self.budget.solutions)
+        found = search(pinst, self.weights, self.balance, self.configs[0], budget, hooks, init, 0)
+        if found is not None:
+            found.routes = [[int(perm[n]) for n in r] for r in found.routes]
+        results[0] = found
+        # Children had the same budget and started a little later: wait for them until
+        # the deadline (plus a short grace), or until asked to stop; then end them and
+        # keep the best plan each one reported.
+        deadline = time.monotonic() + 0.5
+        while len(results) < self.workers and procs:
+            if stopped[0] or (self.should_stop is not None and self.should_stop()):
+                break
+            if self.budget.solutions is None and time.monotonic() > deadline:
+                break
+            drain(0.05)
+        if stop_event is not None:
+            stop_event.set()
+        for p in procs:
+            p.join(timeout=0.2)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        drain()
+        for w, f in reported.items():
+            if results.get(w) is None:
+                results[w] = f
+        if out is not None:
+            out.close()
+            out.join_thread()
+        candidates = [f for f in results.values() if f is not None]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda f: (f.objective, f.worker))

@@ -1,0 +1,78 @@
+"""Configuration: defaults, VH_* overrides, DATABASE_URL, and the secret-key guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from volunteer_hub import create_app
+from volunteer_hub.config import ConfigError
+
+
+def test_any_setting_can_be_overridden_with_a_vh_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("VH_SECRET_KEY", "from-the-environment")
+    monkeypatch.setenv("VH_PUBLIC_BASE_URL", "https://hotro.example.vn")
+    monkeypatch.setenv("VH_MAX_CONTENT_LENGTH", "1234")
+    monkeypatch.setenv("VH_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/x.sqlite3")
+    app = create_app()
+    assert app.config["SECRET_KEY"] == "from-the-environment"
+    assert app.config["PUBLIC_BASE_URL"] == "https://hotro.example.vn"
+    assert app.config["MAX_CONTENT_LENGTH"] == 1234
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path}/x.sqlite3"
+
+
+def test_database_url_is_accepted_and_given_the_psycopg_driver(monkeypatch):
+    monkeypatch.delenv("VH_SQLALCHEMY_DATABASE_URI", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgres://app@db.internal:5432/hub")
+    app = create_app({"TESTING": True})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db.internal:5432/hub"
+
+
+def test_vh_database_uri_wins_over_database_url(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://ignored/db")
+    monkeypatch.setenv("VH_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path}/wins.sqlite3")
+    app = create_app({"TESTING": True})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("wins.sqlite3")
+
+
+def test_default_database_is_a_sqlite_file_in_the_instance_folder(monkeypatch):
+    monkeypatch.delenv("VH_SQLALCHEMY_DATABASE_URI", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    app = create_app({"TESTING": True})
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    assert uri.startswith("sqlite:///")
+    assert uri.endswith("volunteer_hub.sqlite3")
+    assert app.instance_path in uri
+
+
+def test_production_refuses_the_default_secret_key_with_one_line(monkeypatch, tmp_path):
+    monkeypatch.delenv("VH_SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.sqlite3"})
+    message = str(caught.value)
+    assert "VH_SECRET_KEY" in message
+    assert "\n" not in message
+
+
+def test_debug_and_testing_may_use_the_default_secret_key(tmp_path):
+    uri = f"sqlite:///{tmp_path}/d.sqlite3"
+    assert create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": uri}).testing
+    assert create_app({"DEBUG": True, "SQLALCHEMY_DATABASE_URI": uri}).debug
+
+
+def test_session_cookies_are_secure_httponly_and_samesite_in_production(tmp_path):
+    app = create_app(
+        {"SECRET_KEY": "s" * 32, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/s.sqlite3"}
+    )
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_demo_mode_keeps_a_random_secret_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("VH_SECRET_KEY", raising=False)
+    uri = f"sqlite:///{tmp_path}/demo.sqlite3"
+    first = create_app({"DEMO": True, "SQLALCHEMY_DATABASE_URI": uri})
+    second = create_app({"DEMO": True, "SQLALCHEMY_DATABASE_URI": uri})
+    assert len(first.config["SECRET_KEY"]) == 64
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]

@@ -1,0 +1,326 @@
+"""Planning a drive: the problem, the background run, manual changes, publishing, re-planning."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import scheduling
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests import factories
+from tests.conftest import login
+from volunteer_hub.extensions import db
+from volunteer_hub.models import (
+    Message,
+    MessageStatus,
+    Plan,
+    PlanStatus,
+    RequestStatus,
+    VisitStatus,
+    utcnow,
+)
+from volunteer_hub.services import plan_review, planning, publishing
+from volunteer_hub.services.responses import household_confirm, volunteer_decline
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture
+def dw(session):  # type: ignore[no-untyped-def]
+    return factories.drive_world(session)
+
+
+def factory():  # type: ignore[no-untyped-def]
+    return Session(db.engine)
+
+
+def solve(session, drive, **kw) -> Plan:  # type: ignore[no-untyped-def]
+    """Queue a plan the way the web does, then run it the way the worker does."""
+    kw.setdefault("solution_limit", 200)
+    plan = planning.start_plan(session, drive, user=None, tz=TZ, time_limit_s=kw.pop("time_limit_s", 4), **kw)
+    session.commit()
+    assert planning.run_plan(factory, plan.id, workers=1)
+    session.expire_all()
+    return session.get(Plan, plan.id)
+
+
+def assert_valid(plan: Plan) -> None:
+    problem = scheduling.Problem.from_json(plan.problem)
+    result = scheduling.Plan.from_json(plan.result)
+    assert scheduling.check(problem, result) == []
+
+
+def test_the_problem_has_the_drive_teams_and_households(session, dw):
+    problem = planning.build_problem(session, dw.drive, tz=TZ)
+    assert len(problem.teams) == 2 and all(len(t.members) == 2 for t in problem.teams)
+    assert all(t.shifts == (scheduling.Shift(dw.drive.blocks[0].starts_at, dw.drive.blocks[0].ends_at),) for t in problem.teams)
+    assert {v.id for v in problem.visits} == {r.reference for r in dw.requests}
+    by_id = {v.id: v for v in problem.visits}
+    first = by_id[dw.requests[0].reference]
+    assert first.skills == frozenset({"vneid"}) and first.priority == dw.requests[0].priority
+    assert first.service_min == 30  # the catalogue's minutes for level-2 activation
+    # Level-1 skills ("learning") do not count for assignment.
+    assert all("health_book" not in t.skills for t in problem.teams)
+    scheduling.Problem.from_json(problem.to_json())  # valid planner JSON
+
+
+def test_a_team_with_a_member_not_free_that_day_is_left_out(session, dw):
+    team = dw.drive.teams[0]
+    team.members[0].availability = []
+    session.commit()
+    problem = planning.build_problem(session, dw.drive, tz=TZ)
+    assert team.code not in {t.id for t in problem.teams}
+
+
+def test_planning_is_queued_then_run_by_the_worker_and_checks_clean(session, dw):
+    plan = planning.start_plan(session, dw.drive, user=dw.coordinator, tz=TZ, time_limit_s=4)
+    session.commit()
+    assert plan.status is PlanStatus.QUEUED and plan.visits == []
+    assert planning.run_next_plan(factory, workers=1) == plan.id
+    session.expire_all()
+    assert plan.status is PlanStatus.DONE
+    assert plan.progress["served"] == len([v for v in plan.visits if v.team])
+    assert plan.progress["elapsed_s"] >= 0
+    assert len(plan.visits) == len(dw.requests)
+    assert_valid(plan)
+    assert planning.run_next_plan(factory, workers=1) is None
+
+
+def test_stopping_early_keeps_the_best_plan(session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=120)
+    planning.request_stop(session, plan)
+    session.commit()
+    planning.run_plan(factory, plan.id, workers=1)
+    session.expire_all()
+    assert plan.status is PlanStatus.DONE
+    assert plan.progress["stopped_early"] is True
+    assert plan.progress["elapsed_s"] < 60
+    assert_valid(plan)
+
+
+def test_a_plan_whose_worker_died_is_queued_again(session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    assert planning.claim_plan(session, plan.id, "dead-worker", utcnow() - timedelta(minutes=10))
+    session.expire_all()
+    assert plan.status is PlanStatus.RUNNING
+    assert planning.requeue_stale(session) == [plan.id]
+    session.expire_all()
+    assert plan.status is PlanStatus.QUEUED
+    assert planning.run_next_plan(factory, workers=1) == plan.id
+
+
+def test_two_workers_never_run_the_same_plan(session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    assert planning.claim_plan(factory(), plan.id, "a", utcnow())
+    assert not planning.claim_plan(factory(), plan.id, "b", utcnow())
+
+
+def _team_without(plan: Plan, skill: str) -> str:
+    problem = scheduling.Problem.from_json(plan.problem)
+    return next(t.id for t in problem.teams if skill not in t.skills)
+
+
+def test_a_move_that_breaks_a_skill_is_refused_with_the_reason(session, dw):
+    plan = solve(session, dw.drive)
+    vneid = next(v for v in plan.visits if v.team and "vneid" in {s.skill.code for s in v.request.services})
+    other = _team_without(plan, "vneid")
+    before = dict(plan.result)
+    with pytest.raises(plan_review.EditRefused) as refused:
+        plan_review.move_visit(session, plan, vneid.request.reference, team_code=other, user=dw.coordinator)
+    assert "thiếu kỹ năng" in refused.value.reasons[0] or "lacks a skill" in refused.value.reasons[0]
+    session.rollback()
+    session.expire_all()
+    assert plan.result == before
+
+
+def test_a_move_outside_the_window_or_the_shift_is_refused(session, dw):
+    plan = solve(session, dw.drive)
+    visit = next(v for v in plan.visits if v.team)
+    block = dw.drive.blocks[0]
+    late = block.ends_at.astimezone(TZ) - timedelta(minutes=5)  # the service would end after the shift
+    with pytest.raises(plan_review.EditRefused) as refused:
+        plan_review.move_visit(session, plan, visit.request.reference, team_code=visit.team.code,
+                               user=dw.coordinator, start=late)
+    assert refused.value.reasons
+    session.rollback()
+    early = block.starts_at.astimezone(TZ) - timedelta(hours=2)  # before any window opens
+    with pytest.raises(plan_review.EditRefused):
+        plan_review.move_visit(session, plan, visit.request.reference, team_code=visit.team.code,
+                               user=dw.coordinator, start=early)
+    session.rollback()
+
+
+def test_an_accepted_move_is_saved_and_still_checks_clean(session, dw):
+    plan = solve(session, dw.drive)
+    visit = next(v for v in plan.visits if v.team)
+    reference, old_team = visit.request.reference, visit.team.code
+    plan_review.move_visit(session, plan, reference, team_code=None, user=dw.coordinator)
+    session.commit()
+    session.expire_all()
+    moved = next(v for v in plan.visits if v.request.reference == reference)
+    assert moved.team is None
+    assert_valid(plan)
+    plan_review.move_visit(session, plan, reference, team_code=old_team, user=dw.coordinator)
+    session.commit()
+    assert_valid(plan)
+
+
+def test_two_coordinators_editing_the_same_plan_get_a_conflict(client, session, dw):
+    plan = solve(session, dw.drive)
+    visit = next(v for v in plan.visits if v.team)
+    stale = plan.row_version
+    login(client, dw.coordinator.email)
+    first = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+                        data={"team_code": "", "row_version": str(stale)})
+    assert first.status_code == 302
+    second = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/pin",
+                         data={"pinned": "yes", "row_version": str(stale)})
+    assert second.status_code == 409
+
+
+def test_publishing_schedules_visits_and_queues_messages(session, dw):
+    plan = solve(session, dw.drive)
+    report = publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    assigned = [v for v in plan.visits if v.team]
+    assert plan.is_locked and dw.drive.status.value == "published"
+    assert report.new == len(assigned)
+    assert all(v.status is VisitStatus.SCHEDULED for v in assigned)
+    assert all(v.request.status is RequestStatus.SCHEDULED for v in assigned)
+    kinds = [m.kind for m in session.scalars(select(Message))]
+    assert kinds.count("assignment") == 2 * len(assigned)  # pairs
+    assert kinds.count("household_confirmation") == len(assigned)
+    with pytest.raises(planning.PlanningError):
+        publishing.publish_plan(session, plan, user=dw.coordinator)
+
+
+def test_publishing_again_messages_only_what_changed(session, dw):
+    first = solve(session, dw.drive)
+    publishing.publish_plan(session, first, user=dw.coordinator)
+    session.commit()
+    before = session.scalar(select(db.func.count()).select_from(Message))
+    revised = planning.copy_plan(session, first, user=dw.coordinator)
+    session.commit()
+    moved = next(v for v in revised.visits if v.team)
+    plan_review.move_visit(session, revised, moved.request.reference, team_code=None, user=dw.coordinator)
+    report = publishing.publish_plan(session, revised, user=dw.coordinator)
+    session.commit()
+    assert report.cancelled == 1 and report.new == 0 and report.changed == 0
+    assert report.unchanged == len([v for v in revised.visits if v.team])
+    new_messages = session.scalars(select(Message).order_by(Message.id).offset(before)).all()
+    assert {m.kind for m in new_messages} <= {"cancellation_volunteer", "cancellation_household"}
+    assert {m.request_id or m.volunteer_id for m in new_messages}
+    # Carried-over visits keep working links and are still scheduled.
+    assert all(v.status is VisitStatus.SCHEDULED for v in revised.visits if v.team)
+
+
+def test_replanning_after_a_decline_keeps_every_confirmed_visit(session, dw):
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    assigned = sorted((v for v in plan.visits if v.team), key=lambda v: v.starts_at)
+    confirmed = assigned[: len(assigned) // 2]
+    for visit in confirmed:
+        household_confirm(session, visit)
+    declined = assigned[-1]
+    decliner = declined.team.members[0]
+    volunteer_decline(session, declined, decliner, "Em bị ốm")
+    session.commit()
+    board = publishing.board(session, dw.drive)
+    assert board.needs_replan
+
+    new = publishing.replan_keeping_confirmed(session, dw.drive, user=dw.coordinator, tz=TZ, time_limit_s=4)
+    session.commit()
+    planning.run_plan(factory, new.id, workers=1)
+    session.expire_all()
+    assert_valid(new)
+    after = {v.request_id: v for v in new.visits}
+    for visit in confirmed:
+        kept = after[visit.request_id]
+        assert kept.team is not None and kept.team.code == visit.team.code
+        assert kept.starts_at == visit.starts_at
+    again = after[declined.request_id]
+    assert again.team is None or decliner not in again.team.members
+    report = publishing.publish_plan(session, new, user=dw.coordinator)
+    session.commit()
+    assert report.unchanged >= len(confirmed)
+    assert not publishing.board(session, dw.drive).pending
+
+
+def test_comparing_two_versions_lists_what_moved(session, dw):
+    first = solve(session, dw.drive)
+    second = planning.copy_plan(session, first, user=dw.coordinator)
+    session.commit()
+    visit = next(v for v in second.visits if v.team)
+    plan_review.move_visit(session, second, visit.request.reference, team_code=None, user=dw.coordinator)
+    session.commit()
+    comparison = plan_review.compare_plans(first, second, lambda d: d.isoformat())
+    assert [m.reference for m in comparison.moved] == [visit.request.reference]
+
+
+def test_route_sheets_and_exports_show_every_stop(client, session, dw):
+    plan = solve(session, dw.drive)
+    login(client, dw.coordinator.email)
+    sheets = client.get(f"/plans/{plan.id}/sheets").get_data(as_text=True)
+    for visit in plan.visits:
+        if visit.team:
+            assert visit.request.reference in sheets
+    assert "<svg" in sheets
+    csv_body = client.get(f"/plans/{plan.id}/export.csv").get_data(as_text=True)
+    assert csv_body.count("\n") == len(plan.visits) + 1
+    xlsx = client.get(f"/plans/{plan.id}/export.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_review_page_and_its_map_data(client, session, dw):
+    plan = solve(session, dw.drive)
+    login(client, dw.coordinator.email)
+    page = client.get(f"/plans/{plan.id}")
+    assert page.status_code == 200 and 'id="plan-map"' in page.get_data(as_text=True)
+    data = client.get(f"/plans/{plan.id}/map.json").get_json()
+    assert sum(len(t["stops"]) for t in data["teams"]) == len([v for v in plan.visits if v.team])
+
+
+def test_a_web_refusal_shows_the_reason_and_changes_nothing(client, session, dw):
+    plan = solve(session, dw.drive)
+    visit = next(v for v in plan.visits if v.team)
+    login(client, dw.coordinator.email)
+    response = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": visit.team.code, "start": "03:00", "row_version": str(plan.row_version)},
+    )
+    assert response.status_code == 422
+    assert 'id="edit-refused"' in response.get_data(as_text=True)
+    bad = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+                      data={"team_code": visit.team.code, "start": "lunch"})
+    assert bad.status_code == 422
+
+
+def test_the_progress_page_and_json(client, session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    login(client, dw.coordinator.email)
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "<progress" in page
+    data = client.get(f"/plans/{plan.id}/progress.json").get_json()
+    assert data["status"] == "queued" and data["visits"] == len(dw.requests)
+    assert client.post(f"/plans/{plan.id}/stop").status_code == 302
+    session.expire_all()
+    assert plan.stop_requested
+
+
+def test_a_drive_without_teams_cannot_be_planned(session, world):
+    with pytest.raises(planning.PlanningError):
+        planning.start_plan(session, world.a.drive, user=None, tz=TZ, time_limit_s=4)
+
+
+def test_messages_of_a_published_plan_wait_in_the_outbox(session, dw):
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    assert all(m.status is MessageStatus.QUEUED for m in session.scalars(select(Message)))

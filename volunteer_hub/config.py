@@ -1,0 +1,182 @@
+"""Configuration: defaults in code, then environment variables with the ``VH_`` prefix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+#: The placeholder secret. The app refuses to start with it outside debug and testing.
+DEFAULT_SECRET_KEY = "dev-only-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message is one line a person can act on."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": DEFAULT_SECRET_KEY,
+    # None means "a SQLite file in the instance folder", resolved in load_config.
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLALCHEMY_RECORD_QUERIES": False,
+    # Seconds the app waits for PostgreSQL before /healthz reports an error.
+    "DATABASE_CONNECT_TIMEOUT_S": 3,
+    "BABEL_DEFAULT_LOCALE": "vi",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "LANGUAGES": ["vi", "en"],
+    "TIMEZONE": "Asia/Ho_Chi_Minh",
+    "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # None means "Secure outside debug and testing", resolved in load_config.
+    "SESSION_COOKIE_SECURE": None,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+    # Requests bigger than this get 413 before any view runs (CSV/Excel imports included).
+    "MAX_CONTENT_LENGTH": 4 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "RATELIMIT_LOGIN": "10 per minute; 50 per hour",
+    "RATELIMIT_API": "120 per minute",
+    # Public forms (help requests, volunteer sign-ups, phone codes) per client address. A commune
+    # office on one connection may send several; coordinators enter phone requests signed in.
+    "RATELIMIT_INTAKE": "20 per hour; 5 per minute",
+    # Largest body a public form accepts, in bytes: the forms are small, so anything bigger is
+    # refused (413) before it is read.
+    "PUBLIC_FORM_MAX_BYTES": 64 * 1024,
+    # Number of proxies in front of the app (X-Forwarded-For/-Proto/-Host are trusted this deep).
+    "PROXY_FIX": 0,
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+    # Map tiles for the optional pins (request form, plan map). Any XYZ tile server works;
+    # the forms work fully without it.
+    "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    "MAP_TILE_ATTRIBUTION": "© OpenStreetMap contributors",
+    "DEMO": False,
+    # Planning a drive: the planner's time limit, and its parallel searches (processes).
+    "PLAN_TIME_LIMIT_S": 30,
+    "PLAN_WORKERS": 2,
+    # Days after a household's last visit when its contact details are removed (counts stay):
+    # `volunteer-hub privacy purge`, and the worker nightly.
+    "RETENTION_DAYS": 180,
+    # How often the worker looks for queued plans, in seconds.
+    "WORKER_PLANS_INTERVAL_S": 2,
+    # --- SMS and the worker (docs/sms.md) ---
+    # console (log and keep in the outbox), twilio, or package.module:factory for another one.
+    "SMS_BACKEND": "console",
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    # A number or registered sender ID; or a Messaging Service, which picks from its pool.
+    "TWILIO_FROM": "",
+    "TWILIO_MESSAGING_SERVICE_SID": "",
+    # Twilio's own API unless a test points the client at a local fake.
+    "TWILIO_API_BASE_URL": "https://api.twilio.com",
+    # The name every message starts with: people must know who writes to them.
+    "SMS_SENDER_NAME": "Đoàn TN",
+    # Local times ("HH:MM-HH:MM", in TIMEZONE) when non-urgent messages wait; empty: never.
+    "SMS_QUIET_HOURS": "21:00-07:00",
+    # Segments per second per sender, in each worker process (0: no limit, the provider queues).
+    "SMS_RATE_PER_S": 0,
+    # Provider calls in flight at once in each worker process.
+    "SMS_CONCURRENCY": 8,
+    "SMS_BATCH_SIZE": 100,
+    "SMS_HTTP_TIMEOUT_S": 15,
+    # A row still "sending" after this many seconds is reconciled with the provider's list.
+    # It must be well above SMS_HTTP_TIMEOUT_S, or a slow send could be reconciled mid-flight.
+    "SMS_SENDING_TIMEOUT_S": 300,
+    "SMS_MAX_ATTEMPTS": 6,
+    # First retry after this many seconds, doubling up to an hour.
+    "SMS_RETRY_BASE_S": 30,
+    # Price of one segment, for the template preview (check the provider's price list).
+    "SMS_PRICE_PER_SEGMENT": 0.08,
+    "SMS_PRICE_UNIT": "USD",
+    # Failed or undelivered messages in a row before a number is flagged to the coordinator.
+    "SMS_FAILING_AFTER": 3,
+    # Strip tone marks from messages that belong to no drive (phone codes).
+    "SMS_UNACCENTED_DEFAULT": True,
+    # Worker jobs, every this many seconds.
+    "WORKER_DISPATCH_INTERVAL_S": 2,
+    "WORKER_RECONCILE_INTERVAL_S": 60,
+    "WORKER_REMINDERS_INTERVAL_S": 300,
+    "WORKER_LINKS_INTERVAL_S": 3600,
+    # Personal links stay valid this many days after their drive's last block.
+    "LINK_VALID_DAYS": 7,
+    # Personal link pages per client address; wrong codes count against a tighter limit.
+    "RATELIMIT_LINK": "60 per minute; 600 per hour",
+    "RATELIMIT_LINK_MISS": "10 per minute; 50 per hour",
+}
+
+
+def _database_uri(app: Flask) -> str:
+    """Return the configured database URI, normalised for the drivers we ship."""
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or os.environ.get("DATABASE_URL")
+    if not uri:
+        os.makedirs(app.instance_path, exist_ok=True)
+        return "sqlite:///" + os.path.join(app.instance_path, "volunteer_hub.sqlite3")
+    # Heroku-style and plain URIs name no driver; we ship psycopg 3, not psycopg2.
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg://" + uri[len(prefix) :]
+    return uri
+
+
+def _demo_secret(app: Flask) -> str:
+    """Return the demo's random secret, made once and kept in the instance folder."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    path = os.path.join(app.instance_path, "demo-secret-key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    with open(path) as handle:
+        return handle.read().strip()
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, ``VH_*`` environment variables and overrides."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("VH")
+    if overrides:
+        app.config.from_mapping(overrides)
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = _database_uri(app)
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if uri.startswith("postgresql"):
+        connect_args = dict(options.get("connect_args", {}))
+        connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT_S"])
+        options["connect_args"] = connect_args
+    elif uri.startswith("sqlite"):
+        # The web workers and the SMS worker share one file: wait for locks instead of failing.
+        connect_args = dict(options.get("connect_args", {}))
+        connect_args.setdefault("timeout", 15)
+        options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+    if app.config["DEMO"] and app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        app.config["SECRET_KEY"] = _demo_secret(app)
+
+    relaxed = (
+        app.debug
+        or app.testing
+        or app.config.get("DEBUG")
+        or app.config.get("TESTING")
+        or app.config["DEMO"]
+    )
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not relaxed
+        app.config["REMEMBER_COOKIE_SECURE"] = not relaxed
+    if not relaxed and app.config["SECRET_KEY"] in (DEFAULT_SECRET_KEY, "", None):
+        raise ConfigError(
+            "VH_SECRET_KEY is not set: set it to a long random value "
+            "(python -c 'import secrets; print(secrets.token_hex(32))') or use --debug for development"
+        )
+    if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
+        raise ConfigError(
+            f"VH_BABEL_DEFAULT_LOCALE must be one of {', '.join(app.config['LANGUAGES'])}"
+        )

@@ -1,0 +1,130 @@
+"""Scheduled jobs: each pushes an app context, calls one service and commits.
+
+The worker (:mod:`volunteer_hub.worker`) runs them; a failing run is logged and rolled back,
+and the next run starts afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask
+
+from volunteer_hub.extensions import db
+from volunteer_hub.services import links, messaging, reminders
+from volunteer_hub.sms import SenderThrottle, SmsGateway
+
+logger = logging.getLogger("volunteer_hub.worker")
+
+T = TypeVar("T")
+
+#: A dispatch run stops claiming after this long so the other jobs get their turn.
+DISPATCH_BUDGET_S = 30.0
+
+
+def _in_context(app: Flask, name: str, work: Callable[[], T]) -> T | None:
+    with app.app_context():
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            logger.exception("job %s failed; it runs again at its next time", name)
+            return None
+        finally:
+            db.session.remove()
+
+
+def dispatch_messages(
+    app: Flask,
+    gateway: SmsGateway,
+    throttle: SenderThrottle,
+    stop: threading.Event | None = None,
+) -> messaging.DispatchReport | None:
+    """Send what is due in the outbox."""
+
+    def work() -> messaging.DispatchReport:
+        report = messaging.send_due_messages(
+            db.session, gateway, throttle=throttle, time_budget_s=DISPATCH_BUDGET_S, stop=stop
+        )
+        if report.claimed:
+            logger.info(
+                "dispatched %d: %d sent, %d retrying, %d failed, %d uncertain, %d cancelled "
+                "(%.0f/s)",
+                report.claimed, report.sent, report.retrying, report.failed, report.uncertain,
+                report.cancelled, report.messages_per_s,
+            )
+        return report
+
+    return _in_context(app, "sms-dispatch", work)
+
+
+def reconcile_messages(app: Flask, gateway: SmsGateway) -> messaging.ReconcileReport | None:
+    """Settle messages left ``sending`` by a crash."""
+
+    def work() -> messaging.ReconcileReport:
+        report = messaging.reconcile_stale_messages(db.session, gateway)
+        if report.checked:
+            logger.warning(
+                "reconciled %d stale message(s): %d found sent, %d queued again, %d held, "
+                "%d to retry",
+                report.checked, report.found_sent, report.requeued, report.held, report.deferred,
+            )
+        return report
+
+    return _in_context(app, "sms-reconcile", work)
+
+
+def plan_reminders(app: Flask) -> reminders.ReminderReport | None:
+    """Queue the reminders now due."""
+
+    def work() -> reminders.ReminderReport:
+        report = reminders.plan_reminders(db.session)
+        if report.volunteers or report.households:
+            logger.info(
+                "queued reminders: %d to volunteers, %d to households",
+                report.volunteers, report.households,
+            )
+        return report
+
+    return _in_context(app, "sms-reminders", work)
+
+
+#: Plans solved per run at most, so a long queue never keeps one run going for hours.
+PLANS_PER_RUN = 10
+
+
+def run_plans(app: Flask) -> list[int] | None:
+    """Solve queued drive plans, oldest first (the planner writes its own progress)."""
+    from sqlalchemy.orm import Session
+
+    from volunteer_hub.services import planning
+
+    def work() -> list[int]:
+        workers = int(app.config.get("PLAN_WORKERS") or 2)
+        done: list[int] = []
+        for _ in range(PLANS_PER_RUN):
+            plan_id = planning.run_next_plan(lambda: Session(db.engine), workers=workers)
+            if plan_id is None:
+                break
+            logger.info("plan %s solved", plan_id)
+            done.append(plan_id)
+        return done
+
+    return _in_context(app, "plans-run", work)
+
+
+def expire_links(app: Flask) -> Any:
+    """Revoke links of cancelled visits and delete long-expired ones."""
+
+    def work() -> links.LinkSweep:
+        sweep = links.expire_links(db.session)
+        if sweep.revoked or sweep.deleted:
+            logger.info("links: %d revoked, %d deleted", sweep.revoked, sweep.deleted)
+        return sweep
+
+    return _in_context(app, "links-expire", work)

@@ -1,0 +1,211 @@
+"""What people read for each coded value (statuses, kinds, slots), in their language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
+
+from volunteer_hub.phones import national_format
+
+LABELS: dict[str, dict[str, Any]] = {
+    "request_status": {
+        "new": _l("New"),
+        "triaged": _l("Triaged"),
+        "scheduled": _l("Scheduled"),
+        "confirmed": _l("Confirmed"),
+        "done": _l("Done"),
+        "not_home": _l("Not at home"),
+        "referred": _l("Referred"),
+        "cancelled": _l("Cancelled"),
+    },
+    "volunteer_status": {
+        "pending": _l("Waiting for approval"),
+        "active": _l("Active"),
+        "inactive": _l("Inactive"),
+    },
+    "drive_status": {
+        "draft": _l("Draft"),
+        "planning": _l("Planning"),
+        "published": _l("Published"),
+        "completed": _l("Completed"),
+        "cancelled": _l("Cancelled"),
+    },
+    "volunteer_kind": {
+        "student": _l("Student volunteer"),
+        "ambassador": _l("Digital ambassador"),
+        "community": _l("Community digital team member"),
+    },
+    "travel_mode": {
+        "walk": _l("On foot"),
+        "bicycle": _l("Bicycle"),
+        "motorbike": _l("Motorbike"),
+    },
+    "slot": {
+        "sat_morning": _l("Saturday morning"),
+        "sat_afternoon": _l("Saturday afternoon"),
+        "sun_morning": _l("Sunday morning"),
+        "sun_afternoon": _l("Sunday afternoon"),
+        "weekday_evening": _l("Weekday evenings"),
+    },
+    "age_group": {
+        "under_18": _l("Under 18"),
+        "18_59": _l("18 to 59"),
+        "60_74": _l("60 to 74"),
+        "75_plus": _l("75 or older"),
+    },
+    "situation": {
+        "elderly_alone": _l("Elderly, living alone"),
+        "disability": _l("Has a disability"),
+        "illness": _l("Ill or bedridden"),
+        "no_smartphone": _l("Has no smartphone"),
+        "remote": _l("Lives far from the commune office"),
+        "low_income": _l("Poor or near-poor household"),
+    },
+    "source": {
+        "web": _l("Web form"),
+        "api": _l("Partner app"),
+        "phone": _l("By phone"),
+        "in_person": _l("In person"),
+        "import": _l("Imported"),
+        "follow_up": _l("Follow-up"),
+    },
+    "invitation": {
+        "invited": _l("Invited"),
+        "accepted": _l("Accepted"),
+        "declined": _l("Declined"),
+        "withdrawn": _l("Dropped out"),
+    },
+    "visit_status": {
+        "planned": _l("Planned"),
+        "unassigned": _l("Not planned"),
+        "scheduled": _l("Scheduled"),
+        "confirmed": _l("Confirmed by the household"),
+        "declined": _l("Declined by a volunteer"),
+        "in_progress": _l("In progress"),
+        "done": _l("Done"),
+        "not_home": _l("Not at home"),
+        "cancelled": _l("Cancelled"),
+    },
+    "plan_status": {
+        "queued": _l("Waiting"),
+        "running": _l("Planning"),
+        "done": _l("Done"),
+        "failed": _l("Failed"),
+        "cancelled": _l("Cancelled"),
+    },
+    # Why the planner left a visit out, as a coordinator reads it.
+    "reason": {
+        "no_skill": _l("no team has the skill or language"),
+        "no_window": _l("no team works at the times the household gave"),
+        "unreachable": _l("no team can get there in time"),
+        "forbidden": _l("every team that could go declined it"),
+        "capacity": _l("the teams are full"),
+    },
+    "outcome": {
+        "done": _l("Done"),
+        "partly_done": _l("Partly done"),
+        "referred": _l("Referred (commune office, police)"),
+        "not_possible": _l("Not possible"),
+        "not_home": _l("Not at home"),
+    },
+    "response": {
+        "accept": _l("accepted"),
+        "decline": _l("declined"),
+        "confirm": _l("confirmed"),
+        "cancel": _l("cancelled"),
+        "reschedule": _l("asks for another time"),
+        "done": _l("done"),
+        "feedback": _l("feedback"),
+    },
+    "role": {
+        "admin": _l("Admin"),
+        "coordinator": _l("Coordinator"),
+        "partner": _l("Partner app"),
+    },
+    "language": {
+        "vi": _l("Vietnamese"),
+        "en": _l("English"),
+        "hmn": _l("H'Mông"),
+        "km": _l("Khmer"),
+        "tyz": _l("Tày"),
+        "hre": _l("Hrê"),
+        "pac": _l("Pa Kô"),
+        "cma": _l("Cơ Tu"),
+    },
+}
+
+
+def label(kind: str, value: object) -> str:
+    """Return what a person reads for a coded value (the code itself when unknown)."""
+    key = getattr(value, "value", value)
+    found = LABELS.get(kind, {}).get(key)
+    return str(found) if found is not None else str(key)
+
+
+def choices(kind: str) -> list[SelectChoice]:
+    """Return the choices of a form's select or checkboxes, labelled in the reader's language."""
+    return [SelectChoice(value, text) for value, text in LABELS[kind].items()]
+
+
+def label_choices(kind: str) -> list[tuple[str, str]]:
+    """Return (value, label) pairs for a template's radios or checkboxes."""
+    return [(value, str(text)) for value, text in LABELS[kind].items()]
+
+
+def grouped(reference: str) -> str:
+    """Return a reference code in groups of three, easier to read out ("K7M 3QP")."""
+    return " ".join(reference[i : i + 3] for i in range(0, len(reference), 3))
+
+
+def spaced(reference: str) -> str:
+    """Return a code letter by letter, for screen readers."""
+    return " ".join(reference)
+
+
+def init_app(app: Flask) -> None:
+    """Make labels and small helpers available in templates."""
+    from flask_babel import format_date, format_time
+
+    from volunteer_hub.i18n import local_zone, localized
+
+    def today() -> date:
+        return datetime.now(local_zone()).date()
+
+    def commune_options(communes: list[Any]) -> list[tuple[str, ...]]:
+        # The third item centres the optional map on the commune.
+        return [
+            (c.code, c.name, f"{c.lat},{c.lng}") if c.lat is not None else (c.code, c.name)
+            for c in communes
+        ]
+
+    def service_options(services: list[Any]) -> list[tuple[str, str]]:
+        return [(s.code, localized(s)) for s in services]
+
+    def block_options(blocks: list[Any]) -> list[tuple[str, str]]:
+        options = []
+        for block in blocks:
+            start = block.starts_at.astimezone(local_zone())
+            end = block.ends_at.astimezone(local_zone())
+            text = f"{format_date(start, 'EEEE dd/MM')}, {format_time(start, 'HH:mm')}–{format_time(end, 'HH:mm')}"
+            options.append((str(block.id), text))
+        return options
+
+    def short_address(request: Any) -> str:
+        """House, hamlet and commune of a request, without empty parts."""
+        parts = [request.house, request.hamlet_label, request.commune.short_name]
+        return ", ".join(p for p in parts if p)
+
+    app.jinja_env.globals.update(label=label, today=today, label_choices=label_choices)
+    app.jinja_env.filters.update(short_address=short_address)
+    app.jinja_env.filters.update(
+        phone=national_format,
+        map_options=commune_options,
+        service_options=service_options,
+        block_options=block_options,
+        grouped=grouped,
+        spaced=spaced,
+    )

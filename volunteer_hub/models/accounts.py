@@ -1,0 +1,98 @@
+"""People who sign in: admins, coordinators and partner apps, and their API tokens."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from volunteer_hub.models.base import Base, enum_column, utcnow
+from volunteer_hub.models.places import Commune
+
+
+class Role(enum.StrEnum):
+    """What a signed-in account may do."""
+
+    ADMIN = "admin"  # everything, every commune
+    COORDINATOR = "coordinator"  # plans drives for the communes in its scope
+    PARTNER = "partner"  # a partner app: may only submit help requests through the API
+
+
+user_commune = Table(
+    "user_commune",
+    Base.metadata,
+    Column("user_id", ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("commune_id", ForeignKey("commune.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, Base):
+    """An account that signs in with a password or acts through an API token."""
+
+    # "user" is a reserved word in PostgreSQL.
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # None for accounts that never sign in with a password (partner apps).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    # Bumped on password change or deactivation: sessions signed in before are void.
+    session_version: Mapped[int] = mapped_column(default=1)
+
+    communes: Mapped[list[Commune]] = relationship(secondary=user_commune, order_by=Commune.name)
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login reads this
+        return self.active
+
+    def get_id(self) -> str:  # Flask-Login stores this in the session
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role is Role.COORDINATOR
+
+    @property
+    def commune_ids(self) -> set[int]:
+        return {c.id for c in self.communes}
+
+    def can_see_commune(self, commune_id: int | None) -> bool:
+        """Return True when this account may see records of that commune."""
+        if self.is_admin:
+            return True
+        return self.is_coordinator and commune_id is not None and commune_id in self.commune_ids
+
+
+class ApiToken(Base):
+    """A bearer token for scripts and partner apps; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(120))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, so a person can tell tokens apart without the secret.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")

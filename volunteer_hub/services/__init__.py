@@ -1,0 +1,1 @@
+"""Use cases as plain functions: no request, g or session inside; they own transactions."""

@@ -1,0 +1,311 @@
+"""Spreadsheet imports (CSV or Excel) of help requests and volunteers, row by row.
+
+Youth unions collect sign-ups in spreadsheets. Each row goes through the same validation as the
+web form; valid rows are imported, invalid ones are reported with their row number and field,
+and a row is never half-imported: every check runs before anything of the row is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook, load_workbook
+from sqlalchemy.orm import Session
+from unidecode import unidecode
+
+from volunteer_hub.models import RequestSource, User
+from volunteer_hub.services.intake import parse_request, submit_request
+from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.volunteers import parse_volunteer, register_volunteer
+
+MAX_ROWS = 2000
+_TRUE = {"1", "x", "yes", "y", "true", "co", "dung", "dong y"}
+_FALSE = {"0", "no", "n", "false", "khong", "sai", ""}
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read as a spreadsheet of the expected shape."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A spreadsheet column: its key, what people read as its header, how it is parsed."""
+
+    key: str
+    label: Any  # a lazy string, translated when the template is made
+    kind: str = "text"  # text | int | float | bool | list | date | skills | away
+    example: str = ""
+    required: bool = False
+
+
+REQUEST_COLUMNS = (
+    Column("beneficiary_name", _l("Name of the person who needs help"), example="Nguyễn Thị Lan", required=True),
+    Column("age_group", _l("Age group (under_18, 18_59, 60_74, 75_plus)"), example="75_plus"),
+    Column("situations", _l("Situation (elderly_alone; disability; illness; no_smartphone; remote; low_income)"),
+           "list", example="elderly_alone"),
+    Column("contact_name", _l("Name of the person asking, if someone else"), example="Trần Minh Anh"),
+    Column("contact_relation", _l("Relation of the person asking"), example="cháu"),
+    Column("phone", _l("Phone"), example="0912345678"),
+    Column("reach_note", _l("How to reach them without a phone"), example=""),
+    Column("commune", _l("Commune code"), example="19789", required=True),
+    Column("hamlet_name", _l("Hamlet or residential group"), example="Tổ dân phố 5"),
+    Column("house", _l("House number and alley"), example="12 kiệt 45 Lê Lợi"),
+    Column("landmark", _l("Landmark"), example="gần chợ"),
+    Column("lat", _l("Latitude"), "float", example=""),
+    Column("lng", _l("Longitude"), "float", example=""),
+    Column("services", _l("Help wanted (service codes separated by ;)"), "list",
+           example="vneid_activate; scam_safety", required=True),
+    Column("people_count", _l("People in the house who need it"), "int", example="1"),
+    Column("priority", _l("Priority 1-5 (empty: from the situation)"), "int", example=""),
+    Column("notes", _l("Notes for volunteers"), example="Bà nghe kém."),
+    Column("consent", _l("Consent given (yes/no)"), "bool", example="yes", required=True),
+)
+
+VOLUNTEER_COLUMNS = (
+    Column("full_name", _l("Full name"), example="Lê Minh Khôi", required=True),
+    Column("phone", _l("Mobile phone"), example="0987654321", required=True),
+    Column("kind", _l("Kind (student, ambassador, community)"), example="student", required=True),
+    Column("school_or_unit", _l("School or unit"), example="Trường Đại học Khoa học, Đại học Huế"),
+    Column("date_of_birth", _l("Date of birth (YYYY-MM-DD)"), "date", example="2004-09-02", required=True),
+    Column("guardian_name", _l("Guardian's name (under 18)"), example=""),
+    Column("guardian_phone", _l("Guardian's phone (under 18)"), example=""),
+    Column("guardian_consent", _l("Guardian agreed (yes/no)"), "bool", example=""),
+    Column("commune", _l("Home commune code"), example="19789", required=True),
+    Column("travel_mode", _l("Travel (walk, bicycle, motorbike)"), example="motorbike", required=True),
+    Column("skills", _l("Skills as code:level 1-3, separated by ;"), "skills",
+           example="vneid:3; epayment:2", required=True),
+    Column("languages", _l("Languages (vi; en; km ...)"), "list", example="vi"),
+    Column("availability", _l("Free (sat_morning; sat_afternoon; sun_morning; sun_afternoon; weekday_evening)"),
+           "list", example="sat_morning; sun_morning", required=True),
+    Column("away", _l("Dates away (YYYY-MM-DD/YYYY-MM-DD; ...)"), "away", example=""),
+    Column("max_visits_per_day", _l("Most visits a day"), "int", example="4"),
+    Column("consent", _l("Consent given (yes/no)"), "bool", example="yes", required=True),
+)
+
+
+@dataclass
+class RowError:
+    """What was wrong with one row."""
+
+    row: int
+    field: str
+    messages: list[str]
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    imported: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    rows: int = 0
+
+    @property
+    def failed_rows(self) -> int:
+        return len({e.row for e in self.errors})
+
+
+def _key(text: str) -> str:
+    return " ".join(unidecode(str(text)).lower().replace("_", " ").split())
+
+
+def _header_index(columns: tuple[Column, ...], header: list[str]) -> dict[int, Column]:
+    """Map header cells to columns; a header may be the key or its label in either language."""
+    from flask_babel import force_locale
+
+    names: dict[str, Column] = {}
+    for column in columns:
+        names[_key(column.key)] = column
+        for locale in ("vi", "en"):
+            with force_locale(locale):
+                names[_key(str(column.label))] = column
+    found: dict[int, Column] = {}
+    for index, cell in enumerate(header):
+        column = names.get(_key(cell or ""))
+        if column is not None:
+            found[index] = column
+    missing = [c for c in columns if c.required and c not in found.values()]
+    if missing:
+        raise ImportFileError(
+            _("Missing columns: %(names)s. Start from the template.",
+              names=", ".join(c.key for c in missing))
+        )
+    return found
+
+
+def read_table(filename: str, data: bytes) -> list[list[str]]:
+    """Return the rows of a CSV (UTF-8, comma or semicolon) or Excel (.xlsx) file as text."""
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            raise ImportFileError(_("This Excel file cannot be read.")) from exc
+        sheet = book.worksheets[0]
+        rows = []
+        for values in sheet.iter_rows(values_only=True):
+            rows.append([_cell_text(v) for v in values])
+            if len(rows) > MAX_ROWS + 1:
+                break
+        book.close()
+        return rows
+    if name.endswith(".csv") or name.endswith(".txt"):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(_("Save the CSV file as UTF-8 and try again.")) from exc
+        sample = text[:4096]
+        delimiter = ";" if sample.count(";") > sample.count(",") else ","
+        return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    raise ImportFileError(_("Upload a .csv or .xlsx file."))
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse_cell(column: Column, raw: str) -> Any:
+    text = raw.strip()
+    if column.kind == "text":
+        return text or None
+    if not text:
+        return None
+    if column.kind == "int":
+        return text  # pydantic reports a non-number in the reader's language
+    if column.kind == "float":
+        return text.replace(",", ".")
+    if column.kind == "bool":
+        key = _key(text)
+        if key in _TRUE:
+            return True
+        if key in _FALSE:
+            return False
+        return text
+    if column.kind == "date":
+        return text
+    if column.kind == "list":
+        return [part.strip() for part in text.replace(",", ";").split(";") if part.strip()]
+    if column.kind == "skills":
+        skills: dict[str, Any] = {}
+        for part in text.replace(",", ";").split(";"):
+            code, _sep, level = part.strip().partition(":")
+            if code.strip():
+                skills[code.strip()] = level.strip() or 2
+        return skills
+    if column.kind == "away":
+        spans = []
+        for part in text.split(";"):
+            first, _sep, last = part.strip().partition("/")
+            if first.strip():
+                spans.append({"first_day": first.strip(), "last_day": (last or first).strip()})
+        return spans
+    raise ValueError(column.kind)  # pragma: no cover
+
+
+def payloads(columns: tuple[Column, ...], table: list[list[str]]) -> list[tuple[int, dict[str, Any]]]:
+    """Return (row number as the spreadsheet shows it, payload) for every non-empty row."""
+    if not table:
+        raise ImportFileError(_("The file is empty."))
+    index = _header_index(columns, table[0])
+    body = table[1:]
+    if len(body) > MAX_ROWS:
+        raise ImportFileError(_("At most %(n)d rows per file.", n=MAX_ROWS))
+    result = []
+    for offset, row in enumerate(body, start=2):
+        if not any((cell or "").strip() for cell in row):
+            continue
+        payload: dict[str, Any] = {}
+        for position, column in index.items():
+            raw = row[position] if position < len(row) else ""
+            value = _parse_cell(column, raw or "")
+            if value is not None:
+                payload[column.key] = value
+        result.append((offset, payload))
+    return result
+
+
+def _run(
+    session: Session,
+    columns: tuple[Column, ...],
+    filename: str,
+    data: bytes,
+    store: Callable[[dict[str, Any]], str],
+) -> ImportReport:
+    rows = payloads(columns, read_table(filename, data))
+    report = ImportReport(rows=len(rows))
+    for number, payload in rows:
+        try:
+            report.imported.append(store(payload))
+        except FieldErrors as exc:
+            for name, messages in exc.errors.items():
+                report.errors.append(RowError(number, name, messages))
+    return report
+
+
+def import_requests(
+    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
+) -> ImportReport:
+    """Import help requests; the caller commits the valid ones."""
+
+    def store(payload: dict[str, Any]) -> str:
+        payload.setdefault("contact_is_beneficiary", "contact_name" not in payload)
+        parsed = parse_request(payload, staff=True)
+        return submit_request(
+            session, parsed, source=RequestSource.IMPORT, user=user, ip=ip
+        ).request.reference
+
+    return _run(session, REQUEST_COLUMNS, filename, data, store)
+
+
+def import_volunteers(
+    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
+) -> ImportReport:
+    """Import volunteers (pending approval and phone verification); the caller commits."""
+
+    def store(payload: dict[str, Any]) -> str:
+        volunteer = register_volunteer(session, parse_volunteer(payload), source="import", user=user, ip=ip)
+        return volunteer.full_name
+
+    return _run(session, VOLUNTEER_COLUMNS, filename, data, store)
+
+
+def template_csv(columns: tuple[Column, ...]) -> bytes:
+    """Return a CSV template: headers in the reader's language and one example row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([str(c.label) for c in columns])
+    writer.writerow([c.example for c in columns])
+    # A BOM so Excel opens the UTF-8 (Vietnamese) text correctly.
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def template_xlsx(columns: tuple[Column, ...], title: str) -> bytes:
+    """Return an Excel template: headers in the reader's language, keys and one example row."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append([str(c.label) for c in columns])
+    sheet.append([c.example for c in columns])
+    for index, column in enumerate(columns, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = max(
+            14, min(48, len(str(column.label)) + 2)
+        )
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,383 @@
+"""Help requests coming in: from the public form, coordinators, imports and partner apps.
+
+One schema (``HelpRequestIn``) validates every channel, so the web form, the API and a
+spreadsheet row accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from flask_babel import gettext as _
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from unidecode import unidecode
+
+from volunteer_hub.models import (
+    AgeGroup,
+    Commune,
+    Hamlet,
+    HelpRequest,
+    LocationSource,
+    RequestSource,
+    RequestStatus,
+    RequestWindow,
+    Role,
+    Service,
+    Situation,
+    User,
+    utcnow,
+)
+from volunteer_hub.phones import PhoneError, parse_phone
+from volunteer_hub.services import audit
+from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+
+# No 0/O and no 1/I: codes are read out over the phone and copied by hand.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+REFERENCE_LENGTH = 6
+#: The same phone and address again within this many days is flagged as a possible duplicate.
+DUPLICATE_WINDOW = timedelta(days=14)
+#: The wording of the consent text a person agrees to; bump it when the text changes.
+CONSENT_VERSION = "2025-07"
+# Vietnam's mainland and islands, generously: a pin outside is a mistake.
+VIETNAM_LAT = (8.0, 23.5)
+VIETNAM_LNG = (102.0, 117.5)
+
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+class WindowIn(BaseModel):
+    """A time the household prefers to be visited."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class HelpRequestIn(BaseModel):
+    """A household's request for help at home, as any channel submits it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "beneficiary_name": "Nguyễn Thị Lan",
+                    "age_group": "75_plus",
+                    "situations": ["elderly_alone"],
+                    "contact_is_beneficiary": False,
+                    "contact_name": "Trần Minh Anh",
+                    "contact_relation": "cháu",
+                    "phone": "0912 345 678",
+                    "commune": "19789",
+                    "house": "12 kiệt 45 Nguyễn Sinh Cung",
+                    "landmark": "gần chợ",
+                    "services": ["vneid_activate"],
+                    "people_count": 1,
+                    "notes": "Bà nghe kém, nói to và chậm.",
+                    "consent": True,
+                }
+            ]
+        },
+    )
+
+    beneficiary_name: Line = Field(min_length=1, max_length=120)
+    age_group: AgeGroup | None = None
+    situations: list[Situation] = Field(default_factory=list, max_length=6)
+    contact_is_beneficiary: bool = True
+    contact_name: Line | None = Field(default=None, max_length=120)
+    contact_relation: Line | None = Field(default=None, max_length=80)
+    phone: Line | None = Field(default=None, max_length=32)
+    reach_note: Line | None = Field(default=None, max_length=300)
+    commune: Line = Field(min_length=1, max_length=8, description="Official commune code")
+    hamlet_id: int | None = Field(default=None, ge=1)
+    hamlet_name: Line | None = Field(default=None, max_length=120)
+    house: Line | None = Field(default=None, max_length=200)
+    landmark: Line | None = Field(default=None, max_length=300)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    services: list[Annotated[str, Field(max_length=40)]] = Field(min_length=1, max_length=20)
+    people_count: int = Field(default=1, ge=1, le=20)
+    windows: list[WindowIn] = Field(default_factory=list, max_length=10)
+    languages: list[LanguageCode] = Field(default_factory=list, max_length=5)
+    notes: Text | None = Field(default=None, max_length=1000)
+    consent: Literal[True] = Field(description="The person agreed to the use of the data")
+
+
+class StaffRequestIn(HelpRequestIn):
+    """A request entered by a coordinator (by phone, in person) or imported: priority may be set."""
+
+    priority: int | None = Field(default=None, ge=1, le=5)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What ``submit_request`` stored."""
+
+    request: HelpRequest
+    duplicate_of: HelpRequest | None
+
+
+def new_reference(session: Session, choice: Callable[[str], str] = secrets.choice) -> str:
+    """Return an unused reference code (about 10^9 possibilities; collisions are retried)."""
+    for _attempt in range(20):
+        code = "".join(choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+        if session.scalar(select(HelpRequest.id).where(HelpRequest.reference == code)) is None:
+            return code
+    raise RuntimeError("could not find a free reference code")  # pragma: no cover
+
+
+def normalize_reference(text: str) -> str:
+    """Return a typed reference as stored: upper case, without spaces or dashes."""
+    return "".join(text.split()).upper().replace("-", "")
+
+
+def suggest_priority(age_group: AgeGroup | None, situations: Iterable[str]) -> int:
+    """Return 1-5 from who needs help: the most at risk of being left behind come first."""
+    found = set(situations)
+    score = 2
+    if age_group is AgeGroup.ELDERLY:
+        score += 1
+    if Situation.ELDERLY_ALONE in found:
+        score += 2
+    if Situation.DISABILITY in found or Situation.ILLNESS in found:
+        score += 1
+    if Situation.REMOTE in found or Situation.NO_SMARTPHONE in found:
+        score += 1
+    if Situation.LOW_INCOME in found:
+        score += 1
+    return max(1, min(5, score))
+
+
+def parse_request(payload: object, *, staff: bool = False) -> HelpRequestIn:
+    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors."""
+    model = StaffRequestIn if staff else HelpRequestIn
+    if not isinstance(payload, dict):
+        raise FieldErrors({"_form": [_("Expected an object.")]})
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise FieldErrors(field_errors(exc)) from None
+
+
+def address_key(text: str | None) -> str:
+    """Return an address reduced for comparison: no tone marks, case, punctuation or spaces."""
+    return "".join(ch for ch in unidecode(text or "").lower() if ch.isalnum())
+
+
+def find_duplicate(
+    session: Session,
+    *,
+    commune_id: int,
+    phone: str | None,
+    house: str | None,
+    beneficiary_name: str,
+    now: datetime,
+) -> HelpRequest | None:
+    """Return a recent request from the same phone and address, if any."""
+    since = now - DUPLICATE_WINDOW
+    query = select(HelpRequest).where(
+        HelpRequest.commune_id == commune_id,
+        HelpRequest.created_at >= since,
+        HelpRequest.status != RequestStatus.CANCELLED,
+    )
+    if phone:
+        query = query.where(HelpRequest.phone == phone)
+    else:
+        # Without a phone, the same person at the same address is the best evidence we have.
+        query = query.where(func.lower(HelpRequest.beneficiary_name) == beneficiary_name.lower())
+    wanted = address_key(house)
+    for candidate in session.scalars(query.order_by(HelpRequest.created_at)):
+        if address_key(candidate.house) == wanted:
+            return candidate
+    return None
+
+
+def _errors_for_references(
+    session: Session, data: HelpRequestIn, user: User | None
+) -> tuple[Commune | None, Hamlet | None, list[Service], dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    commune = session.scalar(select(Commune).where(Commune.code == data.commune))
+    if commune is None:
+        errors["commune"] = [_("Choose a commune from the list.")]
+    elif user is not None and user.is_coordinator and not user.can_see_commune(commune.id):
+        errors["commune"] = [_("This commune is not one of yours.")]
+    hamlet = None
+    if data.hamlet_id is not None and commune is not None:
+        hamlet = session.get(Hamlet, data.hamlet_id)
+        if hamlet is None or hamlet.commune_id != commune.id:
+            errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
+            hamlet = None
+    elif data.hamlet_name and commune is not None:
+        # A typed name that matches a known hamlet links to it (imports, phone intake).
+        wanted = address_key(data.hamlet_name)
+        hamlet = next((h for h in commune.hamlets if address_key(h.name) == wanted), None)
+    codes = list(dict.fromkeys(data.services))
+    services = list(
+        session.scalars(select(Service).where(Service.code.in_(codes), Service.active.is_(True)))
+    )
+    if len(services) != len(codes):
+        errors["services"] = [_("Choose the help you need from the list.")]
+    return commune, hamlet, services, errors
+
+
+def _cross_field_errors(data: HelpRequestIn) -> tuple[dict[str, list[str]], str | None, bool]:
+    errors: dict[str, list[str]] = {}
+    phone = None
+    is_mobile = False
+    if data.phone:
+        try:
+            parsed = parse_phone(data.phone)
+        except PhoneError as exc:
+            errors["phone"] = [str(exc)]
+        else:
+            phone, is_mobile = parsed.e164, parsed.is_mobile
+    elif not data.reach_note:
+        errors["reach_note"] = [
+            _("Give a phone number, or tell us how to reach you (for example through the hamlet head).")
+        ]
+    if not data.contact_is_beneficiary and not data.contact_name:
+        errors["contact_name"] = [_("Tell us who is asking.")]
+    if (data.lat is None) != (data.lng is None):
+        errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
+    elif data.lat is not None and data.lng is not None and not (
+        VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1] and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+    ):
+        errors["lat"] = [_("The map pin is outside Vietnam.")]
+    for index, window in enumerate(data.windows):
+        if window.end <= window.start:
+            errors[f"windows.{index}"] = [_("A time window must end after it starts.")]
+    return errors, phone, is_mobile
+
+
+def submit_request(
+    session: Session,
+    data: HelpRequestIn,
+    *,
+    source: RequestSource,
+    user: User | None = None,
+    actor: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> Submitted:
+    """Store a validated request with status ``new``, or raise FieldErrors (nothing stored)."""
+    now = now or utcnow()
+    cross, phone, is_mobile = _cross_field_errors(data)
+    commune, hamlet, services, refs = _errors_for_references(session, data, user)
+    errors = {**refs, **cross}
+    if errors:
+        raise FieldErrors(errors)
+    assert commune is not None
+
+    priority = getattr(data, "priority", None) or suggest_priority(
+        data.age_group, [s.value for s in data.situations]
+    )
+    if data.lat is not None:
+        location = LocationSource.PIN
+    elif hamlet is not None and hamlet.lat is not None:
+        location = LocationSource.HAMLET
+    else:
+        location = LocationSource.COMMUNE
+    duplicate = find_duplicate(
+        session,
+        commune_id=commune.id,
+        phone=phone,
+        house=data.house,
+        beneficiary_name=data.beneficiary_name,
+        now=now,
+    )
+    record = HelpRequest(
+        reference=new_reference(session),
+        status=RequestStatus.NEW,
+        source=source,
+        priority=priority,
+        beneficiary_name=data.beneficiary_name,
+        age_group=data.age_group,
+        situations=[s.value for s in data.situations],
+        people_count=data.people_count,
+        languages=list(dict.fromkeys(data.languages)),
+        contact_is_beneficiary=data.contact_is_beneficiary,
+        contact_name=None if data.contact_is_beneficiary else data.contact_name,
+        contact_relation=None if data.contact_is_beneficiary else data.contact_relation,
+        phone=phone,
+        phone_is_mobile=is_mobile,
+        reach_note=data.reach_note,
+        commune=commune,
+        hamlet=hamlet,
+        hamlet_name=None if hamlet else data.hamlet_name,
+        house=data.house,
+        landmark=data.landmark,
+        lat=data.lat,
+        lng=data.lng,
+        location_source=location,
+        notes=data.notes,
+        consent_at=now,
+        consent_version=CONSENT_VERSION,
+        possible_duplicate_of=duplicate,
+        created_by_id=user.id if user is not None and user.role is not Role.PARTNER else None,
+        created_at=now,
+        status_changed_at=now,
+    )
+    record.services = sorted(services, key=lambda s: (s.sort_order, s.id))
+    record.windows = [RequestWindow(starts_at=w.start, ends_at=w.end) for w in data.windows]
+    session.add(record)
+    session.flush()
+    audit.record(
+        session,
+        action="create",
+        entity="help_request",
+        entity_id=record.id,
+        user=user,
+        actor=actor or (user.email if user else "public"),
+        commune_id=commune.id,
+        ip=ip,
+        detail={"source": source.value, "possible_duplicate_of": duplicate.id if duplicate else None},
+    )
+    return Submitted(record, duplicate)
+
+
+def served_communes(session: Session) -> list[Commune]:
+    """Return the communes the public form offers: every commune of a province we serve."""
+    from volunteer_hub.models import user_commune
+
+    served_provinces = select(Commune.province_id).join(
+        user_commune, user_commune.c.commune_id == Commune.id
+    )
+    communes = list(
+        session.scalars(
+            select(Commune)
+            .where(Commune.province_id.in_(served_provinces))
+            .order_by(Commune.name)
+        )
+    )
+    if communes:
+        return communes
+    # Nobody coordinates yet (a fresh install): offer what has been loaded.
+    return list(session.scalars(select(Commune).order_by(Commune.name).limit(400)))
+
+
+def effective_point(record: HelpRequest) -> tuple[float, float] | None:
+    """Return where to go: the pin, else the hamlet, else the commune's centroid."""
+    if record.lat is not None and record.lng is not None:
+        return record.lat, record.lng
+    if record.hamlet is not None and record.hamlet.lat is not None and record.hamlet.lng is not None:
+        return record.hamlet.lat, record.hamlet.lng
+    if record.commune.lat is not None and record.commune.lng is not None:
+        return record.commune.lat, record.commune.lng
+    return None
+
+
+def lookup_reference(session: Session, text: str) -> HelpRequest | None:
+    """Return the request with that reference code (spaces, dashes and case ignored)."""
+    code = normalize_reference(text)
+    if not code or len(code) > 12:
+        return None
+    return session.scalar(select(HelpRequest).where(HelpRequest.reference == code))
+

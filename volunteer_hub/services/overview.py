@@ -1,0 +1,126 @@
+"""Read-only views of the data for coordinators: lists with filters, and headline counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from volunteer_hub.models import (
+    Drive,
+    DriveStatus,
+    HelpRequest,
+    RequestStatus,
+    User,
+    Volunteer,
+    VolunteerStatus,
+)
+from volunteer_hub.services import access
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    """What a coordinator narrows the request list by."""
+
+    commune_id: int | None = None
+    status: RequestStatus | None = None
+    min_priority: int | None = None
+    text: str | None = None
+
+
+def requests_query(user: User, filters: RequestFilters) -> Select[tuple[HelpRequest]]:
+    """Return the user's visible requests matching the filters, most urgent and oldest first."""
+    query = access.requests_for(user)
+    if filters.commune_id:
+        query = query.where(HelpRequest.commune_id == filters.commune_id)
+    if filters.status:
+        query = query.where(HelpRequest.status == filters.status)
+    if filters.min_priority:
+        query = query.where(HelpRequest.priority >= filters.min_priority)
+    if filters.text:
+        like = f"%{filters.text.strip()[:60]}%"
+        query = query.where(
+            or_(
+                HelpRequest.reference.ilike(like),
+                HelpRequest.beneficiary_name.ilike(like),
+                HelpRequest.contact_name.ilike(like),
+                HelpRequest.house.ilike(like),
+            )
+        )
+    return query.order_by(HelpRequest.priority.desc(), HelpRequest.created_at, HelpRequest.id)
+
+
+@dataclass(frozen=True)
+class VolunteerFilters:
+    """What a coordinator narrows the volunteer list by."""
+
+    commune_id: int | None = None
+    status: VolunteerStatus | None = None
+    text: str | None = None
+
+
+def volunteers_query(user: User, filters: VolunteerFilters) -> Select[tuple[Volunteer]]:
+    """Return the user's visible volunteers matching the filters, by name."""
+    query = access.volunteers_for(user)
+    if filters.commune_id:
+        query = query.where(Volunteer.home_commune_id == filters.commune_id)
+    if filters.status:
+        query = query.where(Volunteer.status == filters.status)
+    if filters.text:
+        like = f"%{filters.text.strip()[:60]}%"
+        query = query.where(
+            or_(Volunteer.full_name.ilike(like), Volunteer.school_or_unit.ilike(like))
+        )
+    return query.order_by(Volunteer.full_name, Volunteer.id)
+
+
+def drives_query(user: User) -> Select[tuple[Drive]]:
+    """Return the user's visible drives, newest first."""
+    return access.drives_for(user).order_by(Drive.created_at.desc(), Drive.id.desc())
+
+
+@dataclass
+class Overview:
+    """Headline counts for a coordinator's home page."""
+
+    requests_by_status: dict[str, int] = field(default_factory=dict)
+    urgent_waiting: int = 0
+    volunteers_active: int = 0
+    volunteers_pending: int = 0
+    drives_open: list[Drive] = field(default_factory=list)
+
+
+def overview(session: Session, user: User) -> Overview:
+    """Return the counts a coordinator sees first, for their communes."""
+    result = Overview()
+    visible = access.requests_for(user).subquery()
+    for status, count in session.execute(
+        select(visible.c.status, func.count()).group_by(visible.c.status)
+    ):
+        result.requests_by_status[str(status)] = count
+    result.urgent_waiting = session.scalar(
+        select(func.count())
+        .select_from(visible)
+        .where(
+            visible.c.priority >= 4,
+            visible.c.status.in_([RequestStatus.NEW.value, RequestStatus.TRIAGED.value]),
+        )
+    ) or 0
+    vols = access.volunteers_for(user).subquery()
+    for status, count in session.execute(
+        select(vols.c.status, func.count()).group_by(vols.c.status)
+    ):
+        if status == VolunteerStatus.ACTIVE.value:
+            result.volunteers_active = count
+        elif status == VolunteerStatus.PENDING.value:
+            result.volunteers_pending = count
+    result.drives_open = list(
+        session.scalars(
+            access.drives_for(user)
+            .where(Drive.status.in_([DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED]))
+            .order_by(Drive.created_at.desc())
+            .limit(5)
+        )
+    )
+    return result

@@ -1,0 +1,547 @@
+"""Planning a drive: the database turned into a planner problem, and the planner's plan back.
+
+The only place that translates between rows and :mod:`scheduling`'s plain data. Planning never
+runs inside a web request: ``start_plan`` stores the problem and a queued ``Plan``; the worker
+(``run_next_plan``) claims it, solves it with progress written to the row, and stores the
+result as ``Visit`` rows. A restart re-queues plans whose worker stopped beating.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import scheduling
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from volunteer_hub.models import (
+    AvailabilitySlot,
+    Drive,
+    DriveStatus,
+    HelpRequest,
+    Plan,
+    PlanStatus,
+    RequestStatus,
+    Team,
+    TimeBlock,
+    User,
+    Visit,
+    VisitStatus,
+    Volunteer,
+    utcnow,
+)
+from volunteer_hub.models.messaging import VisitResponse
+from volunteer_hub.services import audit
+from volunteer_hub.services.intake import effective_point
+
+log = logging.getLogger(__name__)
+
+#: Requests in these states take part in planning.
+PLANNABLE = (RequestStatus.NEW, RequestStatus.TRIAGED, RequestStatus.SCHEDULED, RequestStatus.CONFIRMED)
+#: A skill counts for assignment from this self-rated level ("I can do it").
+SKILL_LEVEL = 2
+#: Extra service time for each additional person of the household, as a share.
+EXTRA_PERSON_SHARE = 0.5
+MAX_SERVICE_MIN = 180
+#: A running plan whose worker has not written for this long is re-queued.
+HEARTBEAT_TIMEOUT = timedelta(minutes=2)
+MAX_ATTEMPTS = 3
+PROGRESS_EVERY_S = 0.5
+STOP_POLL_EVERY_S = 1.0
+
+
+class PlanningError(ValueError):
+    """Planning cannot start or an edit cannot be made; the message says why."""
+
+
+def slot_of(moment: datetime, tz: ZoneInfo) -> AvailabilitySlot:
+    """Return the weekly availability slot a block starting at ``moment`` falls in."""
+    local = moment.astimezone(tz)
+    weekday = local.weekday()
+    afternoon = local.hour >= 12
+    if weekday == 5:
+        return AvailabilitySlot.SAT_AFTERNOON if afternoon else AvailabilitySlot.SAT_MORNING
+    if weekday == 6:
+        return AvailabilitySlot.SUN_AFTERNOON if afternoon else AvailabilitySlot.SUN_MORNING
+    return AvailabilitySlot.WEEKDAY_EVENING
+
+
+def is_available(volunteer: Volunteer, block: TimeBlock, tz: ZoneInfo) -> bool:
+    """Return True when the volunteer is usually free at that block and not away that day."""
+    day = block.starts_at.astimezone(tz).date()
+    return slot_of(block.starts_at, tz) in volunteer.slots and not volunteer.is_away_on(day)
+
+
+def team_blocks(team: Team, tz: ZoneInfo) -> list[TimeBlock]:
+    """Return the drive blocks every member of the team is free for."""
+    return [
+        b for b in team.drive.blocks if team.members and all(is_available(m, b, tz) for m in team.members)
+    ]
+
+
+def _skills(members: Iterable[Volunteer]) -> frozenset[str]:
+    return frozenset(vs.skill.code for m in members for vs in m.skills if vs.level >= SKILL_LEVEL)
+
+
+_SPEED_ORDER = ("walk", "bicycle", "motorbike")
+
+
+def team_mode(members: Iterable[Volunteer]) -> str:
+    """Return the travel mode of a team: its slowest member's (a pair travels together)."""
+    modes = [m.travel_mode.value for m in members] or ["walk"]
+    return min(modes, key=_SPEED_ORDER.index)
+
+
+def service_minutes(drive: Drive, request: HelpRequest) -> int:
+    """Return how long the visit takes: the services' minutes, more for more people."""
+    overrides = {ds.service_id: ds.minutes for ds in drive.service_minutes}
+    base = sum(overrides.get(s.id, s.usual_min) for s in request.services) or 20
+    people = max(1, request.people_count)
+    return int(min(MAX_SERVICE_MIN, math.ceil(base * (1 + EXTRA_PERSON_SHARE * (people - 1)))))
+
+
+def _team_start(team: Team) -> scheduling.Location | None:
+    if team.meeting_point is not None:
+        return scheduling.Location(team.meeting_point.lat, team.meeting_point.lng)
+    for member in team.members:
+        if member.home_lat is not None and member.home_lng is not None:
+            return scheduling.Location(member.home_lat, member.home_lng)
+        if member.home_hamlet is not None and member.home_hamlet.lat is not None:
+            return scheduling.Location(member.home_hamlet.lat, member.home_hamlet.lng)
+        commune = member.home_commune
+        if commune.lat is not None and commune.lng is not None:
+            return scheduling.Location(commune.lat, commune.lng)
+    return None
+
+
+def _days(blocks: Iterable[TimeBlock], tz: ZoneInfo) -> set[date]:
+    return {b.starts_at.astimezone(tz).date() for b in blocks}
+
+
+def declined_team_codes(session: Session, drive: Drive) -> dict[int, set[str]]:
+    """Return, per request id, the codes of this drive's teams with a member who declined it."""
+    rows = session.execute(
+        select(Visit.request_id, VisitResponse.volunteer_id)
+        .join(VisitResponse, VisitResponse.visit_id == Visit.id)
+        .join(Plan, Plan.id == Visit.plan_id)
+        .where(Plan.drive_id == drive.id, VisitResponse.action == "decline")
+    ).all()
+    by_volunteer: dict[int, set[str]] = {}
+    for team in drive.teams:
+        for member in team.members:
+            by_volunteer.setdefault(member.id, set()).add(team.code)
+    forbidden: dict[int, set[str]] = {}
+    for request_id, volunteer_id in rows:
+        forbidden.setdefault(request_id, set()).update(by_volunteer.get(volunteer_id, set()))
+    return forbidden
+
+
+def build_problem(
+    session: Session,
+    drive: Drive,
+    *,
+    tz: ZoneInfo,
+    pins: dict[str, str] | None = None,
+) -> scheduling.Problem:
+    """Return the planner problem of a drive: its active teams and included requests.
+
+    Visit ids are request reference codes and team ids are team codes, so a plan reads the
+    same in the app, in the API and on paper. ``pins`` maps reference codes to team codes.
+    """
+    pins = pins or {}
+    forbidden = declined_team_codes(session, drive)
+    teams = []
+    for team in drive.teams:
+        if not team.active or not team.members:
+            continue
+        blocks = team_blocks(team, tz)
+        if not blocks:
+            # Nobody to send: the teams page shows such a team with "no block they can work".
+            continue
+        start = _team_start(team)
+        per_day = min(m.max_visits_per_day for m in team.members)
+        limit = min(team.max_visits, per_day * max(1, len(_days(blocks, tz))))
+        teams.append(
+            scheduling.Team(
+                id=team.code,
+                members=tuple(str(m.id) for m in team.members),
+                skills=_skills(team.members),
+                languages=frozenset(lang for m in team.members for lang in m.languages),
+                mode=team_mode(team.members),
+                start=start,
+                end=start if team.returns_to_start and team.meeting_point is not None else None,
+                shifts=tuple(scheduling.Shift(b.starts_at, b.ends_at) for b in blocks),
+                max_visits=limit,
+            )
+        )
+    team_codes = {t.id for t in teams}
+    drive_windows = tuple(scheduling.Window(b.starts_at, b.ends_at) for b in drive.blocks)
+    visits = []
+    for link in sorted(drive.requests, key=lambda dr: dr.request.reference):
+        request = link.request
+        if request.status not in PLANNABLE:
+            continue
+        point = effective_point(request)
+        wanted = [
+            scheduling.Window(max(w.starts_at, b.starts_at), min(w.ends_at, b.ends_at))
+            for w in request.windows
+            for b in drive.blocks
+            if w.starts_at < b.ends_at and b.starts_at < w.ends_at
+        ]
+        languages = frozenset(code for code in request.languages if code != "vi")
+        visits.append(
+            scheduling.Visit(
+                id=request.reference,
+                location=scheduling.Location(*point) if point else None,
+                service_min=float(service_minutes(drive, request)),
+                skills=frozenset(s.skill.code for s in request.services),
+                languages=languages,
+                priority=request.priority,
+                # No preference (or none inside the drive's blocks) means any block of the drive.
+                windows=tuple(wanted) if wanted else drive_windows,
+                pinned_team=pins.get(request.reference) if pins.get(request.reference) in team_codes else None,
+                forbidden_teams=frozenset(forbidden.get(request.id, set()) & team_codes),
+            )
+        )
+    return scheduling.Problem(teams=tuple(teams), visits=tuple(visits))
+
+
+def _next_version(session: Session, drive: Drive) -> int:
+    versions = [p.version for p in drive.plans]
+    return max(versions, default=0) + 1
+
+
+def start_plan(
+    session: Session,
+    drive: Drive,
+    *,
+    user: User | None,
+    tz: ZoneInfo,
+    time_limit_s: float,
+    based_on: Plan | None = None,
+    keep_fixed: Iterable[str] = (),
+    keep_pins: bool = True,
+    solution_limit: int | None = None,
+) -> Plan:
+    """Queue a new plan version of the drive; the worker solves it. The caller commits.
+
+    With ``based_on``, the worker re-plans from that plan (changing as little as needed),
+    keeps its pinned visits with their teams and ``keep_fixed`` visits exactly in place.
+    """
+    if not drive.blocks:
+        raise PlanningError("The drive has no time blocks yet.")
+    pins = {}
+    if based_on is not None and keep_pins:
+        pins = {v.request.reference: v.team.code for v in based_on.visits if v.pinned and v.team}
+    problem = build_problem(session, drive, tz=tz, pins=pins)
+    if not problem.teams:
+        raise PlanningError("No team can work in this drive: form teams of available volunteers.")
+    if not problem.visits:
+        raise PlanningError("The drive includes no request to plan.")
+    plan = Plan(
+        drive=drive,
+        version=_next_version(session, drive),
+        status=PlanStatus.QUEUED,
+        based_on=based_on,
+        params={
+            "time_limit_s": float(time_limit_s),
+            "keep_fixed": sorted(set(keep_fixed)),
+            "pinned": sorted(pins),
+            # A deterministic budget (same problem, same plan), besides the time limit.
+            "solution_limit": solution_limit,
+        },
+        problem=problem.to_json(),
+        progress={},
+        created_by_id=user.id if user else None,
+    )
+    session.add(plan)
+    session.flush()
+    audit.record(
+        session, action="plan", entity="plan", entity_id=plan.id, user=user,
+        detail={"drive": drive.id, "version": plan.version, "based_on": based_on.id if based_on else None},
+    )
+    return plan
+
+
+def request_stop(session: Session, plan: Plan) -> None:
+    """Ask the worker to stop the search and keep the best plan found so far."""
+    if plan.status in (PlanStatus.QUEUED, PlanStatus.RUNNING):
+        plan.stop_requested = True
+
+
+# --- the worker side --------------------------------------------------------------------------
+
+
+def worker_id() -> str:
+    """Return this process's name in heartbeats."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_plan(session: Session, plan_id: int, worker: str, now: datetime) -> bool:
+    """Atomically move a queued plan to running for this worker; False if another got it."""
+    claimed = session.execute(
+        update(Plan)
+        .where(Plan.id == plan_id, Plan.status == PlanStatus.QUEUED)
+        .values(
+            status=PlanStatus.RUNNING,
+            started_at=now,
+            progress={"worker": worker, "heartbeat": now.isoformat(), "elapsed_s": 0.0},
+            row_version=Plan.row_version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return claimed.rowcount == 1
+
+
+def requeue_stale(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Put back in the queue the running plans whose worker stopped (crash, restart)."""
+    now = now or utcnow()
+    requeued = []
+    for plan in session.scalars(select(Plan).where(Plan.status == PlanStatus.RUNNING)):
+        beat = plan.progress.get("heartbeat") if plan.progress else None
+        last = datetime.fromisoformat(beat) if beat else plan.started_at
+        if last is not None and now - last < HEARTBEAT_TIMEOUT:
+            continue
+        attempts = int(plan.progress.get("attempts", 0)) + 1 if plan.progress else 1
+        if attempts >= MAX_ATTEMPTS:
+            plan.status = PlanStatus.FAILED
+            plan.error = "the planner stopped three times without finishing"
+            plan.finished_at = now
+        else:
+            plan.status = PlanStatus.QUEUED
+            plan.progress = {"attempts": attempts}
+            requeued.append(plan.id)
+    session.commit()
+    return requeued
+
+
+@dataclass
+class _Reporter:
+    """Writes progress to the plan row and reads its stop flag, each at most so often."""
+
+    session_factory: Callable[[], Session]
+    plan_id: int
+    worker: str
+    started: float = field(default_factory=time.monotonic)
+    last_write: float = 0.0
+    last_poll: float = 0.0
+    stop: bool = False
+    best: dict[str, Any] = field(default_factory=dict)
+
+    def progress(self, p: scheduling.Progress) -> None:
+        self.best = {
+            "served": p.served,
+            "served_priority": p.served_priority,
+            "travel_min": round(p.travel_min, 1),
+        }
+        self.beat(force=False)
+
+    def beat(self, force: bool = True) -> None:
+        moment = time.monotonic()
+        if not force and moment - self.last_write < PROGRESS_EVERY_S:
+            return
+        self.last_write = moment
+        with self.session_factory() as session:
+            session.execute(
+                update(Plan)
+                .where(Plan.id == self.plan_id, Plan.status == PlanStatus.RUNNING)
+                .values(
+                    progress={
+                        **self.best,
+                        "worker": self.worker,
+                        "elapsed_s": round(moment - self.started, 1),
+                        "heartbeat": utcnow().isoformat(),
+                    }
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+    def should_stop(self) -> bool:
+        moment = time.monotonic()
+        if moment - self.last_poll >= STOP_POLL_EVERY_S:
+            self.last_poll = moment
+            with self.session_factory() as session:
+                self.stop = bool(session.scalar(select(Plan.stop_requested).where(Plan.id == self.plan_id)))
+            if moment - self.last_write >= 5 * PROGRESS_EVERY_S:
+                self.beat()
+        return self.stop
+
+
+def solve_stored(
+    plan: Plan, *, workers: int, progress: Callable[[scheduling.Progress], None] | None,
+    should_stop: Callable[[], bool] | None, previous: Plan | None,
+) -> scheduling.Plan:
+    """Solve the problem stored on the plan (re-planning from ``previous`` when given)."""
+    problem = scheduling.Problem.from_json(plan.problem or {})
+    params = scheduling.SolveParams(
+        time_limit_s=float(plan.params.get("time_limit_s", 30)),
+        seed=plan.id,
+        workers=workers,
+        solution_limit=plan.params.get("solution_limit"),
+        progress=progress,
+        should_stop=should_stop,
+    )
+    if previous is not None and previous.result:
+        return scheduling.replan(
+            problem,
+            scheduling.Plan.from_json(previous.result),
+            params,
+            keep_fixed=plan.params.get("keep_fixed", ()),
+        )
+    return scheduling.solve(problem, params)
+
+
+def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: int = 2) -> bool:
+    """Claim and solve one queued plan, writing progress and the result. True if it ran."""
+    worker = worker_id()
+    with session_factory() as session:
+        if not claim_plan(session, plan_id, worker, utcnow()):
+            return False
+    reporter = _Reporter(session_factory, plan_id, worker)
+    try:
+        with session_factory() as session:
+            plan = session.get(Plan, plan_id)
+            assert plan is not None
+            previous = plan.based_on
+            result = solve_stored(
+                plan, workers=workers, progress=reporter.progress,
+                should_stop=reporter.should_stop, previous=previous,
+            )
+    except Exception as exc:  # a planner failure must not kill the worker
+        log.exception("plan %s failed", plan_id)
+        with session_factory() as session:
+            plan = session.get(Plan, plan_id)
+            if plan is not None:
+                plan.status = PlanStatus.FAILED
+                plan.error = str(exc)[:1000]
+                plan.finished_at = utcnow()
+                session.commit()
+        return True
+    with session_factory() as session:
+        plan = session.get(Plan, plan_id)
+        assert plan is not None
+        store_result(session, plan, result)
+        plan.status = PlanStatus.DONE
+        plan.finished_at = utcnow()
+        plan.progress = {
+            **reporter.best,
+            "served": result.stats.served,
+            "served_priority": result.stats.served_priority,
+            "travel_min": round(result.stats.travel_min, 1),
+            "elapsed_s": round(time.monotonic() - reporter.started, 1),
+            "stopped_early": reporter.stop,
+        }
+        if plan.drive.status is DriveStatus.DRAFT:
+            plan.drive.status = DriveStatus.PLANNING
+        session.commit()
+    return True
+
+
+def run_next_plan(session_factory: Callable[[], Session], *, workers: int = 2) -> int | None:
+    """Run the oldest queued plan, if any; return its id."""
+    with session_factory() as session:
+        requeue_stale(session)
+        plan_id = session.scalar(
+            select(Plan.id).where(Plan.status == PlanStatus.QUEUED).order_by(Plan.created_at, Plan.id).limit(1)
+        )
+    if plan_id is None:
+        return None
+    run_plan(session_factory, plan_id, workers=workers)
+    return plan_id
+
+
+# --- results as rows ------------------------------------------------------------------------
+
+
+def store_result(session: Session, plan: Plan, result: scheduling.Plan) -> None:
+    """Replace the plan's visits by the planner's result (assigned and left out)."""
+    drive = plan.drive
+    teams = {t.code: t for t in drive.teams}
+    requests = {dr.request.reference: dr.request for dr in drive.requests}
+    pinned = set(plan.params.get("pinned", ()))
+    previous = {v.request_id: v for v in plan.visits}
+    plan.result = result.to_json()
+    seen: set[int] = set()
+    for route in result.routes:
+        team = teams[route.team]
+        for seq, stop in enumerate(route.stops, start=1):
+            request = requests[stop.visit]
+            visit = previous.get(request.id) or Visit(plan=plan, request=request)
+            visit.team = team
+            visit.shift_index = route.shift
+            visit.seq = seq
+            visit.arrival_at = stop.arrival
+            visit.starts_at = stop.start
+            visit.ends_at = stop.end
+            visit.pinned = visit.pinned or stop.visit in pinned
+            visit.status = VisitStatus.PLANNED
+            visit.unassigned_reason = visit.unassigned_detail = None
+            session.add(visit)
+            seen.add(request.id)
+    for left in result.unassigned:
+        request = requests.get(left.visit)
+        if request is None:
+            continue
+        visit = previous.get(request.id) or Visit(plan=plan, request=request)
+        visit.team = None
+        visit.shift_index = visit.seq = None
+        visit.arrival_at = visit.starts_at = visit.ends_at = None
+        visit.status = VisitStatus.UNASSIGNED
+        visit.unassigned_reason = left.reason
+        visit.unassigned_detail = left.detail[:300]
+        session.add(visit)
+        seen.add(request.id)
+    for request_id, visit in previous.items():
+        if request_id not in seen:
+            session.delete(visit)
+    session.flush()
+
+
+def plan_of(plan: Plan) -> scheduling.Plan:
+    """Return the planner's view of a stored plan."""
+    if not plan.result:
+        raise PlanningError("This plan has no result yet.")
+    return scheduling.Plan.from_json(plan.result)
+
+
+def problem_of(plan: Plan) -> scheduling.Problem:
+    """Return the planner problem the plan was solved for."""
+    return scheduling.Problem.from_json(plan.problem or {})
+
+
+
+def copy_plan(session: Session, plan: Plan, *, user: User | None) -> Plan:
+    """Return a new, unpublished version with the same problem and result, to edit by hand."""
+    copy = Plan(
+        drive=plan.drive,
+        version=_next_version(session, plan.drive),
+        status=PlanStatus.DONE,
+        based_on=plan,
+        params={**plan.params, "copied_from": plan.id},
+        problem=plan.problem,
+        progress=dict(plan.progress or {}),
+        created_by_id=user.id if user else None,
+        started_at=utcnow(),
+        finished_at=utcnow(),
+    )
+    session.add(copy)
+    session.flush()
+    store_result(session, copy, plan_of(plan))
+    pinned = {v.request_id for v in plan.visits if v.pinned}
+    for visit in copy.visits:
+        visit.pinned = visit.request_id in pinned
+    audit.record(session, action="plan", entity="plan", entity_id=copy.id, user=user,
+                 detail={"copied_from": plan.id})
+    return copy

@@ -1,0 +1,269 @@
+"""Publishing a plan, the day's board, and re-planning after a decline or a drop-out.
+
+Publishing locks a plan version, moves its visits to ``scheduled`` and queues the messages, in
+the same transaction. Publishing a later version messages only those whose visit changed:
+a visit that stays with the same people at the same time carries over (its status, its
+personal links and its unsent messages), a moved one gets a change notice, a dropped one a
+cancellation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from volunteer_hub.models import (
+    Drive,
+    DriveStatus,
+    DriveVolunteer,
+    InvitationStatus,
+    Message,
+    MessageStatus,
+    PersonalLink,
+    Plan,
+    PlanStatus,
+    RequestStatus,
+    User,
+    Visit,
+    VisitResponse,
+    VisitStatus,
+    utcnow,
+)
+from volunteer_hub.services import audit
+from volunteer_hub.services.messaging import cancel_queued
+from volunteer_hub.services.notifications import (
+    notify_assignment,
+    notify_cancellation,
+    notify_change,
+    notify_household,
+    queue_for_household,
+)
+from volunteer_hub.services.planning import PlanningError, start_plan
+
+#: Two start times closer than this are "the same time" for the people concerned.
+SAME_TIME = timedelta(minutes=5)
+REMINDER_KINDS = (
+    "reminder_volunteer_eve", "reminder_volunteer_soon", "reminder_household_day",
+    "reminder_household_morning",
+)
+#: Visit states a re-plan keeps exactly in place.
+KEEP_STATUSES = (VisitStatus.CONFIRMED,)
+
+
+@dataclass
+class PublishReport:
+    """What publishing did."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    cancelled: int = 0
+    messages: int = 0
+    unassigned: int = 0
+
+
+def latest_published(session: Session, drive: Drive, *, before: int | None = None) -> Plan | None:
+    """Return the drive's newest published plan (older than version ``before`` if given)."""
+    query = select(Plan).where(Plan.drive_id == drive.id, Plan.published_at.is_not(None))
+    if before is not None:
+        query = query.where(Plan.version < before)
+    return session.scalar(query.order_by(Plan.version.desc()).limit(1))
+
+
+def _same(a: Visit, b: Visit) -> bool:
+    if a.team is None or b.team is None or a.starts_at is None or b.starts_at is None:
+        return False
+    same_people = {m.id for m in a.team.members} == {m.id for m in b.team.members}
+    return same_people and abs(a.starts_at - b.starts_at) <= SAME_TIME
+
+
+def _carry_over(session: Session, old: Visit, new: Visit) -> None:
+    """The new version's visit takes over the old one: status, answers, links, unsent SMS."""
+    new.status = old.status if old.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED) else VisitStatus.SCHEDULED
+    new.volunteer_accepted_at = old.volunteer_accepted_at
+    new.household_confirmed_at = old.household_confirmed_at
+    session.execute(
+        update(PersonalLink).where(PersonalLink.visit_id == old.id).values(visit_id=new.id)
+    )
+    # Reminders are planned afresh for the new version by the worker; what else waits moves.
+    cancel_queued(session, visit_id=old.id, kinds=REMINDER_KINDS, reason="replaced")
+    session.execute(
+        update(Message)
+        .where(Message.visit_id == old.id, Message.status == MessageStatus.QUEUED)
+        .values(visit_id=new.id)
+    )
+
+
+def publish_plan(
+    session: Session, plan: Plan, *, user: User, now: datetime | None = None
+) -> PublishReport:
+    """Lock the plan version, schedule its visits and queue the messages. The caller commits."""
+    now = now or utcnow()
+    if plan.status is not PlanStatus.DONE:
+        raise PlanningError(_("Only a finished plan can be published."))
+    if plan.is_locked:
+        raise PlanningError(_("This plan version is already published."))
+    drive = plan.drive
+    previous = latest_published(session, drive, before=plan.version)
+    if previous is not None and previous.version > plan.version:
+        raise PlanningError(_("A newer version is already published."))
+    old = {v.request_id: v for v in previous.visits} if previous is not None else {}
+    report = PublishReport()
+    counted = Counter[str]()
+    for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or now, v.id)):
+        before = old.pop(visit.request_id, None)
+        request = visit.request
+        if visit.team is None:
+            report.unassigned += 1
+            if before is not None and before.team is not None and before.status in (
+                VisitStatus.SCHEDULED, VisitStatus.CONFIRMED
+            ):
+                counted["cancel"] += len(notify_cancellation(session, before, version=plan.version, now=now))
+                before.status = VisitStatus.CANCELLED
+                report.cancelled += 1
+            if request.status in (RequestStatus.SCHEDULED, RequestStatus.CONFIRMED, RequestStatus.NEW):
+                request.status = RequestStatus.TRIAGED
+                request.status_changed_at = now
+            continue
+        if before is not None and before.team is not None and _same(before, visit):
+            _carry_over(session, before, visit)
+            report.unchanged += 1
+        elif before is not None and before.team is not None:
+            visit.status = VisitStatus.SCHEDULED
+            before_members = {m.id for m in before.team.members}
+            now_members = {m.id for m in visit.team.members}
+            if before_members != now_members:
+                # The old team is told the visit is no longer theirs, the new team gets the
+                # assignment, and the household hears of the new time and team.
+                counted["cancel"] += len(
+                    notify_cancellation(session, before, version=plan.version, household=False, now=now)
+                )
+                counted["assign"] += len(notify_assignment(session, visit, version=plan.version, now=now))
+                message = queue_for_household(
+                    session, visit, kind="change_household",
+                    key=f"visit:{visit.id}:change:v{plan.version}",
+                    urgent=_soon(visit, now) or _soon(before, now), now=now,
+                )
+                counted["change"] += 1 if message is not None else 0
+            else:
+                counted["change"] += len(
+                    notify_change(session, visit, version=plan.version, replaces=before, now=now)
+                )
+            before.status = VisitStatus.CANCELLED
+            report.changed += 1
+        else:
+            visit.status = VisitStatus.SCHEDULED
+            counted["assign"] += len(notify_assignment(session, visit, version=plan.version, now=now))
+            counted["household"] += 1 if notify_household(session, visit, version=plan.version, now=now) else 0
+            report.new += 1
+        if request.status in (RequestStatus.NEW, RequestStatus.TRIAGED):
+            request.status = RequestStatus.SCHEDULED
+            request.status_changed_at = now
+    # Households dropped from the drive altogether since the last version.
+    for before in old.values():
+        if before.team is not None and before.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
+            counted["cancel"] += len(notify_cancellation(session, before, version=plan.version, now=now))
+            before.status = VisitStatus.CANCELLED
+            report.cancelled += 1
+    report.messages = sum(counted.values())
+    plan.published_at = now
+    drive.status = DriveStatus.PUBLISHED
+    drive.published_at = now
+    # The answers that asked for this re-plan are dealt with.
+    session.execute(
+        update(VisitResponse)
+        .where(
+            VisitResponse.resolved_at.is_(None),
+            VisitResponse.visit_id.in_(
+                select(Visit.id).join(Plan).where(Plan.drive_id == drive.id, Plan.version < plan.version)
+            ),
+        )
+        .values(resolved_at=now, resolved_by_id=user.id)
+    )
+    audit.record(
+        session, action="publish", entity="plan", entity_id=plan.id, user=user,
+        detail={"version": plan.version, "new": report.new, "changed": report.changed,
+                "unchanged": report.unchanged, "cancelled": report.cancelled,
+                "messages": report.messages},
+    )
+    session.flush()
+    return report
+
+
+def _soon(visit: Visit, now: datetime) -> bool:
+    """Within a day: the message goes out even in quiet hours."""
+    return visit.starts_at is not None and visit.starts_at - now < timedelta(hours=24)
+
+
+# --- on the day -----------------------------------------------------------------------------
+
+
+@dataclass
+class Board:
+    """The visits of the published plan, by status, and what waits for the coordinator."""
+
+    plan: Plan | None
+    by_status: dict[str, list[Visit]] = field(default_factory=dict)
+    pending: list[tuple[VisitResponse, Visit]] = field(default_factory=list)
+    withdrawn: list[DriveVolunteer] = field(default_factory=list)
+
+    @property
+    def needs_replan(self) -> bool:
+        return bool(self.pending or self.withdrawn)
+
+
+BOARD_ORDER = ("scheduled", "confirmed", "declined", "in_progress", "done", "not_home", "cancelled")
+
+
+def board(session: Session, drive: Drive) -> Board:
+    """Return the live board of a drive's published plan."""
+    plan = latest_published(session, drive)
+    result = Board(plan, {status: [] for status in BOARD_ORDER})
+    if plan is None:
+        return result
+    for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or utcnow(), v.id)):
+        if visit.team is None:
+            continue
+        result.by_status.setdefault(visit.status.value, []).append(visit)
+    visits = {v.id: v for v in plan.visits}
+    result.pending = [
+        (response, visits[response.visit_id])
+        for response in session.scalars(
+            select(VisitResponse)
+            .where(
+                VisitResponse.visit_id.in_(list(visits)),
+                VisitResponse.resolved_at.is_(None),
+                VisitResponse.action.in_(["decline", "reschedule", "cancel"]),
+            )
+            .order_by(VisitResponse.created_at)
+        )
+    ]
+    result.withdrawn = [
+        dv for dv in drive.volunteers
+        if dv.status is InvitationStatus.WITHDRAWN
+        and any(dv.volunteer in v.team.members for v in plan.visits if v.team)
+    ]
+    return result
+
+
+def replan_keeping_confirmed(
+    session: Session, drive: Drive, *, user: User, tz: ZoneInfo, time_limit_s: float
+) -> Plan:
+    """Queue a re-plan of the published plan that keeps every confirmed visit in place."""
+    published = latest_published(session, drive)
+    if published is None:
+        raise PlanningError(_("Nothing is published yet: plan the drive first."))
+    keep = [
+        v.request.reference for v in published.visits
+        if v.team is not None and v.status in KEEP_STATUSES and v.team.active
+    ]
+    return start_plan(
+        session, drive, user=user, tz=tz, time_limit_s=time_limit_s, based_on=published,
+        keep_fixed=keep,
+    )

@@ -1,0 +1,279 @@
+"""Volunteers signing up, and coordinators reviewing them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from volunteer_hub.models import (
+    AvailabilitySlot,
+    Commune,
+    Hamlet,
+    Skill,
+    TravelMode,
+    User,
+    Volunteer,
+    VolunteerAbsence,
+    VolunteerAvailability,
+    VolunteerKind,
+    VolunteerSkill,
+    VolunteerStatus,
+    utcnow,
+)
+from volunteer_hub.models.people import ADULT_AGE, age_on
+from volunteer_hub.phones import PhoneError, parse_phone
+from volunteer_hub.services import audit
+from volunteer_hub.services.intake import CONSENT_VERSION, VIETNAM_LAT, VIETNAM_LNG
+from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+
+#: Youngest age at which the movement takes volunteers (with a guardian's consent).
+MIN_AGE = 14
+MAX_AGE = 90
+
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+
+
+class AbsenceIn(BaseModel):
+    """Dates away, inclusive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_day: date
+    last_day: date
+
+
+class VolunteerIn(BaseModel):
+    """A volunteer's sign-up, from the public form or a spreadsheet row."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    full_name: Line = Field(min_length=1, max_length=120)
+    phone: Line = Field(min_length=1, max_length=32)
+    kind: VolunteerKind
+    school_or_unit: Line | None = Field(default=None, max_length=160)
+    date_of_birth: date
+    guardian_name: Line | None = Field(default=None, max_length=120)
+    guardian_phone: Line | None = Field(default=None, max_length=32)
+    guardian_consent: bool = False
+    commune: Line = Field(min_length=1, max_length=8)
+    hamlet_id: int | None = Field(default=None, ge=1)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    travel_mode: TravelMode
+    skills: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=1, le=3)]] = Field(
+        min_length=1, max_length=20
+    )
+    languages: list[LanguageCode] = Field(default_factory=lambda: ["vi"], min_length=1, max_length=8)
+    availability: list[AvailabilitySlot] = Field(min_length=1, max_length=5)
+    away: list[AbsenceIn] = Field(default_factory=list, max_length=5)
+    max_visits_per_day: int = Field(default=4, ge=1, le=12)
+    notes: Text | None = Field(default=None, max_length=500)
+    consent: Literal[True]
+
+
+def parse_volunteer(payload: object) -> VolunteerIn:
+    """Validate a sign-up payload or raise FieldErrors."""
+    if not isinstance(payload, dict):
+        raise FieldErrors({"_form": [_("Expected an object.")]})
+    try:
+        return VolunteerIn.model_validate(payload)
+    except ValidationError as exc:
+        raise FieldErrors(field_errors(exc)) from None
+
+
+def register_volunteer(
+    session: Session,
+    data: VolunteerIn,
+    *,
+    source: str = "web",
+    user: User | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+    today: date | None = None,
+) -> Volunteer:
+    """Store a new volunteer, pending approval and phone verification, or raise FieldErrors."""
+    now = now or utcnow()
+    today = today or now.date()
+    errors: dict[str, list[str]] = {}
+
+    phone = None
+    try:
+        phone = parse_phone(data.phone, mobile_only=True).e164
+    except PhoneError as exc:
+        errors["phone"] = [str(exc)]
+    if phone and session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)):
+        errors["phone"] = [
+            _("This phone number is already registered. Ask your coordinator to update your details.")
+        ]
+
+    age = age_on(data.date_of_birth, today)
+    if age < MIN_AGE or age > MAX_AGE:
+        errors["date_of_birth"] = [
+            _("Volunteers are between %(low)d and %(high)d years old.", low=MIN_AGE, high=MAX_AGE)
+        ]
+    minor = age < ADULT_AGE
+    guardian_phone = None
+    if minor:
+        if not data.guardian_name:
+            errors["guardian_name"] = [_("Under 18: a parent or guardian's name is needed.")]
+        if not data.guardian_phone:
+            errors["guardian_phone"] = [_("Under 18: a parent or guardian's phone is needed.")]
+        if not data.guardian_consent:
+            errors["guardian_consent"] = [_("Under 18: a parent or guardian must agree.")]
+    if data.guardian_phone:
+        try:
+            guardian_phone = parse_phone(data.guardian_phone).e164
+        except PhoneError as exc:
+            errors["guardian_phone"] = [str(exc)]
+
+    commune = session.scalar(select(Commune).where(Commune.code == data.commune))
+    if commune is None:
+        errors["commune"] = [_("Choose a commune from the list.")]
+    elif user is not None and user.is_coordinator and not user.can_see_commune(commune.id):
+        errors["commune"] = [_("This commune is not one of yours.")]
+    hamlet = None
+    if data.hamlet_id is not None and commune is not None:
+        hamlet = session.get(Hamlet, data.hamlet_id)
+        if hamlet is None or hamlet.commune_id != commune.id:
+            errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
+    if (data.lat is None) != (data.lng is None):
+        errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
+    elif data.lat is not None and data.lng is not None and not (
+        VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1] and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+    ):
+        errors["lat"] = [_("The map pin is outside Vietnam.")]
+
+    skills = {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(list(data.skills))))}
+    if len(skills) != len(data.skills):
+        errors["skills"] = [_("Choose skills from the list.")]
+    for index, away in enumerate(data.away):
+        if away.last_day < away.first_day:
+            errors[f"away.{index}"] = [_("The last day must not be before the first day.")]
+    if errors:
+        raise FieldErrors(errors)
+    assert commune is not None and phone is not None
+
+    volunteer = Volunteer(
+        full_name=data.full_name,
+        phone=phone,
+        kind=data.kind,
+        school_or_unit=data.school_or_unit,
+        date_of_birth=data.date_of_birth,
+        guardian_name=data.guardian_name if minor else None,
+        guardian_phone=guardian_phone if minor else None,
+        guardian_consent_at=now if minor and data.guardian_consent else None,
+        consent_at=now,
+        consent_version=CONSENT_VERSION,
+        home_commune=commune,
+        home_hamlet=hamlet,
+        home_lat=data.lat,
+        home_lng=data.lng,
+        travel_mode=data.travel_mode,
+        languages=list(dict.fromkeys(data.languages)),
+        max_visits_per_day=data.max_visits_per_day,
+        status=VolunteerStatus.PENDING,
+        source=source,
+        notes=data.notes,
+        created_at=now,
+    )
+    volunteer.skills = [VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()]
+    volunteer.availability = [
+        VolunteerAvailability(slot=slot) for slot in dict.fromkeys(data.availability)
+    ]
+    volunteer.absences = [
+        VolunteerAbsence(first_day=a.first_day, last_day=a.last_day) for a in data.away
+    ]
+    session.add(volunteer)
+    session.flush()
+    audit.record(
+        session,
+        action="create",
+        entity="volunteer",
+        entity_id=volunteer.id,
+        user=user,
+        actor=user.email if user else "public",
+        commune_id=commune.id,
+        ip=ip,
+        detail={"source": source},
+    )
+    return volunteer
+
+
+def set_status(
+    session: Session, volunteer: Volunteer, status: VolunteerStatus, *, user: User, ip: str | None = None
+) -> None:
+    """Approve or deactivate a volunteer, and audit it."""
+    volunteer.status = status
+    if status is VolunteerStatus.ACTIVE:
+        volunteer.approved_at = utcnow()
+        volunteer.approved_by_id = user.id
+    audit.record(
+        session,
+        action="update",
+        entity="volunteer",
+        entity_id=volunteer.id,
+        user=user,
+        commune_id=volunteer.home_commune_id,
+        ip=ip,
+        detail={"status": status.value},
+    )
+
+
+class ReviewIn(BaseModel):
+    """What a coordinator may change when reviewing a volunteer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skills: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=1, le=3)]] = Field(
+        min_length=1, max_length=20
+    )
+    travel_mode: TravelMode
+    max_visits_per_day: int = Field(ge=1, le=12)
+    languages: list[LanguageCode] = Field(min_length=1, max_length=8)
+
+
+def update_profile(
+    session: Session, volunteer: Volunteer, payload: object, *, user: User, ip: str | None = None
+) -> None:
+    """Apply a coordinator's edits (skills, travel mode, visits per day, languages)."""
+    try:
+        data = ReviewIn.model_validate(payload)
+    except ValidationError as exc:
+        raise FieldErrors(field_errors(exc)) from None
+    skills = {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(list(data.skills))))}
+    if len(skills) != len(data.skills):
+        raise FieldErrors({"skills": [_("Choose skills from the list.")]})
+    volunteer.skills = [VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()]
+    volunteer.travel_mode = data.travel_mode
+    volunteer.max_visits_per_day = data.max_visits_per_day
+    volunteer.languages = list(dict.fromkeys(data.languages))
+    audit.record(
+        session,
+        action="update",
+        entity="volunteer",
+        entity_id=volunteer.id,
+        user=user,
+        commune_id=volunteer.home_commune_id,
+        ip=ip,
+        detail={"skills": data.skills, "travel_mode": data.travel_mode.value},
+    )
+
+
+def find_by_phone(session: Session, raw_phone: str) -> Volunteer | None:
+    """Return the volunteer with that phone number, however it is typed."""
+    try:
+        phone = parse_phone(raw_phone, mobile_only=True).e164
+    except PhoneError:
+        return None
+    return session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+
+
+def can_be_assigned(volunteer: Volunteer) -> bool:
+    """Return True when the volunteer is approved and has verified their phone."""
+    return volunteer.status is VolunteerStatus.ACTIVE and volunteer.phone_verified_at is not None
+

@@ -1,0 +1,38 @@
+"""The web layer: one blueprint per area; views parse input, call a service, render."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from volunteer_hub.web import (
+    admin,
+    api,
+    auth,
+    coordinator,
+    errors,
+    intake,
+    planning,
+    public,
+    records,
+    reports,
+)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register every blueprint and the error pages."""
+    app.register_blueprint(public.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(coordinator.bp)
+    app.register_blueprint(records.bp)
+    app.register_blueprint(planning.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    # SMS: personal link pages, Twilio's webhooks, the admins' outbox and texts.
+    from volunteer_hub.web import links, sms_admin, webhooks
+
+    app.register_blueprint(links.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(sms_admin.bp)
+    errors.init_app(app)

@@ -1,0 +1,228 @@
+"""The JSON API under /api/v1, for scripts and partner apps, with bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from flask_babel import gettext as _
+
+from volunteer_hub.extensions import csrf, db, limiter
+from volunteer_hub.i18n import local_zone
+from volunteer_hub.models import Plan, PlanStatus, RequestSource, Role, User
+from volunteer_hub.security import client_ip
+from volunteer_hub.services import access, overview, planning
+from volunteer_hub.services.accounts import user_for_token
+from volunteer_hub.services.intake import parse_request, submit_request
+from volunteer_hub.services.validation import FieldErrors
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Token-authenticated: no cookies are read here, so there is nothing for CSRF to forge.
+csrf.exempt(bp)
+
+
+def _api_limit() -> str:
+    return current_app.config["RATELIMIT_API"]
+
+
+limiter.limit(_api_limit)(bp)
+
+
+def bearer_user() -> User | None:
+    """Return the account of the request's bearer token, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return user_for_token(db.session, token.strip())
+
+
+def token_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Require a valid bearer token of an account with one of these roles (401, else 403)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = bearer_user()
+            if user is None:
+                abort(401)
+            if roles and user.role not in roles:
+                abort(403)
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+@bp.get("/me")
+@token_required()
+def me():  # type: ignore[no-untyped-def]
+    """Describe the account the token acts for."""
+    user: User = g.api_user
+    return jsonify(
+        email=user.email,
+        name=user.name,
+        role=user.role.value,
+        communes=[{"code": c.code, "name": c.name} for c in user.communes],
+    )
+
+
+def json_body() -> object:
+    """Return the request's JSON body, or answer 415/400 with a clear message."""
+    if not request.is_json:
+        abort(415)
+    payload = request.get_json(silent=True)
+    if payload is None:
+        abort(400)
+    return payload
+
+
+@bp.post("/requests")
+@token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
+def create_request():  # type: ignore[no-untyped-def]
+    """Submit a help request (partner apps, scripts); same validation as the web form."""
+    user: User = g.api_user
+    try:
+        data = parse_request(json_body(), staff=False)
+        submitted = submit_request(
+            db.session, data, source=RequestSource.API, user=user, ip=client_ip()
+        )
+    except FieldErrors as exc:
+        db.session.rollback()
+        return jsonify(errors=exc.errors), 422
+    db.session.commit()
+    record = submitted.request
+    return (
+        jsonify(
+            reference=record.reference,
+            status=record.status.value,
+            priority=record.priority,
+            possible_duplicate=submitted.duplicate_of is not None,
+        ),
+        201,
+    )
+
+
+@bp.get("/openapi.json")
+def openapi():  # type: ignore[no-untyped-def]
+    """Describe every API route (OpenAPI 3.1)."""
+    from volunteer_hub.web.openapi import build_spec
+
+    return jsonify(build_spec(current_app))
+
+
+# --- drives and plans (coordinators' tokens) --------------------------------------------------
+
+STAFF = (Role.COORDINATOR, Role.ADMIN)
+
+
+def _plan_summary(plan: Plan) -> dict[str, object]:
+    return {
+        "id": plan.id,
+        "version": plan.version,
+        "status": plan.status.value,
+        "published": plan.is_locked,
+    }
+
+
+@bp.get("/drives")
+@token_required(*STAFF)
+def drives():  # type: ignore[no-untyped-def]
+    """List the drives the token's account may see, newest first."""
+    user: User = g.api_user
+    rows = db.session.scalars(overview.drives_query(user)).all()
+    return jsonify(
+        drives=[
+            {
+                "id": d.id,
+                "name": d.name,
+                "status": d.status.value,
+                "first_day": d.first_day.isoformat() if d.first_day else None,
+                "communes": [c.code for c in d.communes],
+                "plans": [_plan_summary(p) for p in d.plans],
+            }
+            for d in rows
+        ]
+    )
+
+
+@bp.post("/drives/<int:drive_id>/plans")
+@token_required(*STAFF)
+def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
+    """Start planning a drive in the background: 202 with the plan's id."""
+    user: User = g.api_user
+    drive = access.visible_drive(db.session, user, drive_id)
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        return jsonify(errors={"_form": [_("Expected an object.")]}), 422
+    limit = body.get("time_limit_s", current_app.config["PLAN_TIME_LIMIT_S"])
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 3 <= limit <= 600:
+        return jsonify(errors={"time_limit_s": [_("Enter a number of seconds from 3 to 600.")]}), 422
+    try:
+        plan = planning.start_plan(db.session, drive, user=user, tz=local_zone(), time_limit_s=float(limit))
+    except planning.PlanningError as exc:
+        db.session.rollback()
+        return jsonify(errors={"_form": [str(exc)]}), 422
+    db.session.commit()
+    location = url_for(".plan_detail", plan_id=plan.id)
+    return jsonify(id=plan.id, version=plan.version, status=plan.status.value, url=location), 202, {
+        "Location": location
+    }
+
+
+@bp.get("/plans/<int:plan_id>")
+@token_required(*STAFF)
+def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
+    """A plan's status and progress; once done, the plan in the planner's JSON (version 1)."""
+    from volunteer_hub.web.planning import progress_json
+
+    plan = access.visible_plan(db.session, g.api_user, plan_id)
+    body: dict[str, object] = {
+        **_plan_summary(plan),
+        "drive_id": plan.drive_id,
+        "progress": progress_json(plan),
+        "problem_url": url_for(".plan_problem", plan_id=plan.id),
+    }
+    if plan.status is PlanStatus.DONE and plan.result:
+        body["plan"] = plan.result
+    return jsonify(body)
+
+
+@bp.get("/plans/<int:plan_id>/problem")
+@token_required(*STAFF)
+def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
+    """The exact planner problem JSON the plan solved, to recheck it independently."""
+    plan = access.visible_plan(db.session, g.api_user, plan_id)
+    if not plan.problem:
+        abort(404)
+    return jsonify(plan.problem)
+
+
+@bp.get("/reports/summary")
+@token_required(*STAFF)
+def report_summary():  # type: ignore[no-untyped-def]
+    """The dashboard's totals for a period (and one commune), as JSON."""
+    from datetime import date
+
+    from volunteer_hub.services.reports import build_report
+    from volunteer_hub.web.reports import PeriodError, parse_period
+
+    user: User = g.api_user
+    try:
+        period = parse_period(request.args, date.today())
+    except PeriodError as exc:
+        return jsonify(errors={"from": [str(exc)]}), 422
+    commune = (request.args.get("commune") or "").strip() or None
+    if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
+        return jsonify(errors={"commune": [_("This commune is not one of yours.")]}), 422
+    report = build_report(db.session, user, period, tz=local_zone(), commune_code=commune)
+    return jsonify(
+        period={"from": period.first.isoformat(), "to": period.last.isoformat()},
+        commune=commune,
+        totals=report.total.as_json(),
+        communes=[{"code": c.code, "name": c.name, **f.as_json()} for c, f in report.communes],
+    )

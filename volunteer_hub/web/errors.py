@@ -1,0 +1,97 @@
+"""Error pages: HTML for people, JSON for the API, never a stack trace."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+
+from volunteer_hub.extensions import db
+
+from volunteer_hub.services.access import NotVisibleError
+
+
+def wants_json() -> bool:
+    """Return True for API calls and clients that ask for JSON."""
+    if request.path.startswith("/api/") or request.path.startswith("/webhooks/"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
+        "text/html"
+    ]
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Please sign in."),
+        403: _("You are not allowed to see this page."),
+        404: _("This page does not exist, or you are not allowed to see it."),
+        405: _("This action is not allowed here."),
+        409: _("Someone else changed this in the meantime. Please reload and try again."),
+        413: _("What you sent is too large."),
+        415: _("This type of content is not accepted."),
+        422: _("Some fields need attention."),
+        429: _("Too many attempts. Please wait a minute and try again."),
+        500: _("Something went wrong on our side. Please try again later."),
+        503: _("The service is temporarily unavailable. Please try again in a few minutes."),
+    }
+
+
+def render_error(code: int, message: str | None = None) -> tuple[Response | str, int]:
+    """Render an error in the form the client expects."""
+    text = message or _messages().get(code, _messages()[500])
+    if wants_json():
+        return jsonify(error={"code": code, "message": text}), code
+    return render_template("error.html", code=code, message=text), code
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        response, code = render_error(exc.code or 500)
+        if isinstance(response, Response):
+            final = response
+        else:
+            final = app.make_response((response, code))
+        final.status_code = code
+        # Keep headers like Retry-After (429) and Allow (405).
+        for key, value in exc.get_headers():
+            if key.lower() != "content-type":
+                final.headers[key] = value
+        if exc.code == 401 and request.path.startswith("/api/"):
+            final.headers["WWW-Authenticate"] = 'Bearer realm="volunteer_hub"'
+        return final
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        return render_error(
+            400, _("The form expired or was sent from elsewhere. Please reload it and try again.")
+        )
+
+    @app.errorhandler(NotVisibleError)
+    def not_visible(exc: NotVisibleError):  # type: ignore[no-untyped-def]
+        return render_error(NotFound.code)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):  # type: ignore[no-untyped-def]
+        # The database went away (restart, network): say so with a 503 and let the pool
+        # reconnect on the next request.
+        first_line = str(exc.orig or exc).splitlines()[0] if str(exc.orig or exc) else ""
+        app.logger.warning("database unavailable: %s", first_line)
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        response, code = render_error(503)
+        final = app.make_response((response, code))
+        final.headers["Retry-After"] = "30"
+        return final
+
+    @app.errorhandler(InternalServerError)
+    def internal_error(exc: InternalServerError):  # type: ignore[no-untyped-def]
+        return render_error(500)

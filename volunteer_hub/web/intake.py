@@ -1,0 +1,323 @@
+"""The public forms: households ask for help, volunteers sign up and verify their phone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from volunteer_hub.extensions import db, limiter
+from volunteer_hub.labels import label
+from volunteer_hub.models import (
+    AvailabilitySlot,
+    Hamlet,
+    RequestSource,
+    Skill,
+    TimeBlock,
+    TravelMode,
+    Volunteer,
+    VolunteerKind,
+)
+from volunteer_hub.security import client_ip
+from volunteer_hub.services.catalogue import active_services
+from volunteer_hub.services.drives import upcoming_blocks
+from volunteer_hub.services.intake import parse_request, served_communes, submit_request
+from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.volunteers import find_by_phone, parse_volunteer, register_volunteer
+
+bp = Blueprint("intake", __name__)
+
+#: The honeypot: a field people never see; a bot that fills it is refused.
+HONEYPOT = "homepage"
+TEXT_FIELDS = (
+    "beneficiary_name", "age_group", "contact_name", "contact_relation", "phone", "reach_note",
+    "commune", "hamlet_name", "house", "landmark", "notes",
+)
+
+
+def _intake_limit() -> str:
+    return current_app.config["RATELIMIT_INTAKE"]
+
+
+@bp.before_request
+def _small_bodies_only() -> None:
+    """Public forms are small: refuse big bodies early (413) and keep pages out of caches."""
+    request.max_content_length = current_app.config["PUBLIC_FORM_MAX_BYTES"]
+    g.private_page = True
+
+
+def _optional_int(value: str | None) -> int | str | None:
+    if value is None or not value.strip():
+        return None
+    return int(value) if value.strip().isdigit() else value
+
+
+def _optional_float(value: str | None) -> str | None:
+    return value.strip().replace(",", ".") if value and value.strip() else None
+
+
+def request_payload(form: MultiDict[str, str], blocks: dict[int, TimeBlock]) -> dict[str, Any]:
+    """Turn the request form's fields into the intake schema's payload."""
+    payload: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        value = (form.get(name) or "").strip()
+        if value:
+            payload[name] = value
+    payload["contact_is_beneficiary"] = form.get("contact_is_beneficiary", "yes") != "no"
+    payload["situations"] = form.getlist("situations")
+    payload["services"] = form.getlist("services")
+    hamlet = _optional_int(form.get("hamlet_id"))
+    if hamlet is not None:
+        payload["hamlet_id"] = hamlet
+    for name in ("lat", "lng"):
+        value = _optional_float(form.get(name))
+        if value is not None:
+            payload[name] = value
+    people = _optional_int(form.get("people_count"))
+    payload["people_count"] = 1 if people is None else people
+    windows = []
+    for raw in form.getlist("block"):
+        block = blocks.get(int(raw)) if raw.isdigit() else None
+        if block is None:
+            payload["windows"] = "unknown"  # reported as a wrong value
+            break
+        windows.append({"start": block.starts_at.isoformat(), "end": block.ends_at.isoformat()})
+    else:
+        payload["windows"] = windows
+    if form.get("consent") == "yes":
+        payload["consent"] = True
+    return payload
+
+
+def _hamlets_by_commune(commune_ids: list[int]) -> dict[int, list[Hamlet]]:
+    grouped: dict[int, list[Hamlet]] = {cid: [] for cid in commune_ids}
+    if commune_ids:
+        for hamlet in db.session.scalars(
+            db.select(Hamlet).where(Hamlet.commune_id.in_(commune_ids)).order_by(Hamlet.name)
+        ):
+            grouped[hamlet.commune_id].append(hamlet)
+    return grouped
+
+
+def _request_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:
+    communes = served_communes(db.session)
+    blocks = upcoming_blocks(db.session)
+    return {
+        "values": values,
+        "errors": errors,
+        "communes": communes,
+        "hamlets": _hamlets_by_commune([c.id for c in communes]),
+        "services": active_services(db.session),
+        "blocks": blocks,
+        "honeypot": HONEYPOT,
+    }
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@limiter.limit(_intake_limit, methods=["POST"])
+def request_form():  # type: ignore[no-untyped-def]
+    """Show and take the household help request form."""
+    if request.method == "GET":
+        # A QR poster opens the form with its commune and hamlet filled in.
+        values = MultiDict({k: v for k, v in request.args.items() if k in ("commune", "hamlet_id")})
+        return render_template("intake/request.html", **_request_context(values, {}))
+
+    if request.form.get(HONEYPOT):
+        current_app.logger.info("honeypot filled on /request from %s", client_ip())
+        return render_template(
+            "intake/request.html",
+            **_request_context(request.form, {"_form": [_("Your request could not be sent. Please try again.")]}),
+        ), 422
+    blocks = {b.id: b for b in upcoming_blocks(db.session)}
+    try:
+        data = parse_request(request_payload(request.form, blocks))
+        submitted = submit_request(db.session, data, source=RequestSource.WEB, ip=client_ip())
+    except FieldErrors as exc:
+        db.session.rollback()
+        return render_template(
+            "intake/request.html", **_request_context(request.form, exc.errors)
+        ), 422
+    db.session.commit()
+    session["submitted_reference"] = submitted.request.reference
+    return redirect(url_for(".request_thanks"))
+
+
+@bp.get("/request/thanks")
+def request_thanks():  # type: ignore[no-untyped-def]
+    """Thank the household and give its reference code."""
+    reference = session.get("submitted_reference")
+    if not reference:
+        return redirect(url_for(".request_form"))
+    return render_template("intake/request_thanks.html", reference=reference)
+
+
+# --- volunteers -------------------------------------------------------------------------------
+
+
+def volunteer_payload(form: MultiDict[str, str], skills: list[Skill]) -> dict[str, Any]:
+    """Turn the sign-up form's fields into the volunteer schema's payload."""
+    payload: dict[str, Any] = {}
+    for name in ("full_name", "phone", "kind", "school_or_unit", "date_of_birth", "guardian_name",
+                 "guardian_phone", "commune", "travel_mode", "notes"):
+        value = (form.get(name) or "").strip()
+        if value:
+            payload[name] = value
+    hamlet = _optional_int(form.get("hamlet_id"))
+    if hamlet is not None:
+        payload["hamlet_id"] = hamlet
+    for name in ("lat", "lng"):
+        value = _optional_float(form.get(name))
+        if value is not None:
+            payload[name] = value
+    payload["guardian_consent"] = form.get("guardian_consent") == "yes"
+    chosen = {}
+    for skill in skills:
+        level = form.get(f"skill_{skill.code}", "0")
+        if level in ("1", "2", "3"):
+            chosen[skill.code] = int(level)
+    payload["skills"] = chosen
+    languages = form.getlist("languages")
+    payload["languages"] = ["vi", *[code for code in languages if code != "vi"]]
+    payload["availability"] = form.getlist("availability")
+    away = []
+    for first, last in zip(form.getlist("away_first"), form.getlist("away_last"), strict=False):
+        if first.strip() or last.strip():
+            away.append({"first_day": first.strip() or last.strip(), "last_day": last.strip() or first.strip()})
+    payload["away"] = away
+    most = _optional_int(form.get("max_visits_per_day"))
+    payload["max_visits_per_day"] = 4 if most is None else most
+    if form.get("consent") == "yes":
+        payload["consent"] = True
+    return payload
+
+
+def _skills() -> list[Skill]:
+    return list(db.session.scalars(db.select(Skill).order_by(Skill.id)))
+
+
+def _volunteer_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:
+    communes = served_communes(db.session)
+    return {
+        "values": values,
+        "errors": errors,
+        "communes": communes,
+        "hamlets": _hamlets_by_commune([c.id for c in communes]),
+        "skills": _skills(),
+        "kinds": list(VolunteerKind),
+        "modes": list(TravelMode),
+        "slots": list(AvailabilitySlot),
+        "honeypot": HONEYPOT,
+        "languages": [
+            (code, label("language", code)) for code in ("hmn", "km", "tyz", "hre", "pac", "cma", "en")
+        ],
+    }
+
+
+@bp.route("/volunteer", methods=["GET", "POST"])
+@limiter.limit(_intake_limit, methods=["POST"])
+def volunteer_form():  # type: ignore[no-untyped-def]
+    """Show and take the volunteer sign-up form, then send a code to verify the phone."""
+    if request.method == "GET":
+        values = MultiDict({k: v for k, v in request.args.items() if k in ("commune",)})
+        return render_template("intake/volunteer.html", **_volunteer_context(values, {}))
+    if request.form.get(HONEYPOT):
+        return render_template(
+            "intake/volunteer.html",
+            **_volunteer_context(request.form, {"_form": [_("Your sign-up could not be sent. Please try again.")]}),
+        ), 422
+    try:
+        data = parse_volunteer(volunteer_payload(request.form, _skills()))
+        volunteer = register_volunteer(db.session, data, source="web", ip=client_ip())
+        _send_code(volunteer)
+    except FieldErrors as exc:
+        db.session.rollback()
+        return render_template(
+            "intake/volunteer.html", **_volunteer_context(request.form, exc.errors)
+        ), 422
+    db.session.commit()
+    session["verify_volunteer_id"] = volunteer.id
+    return redirect(url_for(".volunteer_verify"))
+
+
+def _send_code(volunteer: Volunteer) -> None:
+    from volunteer_hub.services.messaging import PhoneCodeError, send_phone_code
+
+    try:
+        send_phone_code(db.session, volunteer)
+    except PhoneCodeError as exc:
+        raise FieldErrors({"code": [str(exc)]}) from None
+
+
+@bp.route("/volunteer/verify", methods=["GET", "POST"])
+@limiter.limit(_intake_limit, methods=["POST"])
+def volunteer_verify():  # type: ignore[no-untyped-def]
+    """Ask for the code sent by SMS; also lets a volunteer ask for a new code by phone number."""
+    from volunteer_hub.services.messaging import verify_phone_code
+
+    volunteer = None
+    volunteer_id = session.get("verify_volunteer_id")
+    if volunteer_id:
+        volunteer = db.session.get(Volunteer, volunteer_id)
+    errors: dict[str, list[str]] = {}
+
+    if request.method == "POST":
+        action = request.form.get("action", "verify")
+        if action == "start":
+            # A volunteer imported from a spreadsheet verifies here: we send a code to the
+            # number if it belongs to a volunteer, and say the same thing either way.
+            found = find_by_phone(db.session, request.form.get("phone", ""))
+            if found is not None and found.phone_verified_at is None:
+                try:
+                    _send_code(found)
+                except FieldErrors as exc:
+                    errors = exc.errors
+                else:
+                    db.session.commit()
+                    session["verify_volunteer_id"] = found.id
+                    volunteer = found
+            if not errors:
+                flash(_("If this number belongs to a volunteer, a code is on its way by SMS."), "info")
+                return redirect(url_for(".volunteer_verify"))
+        elif volunteer is None:
+            abort(400)
+        elif action == "resend":
+            try:
+                _send_code(volunteer)
+            except FieldErrors as exc:
+                errors = exc.errors
+            else:
+                db.session.commit()
+                flash(_("A new code is on its way by SMS."), "info")
+                return redirect(url_for(".volunteer_verify"))
+        else:
+            code = "".join(ch for ch in request.form.get("code", "") if ch.isdigit())[:8]
+            if verify_phone_code(db.session, volunteer, code):
+                db.session.commit()
+                session.pop("verify_volunteer_id", None)
+                return redirect(url_for(".volunteer_thanks"))
+            db.session.commit()  # the failed attempt counts
+            errors = {"code": [_("This code is not right, or it has expired.")]}
+
+    if volunteer is not None and volunteer.phone_verified_at is not None:
+        return redirect(url_for(".volunteer_thanks"))
+    status = 422 if errors else 200
+    return render_template("intake/volunteer_verify.html", volunteer=volunteer, errors=errors), status
+
+
+@bp.get("/volunteer/thanks")
+def volunteer_thanks():  # type: ignore[no-untyped-def]
+    """Thank the volunteer and say what happens next."""
+    return render_template("intake/volunteer_thanks.html")

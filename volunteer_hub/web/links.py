@@ -1,0 +1,237 @@
+"""Personal link pages (``/s/<code>``): one visit, no login, the answers people give by SMS link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from volunteer_hub.extensions import db, limiter
+from volunteer_hub.models import PersonalLink, Visit, Volunteer, utcnow
+from volunteer_hub.services import links, messaging, responses
+from volunteer_hub.services.notifications import address_of
+from volunteer_hub.web.sms_labels import sms_label
+
+bp = Blueprint("links", __name__, url_prefix="/s")
+
+
+def _link_limit() -> str:
+    return str(current_app.config["RATELIMIT_LINK"])
+
+
+def _miss_limit() -> str:
+    return str(current_app.config["RATELIMIT_LINK_MISS"])
+
+
+def _is_miss(response: Any) -> bool:
+    return response.status_code == 404
+
+
+# Every request counts against the general limit; wrong or expired codes also count against a
+# tighter one, so guessing codes stops long before it could find one.
+_limits = (
+    limiter.limit(_link_limit),
+    limiter.limit(_miss_limit, deduct_when=_is_miss),
+)
+
+
+def _limited(view: Any) -> Any:
+    for decorate in reversed(_limits):
+        view = decorate(view)
+    return view
+
+
+@bp.before_request
+def _private() -> None:
+    """A personal page must not stay in a shared cache or a borrowed phone's history."""
+    g.private_page = True
+
+
+@bp.context_processor
+def _labels() -> dict[str, Any]:
+    return {"sms_label": sms_label}
+
+
+@bp.after_request
+def _no_index(response: Any) -> Any:
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _load(code: str) -> tuple[PersonalLink, Visit]:
+    link = links.find_link(db.session, code)
+    visit = links.visit_of(db.session, link) if link is not None else None
+    if link is None or visit is None:
+        abort(404)
+    return link, visit
+
+
+def _role(link: PersonalLink) -> str:
+    return responses.VOLUNTEER if link.purpose == links.VOLUNTEER_VISIT else responses.HOUSEHOLD
+
+
+def _page(link: PersonalLink, visit: Visit, code: str, error: str | None = None,
+          status: int = 200) -> Any:
+    volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
+    role = _role(link)
+    current = links.is_latest_published(db.session, visit)
+    now = utcnow()
+    started = visit.starts_at is not None and visit.starts_at <= now
+    phone = volunteer.phone if volunteer else visit.request.phone
+    return render_template(
+        "links/visit.html",
+        code=code,
+        role=role,
+        visit=visit,
+        request_=visit.request,
+        volunteer=volunteer,
+        partners=[m for m in (visit.team.members if visit.team else [])
+                  if volunteer is None or m.id != volunteer.id],
+        address=address_of(visit.request, with_landmark=False),
+        is_current=current,
+        is_open=current and visit.status in responses.OPEN_STATUSES and not started,
+        has_started=started,
+        answers=responses.responses_for(db.session, visit.id),
+        opted_out=bool(phone) and messaging.is_opted_out(db.session, phone),
+        error=error,
+    ), status
+
+
+@bp.get("/<code>")
+@_limited
+def show(code: str):  # type: ignore[no-untyped-def]
+    """Show the one visit this link is about, and what its holder can do."""
+    link, visit = _load(code)
+    links.touch(link)
+    db.session.commit()
+    return _page(link, visit, code)
+
+
+# What each role may do from its page, and the service that does it.
+_VOLUNTEER_ACTIONS = ("accept", "decline")
+_HOUSEHOLD_ACTIONS = ("confirm", "cancel", "reschedule", "feedback")
+
+
+@bp.post("/<code>")
+@_limited
+def act(code: str):  # type: ignore[no-untyped-def]
+    """Record an answer: accept, decline, confirm, cancel, ask for another time, feedback."""
+    link, visit = _load(code)
+    role = _role(link)
+    action = request.form.get("action", "")
+    note = request.form.get("note")
+    allowed = _VOLUNTEER_ACTIONS if role == responses.VOLUNTEER else _HOUSEHOLD_ACTIONS
+    if action not in allowed:
+        return _page(link, visit, code, _("This action is not available here."), 400)
+    if not links.is_latest_published(db.session, visit):
+        changed = _("This visit was changed. Please use your newest message.")
+        return _page(link, visit, code, changed, 409)
+    try:
+        if role == responses.VOLUNTEER:
+            volunteer = db.session.get(Volunteer, link.volunteer_id)
+            if volunteer is None:
+                abort(404)
+            if action == "accept":
+                responses.volunteer_accept(db.session, visit, volunteer)
+            else:
+                responses.volunteer_decline(db.session, visit, volunteer, note)
+        elif action == "confirm":
+            responses.household_confirm(db.session, visit)
+        elif action == "cancel":
+            responses.household_cancel(db.session, visit, note)
+        elif action == "reschedule":
+            responses.household_reschedule(db.session, visit, note)
+        else:
+            responses.household_feedback(db.session, visit, note)
+    except responses.ResponseError as exc:
+        db.session.rollback()
+        return _page(link, visit, code, str(exc), 422)
+    links.touch(link)
+    db.session.commit()
+    flash(_THANKS[action](), "success")
+    return redirect(url_for(".show", code=code))
+
+
+_THANKS = {
+    "accept": lambda: _("Thank you! Your coordinator can see that you will go."),
+    "decline": lambda: _(
+        "Noted. Your coordinator will find someone else. Thank you for telling us."
+    ),
+    "confirm": lambda: _("Thank you! The volunteers will come as planned."),
+    "cancel": lambda: _("The visit is cancelled. Thank you for telling us."),
+    "reschedule": lambda: _("Noted. The coordinator will propose another time."),
+    "feedback": lambda: _("Thank you for your feedback."),
+}
+
+
+@bp.post("/<code>/stop")
+@_limited
+def stop(code: str):  # type: ignore[no-untyped-def]
+    """Stop all SMS to the number this link was sent to."""
+    link, visit = _load(code)
+    volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
+    phone = volunteer.phone if volunteer else visit.request.phone
+    if not phone:
+        abort(404)
+    messaging.opt_out(db.session, phone, source="link", note=f"personal link, visit {visit.id}")
+    links.touch(link)
+    db.session.commit()
+    flash(_("You will receive no more SMS from us. Your coordinator can turn them back on."),
+          "success")
+    return redirect(url_for(".show", code=code))
+
+
+@bp.route("/<code>/report", methods=["GET", "POST"])
+@_limited
+def report(code: str):  # type: ignore[no-untyped-def]
+    """A volunteer reports how the visit went: an outcome per service, people helped, a note."""
+    from volunteer_hub.i18n import local_zone
+    from volunteer_hub.services import outcomes
+    from volunteer_hub.services.validation import FieldErrors
+    from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
+
+    link, visit = _load(code)
+    volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
+    if _role(link) != responses.VOLUNTEER or volunteer is None:
+        abort(404)
+    back = url_for(".show", code=code)
+    started = visit.starts_at is not None and visit.starts_at <= utcnow()
+    can_report = (
+        started
+        and links.is_latest_published(db.session, visit)
+        and responses.is_member(visit, volunteer.id)
+        and visit.status in outcomes.REPORTABLE
+    )
+    if not can_report:
+        return render_template("links/report.html", code=code, visit=visit,
+                               request_=visit.request, started=started)
+    if request.method == "GET":
+        return render_template("outcomes/report.html", visit=visit, values=outcome_values(visit),
+                               errors={}, back=back, saved=False)
+    try:
+        reported = outcomes.record_outcome(
+            db.session, visit, outcomes.parse_outcome(outcome_payload(request.form, visit)),
+            tz=local_zone(), volunteer=volunteer,
+        )
+    except FieldErrors as exc:
+        db.session.rollback()
+        return render_template("outcomes/report.html", visit=visit, values=request.form,
+                               errors=exc.errors, back=back, saved=False), 422
+    links.touch(link)
+    db.session.commit()
+    flash(_("The report is saved."), "success")
+    if reported.follow_up is not None:
+        flash(_("A follow-up request %(code)s is waiting for the next drive.",
+                code=reported.follow_up.reference), "info")
+    return redirect(back)

@@ -1,0 +1,370 @@
+"""The OpenAPI 3.1 document of /api/v1, with request schemas taken from the pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from pydantic import BaseModel
+
+from volunteer_hub.services.intake import HelpRequestIn
+
+_REF = "#/components/schemas/{model}"
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """Return a $ref to the model's schema, adding it and its nested schemas to components."""
+    schema = model.model_json_schema(ref_template=_REF)
+    for name, nested in schema.pop("$defs", {}).items():
+        components[name] = nested
+    components[model.__name__] = schema
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+        }
+    },
+}
+FIELD_ERRORS = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "object",
+            "description": "Field name (nested fields dotted, e.g. windows.0.start) to messages",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        }
+    },
+    "example": {"errors": {"phone": ["Số điện thoại này không đúng định dạng số Việt Nam."]}},
+}
+
+
+def error_response(description: str) -> dict[str, Any]:
+    """Return a response object whose body is the common error shape."""
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+COMMON_ERRORS = {
+    "401": error_response("Missing, unknown, revoked or expired bearer token"),
+    "403": error_response("The token's account may not do this"),
+    "429": error_response("Too many calls; see Retry-After"),
+}
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """Return the OpenAPI document for the API routes registered on the app."""
+    components: dict[str, Any] = {"Error": ERROR, "FieldErrors": FIELD_ERRORS}
+    request_ref = _schema(HelpRequestIn, components)
+    components["RequestCreated"] = {
+        "type": "object",
+        "required": ["reference", "status", "priority", "possible_duplicate"],
+        "properties": {
+            "reference": {"type": "string", "pattern": "^[2-9A-HJ-NP-Z]{6}$"},
+            "status": {"type": "string", "enum": ["new"]},
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+            "possible_duplicate": {"type": "boolean"},
+        },
+    }
+    components["Me"] = {
+        "type": "object",
+        "required": ["email", "name", "role", "communes"],
+        "properties": {
+            "email": {"type": "string"},
+            "name": {"type": "string"},
+            "role": {"type": "string", "enum": ["admin", "coordinator", "partner"]},
+            "communes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "name"],
+                    "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+                },
+            },
+        },
+    }
+    components["PlanSummary"] = {
+        "type": "object",
+        "required": ["id", "version", "status", "published"],
+        "properties": {
+            "id": {"type": "integer"},
+            "version": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "published": {"type": "boolean"},
+        },
+    }
+    components["Drive"] = {
+        "type": "object",
+        "required": ["id", "name", "status", "first_day", "communes", "plans"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "status": {"type": "string", "enum": ["draft", "planning", "published", "completed", "cancelled"]},
+            "first_day": {"type": ["string", "null"], "format": "date-time"},
+            "communes": {"type": "array", "items": {"type": "string"}},
+            "plans": {"type": "array", "items": {"$ref": "#/components/schemas/PlanSummary"}},
+        },
+    }
+    components["PlannerPlan"] = {
+        "type": "object",
+        "description": "The planner's plan JSON, version 1 (see docs/scheduling.md).",
+        "required": ["version", "routes", "unassigned", "stats"],
+        "properties": {
+            "version": {"type": "integer", "const": 1},
+            "routes": {"type": "array", "items": {"type": "object"}},
+            "unassigned": {"type": "array", "items": {"type": "object"}},
+            "stats": {"type": "object"},
+        },
+    }
+    components["PlannerProblem"] = {
+        "type": "object",
+        "description": "The planner's problem JSON, version 1 (see docs/scheduling.md).",
+        "required": ["version", "teams", "visits"],
+        "properties": {
+            "version": {"type": "integer", "const": 1},
+            "teams": {"type": "array", "items": {"type": "object"}},
+            "visits": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    components["PlanProgress"] = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "elapsed_s": {"type": "number"},
+            "time_limit_s": {"type": "number"},
+            "served": {"type": ["integer", "null"]},
+            "served_priority": {"type": ["integer", "null"]},
+            "travel_min": {"type": ["number", "null"]},
+            "visits": {"type": "integer"},
+        },
+    }
+    components["PlanDetail"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/PlanSummary"},
+            {
+                "type": "object",
+                "required": ["drive_id", "progress", "problem_url"],
+                "properties": {
+                    "drive_id": {"type": "integer"},
+                    "progress": {"$ref": "#/components/schemas/PlanProgress"},
+                    "problem_url": {"type": "string"},
+                    "plan": {"$ref": "#/components/schemas/PlannerPlan"},
+                },
+            },
+        ]
+    }
+    components["PlanStarted"] = {
+        "type": "object",
+        "required": ["id", "version", "status", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "version": {"type": "integer"},
+            "status": {"type": "string", "enum": ["queued"]},
+            "url": {"type": "string"},
+        },
+    }
+    count = {"type": "integer", "minimum": 0}
+    components["Figures"] = {
+        "type": "object",
+        "description": "See the definitions in docs/reports.md.",
+        "required": ["requests_received", "planned", "served", "people_helped", "urgent", "volunteer_hours", "sms"],
+        "properties": {
+            "requests_received": count,
+            "follow_ups_received": count,
+            "planned": count,
+            "served": count,
+            "not_home": count,
+            "people_helped": count,
+            "urgent": {"type": "object", "properties": {
+                "received": count, "served": count,
+                "share_served": {"type": ["number", "null"]},
+                "median_wait_days": {"type": ["number", "null"]}}},
+            "volunteer_hours": {"type": "number"},
+            "volunteers": count,
+            "outcomes": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": count}},
+            "sms": {"type": "object", "properties": {
+                "sent": count, "delivered": count, "failed": count,
+                "cost": {"type": "number"}, "cost_unit": {"type": "string"}}},
+        },
+    }
+    components["Summary"] = {
+        "type": "object",
+        "required": ["period", "totals", "communes"],
+        "properties": {
+            "period": {"type": "object", "properties": {"from": {"type": "string", "format": "date"},
+                                                         "to": {"type": "string", "format": "date"}}},
+            "commune": {"type": ["string", "null"]},
+            "totals": {"$ref": "#/components/schemas/Figures"},
+            "communes": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/Figures"},
+                {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
+            ]}},
+        },
+    }
+    not_found = error_response("No such record, or outside the account's communes")
+    paths: dict[str, Any] = {
+        "/me": {
+            "get": {
+                "summary": "The account the token acts for",
+                "operationId": "getMe",
+                "responses": {
+                    "200": {
+                        "description": "The account",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}},
+                    },
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/requests": {
+            "post": {
+                "summary": "Submit a household's help request",
+                "description": (
+                    "Partner apps (limited to intake), coordinators (their communes) and admins. "
+                    "The same validation as the public web form; the request is stored with "
+                    "status `new`. The same phone and address within 14 days is stored too, "
+                    "flagged as a possible duplicate."
+                ),
+                "operationId": "createRequest",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": request_ref,
+                            "example": HelpRequestIn.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "Stored; the household's reference code",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/RequestCreated"}}
+                        },
+                    },
+                    "400": error_response("The body is not valid JSON"),
+                    "413": error_response("The body is too large"),
+                    "415": error_response("The body is not JSON"),
+                    "422": {
+                        "description": "Field errors, in the language of the Accept-Language header",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
+                        },
+                    },
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+    }
+    paths["/drives"] = {
+        "get": {
+            "summary": "The drives the account may see (coordinators: their communes)",
+            "operationId": "listDrives",
+            "responses": {
+                "200": {
+                    "description": "Drives, newest first",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["drives"],
+                        "properties": {"drives": {"type": "array", "items": {"$ref": "#/components/schemas/Drive"}}},
+                    }}},
+                },
+                **COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/drives/{drive_id}/plans"] = {
+        "post": {
+            "summary": "Start planning a drive in the background",
+            "operationId": "startPlan",
+            "parameters": [{"name": "drive_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {
+                    "schema": {"type": "object", "additionalProperties": False, "properties": {
+                        "time_limit_s": {"type": "number", "minimum": 3, "maximum": 600}}},
+                    "example": {"time_limit_s": 30},
+                }},
+            },
+            "responses": {
+                "202": {"description": "Queued; poll the plan", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/PlanStarted"}}}},
+                "404": not_found,
+                "422": {"description": "The drive cannot be planned yet", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/FieldErrors"}}}},
+                **COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/plans/{plan_id}"] = {
+        "get": {
+            "summary": "A plan's status and progress; once done, the plan (planner JSON, version 1)",
+            "operationId": "getPlan",
+            "parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {
+                "200": {"description": "The plan", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/PlanDetail"}}}},
+                "404": not_found,
+                **COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/plans/{plan_id}/problem"] = {
+        "get": {
+            "summary": "The exact planner problem the plan solved (planner JSON, version 1)",
+            "description": "Recheck a plan with `python -m scheduling check PROBLEM.json PLAN.json`.",
+            "operationId": "getPlanProblem",
+            "parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": {
+                "200": {"description": "The problem", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/PlannerProblem"}}}},
+                "404": not_found,
+                **COMMON_ERRORS,
+            },
+        }
+    }
+    paths["/reports/summary"] = {
+        "get": {
+            "summary": "What was achieved over a period: the dashboard's totals",
+            "description": "The same figures as `GET /reports/export.xlsx` (signed in or with this token).",
+            "operationId": "getReportSummary",
+            "parameters": [
+                {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                 "description": "First day (YYYY-MM-DD); default 90 days before `to`"},
+                {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+                 "description": "Last day (YYYY-MM-DD); default today"},
+                {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "One commune's official code"},
+            ],
+            "responses": {
+                "200": {"description": "The totals", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Summary"}}}},
+                "422": {"description": "A bad date or commune", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/FieldErrors"}}}},
+                **COMMON_ERRORS,
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "volunteer_hub API",
+            "version": "1",
+            "description": "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

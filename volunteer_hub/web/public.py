@@ -1,0 +1,75 @@
+"""Public pages: the home page, the language switch and the health check."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+)
+
+from volunteer_hub.extensions import db, limiter
+from volunteer_hub.i18n import LANG_COOKIE
+from volunteer_hub.services.health import database_ok
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home():  # type: ignore[no-untyped-def]
+    """Show what the service is and where to start."""
+    return render_template("public/home.html")
+
+
+def safe_next(target: str | None) -> str:
+    """Return ``target`` if it is a path on this site, else the home page."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str):  # type: ignore[no-untyped-def]
+    """Remember the visitor's language and go back to where they were."""
+    response = make_response(redirect(safe_next(request.args.get("next"))))
+    if code in current_app.config["LANGUAGES"]:
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+    return response
+
+
+@bp.get("/vendor/<path:filename>")
+def vendor(filename: str):  # type: ignore[no-untyped-def]
+    """Serve front-end libraries installed as Python packages (Leaflet from xstatic-leaflet)."""
+    import xstatic.pkg.leaflet
+
+    folder, _, rest = filename.partition("/")
+    if folder != "leaflet" or not rest:
+        abort(404)
+    return send_from_directory(xstatic.pkg.leaflet.BASE_DIR, rest, max_age=30 * 24 * 3600)
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():  # type: ignore[no-untyped-def]
+    """Report whether the app and its database answer (200 or 503)."""
+    ok = database_ok(db.session)
+    body = {"status": "ok" if ok else "error", "database": "ok" if ok else "error"}
+    return jsonify(body), 200 if ok else 503

@@ -1,0 +1,251 @@
+"""Coordinators enter, import and review requests and volunteers, and print QR posters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+
+from volunteer_hub.extensions import db
+from volunteer_hub.labels import label
+from volunteer_hub.models import Hamlet, RequestSource, Skill, VolunteerStatus
+from volunteer_hub.security import client_ip, coordinator_required
+from volunteer_hub.services import access
+from volunteer_hub.services.catalogue import active_services
+from volunteer_hub.services.drives import upcoming_blocks
+from volunteer_hub.services.imports import (
+    REQUEST_COLUMNS,
+    VOLUNTEER_COLUMNS,
+    ImportFileError,
+    import_requests,
+    import_volunteers,
+    template_csv,
+    template_xlsx,
+)
+from volunteer_hub.services.intake import parse_request, submit_request
+from volunteer_hub.services.places import find_commune
+from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.volunteers import set_status, update_profile
+from volunteer_hub.web.intake import request_payload
+
+bp = Blueprint("records", __name__)
+
+STAFF_SOURCES = (RequestSource.PHONE, RequestSource.IN_PERSON)
+
+
+@bp.before_request
+@coordinator_required
+def _signed_in_staff_only() -> None:
+    """Every page here needs a signed-in admin or coordinator, and is private."""
+    g.private_page = True
+
+
+def _scoped_communes() -> list[Any]:
+    return list(db.session.scalars(access.communes_for(current_user)))
+
+
+def _hamlets(communes: list[Any]) -> dict[int, list[Hamlet]]:
+    return {c.id: list(c.hamlets) for c in communes}
+
+
+def _entry_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:
+    communes = _scoped_communes()
+    return {
+        "values": values,
+        "errors": errors,
+        "communes": communes,
+        "hamlets": _hamlets(communes),
+        "services": active_services(db.session),
+        "blocks": upcoming_blocks(db.session),
+        "sources": [(s.value, label("source", s)) for s in STAFF_SOURCES],
+        "staff": True,
+        "honeypot": None,
+    }
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+def request_new():  # type: ignore[no-untyped-def]
+    """Enter a request taken by phone or in person."""
+    if request.method == "GET":
+        return render_template("records/request_new.html", **_entry_context(MultiDict(), {}))
+    payload = request_payload(request.form, {b.id: b for b in upcoming_blocks(db.session)})
+    priority = (request.form.get("priority") or "").strip()
+    if priority:
+        payload["priority"] = priority
+    source_value = request.form.get("source", "")
+    errors: dict[str, list[str]] = {}
+    if source_value not in {s.value for s in STAFF_SOURCES}:
+        errors["source"] = [_("Choose how the request came in.")]
+    try:
+        data = parse_request(payload, staff=True)
+        if errors:
+            raise FieldErrors(errors)
+        submitted = submit_request(
+            db.session, data, source=RequestSource(source_value), user=current_user, ip=client_ip()
+        )
+    except FieldErrors as exc:
+        db.session.rollback()
+        return render_template(
+            "records/request_new.html", **_entry_context(request.form, {**errors, **exc.errors})
+        ), 422
+    db.session.commit()
+    flash(_("Request %(code)s saved.", code=submitted.request.reference), "success")
+    return redirect(url_for("coordinator.request_detail", request_id=submitted.request.id))
+
+
+def _upload() -> tuple[str, bytes] | None:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return None
+    return upload.filename, upload.read()
+
+
+@bp.route("/requests/import", methods=["GET", "POST"])
+def requests_import():  # type: ignore[no-untyped-def]
+    """Import requests from a CSV or Excel file, reporting each row that fails."""
+    return _import_page("requests", import_requests, REQUEST_COLUMNS)
+
+
+@bp.route("/volunteers/import", methods=["GET", "POST"])
+def volunteers_import():  # type: ignore[no-untyped-def]
+    """Import volunteers from a CSV or Excel file, reporting each row that fails."""
+    return _import_page("volunteers", import_volunteers, VOLUNTEER_COLUMNS)
+
+
+def _import_page(kind: str, run: Any, columns: Any):  # type: ignore[no-untyped-def]
+    report = None
+    error = None
+    if request.method == "POST":
+        upload = _upload()
+        if upload is None:
+            error = _("Choose a file to upload.")
+        else:
+            try:
+                report = run(db.session, upload[0], upload[1], user=current_user, ip=client_ip())
+            except ImportFileError as exc:
+                db.session.rollback()
+                error = str(exc)
+            else:
+                db.session.commit()
+    status = 422 if error else 200
+    return render_template(
+        "records/import.html", kind=kind, report=report, error=error, columns=columns
+    ), status
+
+
+@bp.get("/<any(requests, volunteers):kind>/import/template.<any(csv, xlsx):fmt>")
+def import_template(kind: str, fmt: str):  # type: ignore[no-untyped-def]
+    """Download the import template, with headers in the reader's language."""
+    columns = REQUEST_COLUMNS if kind == "requests" else VOLUNTEER_COLUMNS
+    name = f"mau-nhap-{'yeu-cau' if kind == 'requests' else 'tinh-nguyen-vien'}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = template_csv(columns), "text/csv; charset=utf-8"
+    else:
+        body = template_xlsx(columns, _("Requests") if kind == "requests" else _("Volunteers"))
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+# --- volunteer review ---------------------------------------------------------------------
+
+
+@bp.post("/volunteers/<int:volunteer_id>/status")
+def volunteer_status(volunteer_id: int):  # type: ignore[no-untyped-def]
+    """Approve, or deactivate, a volunteer."""
+    volunteer = access.visible_volunteer(db.session, current_user, volunteer_id)
+    try:
+        status = VolunteerStatus(request.form.get("status", ""))
+    except ValueError:
+        abort(400)
+    set_status(db.session, volunteer, status, user=current_user, ip=client_ip())
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("coordinator.volunteer_detail", volunteer_id=volunteer.id))
+
+
+@bp.post("/volunteers/<int:volunteer_id>/profile")
+def volunteer_profile(volunteer_id: int):  # type: ignore[no-untyped-def]
+    """Change a volunteer's skills, travel mode, languages and visits per day."""
+    volunteer = access.visible_volunteer(db.session, current_user, volunteer_id)
+    skills = list(db.session.scalars(db.select(Skill).order_by(Skill.id)))
+    payload: dict[str, Any] = {
+        "skills": {
+            s.code: int(request.form[f"skill_{s.code}"])
+            for s in skills
+            if request.form.get(f"skill_{s.code}") in ("1", "2", "3")
+        },
+        "travel_mode": request.form.get("travel_mode", ""),
+        "max_visits_per_day": request.form.get("max_visits_per_day", ""),
+        "languages": ["vi", *[c for c in request.form.getlist("languages") if c != "vi"]],
+    }
+    try:
+        update_profile(db.session, volunteer, payload, user=current_user, ip=client_ip())
+    except FieldErrors as exc:
+        db.session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for("coordinator.volunteer_detail", volunteer_id=volunteer.id)), 303
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("coordinator.volunteer_detail", volunteer_id=volunteer.id))
+
+
+# --- QR posters ---------------------------------------------------------------------------
+
+
+@bp.get("/posters")
+def posters():  # type: ignore[no-untyped-def]
+    """List the posters of the coordinator's communes and hamlets."""
+    return render_template("records/posters.html", communes=_scoped_communes())
+
+
+def _poster_target(code: str, hamlet_id: int | None) -> tuple[Any, Hamlet | None, str]:
+    commune = find_commune(db.session, code)
+    if commune is None or not current_user.can_see_commune(commune.id):
+        abort(404)
+    hamlet = None
+    if hamlet_id is not None:
+        hamlet = db.session.get(Hamlet, hamlet_id)
+        if hamlet is None or hamlet.commune_id != commune.id:
+            abort(404)
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    link = f"{base}{url_for('intake.request_form', commune=commune.code, hamlet_id=hamlet.id if hamlet else None)}"
+    return commune, hamlet, link
+
+
+@bp.get("/posters/<code>")
+@bp.get("/posters/<code>/<int:hamlet_id>")
+def poster(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Show a printable A4 poster whose QR code opens the form with the place filled in."""
+    commune, hamlet, link = _poster_target(code, hamlet_id)
+    return render_template("records/poster.html", commune=commune, hamlet=hamlet, link=link)
+
+
+@bp.get("/posters/<code>/qr.svg")
+@bp.get("/posters/<code>/<int:hamlet_id>/qr.svg")
+def poster_qr(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyped-def]
+    """Return the poster's QR code as SVG."""
+    _commune, _hamlet, link = _poster_target(code, hamlet_id)
+    # Error correction "Q" survives a poster folded, wet or partly torn at the alley head.
+    qr = segno.make(link, error="q", micro=False)
+    svg = qr.svg_inline(scale=8, border=2, dark="#000", light="#fff")
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+

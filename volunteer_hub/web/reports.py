@@ -1,0 +1,173 @@
+"""What was achieved: dashboards, the Excel and CSV reports, and volunteer hour certificates."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, g, render_template, request
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from volunteer_hub.extensions import db
+from volunteer_hub.i18n import local_zone, localized
+from volunteer_hub.labels import label
+from volunteer_hub.models import Role, Service, User
+from volunteer_hub.services import access, audit
+from volunteer_hub.services.report_files import report_csv, report_xlsx
+from volunteer_hub.services.reports import OUTCOME_ORDER, Period, Report, build_report
+from volunteer_hub.web import charts
+
+bp = Blueprint("reports", __name__)
+
+#: The dashboard's default period: the last quarter.
+DEFAULT_DAYS = 90
+MAX_DAYS = 3 * 366
+
+
+class PeriodError(ValueError):
+    """The period asked for is not valid; the message says why."""
+
+
+def parse_period(args: dict[str, str], today: date) -> Period:
+    """Read ``from`` and ``to`` (YYYY-MM-DD); default to the last 90 days."""
+    try:
+        last = date.fromisoformat(args["to"]) if args.get("to") else today
+        first = date.fromisoformat(args["from"]) if args.get("from") else last - timedelta(days=DEFAULT_DAYS)
+    except ValueError:
+        raise PeriodError(_("Dates are written YYYY-MM-DD.")) from None
+    if first > last:
+        raise PeriodError(_("The first day must not be after the last."))
+    if (last - first).days > MAX_DAYS:
+        raise PeriodError(_("A report covers at most three years."))
+    return Period(first, last)
+
+
+def report_user() -> User:
+    """The signed-in coordinator or admin, or the account of a bearer token."""
+    from volunteer_hub.web.api import bearer_user
+
+    user = bearer_user() if request.headers.get("Authorization") else None
+    if user is None and current_user.is_authenticated:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]
+    if user is None:
+        abort(401)
+    if user.role not in (Role.ADMIN, Role.COORDINATOR):
+        abort(403)
+    return user
+
+
+def _report(user: User) -> tuple[Report, str | None]:
+    today = date.today()
+    period = parse_period(request.args, today)
+    commune = (request.args.get("commune") or "").strip() or None
+    if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
+        abort(404)
+    drive_id = request.args.get("drive", type=int)
+    if drive_id is not None:
+        access.visible_drive(db.session, user, drive_id)
+    return build_report(db.session, user, period, tz=local_zone(), commune_code=commune, drive_id=drive_id), commune
+
+
+def _services() -> dict[str, Service]:
+    return {s.code: s for s in db.session.scalars(db.select(Service))}
+
+
+@bp.get("/reports")
+def dashboard():  # type: ignore[no-untyped-def]
+    """The dashboard: figures and charts for the user's communes over a period."""
+    user = report_user()
+    g.private_page = True
+    try:
+        report, commune = _report(user)
+    except PeriodError as exc:
+        report, commune = None, None
+        error = str(exc)
+    else:
+        error = None
+    if report is None:
+        return render_template("reports/dashboard.html", report=None, error=error, communes=[]), 422
+    services = _services()
+    outcome_rows = []
+    for code, counts in report.total.outcomes.items():
+        name = localized(services[code]) if code in services else code
+        outcome_rows.append((name, counts.get("done", 0) + counts.get("partly_done", 0)))
+    commune_names = [c.short_name for c, _f in report.communes]
+    figures = [f for _c, f in report.communes]
+    context = {
+        "report": report,
+        "error": None,
+        "communes": list(db.session.scalars(access.communes_for(user))),
+        "commune": commune,
+        "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
+        "commune_chart": charts.grouped(
+            _("By commune"), commune_names,
+            [(_("Households planned"), [float(f.planned) for f in figures]),
+             (_("Households served"), [float(f.served) for f in figures]),
+             (_("People helped"), [float(f.people_helped) for f in figures])],
+        ),
+        "sms_chart": charts.bars(_("SMS"), [
+            (_("Sent"), report.total.sms_sent), (_("Delivered"), report.total.sms_delivered),
+            (_("Failed"), report.total.sms_failed)], colour=charts.PALETTE[1]),
+        "outcome_labels": [(o, label("outcome", o)) for o in OUTCOME_ORDER],
+        "services": services,
+    }
+    return render_template("reports/dashboard.html", **context)
+
+
+def _scope_name(user: User, commune: str | None, report: Report) -> str:
+    if commune and report.communes:
+        return report.communes[0][0].name
+    if user.is_admin:
+        return _("All communes")
+    return ", ".join(c.name for c, _f in report.communes)
+
+
+@bp.get("/reports/export.<any(xlsx, csv):fmt>")
+def export(fmt: str):  # type: ignore[no-untyped-def]
+    """The report as Excel (summary sheet and one sheet per commune) or CSV."""
+    user = report_user()
+    g.private_page = True
+    try:
+        report, commune = _report(user)
+    except PeriodError as exc:
+        abort(Response(str(exc), status=422, mimetype="text/plain"))
+    audit.record(db.session, action="export", entity="report", user=user,
+                 detail={"from": report.period.first.isoformat(), "to": report.period.last.isoformat(),
+                         "commune": commune, "format": fmt})
+    db.session.commit()
+    name = f"bao-cao-{report.period.first.isoformat()}-{report.period.last.isoformat()}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = report_csv(report), "text/csv; charset=utf-8"
+    else:
+        body = report_xlsx(report, _services(), _scope_name(user, commune, report),
+                           lambda d: format_date(d, "dd/MM/yyyy"))
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/volunteers/<int:volunteer_id>/certificate")
+def certificate(volunteer_id: int):  # type: ignore[no-untyped-def]
+    """A printable certificate of a volunteer's hours for a drive (or a period)."""
+    user = report_user()
+    g.private_page = True
+    volunteer = access.visible_volunteer(db.session, user, volunteer_id)
+    drive = None
+    drive_id = request.args.get("drive", type=int)
+    if drive_id is not None:
+        drive = access.visible_drive(db.session, user, drive_id)
+    try:
+        report, _commune = _report(user) if drive is None else (None, None)
+    except PeriodError:
+        abort(400)
+    if drive is not None:
+        tz = local_zone()
+        days = sorted({b.starts_at.astimezone(tz).date() for b in drive.blocks}) or [date.today()]
+        report = build_report(db.session, user, Period(days[0], days[-1]), tz=tz, drive_id=drive.id)
+    assert report is not None
+    hours = report.hours.get(volunteer.id)
+    audit.record(db.session, action="view", entity="certificate", entity_id=volunteer.id, user=user,
+                 commune_id=volunteer.home_commune_id)
+    db.session.commit()
+    return render_template("reports/certificate.html", volunteer=volunteer, drive=drive, report=report,
+                           hours=hours[1] if hours else 0.0, visits=hours[2] if hours else 0, signer=user)

@@ -1,0 +1,111 @@
+"""Twilio's webhooks: inbound SMS and delivery reports, accepted only with a valid signature."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, request
+
+from volunteer_hub.extensions import csrf, db, limiter
+from volunteer_hub.models import MessageStatus
+from volunteer_hub.services import inbound, messaging
+from volunteer_hub.sms.twilio import SIGNATURE_HEADER, is_valid_signature, twiml_reply
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+# Twilio cannot send a CSRF token; the signature is what proves the request is Twilio's.
+csrf.exempt(bp)
+limiter.exempt(bp)
+
+logger = logging.getLogger("volunteer_hub.webhooks")
+
+
+def signed_urls() -> list[str]:
+    """Return the URLs Twilio may have signed for this request.
+
+    Twilio signs the address it was given: ``VH_PUBLIC_BASE_URL`` plus the path. Behind a
+    proxy, ``request.url`` is that address too once ``VH_PROXY_FIX`` makes Flask see the
+    forwarded scheme and host; both are tried, so either configuration works.
+    """
+    query = request.query_string.decode("latin-1")
+    path = request.path + (f"?{query}" if query else "")
+    base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    urls = [request.url]
+    if base:
+        urls.insert(0, base + path)
+    return urls
+
+
+def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer 403 unless the request carries Twilio's signature for our public URL."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        token = str(current_app.config.get("TWILIO_AUTH_TOKEN") or "")
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not is_valid_signature(token, signed_urls(), request.form, signature):
+            logger.warning("webhook %s refused: missing or wrong signature", request.path)
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _required(name: str) -> str:
+    value = (request.form.get(name) or "").strip()
+    if not value or len(value) > 64:
+        abort(400)
+    return value
+
+
+@bp.post("/twilio/sms")
+@twilio_signed
+def twilio_sms():  # type: ignore[no-untyped-def]
+    """Handle a reply (where two-way SMS works) and answer with TwiML."""
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    if not sid or len(sid) > 64:
+        abort(400)
+    from_phone = _required("From")
+    if not messaging.E164.match(from_phone):
+        abort(400)
+    result = inbound.handle_inbound(
+        db.session,
+        provider_sid=sid,
+        from_phone=from_phone,
+        to_phone=(request.form.get("To") or "")[:20] or None,
+        body=request.form.get("Body") or "",
+    )
+    db.session.commit()
+    return Response(twiml_reply(result.reply), mimetype="application/xml")
+
+
+@bp.post("/twilio/status")
+@twilio_signed
+def twilio_status():  # type: ignore[no-untyped-def]
+    """Apply a delivery report (queued, sent, delivered, undelivered, failed + error code)."""
+    sid = _required("MessageSid")
+    status = _required("MessageStatus")
+    error_code = (request.form.get("ErrorCode") or "").strip() or None
+    change = messaging.apply_status(
+        db.session,
+        provider_sid=sid,
+        provider_status=status,
+        error_code=error_code,
+        error_message=(request.form.get("ErrorMessage") or None),
+    )
+    db.session.commit()
+    if change.message is None:
+        # Twilio can report before the worker stored the id; nothing to update then.
+        logger.info("status %s for unknown message %s ignored", status, sid)
+    elif change.changed and change.message.status in (
+        MessageStatus.FAILED, MessageStatus.UNDELIVERED
+    ):
+        flagged = messaging.failing_numbers(db.session)
+        if any(f.phone == change.message.to_phone for f in flagged):
+            logger.warning(
+                "number of message %s keeps failing; flagged on the SMS outbox page",
+                change.message.id,
+            )
+    return Response(status=204)

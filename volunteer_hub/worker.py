@@ -1,0 +1,204 @@
+"""The worker process: APScheduler 3 runs the outbox, reminders, links and reconciliation.
+
+    volunteer-hub worker          # or: python -m volunteer_hub.worker
+
+A ``BlockingScheduler`` with five jobs, each with an explicit id, coalescing missed runs and
+never running twice at once: ``sms-dispatch`` (send what is due), ``sms-reconcile`` (settle
+``sending`` rows a crash left behind), ``sms-reminders`` (queue reminders now due),
+``links-expire``, and ``plans-run`` (solve the drive plans coordinators queued). Several
+workers may run at once: claims are atomic in the database. The web app never starts a
+scheduler; only the demo starts an in-process one (:func:`start_demo_scheduler`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from volunteer_hub import jobs
+from volunteer_hub.services.messaging import SmsSettings
+from volunteer_hub.sms import SenderThrottle, SmsGateway, build_gateway
+
+logger = logging.getLogger("volunteer_hub.worker")
+
+DISPATCH_JOB = "sms-dispatch"
+RECONCILE_JOB = "sms-reconcile"
+REMINDERS_JOB = "sms-reminders"
+LINKS_JOB = "links-expire"
+PLANS_JOB = "plans-run"
+JOB_IDS = (DISPATCH_JOB, RECONCILE_JOB, REMINDERS_JOB, LINKS_JOB, PLANS_JOB)
+
+
+class _QuietSkips(logging.Filter):
+    """Log "skipped: maximum number of running instances" for our jobs at DEBUG.
+
+    A dispatch run that drains a big outbox outlives its interval on purpose, and so may a
+    reconciliation waiting on the provider; APScheduler would warn about every run it skips
+    meanwhile, which is exactly what max_instances=1 is for.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "maximum number of running instances" in message and any(
+            job_id in message for job_id in JOB_IDS
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+@dataclass
+class Worker:
+    """A configured scheduler and what its jobs share."""
+
+    scheduler: BaseScheduler
+    gateway: SmsGateway
+    stop: threading.Event
+    pool: ThreadPoolExecutor | None = None
+
+
+def check_settings(app: Flask) -> tuple[SmsSettings, SmsGateway]:
+    """Read the SMS settings and build the gateway; raise a one-line error when they are wrong."""
+    settings = SmsSettings.from_config(app.config)
+    if settings.sending_timeout_s <= float(app.config.get("SMS_HTTP_TIMEOUT_S", 15)):
+        from volunteer_hub.services.messaging import SmsSettingsError
+
+        raise SmsSettingsError(
+            "VH_SMS_SENDING_TIMEOUT_S must be longer than VH_SMS_HTTP_TIMEOUT_S, or a slow "
+            "send could be reconciled while it is still in flight"
+        )
+    return settings, build_gateway(app.config)
+
+
+def _interval(app: Flask, key: str, default: float) -> float:
+    value = float(app.config.get(key) or default)
+    return max(0.1, value)
+
+
+def configure(scheduler: BaseScheduler, app: Flask) -> Worker:
+    """Add the jobs to ``scheduler`` (which must not be started yet)."""
+    settings, gateway = check_settings(app)
+    throttle = SenderThrottle(settings.rate_per_s)
+    stop = threading.Event()
+    first_run = datetime.now(UTC)
+    common: dict[str, Any] = {
+        "trigger": "interval",
+        "coalesce": True,
+        "max_instances": 1,
+        "replace_existing": True,
+        "next_run_time": first_run,
+    }
+    dispatch_s = _interval(app, "WORKER_DISPATCH_INTERVAL_S", 2)
+    scheduler.add_job(
+        jobs.dispatch_messages, id=DISPATCH_JOB, name=DISPATCH_JOB,
+        args=(app, gateway, throttle, stop), seconds=dispatch_s,
+        misfire_grace_time=max(1, int(dispatch_s * 5)), **common,
+    )
+    for job_id, func, key, default in (
+        (RECONCILE_JOB, jobs.reconcile_messages, "WORKER_RECONCILE_INTERVAL_S", 60),
+        (REMINDERS_JOB, jobs.plan_reminders, "WORKER_REMINDERS_INTERVAL_S", 300),
+        (LINKS_JOB, jobs.expire_links, "WORKER_LINKS_INTERVAL_S", 3600),
+        (PLANS_JOB, jobs.run_plans, "WORKER_PLANS_INTERVAL_S", 2),
+    ):
+        seconds = _interval(app, key, default)
+        job_args = (app, gateway) if job_id == RECONCILE_JOB else (app,)
+        scheduler.add_job(
+            func, id=job_id, name=job_id, args=job_args, seconds=seconds,
+            misfire_grace_time=max(1, int(seconds)), **common,
+        )
+    return Worker(scheduler=scheduler, gateway=gateway, stop=stop)
+
+
+def _scheduler_logger() -> logging.Logger:
+    log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _QuietSkips) for f in log.filters):
+        log.addFilter(_QuietSkips())
+    return log
+
+
+def build_scheduler(app: Flask, *, background: bool = False) -> Worker:
+    """Return a configured (not started) blocking scheduler, or a background one."""
+    cls = BackgroundScheduler if background else BlockingScheduler
+    pool = ThreadPoolExecutor(max_workers=6)
+    scheduler = cls(timezone=UTC, executors={"default": pool}, logger=_scheduler_logger())
+    worker = configure(scheduler, app)
+    worker.pool = pool
+    return worker
+
+
+def run(app: Flask) -> None:
+    """Run the worker until SIGTERM or SIGINT; the batch in flight is finished first."""
+    # APScheduler logs every run at INFO; the jobs log what they did themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    worker = build_scheduler(app)
+    logger.info(
+        "worker started: backend %s, jobs %s", worker.gateway.name, ", ".join(JOB_IDS)
+    )
+
+    def stop(signum: int, frame: Any) -> None:
+        logger.info("signal %s: finishing the batch in flight, then stopping", signum)
+        worker.stop.set()
+        worker.scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.scheduler.start()
+    # start() returns once shut down; wait for the jobs in flight to finish their batch.
+    if worker.pool is not None:
+        worker.pool.shutdown(wait=True)
+    logger.info("worker stopped")
+
+
+def run_once(app: Flask) -> dict[str, Any]:
+    """Run each job once, in order, and return what they did (for cron and tests)."""
+    settings, gateway = check_settings(app)
+    throttle = SenderThrottle(settings.rate_per_s)
+    return {
+        RECONCILE_JOB: jobs.reconcile_messages(app, gateway),
+        PLANS_JOB: jobs.run_plans(app),
+        REMINDERS_JOB: jobs.plan_reminders(app),
+        DISPATCH_JOB: jobs.dispatch_messages(app, gateway, throttle),
+        LINKS_JOB: jobs.expire_links(app),
+    }
+
+
+def start_demo_scheduler(app: Flask) -> BackgroundScheduler:
+    """Start the demo's in-process scheduler (console backend); the demo calls this only."""
+    worker = build_scheduler(app, background=True)
+    scheduler = worker.scheduler
+    # The console backend's messages should show in the demo's terminal.
+    for name in ("volunteer_hub.sms", "volunteer_hub.worker"):
+        log = logging.getLogger(name)
+        if not log.handlers and not logging.getLogger().handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+            log.addHandler(handler)
+            log.setLevel(logging.INFO)
+    assert isinstance(scheduler, BackgroundScheduler)
+    scheduler.start()
+    logger.info("demo scheduler started in-process (backend %s)", worker.gateway.name)
+    return scheduler
+
+
+def main() -> None:
+    """Entry point of ``python -m volunteer_hub.worker``."""
+    from volunteer_hub import create_app
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run(create_app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
