@@ -29,53 +29,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, func, insert, select  # noqa: E402
 
+from bench.databases import Database, driver_url  # noqa: E402
 from tests.fakes import ACCOUNT_SID, AUTH_TOKEN  # noqa: E402
 
 GOAL_PER_S = 200
-
-
-def _driver_url(url: str) -> str:
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
-
-
-class Database:
-    """A throwaway database: a SQLite file, or a new database on a PostgreSQL server."""
-
-    def __init__(self, server: str | None, folder: Path) -> None:
-        self.server = server
-        self.folder = folder
-        self.name: str | None = None
-
-    def create(self) -> str:
-        label = uuid.uuid4().hex[:8]
-        if not self.server:
-            return f"sqlite:///{self.folder / f'bench-{label}.sqlite3'}"
-        self.name = f"vh_bench_{os.getpid()}_{label}"
-        admin = create_engine(self._admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-        admin.dispose()
-        return make_url(_driver_url(self.server)).set(database=self.name).render_as_string(
-            hide_password=False)
-
-    def drop(self) -> None:
-        if self.server and self.name:
-            admin = create_engine(self._admin_url(), isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            admin.dispose()
-            self.name = None
-
-    def _admin_url(self) -> str:
-        assert self.server
-        url = make_url(_driver_url(self.server))
-        return url.set(database=url.database or "postgres").render_as_string(hide_password=False)
 
 
 def config(uri: str, base_url: str, concurrency: int) -> dict[str, object]:
@@ -168,7 +127,7 @@ def measure(uri: str, base_url: str, messages: int, workers: int, concurrency: i
         process.join(600)
     wall_s = time.monotonic() - began
 
-    engine = create_engine(_driver_url(uri))
+    engine = create_engine(driver_url(uri))
     with engine.connect() as conn:
         first, last, sent = conn.execute(
             select(func.min(Message.claimed_at), func.max(Message.sent_at), func.count())

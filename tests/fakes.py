@@ -1,4 +1,5 @@
-"""Fakes for the SMS tests: a fixed clock, a recording gateway, and a local fake of Twilio's API.
+"""Fakes for the tests: a fixed clock, a recording gateway, a local fake of Twilio's API, and a
+TCP proxy whose link can be cut (a database server that goes away and comes back).
 
 The fake Twilio is a real HTTP server on 127.0.0.1 speaking the part of the REST API we use:
 form-encoded ``POST /2010-04-01/Accounts/{sid}/Messages.json`` with Basic auth, JSON replies,
@@ -15,6 +16,7 @@ import argparse
 import base64
 import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -179,6 +181,8 @@ class FakeTwilio:
         self.scripted: dict[str, list[int]] = {}
         self.sticky: dict[str, int] = {}
         self.list_error: int | None = None
+        # Every send fails with this error code while it is set (a provider outage).
+        self.outage: int | None = None
         self._server = _QuietServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -262,6 +266,8 @@ class FakeTwilio:
             self.requests["create"] += 1
             queue = self.scripted.get(to)
             code = queue.pop(0) if queue else self.sticky.get(to)
+            if self.outage is not None:
+                code = self.outage
         if code is not None:
             return self._error(code, to=to)
         if not (to.startswith("+") and to[1:].isdigit() and 8 <= len(to) <= 16):
@@ -381,6 +387,89 @@ class FakeTwilio:
                 self._route("GET")
 
         return Handler
+
+
+# --- a TCP proxy that can be cut -------------------------------------------------------------
+
+
+class CuttableProxy:
+    """Forward a local port to ``upstream`` until cut; restore it on the same port.
+
+    Cutting closes the listening socket and every open connection, so clients see what they
+    would see when a database server stops: established connections reset, new ones refused.
+    """
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> CuttableProxy:
+        self.restore()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cut()
+
+    def restore(self) -> None:
+        """Listen again (on the same port after a cut) and forward new connections."""
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True,
+                         name="proxy-accept").start()
+
+    def cut(self) -> None:
+        """Stop listening and reset every forwarded connection."""
+        with self._lock:
+            listener, self._listener = self._listener, None
+            open_sockets, self._sockets = self._sockets, set()
+        for sock in ([listener] if listener else []) + list(open_sockets):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    server.close()
+                    return
+                self._sockets |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True,
+                                 name="proxy-pipe").start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            # One side ended: end both, so the other pipe's recv returns too.
+            with self._lock:
+                self._sockets -= {source, target}
+            for sock in (source, target):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
 
 
 def main() -> None:
