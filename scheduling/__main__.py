@@ -48,7 +48,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from scheduling.planner import SolveParams, solve
 
     problem = _problem(args.problem)
-    plan = solve(problem, SolveParams(time_limit_s=args.time_limit, seed=args.seed))
+    params = SolveParams(
+        time_limit_s=args.time_limit, seed=args.seed, solution_limit=args.solutions
+    )
+    plan = solve(problem, params)
     text = json.dumps(plan.to_json(), indent=2, ensure_ascii=False)
     if args.output:
         try:
@@ -109,7 +112,7 @@ def cmd_bench_solomon(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_scale(args: argparse.Namespace) -> int:
-    from scheduling.bench import SCALE_SIZES, run_scale
+    from scheduling.bench import SCALE_SIZES, parse_search, run_scale
 
     try:
         sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else list(SCALE_SIZES)
@@ -117,10 +120,21 @@ def cmd_bench_scale(args: argparse.Namespace) -> int:
         raise InputError(
             f"--sizes: expected numbers separated by commas, got {args.sizes!r}"
         ) from None
-    rows = run_scale(sizes, args.time_limit, args.seed, sys.stdout)
+    configs = parse_search(args.search) if args.search else None
+    rows = run_scale(sizes, args.time_limit, args.seed, sys.stdout, args.workers, configs)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 1 if any(r["violations"] for r in rows) else 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,6 +150,14 @@ def parser() -> argparse.ArgumentParser:
         "--time-limit", type=float, default=10.0, metavar="S", help="seconds (default 10)"
     )
     s.add_argument("--seed", type=int, default=0, metavar="N")
+    s.add_argument(
+        "--solutions",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="stop each search after N solutions: with --seed, the same plan on every run "
+        "(as long as N is reached within the time limit)",
+    )
     s.set_defaults(func=cmd_solve)
 
     c = sub.add_parser("check", help="check a plan against its problem")
@@ -164,6 +186,8 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--time-limit", type=float, default=None, metavar="S", help="default per size")
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--json", metavar="OUT")
+    sc.add_argument("--workers", type=int, default=2, help="parallel searches (default 2)")
+    sc.add_argument("--search", metavar="FIRST:META[:REDUCE],...", help="override the portfolio")
     sc.set_defaults(func=cmd_bench_scale)
     return p
 

@@ -10,11 +10,19 @@ Tolerances, because plans are written to JSON with rounded figures:
 * times: :data:`TIME_TOLERANCE_S` (one millisecond) — the solver rounds travel and service
   *up* to whole milliseconds, so its plans meet the exact-float rules with no tolerance;
 * ``travel_min``: :data:`TRAVEL_TOLERANCE_MIN` per route (JSON keeps 3 decimals);
-* ``distance_m``: one metre per route (JSON keeps whole metres).
+* ``distance_m``: one metre per route (JSON keeps whole metres);
+* reasons: :data:`REASON_TOLERANCE_S` (see below).
+
+The reason given for each visit left out is recomputed too, by this module's own rules
+(not the solver's screening): ``no_skill``, ``forbidden``, ``no_window`` and
+``unreachable`` must be true of the problem, and ``capacity`` is accepted only for a visit
+some able team shift could make as its only stop (ignoring ``max_visits`` and load, which
+are what ``capacity`` is about).
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -24,6 +32,11 @@ from scheduling.model import REASONS, Plan, Problem, Route, Team, Violation, Vis
 
 TIME_TOLERANCE_S = 0.001
 TRAVEL_TOLERANCE_MIN = 0.01
+REASON_TOLERANCE_S = 0.01
+"""Width of the borderline band when recomputing a reason, in seconds. The solver rounds
+every duration of a single-stop tour to whole milliseconds, inwards (travel and service
+up, shift and window bounds towards their inside): a visit that fits alone by less than a
+few milliseconds may be screened out. Inside this band either answer is accepted."""
 
 _TOL = timedelta(seconds=TIME_TOLERANCE_S)
 
@@ -83,7 +96,8 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
     -------
     list of Violation
         Codes: ``unknown_team``, ``unknown_visit``, ``shift``, ``duplicate``,
-        ``missing``, ``reason``, ``skill``, ``language``, ``pinned``, ``forbidden``,
+        ``missing``, ``reason`` (an unknown reason, or one the problem contradicts),
+        ``skill``, ``language``, ``pinned``, ``forbidden``,
         ``window``, ``arrival``, ``service``, ``travel``, ``end_point``, ``finish``,
         ``max_visits``, ``load``, ``route_travel``, ``route_distance``, ``stats``.
     """
@@ -143,6 +157,17 @@ def check(problem: Problem, plan: Plan) -> list[Violation]:
             out.append(
                 Violation("reason", f"visit {u.visit}: unknown reason {u.reason!r}", None, u.visit)
             )
+        elif u.visit in visits:
+            accepted, fact = _true_reasons(problem, travel, visits[u.visit])
+            if u.reason not in accepted:
+                out.append(
+                    Violation(
+                        "reason",
+                        f"visit {u.visit} is left out as {u.reason!r}, but {fact}",
+                        None,
+                        u.visit,
+                    )
+                )
     for vid, n in seen.items():
         if n > 1:
             out.append(
@@ -327,3 +352,86 @@ def _check_stats(
         and abs(st.distance_m - total_dist) > 1 + len(plan.routes)
     ):
         out.append(Violation("stats", f"stats say {st.distance_m} m, recomputed {total_dist:.0f}"))
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+def _fit_margin_s(
+    visit: Visit, shift_start: datetime, shift_end: datetime, out_min: float, back_min: float
+) -> float:
+    """How much room, in seconds, a single-stop tour has; negative when it does not fit.
+
+    The team leaves at ``shift_start``, travels ``out_min``, starts the service inside a
+    window (waiting if early), serves, travels ``back_min`` to its end point (0 without
+    one) and must be there by ``shift_end``. The room is the length of the interval of
+    feasible service starts, maximised over the windows; with ``out_min == back_min == 0``
+    it answers "does any window meet the shift, travel ignored".
+    """
+    arrive = shift_start + timedelta(minutes=out_min)
+    latest = shift_end - timedelta(minutes=visit.service_min + back_min)
+    windows = [(w.start, w.end) for w in visit.windows] or [(arrive, latest)]
+    return max((min(b, latest) - max(a, arrive)).total_seconds() for a, b in windows)
+
+
+def _true_reasons(problem: Problem, travel: _Travel, visit: Visit) -> tuple[set[str], str]:
+    """The reasons the problem supports for leaving ``visit`` out, and the deciding fact.
+
+    The checks come in the documented order (``no_skill``, ``forbidden``, ``no_window``,
+    ``unreachable``, else ``capacity``) and the first that holds is the reason. A timing
+    check within :data:`REASON_TOLERANCE_S` of the limit accepts both answers, so the set
+    may hold two or three reasons.
+    """
+    if visit.pinned_team is not None:
+        candidates = [t for t in problem.teams if t.id == visit.pinned_team]
+    else:
+        candidates = list(problem.teams)
+    able = [
+        t
+        for t in candidates
+        if visit.skills <= t.skills and (not visit.languages or visit.languages & t.languages)
+    ]
+    if not able:
+        who = "no team" if visit.pinned_team is None else f"not its pinned team {visit.pinned_team}"
+        return {"no_skill"}, f"{who} has its skills and one of its languages"
+    allowed = [t for t in able if t.id not in visit.forbidden_teams]
+    if not allowed:
+        return {"forbidden"}, "every team able to make it is in its forbidden_teams"
+    tol = REASON_TOLERANCE_S
+    best_window = best_reach = -math.inf
+    window_team = reach_team = ""
+    for team in allowed:
+        out_min = back_min = None
+        for si, shift in enumerate(team.shifts):
+            room = _fit_margin_s(visit, shift.start, shift.end, 0.0, 0.0)
+            if room > best_window:
+                best_window, window_team = room, f"team {team.id} shift {si}"
+            if room < -tol:
+                continue  # travel only shrinks the room
+            if out_min is None:
+                out_min = travel.minutes(team, f"{team.id}:start", visit.id)
+                back_min = (
+                    travel.minutes(team, visit.id, f"{team.id}:end")
+                    if problem.team_has_end(team)
+                    else 0.0
+                )
+            room = _fit_margin_s(visit, shift.start, shift.end, out_min, back_min or 0.0)
+            if room > best_reach:
+                best_reach, reach_team = room, f"team {team.id} shift {si}"
+            if room > tol:
+                return {"capacity"}, f"{reach_team} could make it as its only stop"
+    accepted: set[str] = set()
+    if best_window <= tol:
+        accepted.add("no_window")
+    if best_window >= -tol:
+        if best_reach <= tol:
+            accepted.add("unreachable")
+        if best_reach >= -tol:
+            accepted.add("capacity")
+    if best_window < -tol:
+        fact = "no shift of a team able to make it meets its windows"
+    elif best_reach < -tol:
+        fact = f"{window_team} meets its windows, but no team can get there in time"
+    else:
+        fact = f"{reach_team} could just make it as its only stop"
+    return accepted, fact

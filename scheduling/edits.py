@@ -363,4 +363,4 @@ def replan(
     if routes is None:
         routes = initial
     tours: list[Tour] = tours_from_routes(inst, routes)
-    return assemble(ctx, tours, time.monotonic() - started)
+    return assemble(ctx, tours, time.monotonic() - started, params.progress, started)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from scheduling.model import (
+    DEFAULT_SPEED_KMH,
     JSON_VERSION,
     Location,
     Matrix,
@@ -178,8 +179,13 @@ def _travel(value: Any) -> TravelModel:
         kwargs["detour_factor"] = _num(d["detour_factor"], "travel.detour_factor")
     if speeds is not None:
         sd = _obj(speeds, "travel.speed_kmh")
+        # The modes given override the defaults one by one: a file that only says
+        # {"walk": 5} still has bicycle and motorbike teams.
         kwargs["speed_kmh"] = {
-            _str(k, "travel.speed_kmh"): _num(v, f"travel.speed_kmh.{k}") for k, v in sd.items()
+            **DEFAULT_SPEED_KMH,
+            **{
+                _str(k, "travel.speed_kmh"): _num(v, f"travel.speed_kmh.{k}") for k, v in sd.items()
+            },
         }
     return _build("travel", lambda: TravelModel(**kwargs))
 

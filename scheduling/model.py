@@ -356,7 +356,8 @@ class Problem:
     ------
     ProblemError
         On duplicate ids, a pinned team that does not exist, an unknown travel mode,
-        a missing location or matrix row.
+        a missing location, or a missing matrix id (every visit, every team's
+        ``"<team>:start"``, and ``"<team>:end"`` for a team with an ``end`` location).
     """
 
     teams: tuple[Team, ...]
@@ -381,8 +382,17 @@ class Problem:
                     raise ProblemError(
                         f"team {t.id!r} mode: unknown mode {t.mode!r} (known: {modes})"
                     )
-            elif f"{t.id}:start" not in matrix_ids:
-                raise ProblemError(f"matrix ids: missing {t.id + ':start'!r} for team {t.id!r}")
+            else:
+                if f"{t.id}:start" not in matrix_ids:
+                    raise ProblemError(f"matrix ids: missing {t.id + ':start'!r} for team {t.id!r}")
+                # The matrix replaces the travel model, so an end location has no travel
+                # time to it unless the matrix names the end point too. Refusing it here
+                # keeps solve() and check() from failing later on a missing matrix row.
+                if t.end is not None and f"{t.id}:end" not in matrix_ids:
+                    raise ProblemError(
+                        f"matrix ids: missing {t.id + ':end'!r} for team {t.id!r}, "
+                        "which has an end location"
+                    )
         for v in self.visits:
             if v.pinned_team is not None and v.pinned_team not in known:
                 raise ProblemError(f"visit {v.id!r} pinned_team: unknown team {v.pinned_team!r}")

@@ -3,7 +3,8 @@
 The steps: screen every visit against every team shift (reasons for the impossible ones),
 build the integer instance, run the search portfolio (or, for large problems, the
 decomposition in :mod:`scheduling.decompose`), then time each tour with
-:func:`scheduling.timeline.build_route` and assemble the plan.
+:func:`scheduling.timeline.build_route`, insert any left-out visit that still fits
+(:mod:`scheduling.insertion`) and assemble the plan.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.reasons import CAPACITY_DETAIL, Screening, screen
@@ -45,7 +47,9 @@ class SolveParams:
         seed, workers and solution limit (reached before the time limit) the plan is the
         same on every run; with only a time limit it depends on machine speed and load.
     progress : callable or None
-        Called with a :class:`Progress` whenever the best plan improves.
+        Called with a :class:`Progress` whenever the best plan improves, including once
+        after the search if the final insertion pass (:mod:`scheduling.insertion`) serves
+        more.
     should_stop : callable or None
         Polled about every 50 ms; when it returns True the search ends and the best plan
         so far is returned.
@@ -111,21 +115,31 @@ def tours_from_routes(inst: Instance, routes: list[list[int]]) -> list[Tour]:
     return tours
 
 
-def assemble(ctx: Context, tours: Sequence[Tour], solve_s: float = 0.0) -> Plan:
+def assemble(
+    ctx: Context,
+    tours: Sequence[Tour],
+    solve_s: float = 0.0,
+    progress: Callable[[Progress], None] | None = None,
+    started: float | None = None,
+) -> Plan:
     """Time every tour and build the plan; unserved visits get their screened reason.
 
     A tour that cannot be timed (which the solver should never produce) loses the stop at
-    fault until it can, so the plan is always feasible.
+    fault until it can, so the plan is always feasible. Visits that screening allows but
+    the tours leave out are then tried in every able team shift
+    (:func:`scheduling.insertion.fill`): a visit is reported as ``capacity`` only when it
+    fits nowhere. An insertion serves more priority than any plan the search reported, so
+    it is reported to ``progress`` too (``started`` is the ``time.monotonic()`` the elapsed
+    time counts from).
     """
     problem = ctx.problem
-    routes: list[Route] = []
-    served: set[str] = set()
+    placed: dict[tuple[int, int], PlacedTour] = {}
     for tour in tours:
         team = problem.teams[tour.team]
         ids = list(tour.visit_ids)
         arcs = tour.arcs
+        fixed = dict(tour.fixed_start or {})
         while ids:
-            fixed = tour.fixed_start or {}
             route = build_route(
                 problem,
                 ctx.travel,
@@ -137,19 +151,36 @@ def assemble(ctx: Context, tours: Sequence[Tour], solve_s: float = 0.0) -> Plan:
                 requested=[fixed.get(v) for v in ids] if fixed else None,
             )
             if not isinstance(route, TourFailure):
-                routes.append(route)
-                served.update(ids)
+                kept = {v: t for v, t in fixed.items() if v in ids}
+                placed[(tour.team, tour.shift)] = PlacedTour(
+                    tour.team, tour.shift, ids, route, kept
+                )
                 break
             del ids[min(route.position, len(ids) - 1)]
             arcs = None
-    routes.sort(key=lambda r: (r.team, r.shift))
+    served = {v for p in placed.values() for v in p.visit_ids}
+    left = [v.id for v in problem.visits if v.id not in served and v.id in ctx.screening.allowed]
+    inserted = fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    routes = sorted((p.route for p in placed.values()), key=lambda r: (r.team, r.shift))
+    served = {v for p in placed.values() for v in p.visit_ids}
     unassigned = []
     for v in problem.visits:
         if v.id in served:
             continue
         reason = ctx.screening.reasons.get(v.id)
         unassigned.append(reason or Unassigned(v.id, "capacity", CAPACITY_DETAIL))
-    return Plan(tuple(routes), tuple(unassigned), stats_of(problem, routes, solve_s))
+    stats = stats_of(problem, routes, solve_s)
+    if inserted and progress is not None:
+        progress(
+            Progress(
+                served=stats.served,
+                served_priority=stats.served_priority,
+                travel_min=stats.travel_min,
+                elapsed_s=0.0 if started is None else time.monotonic() - started,
+                vehicles=len(routes),
+            )
+        )
+    return Plan(tuple(routes), tuple(unassigned), stats)
 
 
 def stats_of(problem: Problem, routes: Sequence[Route], solve_s: float = 0.0) -> Stats:
@@ -246,9 +277,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
         from scheduling.decompose import solve_large
 
         tours = solve_large(ctx, params, started)
-        return assemble(ctx, tours, time.monotonic() - started)
+        return assemble(ctx, tours, time.monotonic() - started, params.progress, started)
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     routes = run_portfolio(inst, params, remaining, started)
     tours = [] if routes is None else tours_from_routes(inst, routes)
-    return assemble(ctx, tours, time.monotonic() - started)
+    return assemble(ctx, tours, time.monotonic() - started, params.progress, started)

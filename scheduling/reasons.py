@@ -12,7 +12,9 @@ order, the rules a coordinator can act on:
    shift can make the visit as its only stop;
 5. ``capacity``   the visit is feasible alone, but the plan leaves it out: the teams that
    could make it are full (time, ``max_visits`` or load). A demand larger than every able
-   team's capacity, or able teams with ``max_visits == 0``, also give ``capacity``.
+   team's capacity, or able teams with ``max_visits == 0``, also give ``capacity``. That
+   the teams are full is a fact about the final plan, confirmed by
+   :mod:`scheduling.insertion` before the label is used.
 
 The team shifts passing all checks are the only vehicles the solver may use for the visit.
 """

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from planner_factories import near, problem, team, visit
 from test_planner_json import ISSUE_PROBLEM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,3 +102,60 @@ def test_bench_scale_runs_a_small_size():
     result = run("bench", "scale", "--sizes", "40", "--time-limit", "2")
     assert result.returncode == 0, result.stderr
     assert "yes" in result.stdout
+
+
+def test_matrix_without_the_end_point_of_a_team_gives_one_line_and_exit_2(tmp_path):
+    data = dict(
+        ISSUE_PROBLEM,
+        teams=[dict(ISSUE_PROBLEM["teams"][0], end={"lat": 16.46, "lng": 107.59})],
+        matrix={"ids": ["T1:start", "R17"], "minutes": [[0, 5], [5, 0]]},
+    )
+    problem = tmp_path / "problem.json"
+    problem.write_text(json.dumps(data))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"version": 1, "routes": [], "unassigned": [], "stats": {}}))
+    for args in (("solve", str(problem)), ("check", str(problem), str(plan))):
+        result = run(*args)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"error: {problem}: matrix ids: missing 'T1:end' for team 'T1', "
+            "which has an end location"
+        ]
+
+
+def _medium_problem_json() -> dict:
+    p = problem(
+        [team(f"T{k}", start=near(300 * k, -200 * k), max_visits=6) for k in range(4)],
+        [
+            visit(f"R{i}", location=near(137 * i % 2000, 91 * i % 1500), priority=1 + i % 5)
+            for i in range(30)
+        ],
+    )
+    return p.to_json()
+
+
+def test_solve_with_a_seed_and_a_solution_limit_gives_the_same_plan_every_run(tmp_path):
+    problem_path = tmp_path / "problem.json"
+    problem_path.write_text(json.dumps(_medium_problem_json()))
+    plans = []
+    for name in ("a.json", "b.json"):
+        out = tmp_path / name
+        args = ("solve", str(problem_path), "-o", str(out), "--seed", "5", "--solutions", "150")
+        result = run(*args, "--time-limit", "60")
+        assert result.returncode == 0, result.stderr
+        plan = json.loads(out.read_text())
+        # solve_s is wall-clock time, the one figure that may differ.
+        del plan["stats"]["solve_s"]
+        plans.append(plan)
+    assert plans[0] == plans[1]
+    assert plans[0]["stats"]["served"] > 0
+    assert run("check", str(problem_path), str(tmp_path / "a.json")).returncode == 0
+
+
+def test_solve_refuses_a_solution_limit_below_one(tmp_path):
+    problem_path = tmp_path / "problem.json"
+    problem_path.write_text(json.dumps(ISSUE_PROBLEM))
+    result = run("solve", str(problem_path), "--solutions", "0")
+    assert result.returncode == 2
+    assert "--solutions" in result.stderr

@@ -132,3 +132,23 @@ def test_evaluate_recomputes_figures_ignoring_the_plan_numbers():
     stats = evaluate(p, tampered)
     assert stats.served == plan.stats.served
     assert abs(stats.travel_min - plan.stats.travel_min) < 1e-6
+
+
+def test_replan_moves_a_newly_pinned_visit_and_keeps_every_other_team():
+    p = _base()
+    before = solve(p, FAST)
+    assert check(p, before) == []
+    teams = before.assignment()
+    pinned, old_team = next(iter(teams.items()))
+    new_team = next(t.id for t in p.teams if t.id != old_team)
+    changed = dataclasses.replace(
+        p,
+        visits=tuple(
+            dataclasses.replace(v, pinned_team=new_team) if v.id == pinned else v for v in p.visits
+        ),
+    )
+    after = replan(changed, before, FAST)
+    assert check(changed, after) == []
+    assert after.assignment()[pinned] == new_team
+    others = {v: t for v, t in teams.items() if v != pinned}
+    assert {v: after.assignment().get(v) for v in others} == others

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
-from planner_factories import FAST, MORNING, problem, team, visit, window
+from planner_factories import FAST, MORNING, OFFICE, problem, team, visit, window
 
-from scheduling import Plan, Problem, ProblemError, check, solve
+from scheduling import Matrix, Plan, Problem, ProblemError, SolveParams, check, solve
+from scheduling.model import DEFAULT_DETOUR_FACTOR
 
 ISSUE_PROBLEM = {
     "version": 1,
@@ -179,3 +181,61 @@ def test_problem_with_matrix_uses_its_minutes_and_end_points():
 
 def test_morning_shift_constant_is_aware():
     assert MORNING.start.utcoffset() is not None
+
+
+def _with_matrix_and_end(ids: list[str]) -> dict:
+    data = copy.deepcopy(ISSUE_PROBLEM)
+    data["teams"][0]["end"] = {"lat": 16.4637, "lng": 107.5909}
+    data["matrix"] = {"ids": ids, "minutes": [[0] * len(ids) for _ in ids]}
+    return data
+
+
+def test_matrix_must_name_the_end_point_of_a_team_with_an_end_location():
+    data = _with_matrix_and_end(["T1:start", "R17"])
+    with pytest.raises(ProblemError) as err:
+        Problem.from_json(data)
+    message = str(err.value)
+    assert "'T1:end'" in message and "end location" in message
+    assert "\n" not in message
+
+
+def test_team_with_an_end_location_and_its_matrix_end_point_solves():
+    p = Problem.from_json(_with_matrix_and_end(["T1:start", "T1:end", "R17"]))
+    plan = solve(p, FAST)
+    assert check(p, plan) == []
+    assert plan.assignment() == {"R17": "T1"}
+
+
+def test_problem_built_in_python_refuses_a_matrix_without_the_end_point():
+    with pytest.raises(ProblemError, match="'T1:end'"):
+        problem(
+            [team("T1", start=None, end=OFFICE)],
+            [visit("R1", location=None)],
+            matrix=Matrix(("T1:start", "R1"), ((0, 5), (5, 0))),
+        )
+
+
+def test_partial_speeds_override_only_the_modes_given():
+    data = copy.deepcopy(ISSUE_PROBLEM)
+    data["travel"] = {"speed_kmh": {"walk": 5}}
+    p = Problem.from_json(data)
+    assert p.travel.speed_kmh == {"walk": 5.0, "bicycle": 12.0, "motorbike": 22.0}
+    assert p.travel.detour_factor == DEFAULT_DETOUR_FACTOR
+    data["travel"] = {"speed_kmh": {"cyclo": 8}}
+    speeds = Problem.from_json(data).travel.speed_kmh
+    assert speeds == {"walk": 4.5, "bicycle": 12.0, "motorbike": 22.0, "cyclo": 8.0}
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "scheduling" / "examples"
+
+
+def test_example_files_load_and_the_plan_is_what_the_documented_command_gives():
+    # docs/scheduling.md: python -m scheduling solve scheduling/examples/problem.json
+    #     -o scheduling/examples/plan.json --seed 0 --solutions 100
+    p = Problem.from_json(json.loads((EXAMPLES / "problem.json").read_text(encoding="utf-8")))
+    written = json.loads((EXAMPLES / "plan.json").read_text(encoding="utf-8"))
+    assert check(p, Plan.from_json(written)) == []
+    fresh = solve(p, SolveParams(seed=0, solution_limit=100)).to_json()
+    for doc in (written, fresh):
+        del doc["stats"]["solve_s"]  # wall-clock time
+    assert fresh == written

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from planner_factories import AFTERNOON, FAST, MORNING, near, problem, team, visit, window
 
 from scheduling import check, solve
+from scheduling.planner import Context, Tour, assemble
 
 
 def reasons(plan) -> dict[str, str]:
@@ -99,3 +102,39 @@ def test_every_visit_is_either_routed_or_unassigned_with_a_known_reason():
     assert check(p, plan) == []
     assert plan.stats.served + len(plan.unassigned) == 5
     assert reasons(plan) == {"full": "capacity", "skill": "no_skill", "late": "no_window"}
+
+
+def test_visits_a_search_left_out_are_inserted_where_they_still_fit():
+    # Tours from any source (here: none at all, as if the search found nothing in time)
+    # go through the final insertion pass before a visit may be called `capacity`.
+    p = problem(
+        [team("T1", max_visits=2), team("T2", start=near(3000, 0), end=near(3000, 0))],
+        [visit(f"R{i}", location=near(400 * i, 200), priority=1 + i) for i in range(4)],
+    )
+    seen = []
+    plan = assemble(Context(p), [], progress=seen.append, started=time.monotonic())
+    assert check(p, plan) == []
+    assert plan.stats.served == 4
+    assert plan.unassigned == ()
+    # The better plan is reported like any improvement found by the search.
+    assert [(s.served, s.served_priority) for s in seen] == [(4, 10)]
+
+
+def test_a_visit_is_capacity_only_when_no_able_team_shift_has_room_for_it():
+    # One team, back at the office by 11:00: three one-hour services fit in the morning,
+    # a fourth does not; T2 lacks the skill.
+    p = problem(
+        [team("T1", end=near(0, 0)), team("T2", skills={"other"})],
+        [
+            visit(
+                f"R{i}", location=near(300 * i, 0), service_min=60, priority=1 + i, skills={"vneid"}
+            )
+            for i in range(4)
+        ],
+    )
+    partial = Tour(team=0, shift=0, visit_ids=["R3"])
+    plan = assemble(Context(p), [partial])
+    assert check(p, plan) == []
+    assert plan.stats.served == 3
+    assert "R3" in plan.assignment()
+    assert reasons(plan) == {"R0": "capacity"}

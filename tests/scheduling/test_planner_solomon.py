@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scheduling import SolveParams, check, solve
-from scheduling.bench import solomon_distance
+from scheduling.bench import SolomonRow, solomon_distance, solomon_summary
 from scheduling.model import ProblemError
 from scheduling.solomon import read_bks, read_instance
 
@@ -56,3 +56,21 @@ def test_reader_refuses_a_file_that_is_not_solomon(tmp_path):
     bad.write_text("hello\n")
     with pytest.raises(ProblemError, match="not a Solomon instance"):
         read_instance(bad)
+
+
+def _row(name: str, vehicles: int, distance: float, bks_vehicles: int, bks: float) -> SolomonRow:
+    return SolomonRow(name, vehicles, distance, 0, bks_vehicles, bks, 10.0, 0)
+
+
+def test_summary_separates_the_gap_at_the_bks_fleet_from_the_overall_mean():
+    rows = [
+        _row("A", 10, 102.0, 10, 100.0),  # BKS fleet, +2 %
+        _row("B", 10, 104.0, 10, 100.0),  # BKS fleet, +4 %
+        _row("C", 13, 94.0, 11, 100.0),  # two vehicles more, -6 %
+    ]
+    assert solomon_summary(rows) == [
+        "mean gap 0.00% over 3 instances; vehicles = BKS on 2, > BKS+1 on 1; invalid 0",
+        "mean gap over the 2 instances solved with the BKS fleet: 3.00%",
+        "vehicles in total 33 (BKS 31)",
+        "over BKS+1: C",
+    ]

@@ -1,0 +1,301 @@
+"""Insert left-out visits into finished tours where they still fit.
+
+A visit the search leaves out is reported as ``capacity``: "it could be made alone, but
+the teams able to make it are full". A time-limited search (or a decomposed one, whose
+repair looks only at the nearest teams) can leave out a visit that would still fit, so
+before the planner uses that label it tries each such visit in every team shift that
+screening found able to make it, at every position of the tour, and inserts it where it
+fits at the least extra travel (most urgent visits first). A visit is labelled
+``capacity`` only when no insertion is feasible.
+
+The check is cheap because it never re-times a whole tour per candidate. For a fixed
+order, waiting is allowed, so a tour's suffix is feasible exactly when the team reaches
+its next point no later than a *latest arrival* found by one backward pass; and the team
+is ready to leave each point at an *earliest departure* found by one forward pass. A
+candidate (tour, position) is then feasible iff
+
+    ready[g] + travel(g -> visit)  reaches an open window of the visit,
+    its service ends inside the shift, and
+    service end + travel(visit -> g + 1) <= latest[g],
+
+which numpy evaluates for all candidates of a visit at once. The chosen insertion is
+then timed by :func:`scheduling.timeline.build_route`, the one function that times tours,
+so the plan is exactly as feasible as every other route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scheduling.model import Problem, Route
+from scheduling.timeline import (
+    Clock,
+    TourFailure,
+    build_route,
+    earliest_start,
+    service_ticks,
+    shift_ticks,
+    tour_points,
+    window_ticks,
+)
+from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
+
+_NEVER = np.iinfo(np.int64).max // 4
+
+
+@dataclass
+class PlacedTour:
+    """A timed tour of the plan being assembled.
+
+    ``requested`` maps visit ids to service starts (ticks) that must be kept, for the
+    visits :func:`scheduling.replan` keeps fixed.
+    """
+
+    team: int
+    shift: int
+    visit_ids: list[str]
+    route: Route
+    requested: dict[str, int] = field(default_factory=dict)
+
+
+def _latest_start(bound: int, windows: Sequence[tuple[int, int]], restricted: bool) -> int:
+    """The latest moment <= ``bound`` inside a window, or ``-_NEVER``."""
+    if not restricted:
+        return bound
+    best = -_NEVER
+    for a, b in windows:
+        if a <= bound:
+            best = max(best, min(b, bound))
+    return best
+
+
+@dataclass(frozen=True)
+class _Gaps:
+    """The places between consecutive points of one tour, with their timing slack.
+
+    Gap ``g`` goes from point ``g`` (0 is the start point) to point ``g + 1`` (the last
+    is the end point, or the open end for a team without one).
+    """
+
+    frm: np.ndarray  # point index of the gap's origin
+    to: np.ndarray  # point index of the gap's destination; -1 for the open end
+    ready: np.ndarray  # earliest departure from the origin, ticks
+    latest: np.ndarray  # latest arrival at the destination, ticks
+    arc: np.ndarray  # current travel over the gap, ticks
+    t1: int  # shift end, ticks
+
+
+class _Planner:
+    """State of the insertion pass over one plan."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        travel: Travel,
+        clock: Clock,
+        tours: dict[tuple[int, int], PlacedTour],
+    ) -> None:
+        self.problem = problem
+        self.travel = travel
+        self.clock = clock
+        self.tours = tours
+        keys = [v.id for v in problem.visits]
+        for t in problem.teams:
+            keys.append(start_id(t.id))
+            if problem.team_has_end(t):
+                keys.append(end_id(t.id))
+        self.index = {k: i for i, k in enumerate(keys)}
+        self.points = travel.points(keys)
+        self.gaps: dict[tuple[int, int], _Gaps] = {}
+        self.count: dict[int, int] = {}
+        self.load: dict[tuple[int, int], int] = {}
+        for key, tour in tours.items():
+            self.count[key[0]] = self.count.get(key[0], 0) + len(tour.visit_ids)
+            self.load[key] = sum(problem.visit(v).demand for v in tour.visit_ids)
+
+    def _gaps(self, key: tuple[int, int]) -> _Gaps:
+        cached = self.gaps.get(key)
+        if cached is not None:
+            return cached
+        problem, clock = self.problem, self.clock
+        ti, si = key
+        team = problem.teams[ti]
+        tour = self.tours.get(key)
+        ids = tour.visit_ids if tour is not None else []
+        requested = tour.requested if tour is not None else {}
+        pts = tour_points(problem, team, ids)
+        minutes = self.travel.minutes_pairs(self.travel.mode_of(team), pts[:-1], pts[1:])
+        arcs = [int(x) for x in minutes_to_ticks(minutes)] if len(pts) > 1 else []
+        has_end = problem.team_has_end(team)
+        if not has_end:
+            arcs.append(0)
+        t0, t1 = shift_ticks(clock, team, si)
+        visits = [problem.visit(v) for v in ids]
+        services = [service_ticks(v) for v in visits]
+        windows = [window_ticks(clock, v) for v in visits]
+        n = len(ids)
+        ready = [t0]
+        t = t0
+        for i, v in enumerate(visits):
+            arrive = t + arcs[i]
+            start = requested.get(v.id)
+            if start is None:
+                start = earliest_start(arrive, windows[i], bool(v.windows))
+            # An untimeable tour cannot occur here (it was timed); arriving never helps.
+            t = (arrive if start is None else start) + services[i]
+            ready.append(t)
+        latest = [0] * (n + 1)
+        latest[n] = t1
+        for i in range(n - 1, -1, -1):
+            bound = latest[i + 1] - arcs[i + 1] - services[i]
+            fixed = requested.get(ids[i])
+            if fixed is not None:
+                latest[i] = fixed if fixed <= bound else -_NEVER
+            else:
+                latest[i] = _latest_start(bound, windows[i], bool(visits[i].windows))
+        idx = [self.index[p] for p in pts]
+        gaps = _Gaps(
+            frm=np.array(idx[: n + 1], dtype=np.int64),
+            to=np.array(idx[1:] if has_end else [*idx[1:], -1], dtype=np.int64),
+            ready=np.array(ready, dtype=np.int64),
+            latest=np.array(latest, dtype=np.int64),
+            arc=np.array(arcs, dtype=np.int64),
+            t1=t1,
+        )
+        self.gaps[key] = gaps
+        return gaps
+
+    def _has_room(self, key: tuple[int, int], demand: int) -> bool:
+        team = self.problem.teams[key[0]]
+        if team.max_visits is not None and self.count.get(key[0], 0) >= team.max_visits:
+            return False
+        return team.capacity is None or self.load.get(key, 0) + demand <= team.capacity
+
+    def insert(self, visit_id: str, options: Sequence[tuple[int, int]]) -> bool:
+        """Insert the visit at its cheapest feasible place among ``options``; say if done."""
+        problem, travel = self.problem, self.travel
+        v = problem.visit(visit_id)
+        keys = [k for k in options if self._has_room(k, v.demand)]
+        if not keys:
+            return False
+        wins = window_ticks(self.clock, v)
+        restricted = bool(v.windows)
+        if restricted and not wins:
+            return False
+        service = service_ticks(v)
+        gaps = [self._gaps(k) for k in keys]
+        sizes = np.array([g.frm.size for g in gaps])
+        frm = np.concatenate([g.frm for g in gaps])
+        to = np.concatenate([g.to for g in gaps])
+        ready = np.concatenate([g.ready for g in gaps])
+        latest = np.concatenate([g.latest for g in gaps])
+        arc = np.concatenate([g.arc for g in gaps])
+        t1 = np.repeat([g.t1 for g in gaps], sizes)
+        modes = np.repeat([travel.mode_of(problem.teams[k[0]]) for k in keys], sizes)
+        into = np.zeros(frm.size, dtype=np.int64)
+        out = np.zeros(frm.size, dtype=np.int64)
+        for mode in dict.fromkeys(modes.tolist()):
+            m = modes == mode
+            to_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points, outbound=False))
+            from_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points))
+            into[m] = to_v[frm[m]]
+            dest = to[m]
+            out[m] = np.where(dest >= 0, from_v[np.maximum(dest, 0)], 0)
+        arrive = ready + into
+        if restricted:
+            start = np.full(arrive.size, _NEVER, dtype=np.int64)
+            for a, b in wins:  # sorted: the first open window gives the earliest start
+                ok = (start == _NEVER) & (arrive <= b)
+                start = np.where(ok, np.maximum(arrive, a), start)
+        else:
+            start = arrive
+        end = start + service
+        feasible = (start != _NEVER) & (end <= t1) & (end + out <= latest)
+        if not feasible.any():
+            return False
+        cost = into + out - arc
+        owner = np.repeat(np.arange(len(keys)), sizes)
+        position = np.arange(frm.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        for g in np.nonzero(feasible)[0][np.argsort(cost[feasible], kind="stable")]:
+            key = keys[int(owner[g])]
+            if self._place(key, v.id, int(position[g])):
+                return True
+        return False
+
+    def _place(self, key: tuple[int, int], visit_id: str, pos: int) -> bool:
+        """Time the tour with the visit at ``pos``; keep it if it can be timed."""
+        problem = self.problem
+        ti, si = key
+        tour = self.tours.get(key)
+        ids = list(tour.visit_ids) if tour is not None else []
+        requested = dict(tour.requested) if tour is not None else {}
+        ids.insert(pos, visit_id)
+        route = build_route(
+            problem,
+            self.travel,
+            self.clock,
+            problem.teams[ti],
+            si,
+            ids,
+            requested=[requested.get(x) for x in ids] if requested else None,
+        )
+        if isinstance(route, TourFailure):
+            return False
+        self.tours[key] = PlacedTour(ti, si, ids, route, requested)
+        self.gaps.pop(key, None)
+        self.count[ti] = self.count.get(ti, 0) + 1
+        self.load[key] = self.load.get(key, 0) + problem.visit(visit_id).demand
+        return True
+
+
+def fill(
+    problem: Problem,
+    travel: Travel,
+    clock: Clock,
+    allowed: Mapping[str, Sequence[tuple[int, int]]],
+    tours: dict[tuple[int, int], PlacedTour],
+    left: Sequence[str],
+) -> list[str]:
+    """Insert left-out visits wherever they still fit; return the ids inserted.
+
+    Parameters
+    ----------
+    problem : Problem
+    travel : Travel
+    clock : Clock
+    allowed : mapping of visit id to (team index, shift index) pairs
+        The team shifts screening found able to make each visit alone.
+    tours : dict of (team index, shift index) to PlacedTour
+        The plan's timed tours; updated in place.
+    left : sequence of str
+        Ids of visits the plan leaves out although screening allows them.
+
+    Returns
+    -------
+    list of str
+        The visits inserted; every other visit of ``left`` has no feasible insertion in
+        the final tours (the teams able to make it are full).
+    """
+    if not left:
+        return []
+    planner = _Planner(problem, travel, clock, tours)
+    order = {v.id: i for i, v in enumerate(problem.visits)}
+    pending = sorted(left, key=lambda vid: (-problem.visit(vid).priority, order[vid]))
+    inserted: list[str] = []
+    # An insertion only tightens its own tour and uses up its team's room, so a visit
+    # that did not fit still does not, except with a matrix that breaks the triangle
+    # inequality, where the new stop can open a shortcut: repeat until nothing more fits.
+    while pending:
+        still = []
+        for vid in pending:
+            if planner.insert(vid, allowed.get(vid, ())):
+                inserted.append(vid)
+            else:
+                still.append(vid)
+        if len(still) == len(pending):
+            break
+        pending = still
+    return inserted
