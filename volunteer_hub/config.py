@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from datetime import timedelta
@@ -112,6 +113,64 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Numeric settings that must be whole numbers (sizes in bytes, counts, days), each with its
+#: least value. From the environment a setting is whatever JSON makes of it ("abc" stays a
+#: string), and a wrong one would only fail later, on every request that reads it.
+WHOLE_SETTINGS: dict[str, int] = {
+    "DATABASE_CONNECT_TIMEOUT_S": 1,
+    "WTF_CSRF_TIME_LIMIT": 1,
+    "MAX_CONTENT_LENGTH": 1,
+    "MAX_FORM_MEMORY_SIZE": 1,
+    "PUBLIC_FORM_MAX_BYTES": 1,
+    "PROXY_FIX": 0,
+    "PLAN_WORKERS": 1,
+    "RETENTION_DAYS": 1,
+    "SMS_CONCURRENCY": 1,
+    "SMS_BATCH_SIZE": 1,
+    "SMS_MAX_ATTEMPTS": 1,
+    "SMS_FAILING_AFTER": 1,
+    "LINK_VALID_DAYS": 0,
+}
+#: Numeric settings that may have a fraction (seconds, rates, prices), each with its least value.
+DECIMAL_SETTINGS: dict[str, float] = {
+    "PLAN_TIME_LIMIT_S": 1,
+    "WORKER_PLANS_INTERVAL_S": 0.1,
+    "SMS_RATE_PER_S": 0,
+    "SMS_HTTP_TIMEOUT_S": 0.1,
+    "SMS_SENDING_TIMEOUT_S": 0.1,
+    "SMS_RETRY_BASE_S": 0,
+    "SMS_PRICE_PER_SEGMENT": 0,
+    "WORKER_DISPATCH_INTERVAL_S": 0.1,
+    "WORKER_RECONCILE_INTERVAL_S": 0.1,
+    "WORKER_REMINDERS_INTERVAL_S": 0.1,
+    "WORKER_LINKS_INTERVAL_S": 0.1,
+}
+#: Settings where None means "no limit" (Flask's and Flask-WTF's own meaning).
+UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})
+
+
+def _check_numbers(config: dict[str, Any]) -> None:
+    """Raise ConfigError, in one line, for the first numeric setting of the wrong type or range."""
+    for key, least in (*WHOLE_SETTINGS.items(), *DECIMAL_SETTINGS.items()):
+        value = config.get(key)
+        if value is None and key in UNLIMITED_ALLOWED:
+            continue
+        whole = key in WHOLE_SETTINGS
+        if whole and isinstance(value, float) and value.is_integer():
+            value = config[key] = int(value)
+        kinds = (int,) if whole else (int, float)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, kinds)
+            or not math.isfinite(value)
+            or value < least
+        ):
+            shown = repr(value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"VH_{key} must be {kind}, at least {least:g} (it is {shown})")
+
+
 def _database_uri(app: Flask) -> str:
     """Return the configured database URI, normalised for the drivers we ship."""
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or os.environ.get("DATABASE_URL")
@@ -143,6 +202,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     app.config.from_prefixed_env("VH")
     if overrides:
         app.config.from_mapping(overrides)
+    _check_numbers(app.config)
 
     app.config["SQLALCHEMY_DATABASE_URI"] = _database_uri(app)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]

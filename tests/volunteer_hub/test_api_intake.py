@@ -117,9 +117,17 @@ def test_a_coordinator_token_submits_only_for_their_communes(client, world, sess
 
 
 def test_a_partner_token_cannot_read_coordinator_data(client, world, partner_token):
-    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {partner_token}"})
+    headers = {"Authorization": f"Bearer {partner_token}"}
+    response = client.get("/api/v1/me", headers=headers)
     assert response.status_code == 200
     assert response.get_json()["role"] == "partner"
+    for path in ("/api/v1/drives", f"/api/v1/plans/{world.a.plan.id}", f"/api/v1/plans/{world.a.plan.id}/problem",
+                 "/api/v1/reports/summary", f"/api/v1/reports/summary?commune={world.a.commune.code}"):
+        refused = client.get(path, headers=headers)
+        assert refused.status_code == 403, path
+        assert world.a.drive.name not in refused.get_data(as_text=True)
+    started = client.post(f"/api/v1/drives/{world.a.drive.id}/plans", json={}, headers=headers)
+    assert started.status_code == 403
 
 
 def test_the_openapi_document_is_valid_and_its_example_is_accepted(client, world, session, partner_token):

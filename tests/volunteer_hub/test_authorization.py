@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from tests.conftest import login
+from volunteer_hub.extensions import db
+from volunteer_hub.models import DriveRequest, DriveVolunteer, HelpRequest, Message, MessageStatus
 from volunteer_hub.services.accounts import create_api_token
+from volunteer_hub.services.messaging import queue_message
+from volunteer_hub.services.sms_templates import KINDS
 
-# Blueprints whose every route needs a signed-in account (or a token, for the API).
-PROTECTED_BLUEPRINTS = ("coordinator", "records", "planning", "admin", "api")
+# Blueprints anyone may reach: the home page and health check, the public forms, sign-in,
+# personal SMS links (the code in the link is the key) and Twilio's webhooks (signed). Every
+# other blueprint, present or future, is protected and walked by the matrix below.
+PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks")
+
+
+@pytest.fixture(autouse=True)
+def outbox(world, session):  # type: ignore[no-untyped-def]
+    """A held SMS of each commune's drive, for the routes that name a message."""
+    for part in (world.a, world.b):
+        message = queue_message(session, key=f"held-{part.commune.code}", kind="broadcast",
+                                to_phone=part.volunteer.phone, body="Doan TN: thu", drive_id=part.drive.id,
+                                volunteer_id=part.volunteer.id)
+        message.status = MessageStatus.HELD
+    session.commit()
 
 
 def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """URL parameters that name a record of one commune."""
+    message_id = db.session.scalar(select(Message.id).where(Message.drive_id == world_part.drive.id))
     return {
         "request_id": world_part.request.id,
         "volunteer_id": world_part.volunteer.id,
@@ -26,13 +45,16 @@ def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "commune_id": world_part.commune.id,
         "reference": world_part.request.reference,
         "team_code": world_part.team.code,
+        "message_id": message_id,
     }
 
 
 # Public by design: the API's description holds no data.
 PUBLIC_ENDPOINTS = {"api.openapi"}
 # URL parameters that do not name a record (formats, kinds): filled with a fixed value.
-NON_RECORD = {"kind": "requests", "fmt": "csv"}
+NON_RECORD = {"kind": "requests", "fmt": "csv", "locale": "vi"}
+# The same names with other values on some routes (an SMS text's kind is not an import's).
+NON_RECORD_BY_ENDPOINT = {"sms_admin.template_edit": {"kind": next(iter(KINDS))}}
 
 
 def names_a_record(rule) -> bool:  # type: ignore[no-untyped-def]
@@ -41,13 +63,19 @@ def names_a_record(rule) -> bool:  # type: ignore[no-untyped-def]
 
 def protected_rules(app: Flask):  # type: ignore[no-untyped-def]
     for rule in app.url_map.iter_rules():
-        blueprint = rule.endpoint.split(".")[0]
-        if blueprint in PROTECTED_BLUEPRINTS and rule.endpoint not in PUBLIC_ENDPOINTS:
+        blueprint, dot, _name = rule.endpoint.partition(".")
+        if not dot:  # the app's own static files
+            continue
+        if blueprint not in PUBLIC_BLUEPRINTS and rule.endpoint not in PUBLIC_ENDPOINTS:
             yield rule
 
 
+def is_admin_only(rule) -> bool:  # type: ignore[no-untyped-def]
+    return rule.endpoint.startswith(("admin.", "sms_admin."))
+
+
 def build(rule, values: dict[str, object]) -> str:  # type: ignore[no-untyped-def]
-    values = {**NON_RECORD, **values}
+    values = {**NON_RECORD, **NON_RECORD_BY_ENDPOINT.get(rule.endpoint, {}), **values}
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: add {missing} to record_ids() so the matrix covers it"
     built = rule.build({name: values[name] for name in rule.arguments}, append_unknown=False)
@@ -68,6 +96,9 @@ def test_the_matrix_covers_every_protected_route(app, world):
     assert len(rules) >= 10
     for rule in rules:
         build(rule, record_ids(world.b))
+    covered = {rule.endpoint.partition(".")[0] for rule in rules}
+    assert covered == set(app.blueprints) - set(PUBLIC_BLUEPRINTS)
+    assert {"coordinator", "records", "planning", "reports", "admin", "sms_admin", "api"} <= covered
 
 
 def test_coordinator_of_a_gets_403_or_404_for_every_record_of_b(client, app, world, session):
@@ -89,7 +120,7 @@ def test_coordinator_of_a_gets_403_or_404_for_every_record_of_b(client, app, wor
 def test_list_pages_of_a_never_show_records_of_b(client, app, world):
     login(client, world.a.coordinator.email)
     for rule in protected_rules(app):
-        if names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith(("api.", "admin.")):
+        if names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith("api.") or is_admin_only(rule):
             continue
         body = client.get(build(rule, {})).get_data(as_text=True)
         for secret in (world.b.request.reference, world.b.request.beneficiary_name,
@@ -101,7 +132,7 @@ def test_coordinator_of_b_reaches_the_same_pages(client, app, world):
     # The 404s above are about scope, not broken pages: B's own coordinator gets them.
     login(client, world.b.coordinator.email)
     for rule in protected_rules(app):
-        if not names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith(("api.", "admin.")):
+        if not names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith("api.") or is_admin_only(rule):
             continue
         path = build(rule, record_ids(world.b))
         response = client.get(path)
@@ -122,7 +153,7 @@ def test_admin_pages_are_for_admins_only(client, app, world, who):
     if who == "coordinator":
         login(client, world.a.coordinator.email)
     for rule in protected_rules(app):
-        if not rule.endpoint.startswith("admin.") or "GET" not in rule.methods:
+        if not is_admin_only(rule) or "GET" not in rule.methods:
             continue
         response = client.get(build(rule, record_ids(world.a)))
         assert response.status_code in ((302,) if who == "anonymous" else (403,)), rule.rule
@@ -133,7 +164,121 @@ def test_anonymous_visitors_are_sent_to_sign_in_or_get_401(client, app, world):
         path = build(rule, record_ids(world.a))
         for method in methods(rule):
             response = call(client, method, path)
-            expected = (401,) if rule.endpoint.startswith("api.") else (302,)
+            # Reports also answer scripts with a bearer token, so without one they say 401.
+            expected = (401,) if rule.endpoint.startswith(("api.", "reports.")) else (302,)
             assert response.status_code in expected, f"{method} {path} gave {response.status_code}"
             if response.status_code == 302:
                 assert "/login" in response.headers["Location"]
+
+
+# --- commune B's ids in query strings and form bodies ------------------------------------------
+
+
+def secrets_of(part) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    return (part.request.reference, part.request.beneficiary_name, part.volunteer.full_name, part.drive.name)
+
+
+def query_args_of(part) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """Query strings naming the records of ``part``, as the filters and reports read them."""
+    return [
+        {"commune": part.commune.id}, {"commune": part.commune.code}, {"drive": part.drive.id},
+        {"hamlet": part.hamlet.id}, {"with": part.plan.id}, {"volunteer": part.volunteer.id},
+        {"request": part.request.id}, {"plan": part.plan.id}, {"hamlet_id": part.hamlet.id},
+        {"q": part.request.reference}, {"q": part.volunteer.full_name},
+    ]
+
+
+def test_ids_of_b_in_query_strings_never_show_b(client, app, world):
+    login(client, world.a.coordinator.email)
+    checked = 0
+    for rule in protected_rules(app):
+        if "GET" not in rule.methods or rule.endpoint.startswith("api.") or is_admin_only(rule):
+            continue
+        path = build(rule, record_ids(world.a))
+        for args in query_args_of(world.b):
+            response = client.get(path, query_string=args)
+            assert response.status_code in (200, 302, 403, 404, 422), f"{path}?{args} gave {response.status_code}"
+            body = response.get_data(as_text=True)
+            # A search box shows back what was searched: only the other secrets must not appear.
+            for secret in set(secrets_of(world.b)) - {str(v) for v in args.values()}:
+                assert secret not in body, f"{path}?{args} shows {secret!r} of commune B"
+            checked += 1
+    assert checked >= 100
+
+
+def test_b_ids_in_report_queries_are_404_or_refused(client, world, session):
+    login(client, world.a.coordinator.email)
+    for path in ("/reports", "/reports/export.csv", f"/volunteers/{world.a.volunteer.id}/certificate"):
+        assert client.get(path, query_string={"drive": world.b.drive.id}).status_code == 404, path
+    assert client.get("/reports", query_string={"commune": world.b.commune.code}).status_code in (404, 422)
+    token = create_api_token(session, world.a.coordinator).token
+    session.commit()
+    summary = client.get("/api/v1/reports/summary", query_string={"commune": world.b.commune.code},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert summary.status_code == 422 and "commune" in summary.get_json()["errors"]
+
+
+def state_of_b(session, world):  # type: ignore[no-untyped-def]
+    """What a coordinator of A must never change in commune B."""
+    session.expire_all()
+    request = session.get(HelpRequest, world.b.request.id)
+    message = session.scalar(select(Message).where(Message.drive_id == world.b.drive.id))
+    return {
+        "request": (request.status, request.priority, request.status_changed_at),
+        "drives of the request": sorted(
+            session.scalars(select(DriveRequest.drive_id).where(DriveRequest.request_id == request.id))
+        ),
+        "drives of the volunteer": sorted(
+            session.scalars(select(DriveVolunteer.drive_id).where(DriveVolunteer.volunteer_id == world.b.volunteer.id))
+        ),
+        "volunteer": (world.b.volunteer.status, world.b.volunteer.max_visits_per_day),
+        "message": message.status,
+        "requests in B": len(list(session.scalars(select(HelpRequest.id).where(HelpRequest.commune_id == world.b.commune.id)))),
+    }
+
+
+def test_ids_of_b_in_form_bodies_change_nothing_of_b(client, world, session):
+    login(client, world.a.coordinator.email)
+    a, b = world.a, world.b
+    before = state_of_b(session, world)
+    posts = [
+        (f"/drives/{a.drive.id}/requests", {"action": action, "request_ids": [str(b.request.id)]})
+        for action in ("include", "exclude", "triage", "cancel", "priority-5")
+    ] + [
+        (f"/drives/{a.drive.id}/volunteers", {"action": "invite", "volunteer_ids": [str(b.volunteer.id)]}),
+        (f"/drives/{a.drive.id}/volunteers", {"action": "answer", "status": "declined",
+                                              "volunteer_id": str(b.volunteer.id)}),
+        (f"/drives/{a.drive.id}/volunteers", {"action": "move", "volunteer_id": str(b.volunteer.id),
+                                              "team_code": b.team.code}),
+        (f"/drives/{a.drive.id}/messages/{record_ids(b)['message_id']}/decide", {"decision": "cancel"}),
+        (f"/plans/{a.plan.id}/visits/{b.request.reference}/move", {"team_code": a.team.code}),
+        (f"/plans/{a.plan.id}/visits/{b.request.reference}/pin", {"pinned": "yes"}),
+        ("/requests/new", {"source": "phone", "beneficiary_name": "Hoa", "phone": "0912345678",
+                           "commune": b.commune.code, "services": ["vneid_activate"], "consent": "yes"}),
+        ("/requests/new", {"source": "phone", "beneficiary_name": "Hoa", "phone": "0912345678",
+                           "commune": a.commune.code, "hamlet_id": str(b.hamlet.id),
+                           "services": ["vneid_activate"], "consent": "yes"}),
+        ("/drives/new", {"name": "Đợt của B", "communes": [b.commune.code], "block_day": ["2031-05-03"],
+                         "block_start": ["07:30"], "block_end": ["11:00"]}),
+        (f"/drives/{a.drive.id}/edit", {"name": "Đợt A và B", "communes": [a.commune.code, b.commune.code],
+                                        "block_day": ["2031-05-03"], "block_start": ["07:30"],
+                                        "block_end": ["11:00"]}),
+    ]
+    for path, data in posts:
+        response = client.post(path, data=data)
+        assert response.status_code in (302, 303, 404, 409, 422), f"POST {path} {data} gave {response.status_code}"
+        assert state_of_b(session, world) == before, f"POST {path} {data} changed commune B"
+        if response.status_code in (302, 303):
+            followed = client.get(response.headers["Location"])
+            for secret in secrets_of(b):
+                assert secret not in followed.get_data(as_text=True), f"POST {path} led to {secret!r} of B"
+    assert "Đợt của B" not in client.get("/drives").get_data(as_text=True)
+
+
+def test_a_token_of_a_cannot_plan_or_read_b(client, world, session):
+    token = create_api_token(session, world.a.coordinator).token
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post(f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=headers).status_code == 404
+    drives = client.get("/api/v1/drives", headers=headers).get_json()["drives"]
+    assert world.b.drive.id not in {d["id"] for d in drives}

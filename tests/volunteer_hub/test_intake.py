@@ -184,6 +184,32 @@ def test_odd_unicode_is_cleaned(client, world, session):
     assert record.beneficiary_name == "Hoa Thí Lan"
 
 
+def test_a_name_made_only_of_invisible_characters_is_missing(client, world, session):
+    # The length check used to run before cleaning, so "\u200b" passed and an empty name was stored.
+    before = count(session)
+    response = client.post("/request", data=form(world, beneficiary_name="\u200b\u202e\u00ad"))
+    assert response.status_code == 422
+    assert 'id="beneficiary_name-error"' in response.get_data(as_text=True)
+    assert count(session) == before
+
+
+@pytest.mark.parametrize("field", ["people_count", "hamlet_id", "block"])
+@pytest.mark.parametrize("value", ["²", "١٢", "99999999999999999999", "9" * 5000])
+def test_numbers_in_other_scripts_or_too_big_are_field_errors(client, world, session, field, value):
+    before = count(session)
+    response = client.post("/request", data=form(world, **{field: value}))
+    assert response.status_code == 422
+    shown_on = "windows" if field == "block" else field  # ticked blocks become time windows
+    assert f'id="{shown_on}-error"' in response.get_data(as_text=True)
+    assert count(session) == before
+
+
+def test_a_service_code_with_a_nul_byte_is_reported_on_the_services(client, world, session):
+    response = client.post("/request", data=form(world, services=["vneid_activate\x00"]))
+    assert response.status_code == 422
+    assert 'id="services-error"' in response.get_data(as_text=True)
+
+
 def test_an_oversized_body_is_refused_with_413(client, world, session):
     before = count(session)
     response = client.post("/request", data=form(world, notes="x" * 200_000))

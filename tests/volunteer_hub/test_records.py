@@ -165,3 +165,64 @@ def test_posters_carry_a_qr_code_that_opens_the_prefilled_form(client, world):
     assert svg.get_data(as_text=True).lstrip().startswith("<svg")
     assert client.get(f"/posters/{world.a.commune.code}/{world.b.hamlet.id}").status_code == 404
     assert client.get(f"/posters/{world.b.commune.code}").status_code == 404
+
+
+def test_a_csv_cell_over_the_csv_limit_is_refused_clearly(client, world, session):
+    # Python's csv module refuses a cell over 128 KiB; the file is still well under the upload limit.
+    login(client, world.a.coordinator.email)
+    body = "beneficiary_name,phone,commune,services,consent,notes\n"
+    body += f"Hoa,0912000111,{world.a.commune.code},vneid_install,yes,ok\n"
+    body += f'Lan,0912000222,{world.a.commune.code},vneid_install,yes,"{"x" * 200_000}"\n'
+    before = count(session, HelpRequest)
+    response = client.post(
+        "/requests/import",
+        data={"file": (io.BytesIO(body.encode("utf-8")), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Không đọc được dòng 3 của tệp CSV này" in response.get_data(as_text=True)
+    assert count(session, HelpRequest) == before
+
+
+def test_a_row_failing_in_the_database_is_reported_and_leaves_nothing(client, world, session):
+    # The checks run before a row is written, but the database may still refuse a row (a
+    # constraint, a lost connection): that row alone is rolled back, the others are imported.
+    from sqlalchemy import event
+    from sqlalchemy.exc import IntegrityError
+
+    from volunteer_hub.models import AuditEvent, RequestService
+
+    def refuse(mapper, connection, target):  # type: ignore[no-untyped-def]
+        if target.beneficiary_name == "Lỗi Cơ Sở":
+            raise IntegrityError("INSERT INTO help_request", {}, Exception("refused by a test"))
+
+    login(client, world.a.coordinator.email)
+    code = world.a.commune.code
+    rows = [
+        ["beneficiary_name", "phone", "commune", "services", "consent"],
+        ["Nguyễn Thị Sen", "0912 000 111", code, "vneid_install; scam_safety", "có"],
+        ["Lỗi Cơ Sở", "0912 000 222", code, "vneid_install; bank_app", "có"],
+        ["Trần Văn Lộc", "0912 000 333", code, "health_book", "có"],
+    ]
+    before = {m: count(session, m) for m in (HelpRequest, RequestService, AuditEvent)}
+    event.listen(HelpRequest, "before_insert", refuse)
+    try:
+        response = client.post(
+            "/requests/import",
+            data={"file": (io.BytesIO(xlsx(rows)), "yeu-cau.xlsx")},
+            content_type="multipart/form-data",
+        )
+    finally:
+        event.remove(HelpRequest, "before_insert", refuse)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Đã nhập 2 trên 3 dòng." in body
+    assert "<td>3</td>" in body and "Không lưu được dòng này." in body
+    names = set(session.scalars(select(HelpRequest.beneficiary_name)))
+    assert {"Nguyễn Thị Sen", "Trần Văn Lộc"} <= names and "Lỗi Cơ Sở" not in names
+    assert count(session, HelpRequest) == before[HelpRequest] + 2
+    assert count(session, RequestService) == before[RequestService] + 3
+    created = session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity == "help_request")
+    )
+    assert created == 2

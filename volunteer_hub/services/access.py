@@ -18,12 +18,21 @@ from volunteer_hub.models import (
     Visit,
     Volunteer,
 )
+from volunteer_hub.services.validation import is_record_id
 
 T = TypeVar("T")
 
 
 class NotVisibleError(LookupError):
     """The record does not exist or is outside the account's communes (shown as 404)."""
+
+
+def _get(session: Session, model: type[T], record_id: int) -> T | None:
+    # An id no row can have (0, negative, beyond the 32-bit INTEGER) is not sent to the
+    # database, where it would raise instead of finding nothing.
+    if not is_record_id(record_id):
+        return None
+    return session.get(model, record_id)
 
 
 def commune_clause(user: User, column: Any) -> ColumnElement[bool]:
@@ -67,7 +76,7 @@ def drives_for(user: User) -> Select[tuple[Drive]]:
 
 def visible_commune(session: Session, user: User, commune_id: int) -> Commune:
     """Return the commune if the user may see it, else raise NotVisibleError."""
-    commune = session.get(Commune, commune_id)
+    commune = _get(session, Commune, commune_id)
     if commune is None or not user.can_see_commune(commune.id):
         raise NotVisibleError
     return commune
@@ -75,7 +84,7 @@ def visible_commune(session: Session, user: User, commune_id: int) -> Commune:
 
 def visible_request(session: Session, user: User, request_id: int) -> HelpRequest:
     """Return the help request if the user may see it, else raise NotVisibleError."""
-    record = session.get(HelpRequest, request_id)
+    record = _get(session, HelpRequest, request_id)
     if record is None or not user.can_see_commune(record.commune_id):
         raise NotVisibleError
     return record
@@ -83,7 +92,7 @@ def visible_request(session: Session, user: User, request_id: int) -> HelpReques
 
 def visible_volunteer(session: Session, user: User, volunteer_id: int) -> Volunteer:
     """Return the volunteer if the user may see them, else raise NotVisibleError."""
-    record = session.get(Volunteer, volunteer_id)
+    record = _get(session, Volunteer, volunteer_id)
     if record is None or not user.can_see_commune(record.home_commune_id):
         raise NotVisibleError
     return record
@@ -99,7 +108,7 @@ def can_see_drive(user: User, drive: Drive) -> bool:
 
 def visible_drive(session: Session, user: User, drive_id: int) -> Drive:
     """Return the drive if the user may see it, else raise NotVisibleError."""
-    drive = session.get(Drive, drive_id)
+    drive = _get(session, Drive, drive_id)
     if drive is None or not can_see_drive(user, drive):
         raise NotVisibleError
     return drive
@@ -107,7 +116,7 @@ def visible_drive(session: Session, user: User, drive_id: int) -> Drive:
 
 def visible_plan(session: Session, user: User, plan_id: int) -> Plan:
     """Return the plan if the user may see its drive, else raise NotVisibleError."""
-    plan = session.get(Plan, plan_id)
+    plan = _get(session, Plan, plan_id)
     if plan is None or not can_see_drive(user, plan.drive):
         raise NotVisibleError
     return plan
@@ -115,7 +124,7 @@ def visible_plan(session: Session, user: User, plan_id: int) -> Plan:
 
 def visible_team(session: Session, user: User, team_id: int) -> Team:
     """Return the team if the user may see its drive, else raise NotVisibleError."""
-    team = session.get(Team, team_id)
+    team = _get(session, Team, team_id)
     if team is None or not can_see_drive(user, team.drive):
         raise NotVisibleError
     return team
@@ -123,7 +132,7 @@ def visible_team(session: Session, user: User, team_id: int) -> Team:
 
 def visible_visit(session: Session, user: User, visit_id: int) -> Visit:
     """Return the visit if the user may see its plan's drive, else raise NotVisibleError."""
-    visit = session.get(Visit, visit_id)
+    visit = _get(session, Visit, visit_id)
     if visit is None or not can_see_drive(user, visit.plan.drive):
         raise NotVisibleError
     return visit

@@ -29,7 +29,7 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.intake import VIETNAM_LAT, VIETNAM_LNG
-from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors, is_code
 
 #: Drives whose time blocks households may choose on the request form.
 OPEN_STATUSES = (DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED)
@@ -107,7 +107,8 @@ def save_drive(
     """Create a drive, or update one not yet published; raise FieldErrors on bad input."""
     now = now or utcnow()
     errors: dict[str, list[str]] = {}
-    communes = list(session.scalars(select(Commune).where(Commune.code.in_(data.communes))))
+    codes = [code for code in data.communes if is_code(code)]
+    communes = list(session.scalars(select(Commune).where(Commune.code.in_(codes))))
     if len(communes) != len(set(data.communes)):
         errors["communes"] = [_("Choose communes from the list.")]
     elif any(not user.can_see_commune(c.id) for c in communes):
@@ -127,7 +128,8 @@ def save_drive(
     for (s1, e1), (s2, _e2) in zip(ordered, ordered[1:], strict=False):
         if s2 < e1:
             errors["blocks"] = [_("Two blocks overlap.")]
-    services = {s.code: s for s in session.scalars(select(Service).where(Service.code.in_(list(data.service_minutes))))}
+    service_codes = [code for code in data.service_minutes if is_code(code)]
+    services = {s.code: s for s in session.scalars(select(Service).where(Service.code.in_(service_codes)))}
     if len(services) != len(data.service_minutes):
         errors["service_minutes"] = [_("Choose services from the catalogue.")]
     if drive is not None and drive.status not in (DriveStatus.DRAFT, DriveStatus.PLANNING):

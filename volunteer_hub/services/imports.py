@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from unidecode import unidecode
 
@@ -24,6 +26,8 @@ from volunteer_hub.models import RequestSource, User
 from volunteer_hub.services.intake import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
 from volunteer_hub.services.volunteers import parse_volunteer, register_volunteer
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 2000
 _TRUE = {"1", "x", "yes", "y", "true", "co", "dung", "dong y"}
@@ -163,7 +167,19 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
             raise ImportFileError(_("Save the CSV file as UTF-8 and try again.")) from exc
         sample = text[:4096]
         delimiter = ";" if sample.count(";") > sample.count(",") else ","
-        return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+        rows = []
+        try:
+            for row in reader:
+                rows.append(row)
+                if len(rows) > MAX_ROWS + 1:
+                    break
+        except csv.Error as exc:  # a cell over csv's limit (128 KiB), a NUL byte...
+            raise ImportFileError(
+                _("Line %(n)d of this CSV file cannot be read: a cell is too long or broken. "
+                  "Check it, save the file again as CSV (UTF-8) and try again.", n=reader.line_num)
+            ) from exc
+        return rows
     raise ImportFileError(_("Upload a .csv or .xlsx file."))
 
 
@@ -249,11 +265,21 @@ def _run(
     rows = payloads(columns, read_table(filename, data))
     report = ImportReport(rows=len(rows))
     for number, payload in rows:
+        # Each row in its own savepoint: a row refused (or failing in the database) leaves
+        # nothing behind, and the rows before and after it are still imported.
         try:
-            report.imported.append(store(payload))
+            with session.begin_nested():
+                stored = store(payload)
         except FieldErrors as exc:
             for name, messages in exc.errors.items():
                 report.errors.append(RowError(number, name, messages))
+        except SQLAlchemyError:
+            log.exception("import: row %d could not be stored", number)
+            report.errors.append(
+                RowError(number, "", [_("This row could not be saved. Check it and import it again.")])
+            )
+        else:
+            report.imported.append(stored)
     return report
 
 

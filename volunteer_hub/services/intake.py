@@ -35,7 +35,14 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
-from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+from volunteer_hub.services.validation import (
+    FieldErrors,
+    Line,
+    RecordId,
+    Text,
+    field_errors,
+    is_code,
+)
 
 # No 0/O and no 1/I: codes are read out over the phone and copied by hand.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -97,7 +104,7 @@ class HelpRequestIn(BaseModel):
     phone: Line | None = Field(default=None, max_length=32)
     reach_note: Line | None = Field(default=None, max_length=300)
     commune: Line = Field(min_length=1, max_length=8, description="Official commune code")
-    hamlet_id: int | None = Field(default=None, ge=1)
+    hamlet_id: RecordId | None = None
     hamlet_name: Line | None = Field(default=None, max_length=120)
     house: Line | None = Field(default=None, max_length=200)
     landmark: Line | None = Field(default=None, max_length=300)
@@ -220,8 +227,9 @@ def _errors_for_references(
         wanted = address_key(data.hamlet_name)
         hamlet = next((h for h in commune.hamlets if address_key(h.name) == wanted), None)
     codes = list(dict.fromkeys(data.services))
+    wellformed = [code for code in codes if is_code(code)]
     services = list(
-        session.scalars(select(Service).where(Service.code.in_(codes), Service.active.is_(True)))
+        session.scalars(select(Service).where(Service.code.in_(wellformed), Service.active.is_(True)))
     )
     if len(services) != len(codes):
         errors["services"] = [_("Choose the help you need from the list.")]
@@ -377,7 +385,7 @@ def effective_point(record: HelpRequest) -> tuple[float, float] | None:
 def lookup_reference(session: Session, text: str) -> HelpRequest | None:
     """Return the request with that reference code (spaces, dashes and case ignored)."""
     code = normalize_reference(text)
-    if not code or len(code) > 12:
+    if not code or len(code) > 12 or not set(code) <= set(REFERENCE_ALPHABET):
         return None
     return session.scalar(select(HelpRequest).where(HelpRequest.reference == code))
 

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import scheduling
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -237,15 +238,15 @@ def start_plan(
     keeps its pinned visits with their teams and ``keep_fixed`` visits exactly in place.
     """
     if not drive.blocks:
-        raise PlanningError("The drive has no time blocks yet.")
+        raise PlanningError(_("The drive has no time blocks yet."))
     pins = {}
     if based_on is not None and keep_pins:
         pins = {v.request.reference: v.team.code for v in based_on.visits if v.pinned and v.team}
     problem = build_problem(session, drive, tz=tz, pins=pins)
     if not problem.teams:
-        raise PlanningError("No team can work in this drive: form teams of available volunteers.")
+        raise PlanningError(_("No team can work in this drive: form teams of available volunteers."))
     if not problem.visits:
-        raise PlanningError("The drive includes no request to plan.")
+        raise PlanningError(_("The drive includes no request to plan."))
     plan = Plan(
         drive=drive,
         version=_next_version(session, drive),
@@ -512,7 +513,7 @@ def store_result(session: Session, plan: Plan, result: scheduling.Plan) -> None:
 def plan_of(plan: Plan) -> scheduling.Plan:
     """Return the planner's view of a stored plan."""
     if not plan.result:
-        raise PlanningError("This plan has no result yet.")
+        raise PlanningError(_("This plan has no result yet."))
     return scheduling.Plan.from_json(plan.result)
 
 

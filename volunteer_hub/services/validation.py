@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from flask_babel import gettext as _
-from pydantic import AfterValidator, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 # Characters that have no business in a name or an address: controls, and the invisible
 # formatting marks used to disguise text (bidirectional overrides, zero-width spaces).
 _KEEP_IN_TEXT = {"\n", "\t"}
+
+#: The largest id a record can have: the databases' 32-bit INTEGER. A bigger number in a URL,
+#: a form or JSON names no record; passed to the database it would fail (OverflowError on
+#: SQLite, "out of range" on PostgreSQL) instead of simply finding nothing.
+MAX_ID = 2**31 - 1
+_ASCII_DIGITS = frozenset("0123456789")
 
 
 class FieldErrors(ValueError):
@@ -52,8 +59,82 @@ def clean_text(value: str) -> str:
     return _clean(value, multiline=True)
 
 
-Line = Annotated[str, AfterValidator(clean_line)]
-Text = Annotated[str, AfterValidator(clean_text)]
+def _cleaned(clean: Callable[[str], str]) -> Callable[[Any], Any]:
+    def run(value: Any) -> Any:
+        return clean(value) if isinstance(value, str) else value
+
+    return run
+
+
+# Cleaning runs *before* the field's checks, so a required name made only of invisible
+# characters is refused as empty and the length limits count what is stored.
+Line = Annotated[str, BeforeValidator(_cleaned(clean_line))]
+Text = Annotated[str, BeforeValidator(_cleaned(clean_text))]
+#: A record's id as a form or JSON gives it: 1 to ``MAX_ID``.
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def parse_whole(text: str | None, *, low: int = 0, high: int = MAX_ID) -> int | None:
+    """Return ``text`` as a whole number from ``low`` to ``high``, or None.
+
+    Only ASCII digits count: ``"²".isdigit()`` is true but ``int("²")`` fails, and ``int()``
+    accepts other scripts' digits ("١٢") we never mean. The length is checked first, so a
+    number of thousands of digits is refused without being converted.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or len(text) > len(str(high)) or not set(text) <= _ASCII_DIGITS:
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
+def parse_id(text: str | None) -> int | None:
+    """Return ``text`` as a record id (1 to ``MAX_ID``), or None."""
+    return parse_whole(text, low=1, high=MAX_ID)
+
+
+def parse_ids(values: Iterable[str], *, limit: int = 1000) -> list[int]:
+    """Return the valid record ids among ``values`` (ticked boxes), in order, without repeats."""
+    found: dict[int, None] = {}
+    for value in values:
+        number = parse_id(value)
+        if number is not None:
+            found[number] = None
+            if len(found) >= limit:
+                break
+    return list(found)
+
+
+def is_record_id(value: object) -> bool:
+    """Return True when ``value`` can be a record's id (an int from 1 to ``MAX_ID``)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def is_code(value: object, *, max_length: int = 40) -> bool:
+    """Return True for a catalogue or place code: ASCII letters, digits and underscores.
+
+    Codes are looked up in the database; anything else (a NUL byte, which PostgreSQL refuses
+    in a query, or a lone surrogate from JSON) names nothing and is never sent there.
+    """
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= max_length
+        and value.isascii()
+        and value.replace("_", "").isalnum()
+    )
+
+
+def search_text(value: str | None, *, max_length: int = 100) -> str | None:
+    """Return a search box's text as one clean line, cut to ``max_length``; None when empty."""
+    if not value:
+        return None
+    try:
+        text = clean_line(value)
+    except ValueError:
+        return None
+    return text[:max_length].strip() or None
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -65,13 +146,19 @@ def _message(error: dict[str, Any]) -> str:
         return _("This field is required.")
     if kind == "string_too_long":
         return _("At most %(n)d characters.", n=ctx.get("max_length", 0))
+    # A length check on an optional text is reported as a generic "Value" length.
+    is_text = ctx.get("field_type") == "Value"
     if kind == "too_long":
+        if is_text:
+            return _("At most %(n)d characters.", n=ctx.get("max_length", 0))
         return _("At most %(n)d items.", n=ctx.get("max_length", 0))
     if kind == "too_short":
+        if is_text and ctx.get("min_length", 1) <= 1:
+            return _("This field is required.")
         return _("Choose at least %(n)d.", n=ctx.get("min_length", 1))
-    if kind in ("int_parsing", "int_type", "int_from_float"):
+    if kind in ("int_parsing", "int_parsing_size", "int_type", "int_from_float"):
         return _("Enter a whole number.")
-    if kind in ("float_parsing", "float_type"):
+    if kind in ("float_parsing", "float_type", "finite_number"):
         return _("Enter a number.")
     if kind in ("greater_than_equal", "greater_than"):
         return _("Must be at least %(n)s.", n=ctx.get("ge", ctx.get("gt")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -29,7 +30,14 @@ from volunteer_hub.models.people import ADULT_AGE, age_on
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
 from volunteer_hub.services.intake import CONSENT_VERSION, VIETNAM_LAT, VIETNAM_LNG
-from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+from volunteer_hub.services.validation import (
+    FieldErrors,
+    Line,
+    RecordId,
+    Text,
+    field_errors,
+    is_code,
+)
 
 #: Youngest age at which the movement takes volunteers (with a guardian's consent).
 MIN_AGE = 14
@@ -61,7 +69,7 @@ class VolunteerIn(BaseModel):
     guardian_phone: Line | None = Field(default=None, max_length=32)
     guardian_consent: bool = False
     commune: Line = Field(min_length=1, max_length=8)
-    hamlet_id: int | None = Field(default=None, ge=1)
+    hamlet_id: RecordId | None = None
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
     travel_mode: TravelMode
@@ -84,6 +92,11 @@ def parse_volunteer(payload: object) -> VolunteerIn:
         return VolunteerIn.model_validate(payload)
     except ValidationError as exc:
         raise FieldErrors(field_errors(exc)) from None
+
+
+def _skills_by_code(session: Session, codes: Iterable[str]) -> dict[str, Skill]:
+    wellformed = [code for code in codes if is_code(code)]
+    return {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(wellformed)))}
 
 
 def register_volunteer(
@@ -148,7 +161,7 @@ def register_volunteer(
     ):
         errors["lat"] = [_("The map pin is outside Vietnam.")]
 
-    skills = {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(list(data.skills))))}
+    skills = _skills_by_code(session, data.skills)
     if len(skills) != len(data.skills):
         errors["skills"] = [_("Choose skills from the list.")]
     for index, away in enumerate(data.away):
@@ -245,7 +258,7 @@ def update_profile(
         data = ReviewIn.model_validate(payload)
     except ValidationError as exc:
         raise FieldErrors(field_errors(exc)) from None
-    skills = {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(list(data.skills))))}
+    skills = _skills_by_code(session, data.skills)
     if len(skills) != len(data.skills):
         raise FieldErrors({"skills": [_("Choose skills from the list.")]})
     volunteer.skills = [VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()]

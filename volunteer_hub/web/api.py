@@ -71,11 +71,19 @@ def me():  # type: ignore[no-untyped-def]
     )
 
 
+def _parsed_json() -> object | None:
+    """Return the body as JSON, or None when it is not JSON."""
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:  # "[[[[..." nested deeper than the parser goes: not a bug of ours
+        return None
+
+
 def json_body() -> object:
     """Return the request's JSON body, or answer 415/400 with a clear message."""
     if not request.is_json:
         abort(415)
-    payload = request.get_json(silent=True)
+    payload = _parsed_json()
     if payload is None:
         abort(400)
     return payload
@@ -156,7 +164,7 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     """Start planning a drive in the background: 202 with the plan's id."""
     user: User = g.api_user
     drive = access.visible_drive(db.session, user, drive_id)
-    body = request.get_json(silent=True) if request.data else {}
+    body = _parsed_json() if request.data else {}
     if not isinstance(body, dict):
         return jsonify(errors={"_form": [_("Expected an object.")]}), 422
     limit = body.get("time_limit_s", current_app.config["PLAN_TIME_LIMIT_S"])

@@ -11,11 +11,15 @@ from volunteer_hub.models import HamletKind, RequestStatus, Skill, VolunteerStat
 from volunteer_hub.security import client_ip, coordinator_required
 from volunteer_hub.services import access, audit, overview
 from volunteer_hub.services.places import PlaceError, add_hamlet, find_commune
+from volunteer_hub.services.validation import is_code, parse_id, parse_whole, search_text
 from volunteer_hub.web.forms import HamletForm
 
 bp = Blueprint("coordinator", __name__)
 
 PER_PAGE = 25
+#: The last page a list offers: beyond it the offset would overflow the database's integers
+#: long before any list is that long (a page past the end is a 404 anyway).
+MAX_PAGE = 10_000
 
 
 @bp.before_request
@@ -23,6 +27,29 @@ PER_PAGE = 25
 def _signed_in_staff_only() -> None:
     """Every page here needs a signed-in admin or coordinator, and is private."""
     g.private_page = True
+
+
+def page_arg() -> int:
+    """Return the ``page`` query argument (1 when missing), at most MAX_PAGE; 404 when no page.
+
+    A page past the last one is a 404 from the paginator, as "abc" or "0" is here.
+    """
+    text = (request.args.get("page") or "").strip()
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit()):
+        abort(404)
+    if len(text) > len(str(MAX_PAGE)):
+        return MAX_PAGE
+    number = int(text)
+    if number < 1:
+        abort(404)
+    return min(number, MAX_PAGE)
+
+
+def id_arg(name: str) -> int | None:
+    """Return a query argument naming a record (``?commune=12``), or None when it names none."""
+    return parse_id(request.args.get(name))
 
 
 def _enum_arg(name: str, enum_cls):  # type: ignore[no-untyped-def]
@@ -44,13 +71,14 @@ def dashboard():  # type: ignore[no-untyped-def]
 def requests_list():  # type: ignore[no-untyped-def]
     """List help requests with filters."""
     filters = overview.RequestFilters(
-        commune_id=request.args.get("commune", type=int),
+        commune_id=id_arg("commune"),
         status=_enum_arg("status", RequestStatus),
-        min_priority=request.args.get("priority", type=int),
-        text=(request.args.get("q") or "").strip() or None,
+        min_priority=parse_whole(request.args.get("priority"), low=1, high=5),
+        text=search_text(request.args.get("q")),
     )
     page = db.paginate(
-        overview.requests_query(current_user, filters), per_page=PER_PAGE, max_per_page=100
+        overview.requests_query(current_user, filters), page=page_arg(), per_page=PER_PAGE,
+        max_per_page=100,
     )
     communes = db.session.scalars(access.communes_for(current_user)).all()
     return render_template(
@@ -62,7 +90,7 @@ def requests_list():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<id:request_id>")
 def request_detail(request_id: int):  # type: ignore[no-untyped-def]
     """Show one help request; the view is written to the audit log."""
     record = access.visible_request(db.session, current_user, request_id)
@@ -83,12 +111,13 @@ def request_detail(request_id: int):  # type: ignore[no-untyped-def]
 def volunteers_list():  # type: ignore[no-untyped-def]
     """List volunteers with filters."""
     filters = overview.VolunteerFilters(
-        commune_id=request.args.get("commune", type=int),
+        commune_id=id_arg("commune"),
         status=_enum_arg("status", VolunteerStatus),
-        text=(request.args.get("q") or "").strip() or None,
+        text=search_text(request.args.get("q")),
     )
     page = db.paginate(
-        overview.volunteers_query(current_user, filters), per_page=PER_PAGE, max_per_page=100
+        overview.volunteers_query(current_user, filters), page=page_arg(), per_page=PER_PAGE,
+        max_per_page=100,
     )
     communes = db.session.scalars(access.communes_for(current_user)).all()
     return render_template(
@@ -100,7 +129,7 @@ def volunteers_list():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.get("/volunteers/<int:volunteer_id>")
+@bp.get("/volunteers/<id:volunteer_id>")
 def volunteer_detail(volunteer_id: int):  # type: ignore[no-untyped-def]
     """Show one volunteer; the view is written to the audit log."""
     volunteer = access.visible_volunteer(db.session, current_user, volunteer_id)
@@ -121,11 +150,13 @@ def volunteer_detail(volunteer_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/drives")
 def drives_list():  # type: ignore[no-untyped-def]
     """List the drives of the coordinator's communes."""
-    page = db.paginate(overview.drives_query(current_user), per_page=PER_PAGE, max_per_page=100)
+    page = db.paginate(
+        overview.drives_query(current_user), page=page_arg(), per_page=PER_PAGE, max_per_page=100
+    )
     return render_template("coordinator/drives.html", page=page)
 
 
-@bp.get("/drives/<int:drive_id>")
+@bp.get("/drives/<id:drive_id>")
 def drive_detail(drive_id: int):  # type: ignore[no-untyped-def]
     """Show one drive."""
     drive = access.visible_drive(db.session, current_user, drive_id)
@@ -140,7 +171,7 @@ def communes_list():  # type: ignore[no-untyped-def]
 
 
 def _visible_commune_by_code(code: str):  # type: ignore[no-untyped-def]
-    commune = find_commune(db.session, code)
+    commune = find_commune(db.session, code) if is_code(code, max_length=8) else None
     if commune is None or not current_user.can_see_commune(commune.id):
         abort(404)
     return commune

@@ -35,7 +35,7 @@ from volunteer_hub.security import client_ip
 from volunteer_hub.services.catalogue import active_services
 from volunteer_hub.services.drives import upcoming_blocks
 from volunteer_hub.services.intake import parse_request, served_communes, submit_request
-from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.validation import FieldErrors, parse_id
 from volunteer_hub.services.volunteers import find_by_phone, parse_volunteer, register_volunteer
 
 bp = Blueprint("intake", __name__)
@@ -59,10 +59,21 @@ def _small_bodies_only() -> None:
     g.private_page = True
 
 
+#: Longest number a form field passes on as typed; beyond it, it is too long to be one.
+_MAX_NUMBER_CHARS = 20
+
+
 def _optional_int(value: str | None) -> int | str | None:
-    if value is None or not value.strip():
+    """Return a typed whole number as an int, anything else as text for the schema to refuse.
+
+    Only ASCII digits are converted: ``"²".isdigit()`` is true but ``int("²")`` raises.
+    """
+    text = (value or "").strip()
+    if not text:
         return None
-    return int(value) if value.strip().isdigit() else value
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_NUMBER_CHARS:
+        return int(text)
+    return text[: _MAX_NUMBER_CHARS + 1]
 
 
 def _optional_float(value: str | None) -> str | None:
@@ -90,7 +101,8 @@ def request_payload(form: MultiDict[str, str], blocks: dict[int, TimeBlock]) -> 
     payload["people_count"] = 1 if people is None else people
     windows = []
     for raw in form.getlist("block"):
-        block = blocks.get(int(raw)) if raw.isdigit() else None
+        block_id = parse_id(raw)
+        block = blocks.get(block_id) if block_id is not None else None
         if block is None:
             payload["windows"] = "unknown"  # reported as a wrong value
             break
@@ -303,7 +315,7 @@ def volunteer_verify():  # type: ignore[no-untyped-def]
                 flash(_("A new code is on its way by SMS."), "info")
                 return redirect(url_for(".volunteer_verify"))
         else:
-            code = "".join(ch for ch in request.form.get("code", "") if ch.isdigit())[:8]
+            code = "".join(ch for ch in request.form.get("code", "")[:64] if ch in "0123456789")[:8]
             if verify_phone_code(db.session, volunteer, code):
                 db.session.commit()
                 session.pop("verify_volunteer_id", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -53,7 +54,15 @@ from volunteer_hub.services.drives import (
     save_drive,
     triage_requests,
 )
-from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.validation import (
+    MAX_ID,
+    FieldErrors,
+    is_code,
+    parse_id,
+    parse_ids,
+    parse_whole,
+)
+from volunteer_hub.web.coordinator import page_arg
 from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
 
 bp = Blueprint("planning", __name__)
@@ -84,8 +93,7 @@ def _plan(plan_id: int) -> Plan:
 
 
 def _version_arg() -> int | None:
-    value = request.form.get("row_version", "")
-    return int(value) if value.isdigit() else None
+    return parse_whole(request.form.get("row_version"), low=0, high=MAX_ID)
 
 
 # --- drive set-up ---------------------------------------------------------------------------
@@ -168,7 +176,7 @@ def drive_new():  # type: ignore[no-untyped-def]
     return redirect(url_for(".drive_requests", drive_id=drive.id))
 
 
-@bp.route("/drives/<int:drive_id>/edit", methods=["GET", "POST"])
+@bp.route("/drives/<id:drive_id>/edit", methods=["GET", "POST"])
 def drive_edit(drive_id: int):  # type: ignore[no-untyped-def]
     """Change a drive that is not published yet."""
     drive = _drive(drive_id)
@@ -187,24 +195,39 @@ def drive_edit(drive_id: int):  # type: ignore[no-untyped-def]
 # --- requests of the drive ------------------------------------------------------------------
 
 
+#: The furthest back the "older than" filter goes, in days.
+MAX_OLDER_DAYS = 3660
+#: The query arguments of the drive's request list.
+FILTER_ARGS = ("commune", "hamlet", "service", "priority", "status", "older", "page")
+
+
 def _request_filters() -> RequestFilters:
     status = request.args.get("status") or None
+    service = request.args.get("service") or None
     return RequestFilters(
-        commune_id=request.args.get("commune", type=int),
-        hamlet_id=request.args.get("hamlet", type=int),
-        service_code=request.args.get("service") or None,
-        min_priority=request.args.get("priority", type=int),
+        commune_id=parse_id(request.args.get("commune")),
+        hamlet_id=parse_id(request.args.get("hamlet")),
+        service_code=service if is_code(service) else None,
+        min_priority=parse_whole(request.args.get("priority"), low=1, high=5),
         status=RequestStatus(status) if status in ("new", "triaged") else None,
-        older_than_days=request.args.get("older", type=int),
+        older_than_days=parse_whole(request.args.get("older"), low=0, high=MAX_OLDER_DAYS),
     )
 
 
-@bp.get("/drives/<int:drive_id>/requests")
+def _filter_args() -> dict[str, str]:
+    """Return the list's filters to keep after an update (only those: "drive_id" or "_external"
+    in the query string would clash with url_for's own arguments)."""
+    return {k: v for k, v in request.args.items() if k in FILTER_ARGS}
+
+
+@bp.get("/drives/<id:drive_id>/requests")
 def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
     """Choose the requests of a drive: filters, bulk include and triage."""
     drive = _drive(drive_id)
     filters = _request_filters()
-    page = db.paginate(candidate_requests(drive, current_user, filters), per_page=50, max_per_page=200)
+    page = db.paginate(
+        candidate_requests(drive, current_user, filters), page=page_arg(), per_page=50, max_per_page=200
+    )
     included = {dr.request_id for dr in drive.requests}
     hamlets = db.session.scalars(
         db.select(Hamlet).where(Hamlet.commune_id.in_(sorted(drive.commune_ids))).order_by(Hamlet.name)
@@ -216,15 +239,15 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/drives/<int:drive_id>/requests")
+@bp.post("/drives/<id:drive_id>/requests")
 def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
     """Include, exclude or triage the chosen requests."""
     drive = _drive(drive_id)
-    ids = [int(x) for x in request.form.getlist("request_ids") if x.isdigit()]
+    ids = parse_ids(request.form.getlist("request_ids"))
     action = request.form.get("action", "")
     if not ids:
         flash(_("Tick at least one request."), "warning")
-        return redirect(url_for(".drive_requests", drive_id=drive.id, **request.args))
+        return redirect(url_for(".drive_requests", drive_id=drive.id, **_filter_args()))
     try:
         if action == "include":
             count = include_requests(db.session, drive, ids, user=current_user)
@@ -234,7 +257,7 @@ def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
             count = triage_requests(db.session, ids, user=current_user, status=RequestStatus.TRIAGED)
         elif action == "cancel":
             count = triage_requests(db.session, ids, user=current_user, status=RequestStatus.CANCELLED)
-        elif action.startswith("priority-") and action[-1].isdigit():
+        elif action.startswith("priority-") and action[-1] in "0123456789":  # not "²"
             count = triage_requests(db.session, ids, user=current_user, priority=int(action[-1]))
         else:
             abort(400)
@@ -246,13 +269,13 @@ def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for(".drive_requests", drive_id=drive.id)), 303
     db.session.commit()
     flash(_("%(n)d requests updated.", n=count), "success")
-    return redirect(url_for(".drive_requests", drive_id=drive.id, **request.args))
+    return redirect(url_for(".drive_requests", drive_id=drive.id, **_filter_args()))
 
 
 # --- volunteers and teams -------------------------------------------------------------------
 
 
-@bp.get("/drives/<int:drive_id>/volunteers")
+@bp.get("/drives/<id:drive_id>/volunteers")
 def drive_volunteers(drive_id: int):  # type: ignore[no-untyped-def]
     """Invite available volunteers, record their answers, and form teams."""
     drive = _drive(drive_id)
@@ -268,7 +291,7 @@ def drive_volunteers(drive_id: int):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/drives/<int:drive_id>/volunteers")
+@bp.post("/drives/<id:drive_id>/volunteers")
 def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
     """Invite, record an answer, form teams or move a member."""
     drive = _drive(drive_id)
@@ -276,11 +299,11 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
     action = request.form.get("action", "")
     try:
         if action == "invite":
-            ids = [int(x) for x in request.form.getlist("volunteer_ids") if x.isdigit()]
+            ids = parse_ids(request.form.getlist("volunteer_ids"))
             flash(_("%(n)d volunteers invited.", n=teams.invite(db.session, drive, ids, user=current_user, tz=tz)), "success")
         elif action == "answer":
             status = InvitationStatus(request.form.get("status", ""))
-            teams.set_answer(db.session, drive, request.form.get("volunteer_id", type=int) or 0, status,
+            teams.set_answer(db.session, drive, parse_id(request.form.get("volunteer_id")) or 0, status,
                              user=current_user, reason=request.form.get("reason"))
             flash(_("Saved."), "success")
         elif action == "form":
@@ -289,7 +312,7 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
             for volunteer, detail in report.unplaced:
                 flash(_("%(name)s has no team: %(why)s", name=volunteer.full_name, why=detail), "warning")
         elif action == "move":
-            teams.move_member(db.session, drive, request.form.get("volunteer_id", type=int) or 0,
+            teams.move_member(db.session, drive, parse_id(request.form.get("volunteer_id")) or 0,
                               request.form.get("team_code") or None, user=current_user, tz=tz)
             flash(_("Saved."), "success")
         else:
@@ -307,11 +330,13 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
 
 def _time_limit() -> float:
     asked = request.form.get("time_limit_s", type=float)
+    if asked is not None and not math.isfinite(asked):  # "nan" passes float() and min/max
+        asked = None
     default = float(current_app.config["PLAN_TIME_LIMIT_S"])
     return min(max(asked or default, 3.0), 600.0)
 
 
-@bp.post("/drives/<int:drive_id>/plans")
+@bp.post("/drives/<id:drive_id>/plans")
 def plan_start(drive_id: int):  # type: ignore[no-untyped-def]
     """Queue a new plan version; the worker solves it."""
     drive = _drive(drive_id)
@@ -344,7 +369,7 @@ def progress_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-@bp.get("/plans/<int:plan_id>")
+@bp.get("/plans/<id:plan_id>")
 def plan_view(plan_id: int):  # type: ignore[no-untyped-def]
     """Show a plan: its progress while the planner runs, then the review (map and teams)."""
     plan = _plan(plan_id)
@@ -381,13 +406,13 @@ def _review_context(plan: Plan, errors: list[str] | None = None) -> dict[str, An
     }
 
 
-@bp.get("/plans/<int:plan_id>/progress.json")
+@bp.get("/plans/<id:plan_id>/progress.json")
 def plan_progress(plan_id: int):  # type: ignore[no-untyped-def]
     """Report the planner's progress (polled by the progress bar)."""
     return jsonify(progress_json(_plan(plan_id)))
 
 
-@bp.post("/plans/<int:plan_id>/stop")
+@bp.post("/plans/<id:plan_id>/stop")
 def plan_stop(plan_id: int):  # type: ignore[no-untyped-def]
     """Stop the search early and keep the best plan found so far."""
     plan = _plan(plan_id)
@@ -399,7 +424,7 @@ def plan_stop(plan_id: int):  # type: ignore[no-untyped-def]
 TEAM_COLOURS = 12
 
 
-@bp.get("/plans/<int:plan_id>/map.json")
+@bp.get("/plans/<id:plan_id>/map.json")
 def plan_map(plan_id: int):  # type: ignore[no-untyped-def]
     """Return the plan as map data: each team's stops and route, and what was left out."""
     plan = _plan(plan_id)
@@ -411,7 +436,7 @@ def _refused(plan: Plan, reasons: list[str]):  # type: ignore[no-untyped-def]
     return render_template("planning/plan_review.html", **_review_context(plan, reasons)), 422
 
 
-@bp.post("/plans/<int:plan_id>/visits/<reference>/move")
+@bp.post("/plans/<id:plan_id>/visits/<reference>/move")
 def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     """Move a visit to another team or time, or unassign it; refused when a rule breaks."""
     plan = _plan(plan_id)
@@ -430,7 +455,7 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
             day = request.form.get("day", "")
             if day:
                 start = start.replace(**{k: int(v) for k, v in zip(("year", "month", "day"), day.split("-"), strict=True)})
-    except ValueError:
+    except (ValueError, OverflowError):  # "25:00", "²:00", a year of twenty digits
         return _refused(plan, [_("Enter a time as HH:MM.")])
     try:
         plan_review.move_visit(
@@ -446,7 +471,7 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     return redirect(url_for(".plan_view", plan_id=plan.id))
 
 
-@bp.post("/plans/<int:plan_id>/visits/<reference>/pin")
+@bp.post("/plans/<id:plan_id>/visits/<reference>/pin")
 def visit_pin(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     """Pin a visit to its team, or release it."""
     plan = _plan(plan_id)
@@ -464,7 +489,7 @@ def visit_pin(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     return redirect(url_for(".plan_view", plan_id=plan.id))
 
 
-@bp.post("/plans/<int:plan_id>/replan")
+@bp.post("/plans/<id:plan_id>/replan")
 def plan_replan(plan_id: int):  # type: ignore[no-untyped-def]
     """Re-plan the rest: a new version that keeps the pinned visits with their teams."""
     plan = _plan(plan_id)
@@ -477,7 +502,7 @@ def plan_replan(plan_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for(".plan_view", plan_id=new.id))
 
 
-@bp.post("/plans/<int:plan_id>/revise")
+@bp.post("/plans/<id:plan_id>/revise")
 def plan_revise(plan_id: int):  # type: ignore[no-untyped-def]
     """Start a new, editable version from a published one (to change it by hand)."""
     plan = _plan(plan_id)
@@ -488,7 +513,7 @@ def plan_revise(plan_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for(".plan_view", plan_id=new.id))
 
 
-@bp.post("/plans/<int:plan_id>/publish")
+@bp.post("/plans/<id:plan_id>/publish")
 def plan_publish(plan_id: int):  # type: ignore[no-untyped-def]
     """Publish the plan: lock it, schedule its visits and queue the messages."""
     plan = _plan(plan_id)
@@ -509,11 +534,11 @@ def plan_publish(plan_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for(".drive_board", drive_id=plan.drive_id))
 
 
-@bp.get("/plans/<int:plan_id>/compare")
+@bp.get("/plans/<id:plan_id>/compare")
 def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
     """Compare two versions of a drive's plan."""
     plan = _plan(plan_id)
-    other_id = request.args.get("with", type=int)
+    other_id = parse_id(request.args.get("with"))
     if other_id:
         other = _plan(other_id)
     else:
@@ -532,14 +557,50 @@ def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
 # --- on the day -----------------------------------------------------------------------------
 
 
-@bp.get("/drives/<int:drive_id>/board")
+@bp.get("/drives/<id:drive_id>/board")
 def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
-    """The live board of the published plan; it refreshes itself."""
+    """The live board of the published plan, with the drive's SMS problems; it refreshes itself."""
+    from volunteer_hub.services import messaging, sms_templates
+    from volunteer_hub.web.sms_labels import sms_label
+
     drive = _drive(drive_id)
-    return render_template("planning/board.html", drive=drive, board=publishing.board(db.session, drive))
+    board = publishing.board(db.session, drive)
+    went = {m for v in (board.plan.visits if board.plan else []) if v.team for m in v.team.members}
+    return render_template(
+        "planning/board.html", drive=drive, board=board,
+        sms=messaging.drive_sms_problems(db.session, drive.id), sms_label=sms_label,
+        sms_kinds={kind: spec.label for kind, spec in sms_templates.KINDS.items()},
+        volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
+    )
 
 
-@bp.post("/drives/<int:drive_id>/replan-confirmed")
+@bp.post("/drives/<id:drive_id>/messages/<id:message_id>/decide")
+def drive_message_decide(drive_id: int, message_id: int):  # type: ignore[no-untyped-def]
+    """Settle a held message of the drive: it was sent, send it again, or drop it."""
+    from volunteer_hub.models import MessageStatus
+    from volunteer_hub.services import messaging
+
+    drive = _drive(drive_id)
+    message = messaging.drive_message(db.session, drive.id, message_id)
+    if message is None:
+        abort(404)
+    decision = request.form.get("decision", "")
+    try:
+        if message.status is not MessageStatus.HELD:  # decided meanwhile, or still in flight
+            raise messaging.MessagingError(_("Only held messages wait for a decision."))
+        messaging.resolve_held(db.session, message, decision)
+    except messaging.MessagingError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".drive_board", drive_id=drive.id, _anchor="sms")), 303
+    audit.record(db.session, action="update", entity="message", entity_id=message.id,
+                 user=current_user, ip=client_ip(), detail={"decision": decision})
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for(".drive_board", drive_id=drive.id, _anchor="sms")), 303
+
+
+@bp.post("/drives/<id:drive_id>/replan-confirmed")
 def drive_replan_confirmed(drive_id: int):  # type: ignore[no-untyped-def]
     """One click after a decline or a drop-out: re-plan, keeping every confirmed visit."""
     drive = _drive(drive_id)
@@ -558,8 +619,8 @@ def drive_replan_confirmed(drive_id: int):  # type: ignore[no-untyped-def]
 # --- route sheets and exports ---------------------------------------------------------------
 
 
-@bp.get("/plans/<int:plan_id>/sheets")
-@bp.get("/plans/<int:plan_id>/sheets/<team_code>")
+@bp.get("/plans/<id:plan_id>/sheets")
+@bp.get("/plans/<id:plan_id>/sheets/<team_code>")
 def route_sheets(plan_id: int, team_code: str | None = None):  # type: ignore[no-untyped-def]
     """Printable route sheets: one page per team (or one team's)."""
     plan = _plan(plan_id)
@@ -574,7 +635,7 @@ def route_sheets(plan_id: int, team_code: str | None = None):  # type: ignore[no
     return render_template("planning/route_sheets.html", plan=plan, sheets=sheets)
 
 
-@bp.get("/plans/<int:plan_id>/export.<any(csv, xlsx):fmt>")
+@bp.get("/plans/<id:plan_id>/export.<any(csv, xlsx):fmt>")
 def plan_export(plan_id: int, fmt: str):  # type: ignore[no-untyped-def]
     """Export a plan's visits to CSV or Excel."""
     plan = _plan(plan_id)
@@ -593,7 +654,7 @@ def plan_export(plan_id: int, fmt: str):  # type: ignore[no-untyped-def]
 # --- outcomes -------------------------------------------------------------------------------
 
 
-@bp.route("/visits/<int:visit_id>/outcome", methods=["GET", "POST"])
+@bp.route("/visits/<id:visit_id>/outcome", methods=["GET", "POST"])
 def visit_outcome(visit_id: int):  # type: ignore[no-untyped-def]
     """A coordinator records how a visit went (the volunteer usually does, by their link)."""
     visit = access.visible_visit(db.session, current_user, visit_id)

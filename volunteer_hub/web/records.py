@@ -39,7 +39,7 @@ from volunteer_hub.services.imports import (
 )
 from volunteer_hub.services.intake import parse_request, submit_request
 from volunteer_hub.services.places import find_commune
-from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.validation import FieldErrors, is_code
 from volunteer_hub.services.volunteers import set_status, update_profile
 from volunteer_hub.web.intake import request_payload
 
@@ -166,7 +166,7 @@ def import_template(kind: str, fmt: str):  # type: ignore[no-untyped-def]
 # --- volunteer review ---------------------------------------------------------------------
 
 
-@bp.post("/volunteers/<int:volunteer_id>/status")
+@bp.post("/volunteers/<id:volunteer_id>/status")
 def volunteer_status(volunteer_id: int):  # type: ignore[no-untyped-def]
     """Approve, or deactivate, a volunteer."""
     volunteer = access.visible_volunteer(db.session, current_user, volunteer_id)
@@ -180,7 +180,7 @@ def volunteer_status(volunteer_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("coordinator.volunteer_detail", volunteer_id=volunteer.id))
 
 
-@bp.post("/volunteers/<int:volunteer_id>/profile")
+@bp.post("/volunteers/<id:volunteer_id>/profile")
 def volunteer_profile(volunteer_id: int):  # type: ignore[no-untyped-def]
     """Change a volunteer's skills, travel mode, languages and visits per day."""
     volunteer = access.visible_volunteer(db.session, current_user, volunteer_id)
@@ -218,7 +218,7 @@ def posters():  # type: ignore[no-untyped-def]
 
 
 def _poster_target(code: str, hamlet_id: int | None) -> tuple[Any, Hamlet | None, str]:
-    commune = find_commune(db.session, code)
+    commune = find_commune(db.session, code) if is_code(code, max_length=8) else None
     if commune is None or not current_user.can_see_commune(commune.id):
         abort(404)
     hamlet = None
@@ -232,7 +232,7 @@ def _poster_target(code: str, hamlet_id: int | None) -> tuple[Any, Hamlet | None
 
 
 @bp.get("/posters/<code>")
-@bp.get("/posters/<code>/<int:hamlet_id>")
+@bp.get("/posters/<code>/<id:hamlet_id>")
 def poster(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyped-def]
     """Show a printable A4 poster whose QR code opens the form with the place filled in."""
     commune, hamlet, link = _poster_target(code, hamlet_id)
@@ -240,7 +240,7 @@ def poster(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyped-
 
 
 @bp.get("/posters/<code>/qr.svg")
-@bp.get("/posters/<code>/<int:hamlet_id>/qr.svg")
+@bp.get("/posters/<code>/<id:hamlet_id>/qr.svg")
 def poster_qr(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyped-def]
     """Return the poster's QR code as SVG."""
     _commune, _hamlet, link = _poster_target(code, hamlet_id)
