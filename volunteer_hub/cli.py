@@ -19,6 +19,20 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
+#: PostgreSQL's SQLSTATEs for a table or column the schema does not have (yet).
+_UNDEFINED_TABLE_OR_COLUMN = {"42P01", "42703"}
+
+
+def _is_missing_schema(exc: OperationalError | ProgrammingError) -> bool:
+    """Return True when the error says a table (or column) is missing: migrations not run."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _UNDEFINED_TABLE_OR_COLUMN:  # psycopg 3
+        return True
+    # SQLite has no error codes for this, only its message.
+    text = str(orig or exc).lower()
+    return "no such table" in text or "no such column" in text
+
+
 class HubGroup(FlaskGroup):
     """FlaskGroup that ends known failures with one clear line instead of a traceback."""
 
@@ -38,13 +52,18 @@ class HubGroup(FlaskGroup):
                 f"the database URI is not valid ({_first_line(exc)}); "
                 "check VH_SQLALCHEMY_DATABASE_URI or DATABASE_URL"
             ) from None
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
+            if _is_missing_schema(exc):
+                raise click.ClickException(
+                    f"the database has no tables yet, or older ones ({_first_line(exc)}); "
+                    "run: volunteer-hub db upgrade"
+                ) from None
+            if isinstance(exc, ProgrammingError):
+                raise click.ClickException(
+                    f"the database is not ready ({_first_line(exc)}); run: volunteer-hub db upgrade"
+                ) from None
             raise click.ClickException(
                 f"cannot use the database: {_first_line(exc)}"
-            ) from None
-        except ProgrammingError as exc:
-            raise click.ClickException(
-                f"the database is not ready ({_first_line(exc)}); run: volunteer-hub db upgrade"
             ) from None
         except ModuleNotFoundError as exc:
             raise click.ClickException(
@@ -225,13 +244,14 @@ def demo(host: str, port: int, password: str, seed_only: bool) -> None:
 @click.option("--once", is_flag=True, help="Run each job once and exit (for cron or a check).")
 @with_appcontext
 def worker_command(once: bool) -> None:
-    """Run the SMS worker: outbox, reminders, link expiry and reconciliation (APScheduler)."""
+    """Run the worker: SMS outbox, reminders, links, reconciliation, plans, nightly purge."""
     import logging
 
     from flask import current_app
 
     from volunteer_hub import worker
     from volunteer_hub.services.messaging import SmsSettingsError
+    from volunteer_hub.services.privacy import RetentionError
     from volunteer_hub.sms import GatewayConfigError
 
     logging.basicConfig(
@@ -244,7 +264,7 @@ def worker_command(once: bool) -> None:
                 click.echo(f"{job_id}: {report}")
         else:
             worker.run(app)
-    except (SmsSettingsError, GatewayConfigError) as exc:
+    except (SmsSettingsError, GatewayConfigError, RetentionError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -334,8 +354,61 @@ def drives_list(as_json: bool) -> None:
         click.echo(f"{row['id']}\t{row['name']}\t{row['status']}\t{row['first_day'] or '-'}")
 
 
+# --- privacy (docs/reports.md) --------------------------------------------------------------
+
+
+@click.group("privacy")
+def privacy_group() -> None:
+    """Retention of households' personal data."""
+
+
+#: At most this many purged reference codes are listed; the count is always exact.
+PURGE_LISTED = 50
+
+
+@privacy_group.command("purge")
+@click.option(
+    "--days", type=click.IntRange(1, 36500),
+    help="Keep contact details this many days after the last visit (default: VH_RETENTION_DAYS).",
+)
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@with_appcontext
+def privacy_purge(days: int | None, dry_run: bool) -> None:
+    """Remove households' contact details after the retention period; the last line is the count."""
+    from flask import current_app
+
+    from volunteer_hub.extensions import db
+    from volunteer_hub.services.privacy import RetentionError, purge_contacts, retention_days
+
+    try:
+        days = days or retention_days(current_app.config)
+    except RetentionError as exc:
+        raise click.ClickException(str(exc)) from None
+    report = purge_contacts(db.session, days=days, dry_run=dry_run, actor="cli")
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    verb = "would remove" if dry_run else "removed"
+    click.echo(
+        f"retention {days} days: households last visited before "
+        f"{report.cutoff.isoformat(timespec='minutes')}"
+    )
+    click.echo(f"{verb} the contact details of {report.requests} request(s)")
+    if report.references:
+        listed = ", ".join(report.references[:PURGE_LISTED])
+        more = len(report.references) - PURGE_LISTED
+        click.echo(f"requests: {listed}" + (f" and {more} more" if more > 0 else ""))
+    click.echo(f"{verb} the texts and numbers of {report.messages} SMS")
+    click.echo(f"{verb} the texts and numbers of {report.inbound} inbound SMS")
+    if not dry_run and report.requests:
+        click.echo("recorded in the audit log (action: purge)")
+    click.echo(str(report.requests))
+
+
 COMMANDS = (
-    places_group, users_group, tokens_group, demo, worker_command, sms_group, drives_group
+    places_group, users_group, tokens_group, demo, worker_command, sms_group, drives_group,
+    privacy_group,
 )
 
 for _command in COMMANDS:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from volunteer_hub.extensions import db
-from volunteer_hub.services import links, messaging, reminders
+from volunteer_hub.services import links, messaging, privacy, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
 logger = logging.getLogger("volunteer_hub.worker")
@@ -128,3 +128,13 @@ def expire_links(app: Flask) -> Any:
         return sweep
 
     return _in_context(app, "links-expire", work)
+
+
+def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
+    """Remove households' contact details past the retention period (the service logs it)."""
+
+    def work() -> privacy.PurgeReport:
+        days = privacy.retention_days(app.config)
+        return privacy.purge_contacts(db.session, days=days, actor="worker")
+
+    return _in_context(app, "privacy-purge", work)

@@ -2,10 +2,11 @@
 
     volunteer-hub worker          # or: python -m volunteer_hub.worker
 
-A ``BlockingScheduler`` with five jobs, each with an explicit id, coalescing missed runs and
+A ``BlockingScheduler`` with six jobs, each with an explicit id, coalescing missed runs and
 never running twice at once: ``sms-dispatch`` (send what is due), ``sms-reconcile`` (settle
 ``sending`` rows a crash left behind), ``sms-reminders`` (queue reminders now due),
-``links-expire``, and ``plans-run`` (solve the drive plans coordinators queued). Several
+``links-expire``, ``plans-run`` (solve the drive plans coordinators queued), and, every night,
+``privacy-purge`` (remove households' contact details after ``VH_RETENTION_DAYS``). Several
 workers may run at once: claims are atomic in the database. The web app never starts a
 scheduler; only the demo starts an in-process one (:func:`start_demo_scheduler`).
 """
@@ -18,15 +19,18 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from volunteer_hub import jobs
 from volunteer_hub.services.messaging import SmsSettings
+from volunteer_hub.services.privacy import retention_days
 from volunteer_hub.sms import SenderThrottle, SmsGateway, build_gateway
 
 logger = logging.getLogger("volunteer_hub.worker")
@@ -36,7 +40,11 @@ RECONCILE_JOB = "sms-reconcile"
 REMINDERS_JOB = "sms-reminders"
 LINKS_JOB = "links-expire"
 PLANS_JOB = "plans-run"
-JOB_IDS = (DISPATCH_JOB, RECONCILE_JOB, REMINDERS_JOB, LINKS_JOB, PLANS_JOB)
+PURGE_JOB = "privacy-purge"
+JOB_IDS = (DISPATCH_JOB, RECONCILE_JOB, REMINDERS_JOB, LINKS_JOB, PLANS_JOB, PURGE_JOB)
+
+#: The nightly purge runs at this local time (VH_TIMEZONE), when nobody is out visiting.
+PURGE_HOUR, PURGE_MINUTE = 3, 0
 
 
 class _QuietSkips(logging.Filter):
@@ -68,7 +76,8 @@ class Worker:
 
 
 def check_settings(app: Flask) -> tuple[SmsSettings, SmsGateway]:
-    """Read the SMS settings and build the gateway; raise a one-line error when they are wrong."""
+    """Read the settings and build the gateway; raise a one-line error when they are wrong."""
+    retention_days(app.config)  # a nightly job that fails every night helps nobody
     settings = SmsSettings.from_config(app.config)
     if settings.sending_timeout_s <= float(app.config.get("SMS_HTTP_TIMEOUT_S", 15)):
         from volunteer_hub.services.messaging import SmsSettingsError
@@ -116,6 +125,14 @@ def configure(scheduler: BaseScheduler, app: Flask) -> Worker:
             func, id=job_id, name=job_id, args=job_args, seconds=seconds,
             misfire_grace_time=max(1, int(seconds)), **common,
         )
+    # Nightly, at a fixed local hour; a run missed while the worker was busy still happens
+    # within the next hours (the purge is idempotent, so running late or twice is harmless).
+    scheduler.add_job(
+        jobs.purge_contacts, id=PURGE_JOB, name=PURGE_JOB, args=(app,),
+        trigger=CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE,
+                            timezone=ZoneInfo(app.config["TIMEZONE"])),
+        coalesce=True, max_instances=1, replace_existing=True, misfire_grace_time=6 * 3600,
+    )
     return Worker(scheduler=scheduler, gateway=gateway, stop=stop)
 
 
@@ -169,6 +186,7 @@ def run_once(app: Flask) -> dict[str, Any]:
         REMINDERS_JOB: jobs.plan_reminders(app),
         DISPATCH_JOB: jobs.dispatch_messages(app, gateway, throttle),
         LINKS_JOB: jobs.expire_links(app),
+        PURGE_JOB: jobs.purge_contacts(app),
     }
 
 

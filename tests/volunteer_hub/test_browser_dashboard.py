@@ -28,4 +28,18 @@ def test_the_dashboard_shows_the_demo_drives_at_a_glance(live_server, chromium, 
     with page.expect_download() as download:
         page.get_by_role("link", name="Báo cáo Excel").click()
     assert download.value.suggested_filename.endswith(".xlsx")
+
+    # One past drive: chosen in the form, its own figures, its board one click away.
+    drives = page.locator('select[name="drive"]')
+    past = [o for o in drives.locator("option").all_inner_texts() if o.strip()][-1]  # the oldest
+    drives.select_option(label=past)
+    page.get_by_role("button", name="Xem").click()
+    page.locator("#drive-scope").wait_for()
+    assert "drive=" in page.url
+    drive_served = int(page.locator(".tile strong").nth(2).inner_text().replace(".", ""))
+    assert 0 < drive_served <= served
+    page.screenshot(path=str(artifacts / "dashboard-drive.png"), full_page=True)
+    page.locator("#drive-scope").get_by_role("link").click()
+    page.get_by_role("heading", name="Trong ngày").wait_for()
+    page.locator("#drive-dashboard").wait_for()
     context.close()

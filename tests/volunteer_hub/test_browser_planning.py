@@ -16,6 +16,19 @@ from volunteer_hub.services.demo import COORDINATOR_EMAIL, seed_demo
 
 pytestmark = pytest.mark.browser
 
+#: Records each change of a <progress> bar (value, max) in sessionStorage, which outlives the
+#: progress page: the review page can then tell whether the bar reached its end before it.
+RECORD_PROGRESS = """
+new MutationObserver(function (changes) {
+  changes.forEach(function (change) {
+    if (change.target.tagName !== "PROGRESS") { return; }
+    var seen = JSON.parse(sessionStorage.getItem("vh-progress") || "[]");
+    seen.push([Number(change.target.value), Number(change.target.max)]);
+    sessionStorage.setItem("vh-progress", JSON.stringify(seen));
+  });
+}).observe(document, { subtree: true, attributes: true, attributeFilter: ["value", "max"] });
+"""
+
 
 @pytest.fixture
 def worker_thread(app):  # type: ignore[no-untyped-def]
@@ -35,13 +48,14 @@ def worker_thread(app):  # type: ignore[no-untyped-def]
     thread.join(timeout=60)
 
 
-def test_a_coordinator_plans_moves_a_visit_and_publishes(
+def test_a_coordinator_plans_moves_a_visit_to_another_team_and_publishes(
     live_server, chromium, session, artifacts, worker_thread
 ):
     seed_demo(session, password="demo")
     session.commit()
     thuan_hoa = session.scalars(select(Commune).where(Commune.code == "19789")).one()
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    context.add_init_script(RECORD_PROGRESS)
     page = context.new_page()
     page.set_default_timeout(30_000)
 
@@ -93,17 +107,60 @@ def test_a_coordinator_plans_moves_a_visit_and_publishes(
     page.locator("progress").wait_for()
     page.screenshot(path=str(artifacts / "plan-progress.png"))
     page.locator("#plan-map").wait_for(timeout=90_000)
+    # The bar reached its end before the review page replaced the progress page.
+    seen = page.evaluate("JSON.parse(sessionStorage.getItem('vh-progress') || '[]')")
+    assert seen, "the progress bar never moved"
+    value, maximum = seen[-1]
+    assert maximum > 0 and value == maximum, seen
     page.locator("#plan-map .leaflet-interactive").first.wait_for()
     page.screenshot(path=str(artifacts / "plan-map.png"), full_page=False)
 
-    # 5. Move a visit to the other team (or unassign it), by hand.
-    first = page.locator("ol.stops > li").first
-    reference = first.get_attribute("id").removeprefix("visit-")
-    first.locator("summary").click()
-    first.locator('select[name="team_code"]').select_option("")
-    first.get_by_role("button", name="Chuyển").click()
+    # 5. Move a visit to another team, by hand. Demo teams are often full (visits per team,
+    # shift end): such moves are refused with the reason, so try the others, the emptiest
+    # teams first, and make room in one team if every direct move is refused.
+    review = page.url
+
+    def layout() -> dict[str, list[str]]:
+        cards = page.locator("section.team-card")
+        teams = cards.evaluate_all("cards => cards.map(card => card.dataset.team)")
+        return {
+            team: [item.get_attribute("id").removeprefix("visit-") for item in
+                   page.locator(f'section.team-card[data-team="{team}"] ol.stops > li').all()]
+            for team in teams
+        }
+
+    def move(reference: str, target: str) -> bool:
+        item = page.locator(f"#visit-{reference}")
+        item.locator("summary").click()
+        item.locator('select[name="team_code"]').select_option(target)
+        item.get_by_role("button", name="Chuyển").click()
+        page.wait_for_load_state("load")
+        return page.locator("#edit-refused").count() == 0
+
+    def first_possible_move() -> tuple[str, str, str] | None:
+        stops = layout()
+        for target in sorted(stops, key=lambda team: len(stops[team])):
+            for home, references in stops.items():
+                for reference in references if home != target else ():
+                    if move(reference, target):
+                        return reference, home, target
+        return None
+
+    assert len(layout()) >= 2
+    moved = first_possible_move()
+    if moved is None:
+        busy = [references for references in layout().values() if references]
+        assert move(min(busy, key=len)[-1], ""), "unassigning is always allowed"
+        page.goto(review)
+        moved = first_possible_move()
+    assert moved, "no visit of the demo could move to another team"
+    reference, home, target = moved
     page.get_by_text("Đã lưu.").wait_for()
-    assert page.locator(f"#visit-{reference}").count() == 1
+    assert page.locator(f'section.team-card[data-team="{target}"] #visit-{reference}').count() == 1
+    assert page.locator(f'section.team-card[data-team="{home}"] #visit-{reference}').count() == 0
+    session.expire_all()
+    plan = session.scalars(select(Plan).where(Plan.drive_id == drive.id)).one()
+    assert next(v.team.code for v in plan.visits if v.request.reference == reference) == target
 
     # 6. Publish.
     page.get_by_role("button", name="Công bố và gửi tin nhắn").click()

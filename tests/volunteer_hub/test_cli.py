@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.cli import cli
-from volunteer_hub.models import ApiToken, Commune, HelpRequest, Role, User, Volunteer
+from volunteer_hub.models import ApiToken, AuditEvent, Commune, HelpRequest, Role, User, Volunteer
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_help_lists_the_project_commands_without_any_configuration(monkeypatch):
     monkeypatch.delenv("VH_SECRET_KEY", raising=False)
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("db", "run", "places", "users", "api-tokens", "demo"):
+    for command in ("db", "run", "places", "users", "api-tokens", "demo", "privacy", "worker"):
         assert command in result.output
 
 
@@ -115,10 +115,87 @@ def test_a_missing_secret_key_ends_with_one_line(monkeypatch, tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_commands_on_a_database_without_tables_say_to_upgrade(cli_env):
-    result = CliRunner().invoke(cli, ["users", "list"])
+@pytest.mark.parametrize("command", [["users", "list"], ["drives", "list"], ["sms", "status"],
+                                     ["privacy", "purge", "--dry-run"]])
+def test_commands_on_a_database_without_tables_say_to_upgrade(cli_env, command):
+    result = CliRunner().invoke(cli, command)
     assert result.exit_code == 1
-    assert "volunteer-hub db upgrade" in result.output or "cannot use the database" in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: the database has no tables yet")
+    assert lines[0].endswith("run: volunteer-hub db upgrade")
+    assert "Traceback" not in result.output
+
+
+def _seed_retention_world(uri: str) -> None:
+    """A household helped 60 days ago, one helped 10 days ago, one still waiting (old)."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from volunteer_hub import create_app
+    from volunteer_hub.extensions import db
+    from volunteer_hub.models import RequestStatus
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri})
+    now = datetime.now(UTC)
+    with app.app_context():
+        commune = factories.commune(db.session)
+        for reference, status, days in (("OLD001", RequestStatus.DONE, 60),
+                                        ("NEW001", RequestStatus.NOT_HOME, 10),
+                                        ("WAIT01", RequestStatus.TRIAGED, 90)):
+            factories.help_request(db.session, commune, reference=reference, status=status,
+                                   status_changed_at=now - timedelta(days=days))
+        db.session.commit()
+        db.engine.dispose()
+
+
+def phone_of(uri: str, reference: str) -> str | None:
+    engine = create_engine(uri.replace("postgresql://", "postgresql+psycopg://"))
+    with Session(engine) as session:
+        value = session.scalar(select(HelpRequest.phone).where(HelpRequest.reference == reference))
+    engine.dispose()
+    return value
+
+
+def test_privacy_purge_follows_the_retention_setting_and_prints_the_count_last(
+    cli_env, monkeypatch
+):
+    assert run("db", "upgrade").exit_code == 0
+    _seed_retention_world(cli_env)
+    monkeypatch.setenv("VH_RETENTION_DAYS", "30")
+
+    dry = run("privacy", "purge", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.stdout.strip().splitlines()[-1] == "1"
+    assert "would remove" in dry.stdout and "OLD001" in dry.stdout and "NEW001" not in dry.stdout
+    assert phone_of(cli_env, "OLD001") is not None  # a dry run changes nothing
+    assert count(cli_env, AuditEvent) == 0
+    wider = run("privacy", "purge", "--days", "5", "--dry-run")
+    assert wider.stdout.strip().splitlines()[-1] == "2"  # --days wins over the setting
+
+    done = run("privacy", "purge")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip().splitlines()[-1] == "1"
+    assert "removed the contact details of 1 request(s)" in done.stdout and "OLD001" in done.stdout
+    assert phone_of(cli_env, "OLD001") is None
+    assert phone_of(cli_env, "NEW001") is not None and phone_of(cli_env, "WAIT01") is not None
+    assert count(cli_env, AuditEvent) == 1  # one audit event with the counts
+
+    again = run("privacy", "purge")
+    assert again.stdout.strip().splitlines()[-1] == "0"
+    assert count(cli_env, AuditEvent) == 1
+
+
+def test_privacy_purge_refuses_a_wrong_retention_in_one_line(cli_env, monkeypatch):
+    run("db", "upgrade")
+    monkeypatch.setenv("VH_RETENTION_DAYS", "soon")
+    result = CliRunner().invoke(cli, ["privacy", "purge"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: VH_RETENTION_DAYS must be a whole number")
+    assert "'soon'" in lines[0]
+    zero = CliRunner().invoke(cli, ["privacy", "purge", "--days", "0"])
+    assert zero.exit_code == 2 and "--days" in zero.output
 
 
 def test_demo_seed_only_twice_duplicates_nothing(cli_env):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+import statistics
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,6 +29,7 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services import planning, publishing
 from volunteer_hub.services.accounts import create_api_token
+from volunteer_hub.services.messaging import queue_message
 from volunteer_hub.services.outcomes import OutcomeIn, parse_outcome, record_outcome
 from volunteer_hub.services.privacy import REMOVED, purge_contacts
 from volunteer_hub.services.reports import Period, build_report
@@ -166,24 +168,147 @@ def test_the_report_counts_what_the_database_holds(session, published):
     assert sum(h for _v, h, _n in report.hours.values()) == pytest.approx(t.volunteer_hours)
 
 
-def test_the_excel_report_carries_the_same_totals(client, session, published):
+def _independent_totals(session, commune_id: int, period: Period) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The report's indicators counted straight from the tables, by the documented definitions.
+
+    Plain SQL over the tables (docs/reports.md), sharing no code with services/reports.py.
+    """
+    t = db.Model.metadata.tables
+    req, visit, plan, team, member, message = (
+        t["help_request"], t["visit"], t["plan"], t["team"], t["team_member"], t["message"])
+    start = datetime.combine(period.first, time.min, TZ)
+    end = datetime.combine(period.last + timedelta(days=1), time.min, TZ)
+
+    def scalar(query):  # type: ignore[no-untyped-def]
+        return session.execute(query).scalar() or 0
+
+    received = (
+        (req.c.commune_id == commune_id) & (req.c.created_at >= start) & (req.c.created_at < end)
+    )
+    first_time = received & (req.c.source != "follow_up")
+    urgent = first_time & (req.c.priority >= 4)
+    newest = (
+        select(plan.c.drive_id, func.max(plan.c.version).label("version"))
+        .where(plan.c.published_at.is_not(None)).group_by(plan.c.drive_id).subquery()
+    )
+    planned_rows = (
+        select(visit.c.id, visit.c.status, visit.c.people_helped, visit.c.minutes_spent,
+               visit.c.starts_at, visit.c.ends_at, visit.c.shift_index, visit.c.request_id,
+               team.c.code, plan.c.result)
+        .join(plan, plan.c.id == visit.c.plan_id)
+        .join(newest, (newest.c.drive_id == plan.c.drive_id) & (newest.c.version == plan.c.version))
+        .join(team, team.c.id == visit.c.team_id)
+        .join(req, req.c.id == visit.c.request_id)
+        .where(req.c.commune_id == commune_id, visit.c.starts_at >= start, visit.c.starts_at < end,
+               visit.c.status != "cancelled")
+    )
+    visits = session.execute(planned_rows).mappings().all()
+    done = [v for v in visits if v["status"] == "done"]
+    urgent_ids = set(session.execute(select(req.c.id).where(urgent)).scalars())
+    created = dict(session.execute(select(req.c.id, req.c.created_at).where(urgent)).all())
+    waits = [(v["starts_at"] - created[v["request_id"]]).total_seconds() / 86400
+             for v in done if v["request_id"] in urgent_ids]
+    attended = [v for v in visits if v["status"] in ("done", "not_home")]
+    members = {v["id"]: set(session.execute(
+        select(member.c.volunteer_id).join(visit, visit.c.team_id == member.c.team_id)
+        .where(visit.c.id == v["id"])).scalars()) for v in attended}
+    hours = 0.0
+    for v in attended:
+        route = next(r for r in v["result"]["routes"]
+                     if r["team"] == v["code"] and r["shift"] == v["shift_index"])
+        spent = v["minutes_spent"] if v["minutes_spent"] is not None else (
+            (v["ends_at"] - v["starts_at"]).total_seconds() / 60)
+        hours += (spent + route["travel_min"] / len(route["stops"])) * len(members[v["id"]]) / 60
+    in_period = (message.c.created_at >= start) & (message.c.created_at < end)
+    urgent_received = scalar(select(func.count()).where(urgent))
+    urgent_served = len(waits)
+    return {
+        "requests_received": scalar(select(func.count()).where(first_time)),
+        "follow_ups_received": scalar(
+            select(func.count()).where(received & (req.c.source == "follow_up"))),
+        "planned": len(visits),
+        "served": len(done),
+        "not_home": sum(1 for v in visits if v["status"] == "not_home"),
+        "people_helped": sum(v["people_helped"] or 0 for v in done),
+        "urgent_received": urgent_received,
+        "urgent_served": urgent_served,
+        "urgent_share": urgent_served / urgent_received if urgent_received else None,
+        "urgent_wait_days": round(statistics.median(waits), 1) if waits else None,
+        "volunteers": len(set().union(*members.values())),
+        "volunteer_hours": hours,
+        "sms_sent": scalar(select(func.count()).where(
+            in_period, message.c.status.in_(["sent", "delivered", "undelivered"]))),
+        "sms_delivered": scalar(
+            select(func.count()).where(in_period, message.c.status == "delivered")),
+        "sms_failed": scalar(select(func.count()).where(
+            in_period, message.c.status.in_(["failed", "undelivered"]))),
+        "sms_cost": sum(abs(float(p)) for p in session.execute(
+            select(message.c.price).where(in_period, message.c.price.is_not(None))).scalars()),
+    }
+
+
+def test_the_excel_summary_equals_independent_sql_counts_and_the_summary_api(
+    client, session, published
+):
     dw, plan = published
     _report_everything(session, dw, plan)
     period = _period(plan)
+    # Outside the period: counted by nobody.
+    before = datetime.combine(period.first, time.min, TZ) - timedelta(days=3)
+    factories.help_request(session, dw.commune, priority=5, created_at=before)
+    token = create_api_token(session, dw.coordinator).token
+    session.commit()
+    expected = _independent_totals(session, dw.commune.id, period)
+    # Nothing trivially zero.
+    assert expected["served"] > 0 and expected["sms_failed"] == 1
+    assert expected["follow_ups_received"] == 1
+    assert expected["urgent_served"] > 0 and expected["volunteer_hours"] > 0
+
     login(client, dw.coordinator.email)
     response = client.get(f"/reports/export.xlsx?from={period.first}&to={period.last}")
     assert response.status_code == 200
-    book = load_workbook(io.BytesIO(response.data))
-    summary = book.worksheets[0]
+    summary = load_workbook(io.BytesIO(response.data)).worksheets[0]
     # The indicator table: numbered rows "#, indicator, result".
-    values = {row[1]: row[2] for row in summary.iter_rows(values_only=True) if isinstance(row[0], int)}
+    sheet = {row[1]: row[2] for row in summary.iter_rows(values_only=True)
+             if isinstance(row[0], int)}
+    api = client.get(f"/api/v1/reports/summary?from={period.first}&to={period.last}",
+                     headers={"Authorization": f"Bearer {token}"}).get_json()["totals"]
+    share = expected["urgent_share"]
+    urgent = api["urgent"]
+    rows = {
+        "Số yêu cầu nhận được": (expected["requests_received"], api["requests_received"]),
+        "Số yêu cầu hỗ trợ tiếp": (expected["follow_ups_received"], api["follow_ups_received"]),
+        "Số hộ được xếp lịch": (expected["planned"], api["planned"]),
+        "Số hộ đã được hỗ trợ": (expected["served"], api["served"]),
+        "Không có nhà": (expected["not_home"], api["not_home"]),
+        "Số người được hỗ trợ": (expected["people_helped"], api["people_helped"]),
+        "Số yêu cầu khẩn (ưu tiên 4-5) nhận được": (
+            expected["urgent_received"], urgent["received"]),
+        "Số yêu cầu khẩn đã được hỗ trợ": (expected["urgent_served"], urgent["served"]),
+        "Tỷ lệ yêu cầu khẩn đã được hỗ trợ": (
+            f"{share * 100:.0f}%", f"{urgent['share_served'] * 100:.0f}%"),
+        "Thời gian chờ trung vị của yêu cầu khẩn (ngày)": (
+            expected["urgent_wait_days"], urgent["median_wait_days"]),
+        "Số tình nguyện viên tham gia": (expected["volunteers"], api["volunteers"]),
+        "Tin nhắn đã gửi": (expected["sms_sent"], api["sms"]["sent"]),
+        "Tin nhắn đã đến": (expected["sms_delivered"], api["sms"]["delivered"]),
+        "Tin nhắn lỗi": (expected["sms_failed"], api["sms"]["failed"]),
+    }
+    for name, (counted, from_api) in rows.items():
+        assert sheet[name] == counted == from_api, name
+    # Sums of floats: the sheet shows one decimal (hours) or two (cost) of the same sum.
+    hours, cost = sheet["Số giờ tình nguyện"], sheet["Chi phí tin nhắn (USD)"]
+    assert hours == pytest.approx(expected["volunteer_hours"], abs=0.05 + 1e-9)
+    assert hours == api["volunteer_hours"]
+    assert cost == pytest.approx(expected["sms_cost"], abs=0.005 + 1e-9)
+    assert cost == pytest.approx(api["sms"]["cost"], abs=0.005 + 1e-9)
+    assert api["sms"]["cost_unit"] == "USD"
+    # None left unchecked.
+    assert set(sheet) == set(rows) | {"Số giờ tình nguyện", "Chi phí tin nhắn (USD)"}
+
     report = build_report(session, dw.coordinator, period, tz=TZ)
-    assert values["Số hộ đã được hỗ trợ"] == report.total.served == session.scalar(
-        select(func.count()).select_from(db.Model.metadata.tables["visit"]).where(
-            db.Model.metadata.tables["visit"].c.status == "done"))
-    assert values["Số người được hỗ trợ"] == report.total.people_helped
-    assert values["Số yêu cầu nhận được"] == report.total.requests_received
-    assert [ws.title for ws in book.worksheets][1:] == [c.short_name for c, _f in report.communes]
+    assert [ws.title for ws in load_workbook(io.BytesIO(response.data)).worksheets][1:] == [
+        c.short_name for c, _f in report.communes]
     csv_body = client.get(f"/reports/export.csv?from={period.first}&to={period.last}").get_data(as_text=True)
     assert dw.commune.code in csv_body
 
@@ -212,6 +337,72 @@ def test_the_summary_api_and_bearer_export(client, session, published):
     assert client.get("/reports/export.xlsx").status_code == 401
 
 
+@pytest.mark.parametrize("url", [
+    "/api/v1/reports/summary?to=0001-01-01",
+    "/api/v1/reports/summary?from=0001-01-01&to=0001-01-02",
+    "/api/v1/reports/summary?from=9999-12-30&to=9999-12-31",
+    "/reports/export.xlsx?to=0001-01-01",
+    "/reports/export.csv?from=9999-12-30&to=9999-12-31",
+    "/reports?to=0001-01-01",
+    "/reports?from=9999-12-30&to=9999-12-31",
+    "/reports?from=1999-12-31&to=2000-01-10",
+    "/volunteers/{volunteer}/certificate?from=0001-01-01&to=0001-01-02",
+])
+def test_dates_far_from_the_movement_are_a_clear_422(client, session, published, url):
+    dw, _plan = published
+    token = create_api_token(session, dw.coordinator).token
+    session.commit()
+    login(client, dw.coordinator.email)
+    url = url.format(volunteer=dw.volunteers[0].id)
+    headers = {"Authorization": f"Bearer {token}"} if "/api/" in url else {}
+    response = client.get(url, headers=headers)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "2000" in body and "2100" in body  # says which years a report may cover
+    if url.startswith("/reports?"):
+        assert 'role="alert"' in body and 'name="drive"' in body  # the form, with its error
+
+
+def test_the_edges_of_the_allowed_years_still_report(client, session, published):
+    dw, _plan = published
+    login(client, dw.coordinator.email)
+    assert client.get("/reports?from=2000-01-01&to=2000-01-02").status_code == 200
+    assert client.get("/reports/export.csv?from=2100-12-30&to=2100-12-31").status_code == 200
+
+
+@pytest.mark.parametrize("url", [
+    "/volunteers/99999999999999999999/certificate",
+    "/volunteers/2147483648/certificate",
+    "/volunteers/{volunteer}/certificate?drive=99999999999999999999",
+    "/reports?drive=99999999999999999999",
+    "/reports?drive=abc",
+    "/reports/export.xlsx?drive=2147483648",
+])
+def test_ids_no_row_can_have_are_not_found(client, session, published, url):
+    dw, _plan = published
+    login(client, dw.coordinator.email)
+    assert client.get(url.format(volunteer=dw.volunteers[0].id)).status_code == 404
+
+
+def test_an_unknown_commune_is_a_422_with_a_message_everywhere(client, session, published, world):
+    dw, _plan = published
+    token = create_api_token(session, dw.coordinator).token
+    session.commit()
+    login(client, dw.coordinator.email)
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = "Xã, phường này không thuộc phạm vi bạn phụ trách."
+    for commune in ("00000", world.b.commune.code):  # nonexistent, and another coordinator's
+        api = client.get(f"/api/v1/reports/summary?commune={commune}", headers=headers)
+        assert api.status_code == 422 and "commune" in api.get_json()["errors"]
+        for fmt in ("xlsx", "csv"):
+            export = client.get(f"/reports/export.{fmt}?commune={commune}")
+            assert export.status_code == 422
+            assert export.get_data(as_text=True) == refused
+        page = client.get(f"/reports?commune={commune}")
+        assert page.status_code == 422
+        assert refused in page.get_data(as_text=True)
+
+
 def test_dashboards_show_only_the_users_communes(client, session, published, world):
     dw, plan = published
     _report_everything(session, dw, plan)
@@ -225,6 +416,78 @@ def test_dashboards_show_only_the_users_communes(client, session, published, wor
     assert dw.commune.name in page and "<svg" in page
     assert dw.requests[0].beneficiary_name not in page  # aggregates only
     assert client.get("/reports?from=nonsense").status_code == 422
+
+
+def test_a_drive_dashboard_counts_that_drive_whatever_the_dates(client, session, published, world):
+    dw, plan = published
+    visits = _report_everything(session, dw, plan)
+    # Same commune, same days, but not in the drive; and an SMS about another drive.
+    factories.help_request(session, dw.commune, priority=5)
+    other = factories.drive(session, [dw.commune], name="Đợt khác")
+    queue_message(session, key="other-drive", kind="broadcast", to_phone="+84909999999",
+                  body="Doan TN: dot khac", drive_id=other.id)
+    session.commit()
+    tz_days = sorted({b.starts_at.astimezone(TZ).date() for b in dw.drive.blocks})
+
+    report = build_report(session, dw.coordinator, _period(plan), tz=TZ, drive_id=dw.drive.id)
+    t = report.total
+    assert t.requests_received == len(dw.requests)  # the drive's, not the commune's new one
+    assert t.follow_ups_received == 0  # the follow-up waits for the next drive
+    assert t.urgent_received == len([r for r in dw.requests if r.priority >= 4])
+    assert t.served == len(visits) - 1 and t.urgent_served <= t.urgent_received
+    drive_messages = session.scalars(select(Message).where(Message.drive_id == dw.drive.id)).all()
+    assert t.sms_delivered + t.sms_failed == len(drive_messages)
+
+    login(client, dw.coordinator.email)
+    page = client.get("/reports").get_data(as_text=True)
+    assert f'<option value="{dw.drive.id}"' in page and f'<option value="{other.id}"' in page
+    assert world.a.drive.name not in page and world.b.drive.name not in page  # others' drives
+    # Far dates are ignored for a drive: its figures and its days.
+    response = client.get(f"/reports?drive={dw.drive.id}&from=2001-01-01&to=2001-01-02")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="drive-scope"' in body
+    assert f'<option value="{dw.drive.id}" selected' in body
+    assert f'value="{tz_days[0].isoformat()}"' in body
+    certificate = f"/volunteers/{visits[0].team.members[0].id}/certificate?"
+    assert certificate in body and f"drive={dw.drive.id}" in body
+    export = client.get(f"/reports/export.csv?drive={dw.drive.id}").get_data(as_text=True)
+    total = export.strip().splitlines()[-1].split(",")
+    assert total[2:4] == [str(t.requests_received), str(t.follow_ups_received)]
+    assert client.get(f"/reports?drive={world.b.drive.id}").status_code == 404
+
+
+def test_the_board_links_to_the_drive_dashboard_and_certificates(client, session, published):
+    dw, plan = published
+    visits = _report_everything(session, dw, plan)
+    login(client, dw.coordinator.email)
+    board = client.get(f"/drives/{dw.drive.id}/board").get_data(as_text=True)
+    assert f'href="/reports?drive={dw.drive.id}"' in board
+    went = {m for v in visits for m in v.team.members}
+    for member in went:
+        link = f"/volunteers/{member.id}/certificate?drive={dw.drive.id}"
+        assert link in board
+    member = sorted(went, key=lambda m: m.id)[0]
+    page = client.get(f"/volunteers/{member.id}/certificate?drive={dw.drive.id}")
+    page = page.get_data(as_text=True)
+    assert member.full_name in page and dw.drive.name in page
+    report = build_report(session, dw.coordinator, _period(plan), tz=TZ, drive_id=dw.drive.id)
+    assert report.hours[member.id][2] > 0
+
+
+def test_a_certificate_for_a_drive_covers_volunteers_from_other_communes(
+    client, session, published, world
+):
+    dw, plan = published
+    visits = _report_everything(session, dw, plan)
+    guest = visits[0].team.members[0]
+    guest.home_commune = world.b.commune  # a student from another ward's school
+    session.commit()
+    login(client, dw.coordinator.email)
+    assert client.get(f"/volunteers/{guest.id}/certificate?drive={dw.drive.id}").status_code == 200
+    # Not theirs otherwise; and never someone the drive did not invite.
+    assert client.get(f"/volunteers/{guest.id}/certificate").status_code == 404
+    stranger = world.b.volunteer.id
+    assert client.get(f"/volunteers/{stranger}/certificate?drive={dw.drive.id}").status_code == 404
 
 
 def test_a_certificate_of_hours(client, session, published):

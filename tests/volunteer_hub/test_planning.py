@@ -324,3 +324,150 @@ def test_messages_of_a_published_plan_wait_in_the_outbox(session, dw):
     publishing.publish_plan(session, plan, user=dw.coordinator)
     session.commit()
     assert all(m.status is MessageStatus.QUEUED for m in session.scalars(select(Message)))
+
+
+def test_replanning_the_rest_keeps_the_pinned_visits_with_their_teams(client, session, dw):
+    plan = solve(session, dw.drive)
+    assigned = sorted((v for v in plan.visits if v.team), key=lambda v: (v.starts_at, v.id))
+    assert len(assigned) >= 4
+    pins = {v.request.reference: v.team.code for v in assigned[:3]}
+    login(client, dw.coordinator.email)
+    for reference in pins:
+        session.refresh(plan)
+        pinned = client.post(f"/plans/{plan.id}/visits/{reference}/pin",
+                             data={"pinned": "yes", "row_version": str(plan.row_version)})
+        assert pinned.status_code == 302
+    response = client.post(f"/plans/{plan.id}/replan", data={"time_limit_s": "4"})
+    assert response.status_code == 302
+    session.expire_all()
+    new = session.scalars(select(Plan).where(Plan.based_on_id == plan.id)).one()
+    assert response.headers["Location"].endswith(f"/plans/{new.id}")
+    assert new.status is PlanStatus.QUEUED and new.params["pinned"] == sorted(pins)
+    # The planner is told: exactly the pinned visits carry their team in the problem it solves.
+    told = {v["id"]: v.get("pinned_team") for v in new.problem["visits"]}
+    assert {ref: team for ref, team in told.items() if team} == pins
+    assert planning.run_next_plan(factory, workers=1) == new.id
+    session.expire_all()
+    assert new.status is PlanStatus.DONE
+    assert_valid(new)
+    after = {v.request.reference: v for v in new.visits}
+    for reference, team_code in pins.items():
+        kept = after[reference]
+        assert kept.team is not None and kept.team.code == team_code
+        assert kept.pinned  # and still pinned for the next re-plan
+    assert all(not v.pinned for ref, v in after.items() if ref not in pins)
+    # The pins changed nothing of the version they came from.
+    assert {v.request.reference: v.team.code for v in plan.visits if v.pinned} == pins
+
+
+def test_a_move_inside_the_shift_but_outside_the_households_window_is_refused(client, session, dw):
+    from datetime import datetime
+
+    from volunteer_hub.models import RequestWindow
+
+    block = dw.drive.blocks[0]
+    day = block.starts_at.astimezone(TZ).date()
+    # Any team can make "scam_safety"; the household is home only from 08:00 to 08:30.
+    household = next(r for r in dw.requests if r.services[0].code == "scam_safety")
+    eight = datetime(day.year, day.month, day.day, 8, 0, tzinfo=TZ)
+    household.windows = [RequestWindow(starts_at=eight, ends_at=eight + timedelta(minutes=30))]
+    session.commit()
+    plan = solve(session, dw.drive)
+    visit = next(v for v in plan.visits if v.request_id == household.id)
+    assert visit.team is not None and 8 <= visit.starts_at.astimezone(TZ).hour < 9
+    before = (dict(plan.result), plan.row_version)
+    ten = datetime(day.year, day.month, day.day, 10, 0, tzinfo=TZ)
+    assert block.starts_at <= ten and ten + timedelta(minutes=30) <= block.ends_at  # in the shift
+
+    login(client, dw.coordinator.email)
+    response = client.post(
+        f"/plans/{plan.id}/visits/{household.reference}/move",
+        data={"team_code": visit.team.code, "start": "10:00", "row_version": str(plan.row_version)},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    refused = page[page.index('id="edit-refused"'):]
+    refused = refused[: refused.index("</div>")]
+    assert household.reference in refused
+    assert "không thể bắt đầu trong khoảng thời gian hộ dân đã chọn" in refused  # the window
+    assert "hết ca" not in refused and "vào giờ đã chọn" not in refused  # not the shift, not travel
+    session.expire_all()
+    assert (plan.result, plan.row_version) == before
+
+
+def _row(page: str, css_class: str) -> list[str]:
+    """The table rows of a class, as text."""
+    rows = page.split(f'<tr class="{css_class}">')[1:]
+    return [row[: row.index("</tr>")] for row in rows]
+
+
+def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
+    client, session, dw, world
+):
+    from volunteer_hub.phones import national_format
+    from volunteer_hub.services.messaging import queue_message
+
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    now = utcnow()
+    volunteer = dw.volunteers[0]
+    for index in range(3):  # three failures in a row: the number is flagged
+        failed = queue_message(session, key=f"t:fail:{index}", kind="broadcast",
+                               to_phone=volunteer.phone, body="Doan TN: mua to",
+                               drive_id=dw.drive.id, volunteer_id=volunteer.id)
+        failed.status, failed.error_code = MessageStatus.FAILED, "30003"
+        failed.status_updated_at = now
+    household = session.scalars(
+        select(Message)
+        .where(Message.drive_id == dw.drive.id, Message.kind == "household_confirmation")
+        .order_by(Message.id)
+    ).all()
+    held, undelivered = household[0], household[1]
+    held.status, held.claimed_at = MessageStatus.HELD, now
+    undelivered.status, undelivered.error_code = MessageStatus.UNDELIVERED, "30005"
+    undelivered.status_updated_at = now
+    # Another drive's problems, in another commune: never on this board.
+    stranger = "+84908888888"
+    for index in range(3):
+        theirs = queue_message(session, key=f"t:other:{index}", kind="broadcast", to_phone=stranger,
+                               body="x", drive_id=world.a.drive.id)
+        theirs.status, theirs.status_updated_at = MessageStatus.FAILED, now
+    other_held = queue_message(session, key="t:other:held", kind="broadcast", to_phone=stranger,
+                               body="x", drive_id=world.a.drive.id)
+    other_held.status = MessageStatus.HELD
+    session.commit()
+
+    login(client, dw.coordinator.email)
+    page = client.get(f"/drives/{dw.drive.id}/board").get_data(as_text=True)
+    assert 'id="sms"' in page
+    failing = _row(page, "failing-number")
+    assert len(failing) == 1
+    assert volunteer.full_name in failing[0] and national_format(volunteer.phone) in failing[0]
+    assert "30003" in failing[0]
+    held_rows = _row(page, "held-message")
+    reference = next(r.reference for r in dw.requests if r.id == held.request_id)
+    assert len(held_rows) == 1
+    assert reference in held_rows[0] and f"/messages/{held.id}/decide" in held_rows[0]
+    failed_rows = _row(page, "failed-message")
+    assert len(failed_rows) == 4 and any("30005" in row for row in failed_rows)
+    assert national_format(stranger) not in page and f"/messages/{other_held.id}/" not in page
+
+    # The coordinator settles the held message from the board; only their drive's, only once.
+    assert client.post(f"/drives/{dw.drive.id}/messages/{other_held.id}/decide",
+                       data={"decision": "sent"}).status_code == 404
+    decide = f"/drives/{dw.drive.id}/messages/{held.id}/decide"
+    decided = client.post(decide, data={"decision": "resend"})
+    assert decided.status_code == 303 and decided.headers["Location"].endswith("/board#sms")
+    session.expire_all()
+    assert held.status is MessageStatus.QUEUED and other_held.status is MessageStatus.HELD
+    again = client.post(decide, data={"decision": "cancel"}, follow_redirects=True)
+    assert "Chỉ những tin nhắn đang bị treo mới cần quyết định." in again.get_data(as_text=True)
+    session.expire_all()
+    assert held.status is MessageStatus.QUEUED  # a second click changes nothing
+
+    # Another commune's coordinator sees neither the board nor its messages.
+    client.post("/logout")
+    login(client, world.b.coordinator.email)
+    assert client.get(f"/drives/{dw.drive.id}/board").status_code == 404
+    assert client.post(f"/drives/{dw.drive.id}/messages/{undelivered.id}/decide",
+                       data={"decision": "sent"}).status_code == 404

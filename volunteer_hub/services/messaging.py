@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
+    HelpRequest,
     Message,
     MessageStatus,
     PhoneVerification,
@@ -996,6 +997,69 @@ def failing_numbers(
             flagged.append(FailingNumber(phone, len(failures), failures[0][0], failures[0][1]))
     flagged.sort(key=lambda f: (-f.failures, f.phone))
     return flagged
+
+
+@dataclass
+class DriveSmsProblems:
+    """What went wrong with a drive's messages, for its coordinator."""
+
+    held: list[Message]
+    failed: list[Message]
+    failing: list[FailingNumber]
+    #: Phone -> who it is in the drive (a volunteer's name, or a request's code and name).
+    names: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.held or self.failed or self.failing)
+
+
+#: At most this many held or failed messages are listed for a drive (the newest).
+DRIVE_PROBLEMS_LIMIT = 100
+
+
+def drive_sms_problems(
+    session: Session, drive_id: int, *, threshold: int | None = None,
+    since: datetime | None = None,
+) -> DriveSmsProblems:
+    """Return a drive's held and failed messages, and its numbers that keep failing.
+
+    Only the drive's own messages and numbers: a coordinator sees nothing of other drives.
+    """
+    problem = select(Message).where(Message.drive_id == drive_id).order_by(
+        Message.created_at.desc(), Message.id.desc()
+    ).limit(DRIVE_PROBLEMS_LIMIT)
+    held = list(session.scalars(problem.where(Message.status == MessageStatus.HELD)))
+    failed = list(session.scalars(
+        problem.where(Message.status.in_([MessageStatus.FAILED, MessageStatus.UNDELIVERED]))
+    ))
+    phones = set(session.scalars(
+        select(Message.to_phone).where(Message.drive_id == drive_id).distinct()
+    ))
+    failing = [
+        f for f in failing_numbers(session, threshold=threshold, since=since) if f.phone in phones
+    ]
+    wanted = {m.to_phone for m in held + failed} | {f.phone for f in failing}
+    names: dict[str, str] = {}
+    for phone, name in session.execute(
+        select(Message.to_phone, Volunteer.full_name)
+        .join(Volunteer, Volunteer.id == Message.volunteer_id)
+        .where(Message.drive_id == drive_id, Message.to_phone.in_(wanted))
+    ):
+        names.setdefault(phone, name)
+    for phone, reference, name in session.execute(
+        select(Message.to_phone, HelpRequest.reference, HelpRequest.beneficiary_name)
+        .join(HelpRequest, HelpRequest.id == Message.request_id)
+        .where(Message.drive_id == drive_id, Message.to_phone.in_(wanted))
+    ):
+        names.setdefault(phone, f"{reference} · {name}")
+    return DriveSmsProblems(held, failed, failing, names)
+
+
+def drive_message(session: Session, drive_id: int, message_id: int) -> Message | None:
+    """Return the message if it belongs to the drive."""
+    return session.scalar(
+        select(Message).where(Message.id == message_id, Message.drive_id == drive_id)
+    )
 
 
 # --- phone verification ---------------------------------------------------------------------

@@ -7,8 +7,11 @@ Decree 13/2023 asks that personal data be kept no longer than needed for its pur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -25,9 +28,28 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services import audit
 
+logger = logging.getLogger("volunteer_hub.privacy")
+
 #: What stands in for a removed name (the column cannot be empty).
 REMOVED = "—"
 ENDED = (RequestStatus.DONE, RequestStatus.NOT_HOME, RequestStatus.REFERRED, RequestStatus.CANCELLED)
+
+
+class RetentionError(ValueError):
+    """The retention setting is not a usable number of days."""
+
+
+def retention_days(config: Mapping[str, Any]) -> int:
+    """Return ``RETENTION_DAYS`` from the app's config; raise RetentionError when it is wrong."""
+    value = config.get("RETENTION_DAYS")
+    # From the environment it is whatever JSON made of it: 180, "180", "soon", 1.5, true...
+    usable = isinstance(value, int | str) and not isinstance(value, bool)
+    text = str(value).strip() if usable else ""
+    if not text.isdigit() or int(text) < 1:
+        raise RetentionError(
+            f"VH_RETENTION_DAYS must be a whole number of days, at least 1 (it is {value!r})"
+        )
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -39,6 +61,8 @@ class PurgeReport:
     inbound: int
     cutoff: datetime
     dry_run: bool
+    #: The purged requests' reference codes (not personal: they name no one).
+    references: tuple[str, ...] = field(default=(), repr=False)
 
 
 def due_for_purge(session: Session, cutoff: datetime) -> list[HelpRequest]:
@@ -117,4 +141,10 @@ def purge_contacts(
             detail={"requests": len(ids), "messages": messages, "inbound": inbound, "days": days},
         )
         session.flush()
-    return PurgeReport(len(ids), messages, inbound, cutoff, dry_run)
+        logger.info(
+            "purge by %s: contact details of %d request(s) removed, %d SMS and %d inbound "
+            "text(s) blanked (last visit before %s, %d days)",
+            actor, len(ids), messages, inbound, cutoff.isoformat(timespec="seconds"), days,
+        )
+    references = tuple(sorted(r.reference for r in requests))
+    return PurgeReport(len(ids), messages, inbound, cutoff, dry_run, references)

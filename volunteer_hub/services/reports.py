@@ -11,6 +11,10 @@ Definitions (the same on the dashboard, in the API and in the Excel report):
 * volunteer hours: for each volunteer, the visits they made (done or not at home) in the
   period: service minutes as reported (else as planned) plus their tour's travel;
 * SMS: messages created in the period, by what happened to them, and what they cost.
+
+For one drive, the figures are the drive's whatever the dates: its requests (those included
+in it), the visits of its newest published plan, and the messages sent about it; the period
+is then the drive's days (:func:`drive_period`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 from volunteer_hub.models import (
     Commune,
     Drive,
+    DriveRequest,
     HelpRequest,
     Message,
     MessageStatus,
@@ -145,6 +150,27 @@ def _travel_by_tour(plan: Plan) -> dict[tuple[str, int], tuple[float, int]]:
     return tours
 
 
+def drive_period(drive: Drive, tz: ZoneInfo) -> Period | None:
+    """Return the local days of the drive's time blocks, or None when it has none yet."""
+    days = sorted({b.starts_at.astimezone(tz).date() for b in drive.blocks})
+    return Period(days[0], days[-1]) if days else None
+
+
+def certificate_volunteer(
+    session: Session, user: User, volunteer_id: int, drive: Drive | None
+) -> Volunteer:
+    """Return the volunteer whose certificate the user may print, else raise NotVisibleError.
+
+    Anyone the user may see; and, for a drive the user may see, anyone invited to it (a drive
+    often takes students from other communes' schools).
+    """
+    if drive is not None and any(dv.volunteer_id == volunteer_id for dv in drive.volunteers):
+        volunteer = session.get(Volunteer, volunteer_id)
+        if volunteer is not None:
+            return volunteer
+    return access.visible_volunteer(session, user, volunteer_id)
+
+
 def build_report(
     session: Session,
     user: User,
@@ -166,12 +192,19 @@ def build_report(
     def both(commune_id: int) -> list[Figures]:
         return [total, figures[commune_id]] if commune_id in figures else []
 
-    # Requests received.
-    for request in session.scalars(
-        select(HelpRequest).where(
+    # Requests received: in the period, or included in the drive.
+    if drive_id is None:
+        received = select(HelpRequest).where(
             HelpRequest.commune_id.in_(commune_ids), HelpRequest.created_at >= start, HelpRequest.created_at < end
         )
-    ):
+    else:
+        received = (
+            select(HelpRequest)
+            .join(DriveRequest, DriveRequest.request_id == HelpRequest.id)
+            .where(HelpRequest.commune_id.in_(commune_ids), DriveRequest.drive_id == drive_id)
+        )
+    urgent_ids: set[int] = set()
+    for request in session.scalars(received):
         for f in both(request.commune_id):
             if request.source is RequestSource.FOLLOW_UP:
                 f.follow_ups_received += 1
@@ -179,16 +212,18 @@ def build_report(
                 f.requests_received += 1
             if request.priority >= 4 and request.source is not RequestSource.FOLLOW_UP:
                 f.urgent_received += 1
+        if request.priority >= 4 and request.source is not RequestSource.FOLLOW_UP:
+            urgent_ids.add(request.id)
 
     # Visits of the newest published plans.
     visit_filter: list[ColumnElement[bool]] = [
         newest_published_plans(),
         Visit.team_id.is_not(None),
-        Visit.starts_at >= start,
-        Visit.starts_at < end,
         HelpRequest.commune_id.in_(commune_ids),
     ]
-    if drive_id is not None:
+    if drive_id is None:
+        visit_filter += [Visit.starts_at >= start, Visit.starts_at < end]
+    else:
         visit_filter.append(Plan.drive_id == drive_id)
     visits = list(
         session.scalars(
@@ -217,7 +252,8 @@ def build_report(
             for f in targets:
                 f.served += 1
                 f.people_helped += visit.people_helped or 0
-            if visit.request.priority >= 4 and start <= visit.request.created_at < end:
+            # Urgent served: of the urgent requests received (so the share never passes 100%).
+            if visit.request_id in urgent_ids:
                 wait = (visit.starts_at - visit.request.created_at).total_seconds() / 86400  # type: ignore[operator]
                 for f in targets:
                     f.urgent_served += 1
@@ -255,15 +291,15 @@ def build_report(
         if commune_id in figures:
             figures[commune_id].volunteers = len(ids)
 
-    _sms(session, user, start, end, communes, total, figures)
+    _sms(session, user, start, end, communes, total, figures, drive_id)
     rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
     return Report(period, total, rows, hours)
 
 
 def _sms(session: Session, user: User, start: datetime, end: datetime, communes: list[Commune],
-         total: Figures, figures: dict[int, Figures]) -> None:
-    """Count the period's messages about the scope's households, volunteers and drives."""
+         total: Figures, figures: dict[int, Figures], drive_id: int | None = None) -> None:
+    """Count the period's (or drive's) messages about the scope's households, volunteers, drives."""
     commune_ids = [c.id for c in communes]
     request_commune = select(HelpRequest.id, HelpRequest.commune_id).where(HelpRequest.commune_id.in_(commune_ids))
     volunteer_commune = select(Volunteer.id, Volunteer.home_commune_id).where(Volunteer.home_commune_id.in_(commune_ids))
@@ -272,9 +308,11 @@ def _sms(session: Session, user: User, start: datetime, end: datetime, communes:
     scope = access.drive_clause(user) if not user.is_admin else true()
     visible_drives = set(session.scalars(select(Drive.id).where(scope)))
     units: Counter[str] = Counter()
-    for message in session.scalars(
-        select(Message).where(Message.created_at >= start, Message.created_at < end)
-    ):
+    if drive_id is None:
+        messages = select(Message).where(Message.created_at >= start, Message.created_at < end)
+    else:
+        messages = select(Message).where(Message.drive_id == drive_id)
+    for message in session.scalars(messages):
         commune_id = by_request.get(message.request_id) if message.request_id else None
         if commune_id is None and message.volunteer_id:
             commune_id = by_volunteer.get(message.volunteer_id)

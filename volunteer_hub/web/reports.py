@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date
@@ -12,10 +12,19 @@ from flask_login import current_user
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone, localized
 from volunteer_hub.labels import label
-from volunteer_hub.models import Role, Service, User
+from volunteer_hub.models import Drive, Role, Service, User
 from volunteer_hub.services import access, audit
+from volunteer_hub.services.overview import drives_query
 from volunteer_hub.services.report_files import report_csv, report_xlsx
-from volunteer_hub.services.reports import OUTCOME_ORDER, Period, Report, build_report
+from volunteer_hub.services.reports import (
+    OUTCOME_ORDER,
+    Period,
+    Report,
+    build_report,
+    certificate_volunteer,
+    drive_period,
+)
+from volunteer_hub.services.validation import parse_id
 from volunteer_hub.web import charts
 
 bp = Blueprint("reports", __name__)
@@ -23,9 +32,16 @@ bp = Blueprint("reports", __name__)
 #: The dashboard's default period: the last quarter.
 DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
+#: Years a report may cover: the movement's, with room; far dates would overflow the
+#: conversion of local days to UTC instants (year 1 or 9999).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-class PeriodError(ValueError):
+class ReportQueryError(ValueError):
+    """The report's parameters are not valid; the message says why (a 422)."""
+
+
+class PeriodError(ReportQueryError):
     """The period asked for is not valid; the message says why."""
 
 
@@ -33,9 +49,14 @@ def parse_period(args: dict[str, str], today: date) -> Period:
     """Read ``from`` and ``to`` (YYYY-MM-DD); default to the last 90 days."""
     try:
         last = date.fromisoformat(args["to"]) if args.get("to") else today
-        first = date.fromisoformat(args["from"]) if args.get("from") else last - timedelta(days=DEFAULT_DAYS)
+        first = date.fromisoformat(args["from"]) if args.get("from") else None
     except ValueError:
         raise PeriodError(_("Dates are written YYYY-MM-DD.")) from None
+    if any(not FIRST_YEAR <= d.year <= LAST_YEAR for d in (last, first) if d is not None):
+        raise PeriodError(_("Dates must fall between the years %(first)d and %(last)d.",
+                            first=FIRST_YEAR, last=LAST_YEAR))
+    if first is None:
+        first = last - timedelta(days=DEFAULT_DAYS)
     if first > last:
         raise PeriodError(_("The first day must not be after the last."))
     if (last - first).days > MAX_DAYS:
@@ -57,16 +78,37 @@ def report_user() -> User:
     return user
 
 
-def _report(user: User) -> tuple[Report, str | None]:
-    today = date.today()
-    period = parse_period(request.args, today)
+def _id_arg(name: str) -> int | None:
+    """Read an id from the query string; anything but a record id is not found (404)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    record_id = parse_id(raw)
+    if record_id is None:
+        raise access.NotVisibleError
+    return record_id
+
+
+def _drive(user: User) -> Drive | None:
+    """The drive of ``?drive=``, if the user may see it (else 404)."""
+    drive_id = _id_arg("drive")
+    return access.visible_drive(db.session, user, drive_id) if drive_id is not None else None
+
+
+def _report(user: User) -> tuple[Report, str | None, Drive | None]:
+    """Build the report the query string asks for; raise ReportQueryError when it is wrong."""
+    tz = local_zone()
+    drive = _drive(user)
+    period = parse_period(request.args, datetime.now(tz).date())
+    if drive is not None:
+        # A drive's figures are the drive's, whatever the dates: the period is its days.
+        period = drive_period(drive, tz) or period
     commune = (request.args.get("commune") or "").strip() or None
     if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
-        abort(404)
-    drive_id = request.args.get("drive", type=int)
-    if drive_id is not None:
-        access.visible_drive(db.session, user, drive_id)
-    return build_report(db.session, user, period, tz=local_zone(), commune_code=commune, drive_id=drive_id), commune
+        raise ReportQueryError(_("This commune is not one of yours."))
+    report = build_report(db.session, user, period, tz=tz, commune_code=commune,
+                          drive_id=drive.id if drive is not None else None)
+    return report, commune, drive
 
 
 def _services() -> dict[str, Service]:
@@ -78,15 +120,16 @@ def dashboard():  # type: ignore[no-untyped-def]
     """The dashboard: figures and charts for the user's communes over a period."""
     user = report_user()
     g.private_page = True
+    choices = {
+        "communes": list(db.session.scalars(access.communes_for(user))),
+        "drives": list(db.session.scalars(drives_query(user))),
+    }
     try:
-        report, commune = _report(user)
-    except PeriodError as exc:
-        report, commune = None, None
-        error = str(exc)
-    else:
-        error = None
-    if report is None:
-        return render_template("reports/dashboard.html", report=None, error=error, communes=[]), 422
+        report, commune, drive = _report(user)
+    except ReportQueryError as exc:
+        asked = (request.args.get("commune") or "").strip()
+        return render_template("reports/dashboard.html", report=None, error=str(exc), commune=asked,
+                               drive=None, **choices), 422
     services = _services()
     outcome_rows = []
     for code, counts in report.total.outcomes.items():
@@ -95,10 +138,11 @@ def dashboard():  # type: ignore[no-untyped-def]
     commune_names = [c.short_name for c, _f in report.communes]
     figures = [f for _c, f in report.communes]
     context = {
+        **choices,
         "report": report,
         "error": None,
-        "communes": list(db.session.scalars(access.communes_for(user))),
         "commune": commune,
+        "drive": drive,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
             _("By commune"), commune_names,
@@ -115,12 +159,16 @@ def dashboard():  # type: ignore[no-untyped-def]
     return render_template("reports/dashboard.html", **context)
 
 
-def _scope_name(user: User, commune: str | None, report: Report) -> str:
+def _scope_name(user: User, commune: str | None, report: Report, drive: Drive | None) -> str:
     if commune and report.communes:
-        return report.communes[0][0].name
-    if user.is_admin:
-        return _("All communes")
-    return ", ".join(c.name for c, _f in report.communes)
+        scope = report.communes[0][0].name
+    elif user.is_admin:
+        scope = _("All communes")
+    else:
+        scope = ", ".join(c.name for c, _f in report.communes)
+    if drive is None:
+        return scope
+    return _("%(scope)s; drive “%(name)s”", scope=scope, name=drive.name)
 
 
 @bp.get("/reports/export.<any(xlsx, csv):fmt>")
@@ -129,42 +177,36 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
     user = report_user()
     g.private_page = True
     try:
-        report, commune = _report(user)
-    except PeriodError as exc:
+        report, commune, drive = _report(user)
+    except ReportQueryError as exc:
         abort(Response(str(exc), status=422, mimetype="text/plain"))
     audit.record(db.session, action="export", entity="report", user=user,
                  detail={"from": report.period.first.isoformat(), "to": report.period.last.isoformat(),
-                         "commune": commune, "format": fmt})
+                         "commune": commune, "drive": drive.id if drive else None, "format": fmt})
     db.session.commit()
     name = f"bao-cao-{report.period.first.isoformat()}-{report.period.last.isoformat()}.{fmt}"
     if fmt == "csv":
         body, mimetype = report_csv(report), "text/csv; charset=utf-8"
     else:
-        body = report_xlsx(report, _services(), _scope_name(user, commune, report),
+        body = report_xlsx(report, _services(), _scope_name(user, commune, report, drive),
                            lambda d: format_date(d, "dd/MM/yyyy"))
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@bp.get("/volunteers/<int:volunteer_id>/certificate")
+@bp.get("/volunteers/<id:volunteer_id>/certificate")
 def certificate(volunteer_id: int):  # type: ignore[no-untyped-def]
     """A printable certificate of a volunteer's hours for a drive (or a period)."""
     user = report_user()
     g.private_page = True
-    volunteer = access.visible_volunteer(db.session, user, volunteer_id)
-    drive = None
-    drive_id = request.args.get("drive", type=int)
-    if drive_id is not None:
-        drive = access.visible_drive(db.session, user, drive_id)
+    drive = _drive(user)
+    volunteer = certificate_volunteer(db.session, user, volunteer_id, drive)
     try:
-        report, _commune = _report(user) if drive is None else (None, None)
-    except PeriodError:
-        abort(400)
-    if drive is not None:
-        tz = local_zone()
-        days = sorted({b.starts_at.astimezone(tz).date() for b in drive.blocks}) or [date.today()]
-        report = build_report(db.session, user, Period(days[0], days[-1]), tz=tz, drive_id=drive.id)
-    assert report is not None
+        report, _commune, _drive_again = _report(user)
+    except ReportQueryError as exc:
+        from volunteer_hub.web.errors import render_error
+
+        return render_error(422, str(exc))
     hours = report.hours.get(volunteer.id)
     audit.record(db.session, action="view", entity="certificate", entity_id=volunteer.id, user=user,
                  commune_id=volunteer.home_commune_id)

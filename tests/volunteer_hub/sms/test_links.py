@@ -229,6 +229,28 @@ def test_a_volunteer_reports_the_outcome_by_link_after_the_visit(client, session
     assert {o.outcome.value for o in published.visit.outcomes} == {"done"}
 
 
+def test_a_failed_outcome_report_keeps_the_answers(client, session, published, settings):
+    published.visit.starts_at = utcnow() - timedelta(hours=2)
+    published.visit.ends_at = utcnow() - timedelta(hours=1)
+    session.commit()
+    code = volunteer_code(session, published, settings)
+    first, second = [s.code for s in published.visit.request.services]
+    note = "Bà cụ chưa có CCCD gắn chip, hẹn tuần sau"
+    # The second service is "referred" without saying where to: refused, nothing saved.
+    sent = client.post(f"/s/{code}/report", data={
+        f"outcome_{first}": "partly_done", f"outcome_{second}": "referred",
+        "people_helped": "3", "minutes_spent": "40", "note": note,
+    })
+    assert sent.status_code == 422
+    page = sent.get_data(as_text=True)
+    assert f'name="outcome_{first}" value="partly_done" checked' in page
+    assert f'name="outcome_{second}" value="referred" checked' in page
+    assert page.count(" checked") == 2  # nothing else ticked
+    assert note in page
+    assert 'value="3"' in page and 'value="40"' in page
+    assert published.visit.status == VisitStatus.SCHEDULED and not published.visit.outcomes
+
+
 def test_feedback_after_the_visit(client, session, published, settings):
     # The published visit (28/11/2026) is in the past when the clock says so: move it back.
     published.visit.starts_at = utcnow() - timedelta(hours=2)

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from volunteer_hub import worker
+from tests import factories
+from volunteer_hub import jobs, worker
 from volunteer_hub.cli import cli
-from volunteer_hub.models import Message, MessageStatus
+from volunteer_hub.models import AuditEvent, Message, MessageStatus, RequestStatus, utcnow
 from volunteer_hub.services.messaging import SmsSettingsError, queue_message
+from volunteer_hub.services.privacy import RetentionError
 from volunteer_hub.sms import GatewayConfigError
 
 
@@ -24,12 +29,57 @@ def test_the_worker_has_coalescing_jobs_with_explicit_ids(app):
     assert isinstance(built.scheduler, BlockingScheduler)
     jobs = {job.id: job for job in built.scheduler.get_jobs()}
     assert set(jobs) == {"sms-dispatch", "sms-reconcile", "sms-reminders", "links-expire",
-                         "plans-run"}
+                         "plans-run", "privacy-purge"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
-        assert isinstance(job.trigger, IntervalTrigger)
+    for job_id in set(jobs) - {"privacy-purge"}:
+        assert isinstance(jobs[job_id].trigger, IntervalTrigger)
     assert jobs["sms-dispatch"].trigger.interval.total_seconds() == 2
     assert jobs["sms-reconcile"].trigger.interval.total_seconds() == 60
+
+
+def test_the_purge_runs_every_night_at_three_local_time(app):
+    purge = worker.build_scheduler(app).scheduler.get_job("privacy-purge")
+    assert isinstance(purge.trigger, CronTrigger)
+    assert str(purge.trigger.timezone) == "Asia/Ho_Chi_Minh"
+    after = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    fire = purge.trigger.get_next_fire_time(None, after)
+    assert (fire.date(), fire.hour, fire.minute) == (date(2026, 11, 23), 3, 0)
+
+
+def _ended_request(session, days_ago: int, **kw):  # type: ignore[no-untyped-def]
+    """A household helped (request done, no visit row) ``days_ago`` days ago."""
+    commune = kw.pop("commune", None) or factories.commune(session)
+    return factories.help_request(
+        session, commune, status=RequestStatus.DONE,
+        status_changed_at=utcnow() - timedelta(days=days_ago), **kw,
+    )
+
+
+@pytest.mark.app_config(RETENTION_DAYS=30)
+def test_the_purge_job_removes_old_contacts_with_the_retention_setting(app, session, caplog):
+    caplog.set_level("INFO", logger="volunteer_hub.privacy")
+    old = _ended_request(session, 45, phone="+84911111111", house="5 kiệt 3 Chi Lăng")
+    recent = _ended_request(session, 10, commune=old.commune, phone="+84922222222")
+    session.commit()
+    report = worker.run_once(app)["privacy-purge"]
+    assert (report.requests, report.dry_run) == (1, False)
+    session.expire_all()
+    assert old.phone is None and old.house is None and old.contact_purged_at is not None
+    assert recent.phone == "+84922222222"
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "purge")).one()
+    assert event.actor == "worker" and event.detail["requests"] == 1 and event.detail["days"] == 30
+    assert "purge by worker" in caplog.text
+    assert jobs.purge_contacts(app).requests == 0  # the next night finds nothing new
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -5, "1.5", True])
+def test_a_wrong_retention_setting_stops_the_worker_before_it_starts(app, value):
+    app.config["RETENTION_DAYS"] = value
+    with pytest.raises(RetentionError, match="VH_RETENTION_DAYS"):
+        worker.build_scheduler(app)
+    with pytest.raises(RetentionError):
+        worker.run_once(app)
 
 
 def test_run_once_sends_what_is_due_with_the_configured_backend(app, session, caplog):
@@ -45,8 +95,6 @@ def test_run_once_sends_what_is_due_with_the_configured_backend(app, session, ca
 
 
 def test_a_failing_job_is_logged_and_the_next_run_starts_afresh(app, session, caplog):
-    from volunteer_hub import jobs
-
     class Broken:
         name = "broken"
         max_concurrency = 1
@@ -141,6 +189,8 @@ def test_drives_list_broadcast_status_and_worker_from_the_command_line(cli_env):
 
     once = run("worker", "--once")
     assert once.exit_code == 0, once.output
+    # The nightly purge ran too; the demo's households were all visited recently.
+    assert "privacy-purge: PurgeReport(requests=0" in once.output
     status = json.loads(run("sms", "status", "--json").stdout)
     assert status["sent"] == count and status["queued"] == 0
     assert "sent\t" in run("sms", "status").stdout
