@@ -1,4 +1,5 @@
-"""A coordinator of commune A never reaches a record of commune B, on any route."""
+"""Who reaches what, on every route: anonymous visitors, personal-link holders, coordinators
+of commune A and of commune B, and admins. A coordinator of A never reaches a record of B."""
 
 from __future__ import annotations
 
@@ -282,3 +283,34 @@ def test_a_token_of_a_cannot_plan_or_read_b(client, world, session):
     assert client.post(f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=headers).status_code == 404
     drives = client.get("/api/v1/drives", headers=headers).get_json()["drives"]
     assert world.b.drive.id not in {d["id"] for d in drives}
+
+
+# --- a personal-link holder --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", ["volunteer_visit", "household_visit"])
+def test_a_personal_link_opens_its_visit_and_nothing_else(client, app, world, session, purpose):
+    from volunteer_hub.services import links
+
+    visit = world.a.visit
+    issued = links.issue_link(
+        session, purpose=purpose, visit=visit, request_id=visit.request_id,
+        volunteer_id=world.a.volunteer.id if purpose == links.VOLUNTEER_VISIT else None,
+    )
+    session.commit()
+    page = client.get(f"/s/{issued.code}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    for secret in secrets_of(world.b):
+        assert secret not in body
+    # Holding a link (and the cookie its page set) opens no signed-in page, of A or of B.
+    for part in (world.a, world.b):
+        for rule in protected_rules(app):
+            path = build(rule, record_ids(part))
+            for method in methods(rule):
+                response = call(client, method, path)
+                expected = (401,) if rule.endpoint.startswith(("api.", "reports.")) else (302,)
+                assert response.status_code in expected, f"{method} {path} gave {response.status_code}"
+    # Another visit's link cannot be reached by changing the code a little.
+    neighbour = issued.code[:-1] + ("y" if issued.code.endswith("x") else "x")
+    assert client.get(f"/s/{neighbour}").status_code == 404

@@ -331,6 +331,9 @@ def test_the_summary_api_and_bearer_export(client, session, published):
     assert client.get("/api/v1/reports/summary?from=2026-13-01", headers=headers).status_code == 422
     assert client.get("/api/v1/reports/summary?from=2026-11-10&to=2026-11-01", headers=headers).status_code == 422
     assert client.get("/api/v1/reports/summary?commune=00000", headers=headers).status_code == 422
+    misspelt = client.get(f"/api/v1/reports/summary?commun={dw.commune.code}", headers=headers)
+    assert misspelt.status_code == 422 and "commun" in misspelt.get_json()["errors"]
+    assert client.get("/api/v1/reports/summary?to=&from=", headers=headers).status_code == 200
     assert client.get("/api/v1/reports/summary").status_code == 401
     xlsx = client.get(f"/reports/export.xlsx?from={period.first}&to={period.last}", headers=headers)
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"

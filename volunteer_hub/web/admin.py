@@ -12,6 +12,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import AuditEvent, Commune, Role, User
 from volunteer_hub.security import admin_required
 from volunteer_hub.services.accounts import AccountError, create_user
+from volunteer_hub.web.coordinator import page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -72,6 +73,7 @@ def audit_log():  # type: ignore[no-untyped-def]
     """Show the newest audit events."""
     page = db.paginate(
         select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+        page=page_arg(),
         per_page=50,
         max_per_page=200,
     )

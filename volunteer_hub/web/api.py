@@ -158,7 +158,7 @@ def drives():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/drives/<int:drive_id>/plans")
+@bp.post("/drives/<id:drive_id>/plans")
 @token_required(*STAFF)
 def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     """Start planning a drive in the background: 202 with the plan's id."""
@@ -182,7 +182,7 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     }
 
 
-@bp.get("/plans/<int:plan_id>")
+@bp.get("/plans/<id:plan_id>")
 @token_required(*STAFF)
 def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
     """A plan's status and progress; once done, the plan in the planner's JSON (version 1)."""
@@ -200,7 +200,7 @@ def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
     return jsonify(body)
 
 
-@bp.get("/plans/<int:plan_id>/problem")
+@bp.get("/plans/<id:plan_id>/problem")
 @token_required(*STAFF)
 def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
     """The exact planner problem JSON the plan solved, to recheck it independently."""
@@ -210,18 +210,26 @@ def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
     return jsonify(plan.problem)
 
 
+#: The query parameters GET /reports/summary knows; any other is refused.
+SUMMARY_PARAMETERS = {"from", "to", "commune"}
+
+
 @bp.get("/reports/summary")
 @token_required(*STAFF)
 def report_summary():  # type: ignore[no-untyped-def]
     """The dashboard's totals for a period (and one commune), as JSON."""
-    from datetime import date
+    from datetime import datetime
 
     from volunteer_hub.services.reports import build_report
     from volunteer_hub.web.reports import PeriodError, parse_period
 
+    # A misspelt parameter (?commun=...) must not silently give every commune's figures.
+    unknown = sorted(set(request.args) - SUMMARY_PARAMETERS)
+    if unknown:
+        return jsonify(errors={name[:40]: [_("Unknown parameter.")] for name in unknown[:10]}), 422
     user: User = g.api_user
     try:
-        period = parse_period(request.args, date.today())
+        period = parse_period(request.args, datetime.now(local_zone()).date())
     except PeriodError as exc:
         return jsonify(errors={"from": [str(exc)]}), 422
     commune = (request.args.get("commune") or "").strip() or None

@@ -61,6 +61,10 @@ COMMON_ERRORS = {
 }
 
 
+#: A date query argument that may be left empty, as an HTML form sends an unset date field.
+OPTIONAL_DATE = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
+
+
 def build_spec(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document for the API routes registered on the app."""
     components: dict[str, Any] = {"Error": ERROR, "FieldErrors": FIELD_ERRORS}
@@ -337,17 +341,17 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "description": "The same figures as `GET /reports/export.xlsx` (signed in or with this token).",
             "operationId": "getReportSummary",
             "parameters": [
-                {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
-                 "description": "First day (YYYY-MM-DD); default 90 days before `to`"},
-                {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
-                 "description": "Last day (YYYY-MM-DD); default today"},
+                {"name": "from", "in": "query", "required": False, "schema": OPTIONAL_DATE,
+                 "description": "First day (YYYY-MM-DD); empty or absent: 90 days before `to`"},
+                {"name": "to", "in": "query", "required": False, "schema": OPTIONAL_DATE,
+                 "description": "Last day (YYYY-MM-DD); empty or absent: today"},
                 {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "One commune's official code"},
+                 "description": "One commune's official code; empty or absent: every commune"},
             ],
             "responses": {
                 "200": {"description": "The totals", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Summary"}}}},
-                "422": {"description": "A bad date or commune", "content": {"application/json": {
+                "422": {"description": "A bad date or commune, or an unknown parameter", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/FieldErrors"}}}},
                 **COMMON_ERRORS,
             },

@@ -24,6 +24,7 @@ from volunteer_hub.models import Message, MessageStatus, MessageTemplate, SmsOpt
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.security import admin_required
 from volunteer_hub.services import messaging, sms_templates
+from volunteer_hub.web.coordinator import page_arg
 from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("sms_admin", __name__, url_prefix="/admin/sms")
@@ -58,7 +59,7 @@ def outbox():  # type: ignore[no-untyped-def]
             query = query.where(Message.to_phone == parse_phone(phone_text).e164)
         except PhoneError as exc:
             flash(str(exc), "error")
-    page = db.paginate(query, per_page=PER_PAGE, max_per_page=200)
+    page = db.paginate(query, page=page_arg(), per_page=PER_PAGE, max_per_page=200)
     held = db.session.scalars(
         select(Message).where(Message.status == MessageStatus.HELD).order_by(Message.id).limit(50)
     ).all()
@@ -75,7 +76,7 @@ def outbox():  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/messages/<int:message_id>/decide")
+@bp.post("/messages/<id:message_id>/decide")
 def decide(message_id: int):  # type: ignore[no-untyped-def]
     """Settle a held message: it was sent, send it again, or drop it."""
     message = db.session.get(Message, message_id)
@@ -166,7 +167,8 @@ def template_edit(kind: str, locale: str):  # type: ignore[no-untyped-def]
 def opt_outs():  # type: ignore[no-untyped-def]
     """List the numbers that get no SMS, and why."""
     page = db.paginate(
-        select(SmsOptOut).order_by(SmsOptOut.opted_out_at.desc()), per_page=PER_PAGE,
+        select(SmsOptOut).order_by(SmsOptOut.opted_out_at.desc()), page=page_arg(),
+        per_page=PER_PAGE,
         max_per_page=200,
     )
     return render_template("sms/opt_outs.html", page=page)
