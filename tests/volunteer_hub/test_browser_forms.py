@@ -99,3 +99,30 @@ def test_the_request_form_is_light_enough_for_a_3g_phone(live_server, phone_page
     phone_page.wait_for_load_state("load")
     # HTML, CSS and the small enhancement script; Leaflet loads only if the map is opened.
     assert sum(sizes) < 80_000, sizes
+
+
+def test_the_request_form_works_with_javascript_off(live_server, chromium, world, session, artifacts):
+    context = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
+                                   locale="vi-VN", java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server}/request")
+        page.get_by_label("Họ và tên").fill("Phan Văn Tư")
+        page.get_by_label("Từ 75 tuổi trở lên").check()
+        # Without the script the asker's fields simply stay on the page; they are optional.
+        page.get_by_label("Có, cho chính tôi").check()
+        page.get_by_label("Số điện thoại").fill("0912 000 111")
+        page.get_by_label("Xã, phường", exact=True).select_option(world.a.commune.code)
+        page.get_by_label("Số nhà, kiệt/hẻm, đường").fill("3 kiệt 7 Chi Lăng")
+        page.get_by_label("Phòng tránh lừa đảo qua điện thoại, đường link giả").check()
+        page.get_by_label("Tôi đồng ý cho sử dụng thông tin này để sắp xếp buổi hỗ trợ.").check()
+        page.get_by_role("button", name="Gửi yêu cầu").click()
+        page.get_by_text("Cảm ơn bạn, chúng tôi đã nhận được yêu cầu").wait_for()
+        page.screenshot(path=str(artifacts / "request-form-no-javascript.png"), full_page=True)
+        reference = page.locator(".reference").inner_text().replace(" ", "")
+    finally:
+        context.close()
+    session.expire_all()
+    record = session.scalars(select(HelpRequest).where(HelpRequest.reference == reference)).one()
+    assert record.beneficiary_name == "Phan Văn Tư" and record.phone == "+84912000111"

@@ -329,6 +329,8 @@ def test_the_summary_api_and_bearer_export(client, session, published):
                      headers=headers).get_json()
     assert one["totals"]["served"] == report.total.served
     assert client.get("/api/v1/reports/summary?from=2026-13-01", headers=headers).status_code == 422
+    late = client.get("/api/v1/reports/summary?to=0001-01-01", headers=headers)
+    assert late.status_code == 422 and list(late.get_json()["errors"]) == ["to"]
     assert client.get("/api/v1/reports/summary?from=2026-11-10&to=2026-11-01", headers=headers).status_code == 422
     assert client.get("/api/v1/reports/summary?commune=00000", headers=headers).status_code == 422
     misspelt = client.get(f"/api/v1/reports/summary?commun={dw.commune.code}", headers=headers)

@@ -231,7 +231,7 @@ def report_summary():  # type: ignore[no-untyped-def]
     try:
         period = parse_period(request.args, datetime.now(local_zone()).date())
     except PeriodError as exc:
-        return jsonify(errors={"from": [str(exc)]}), 422
+        return jsonify(errors={exc.field: [str(exc)]}), 422
     commune = (request.args.get("commune") or "").strip() or None
     if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
         return jsonify(errors={"commune": [_("This commune is not one of yours.")]}), 422

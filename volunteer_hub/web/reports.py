@@ -42,19 +42,31 @@ class ReportQueryError(ValueError):
 
 
 class PeriodError(ReportQueryError):
-    """The period asked for is not valid; the message says why."""
+    """The period asked for is not valid; the message says why, ``field`` which date."""
+
+    def __init__(self, message: str, field: str = "from") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _day(args: dict[str, str], name: str) -> date | None:
+    text = args.get(name)
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(_("Dates are written YYYY-MM-DD."), name) from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise PeriodError(_("Dates must fall between the years %(first)d and %(last)d.",
+                            first=FIRST_YEAR, last=LAST_YEAR), name)
+    return day
 
 
 def parse_period(args: dict[str, str], today: date) -> Period:
     """Read ``from`` and ``to`` (YYYY-MM-DD); default to the last 90 days."""
-    try:
-        last = date.fromisoformat(args["to"]) if args.get("to") else today
-        first = date.fromisoformat(args["from"]) if args.get("from") else None
-    except ValueError:
-        raise PeriodError(_("Dates are written YYYY-MM-DD.")) from None
-    if any(not FIRST_YEAR <= d.year <= LAST_YEAR for d in (last, first) if d is not None):
-        raise PeriodError(_("Dates must fall between the years %(first)d and %(last)d.",
-                            first=FIRST_YEAR, last=LAST_YEAR))
+    last = _day(args, "to") or today
+    first = _day(args, "from")
     if first is None:
         first = last - timedelta(days=DEFAULT_DAYS)
     if first > last:
