@@ -12,6 +12,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.models import MessageStatus
 from volunteer_hub.services import inbound, messaging
+from volunteer_hub.services.validation import clean_text
 from volunteer_hub.sms.twilio import SIGNATURE_HEADER, is_valid_signature, twiml_reply
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -54,18 +55,28 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _required(name: str) -> str:
+    """Return an identifier field (a sid, a status, a number); 400 when missing or not one."""
     value = (request.form.get(name) or "").strip()
-    if not value or len(value) > 64:
+    # Identifiers are short printable text; a NUL byte would also make PostgreSQL refuse it.
+    if not value or len(value) > 64 or not value.isprintable():
         abort(400)
     return value
+
+
+def _optional(name: str, max_length: int) -> str | None:
+    """Return a free-text field cleaned of control characters (NUL included), or None."""
+    try:
+        return clean_text(request.form.get(name) or "")[:max_length] or None
+    except ValueError:  # text that is not Unicode
+        abort(400)
 
 
 @bp.post("/twilio/sms")
 @twilio_signed
 def twilio_sms():  # type: ignore[no-untyped-def]
     """Handle a reply (where two-way SMS works) and answer with TwiML."""
-    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
-    if not sid or len(sid) > 64:
+    sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
+    if not sid or len(sid) > 64 or not sid.isprintable():
         abort(400)
     from_phone = _required("From")
     if not messaging.E164.match(from_phone):
@@ -74,8 +85,8 @@ def twilio_sms():  # type: ignore[no-untyped-def]
         db.session,
         provider_sid=sid,
         from_phone=from_phone,
-        to_phone=(request.form.get("To") or "")[:20] or None,
-        body=request.form.get("Body") or "",
+        to_phone=_optional("To", 20),
+        body=_optional("Body", 1600) or "",
     )
     db.session.commit()
     return Response(twiml_reply(result.reply), mimetype="application/xml")
@@ -87,13 +98,12 @@ def twilio_status():  # type: ignore[no-untyped-def]
     """Apply a delivery report (queued, sent, delivered, undelivered, failed + error code)."""
     sid = _required("MessageSid")
     status = _required("MessageStatus")
-    error_code = (request.form.get("ErrorCode") or "").strip() or None
     change = messaging.apply_status(
         db.session,
         provider_sid=sid,
         provider_status=status,
-        error_code=error_code,
-        error_message=(request.form.get("ErrorMessage") or None),
+        error_code=_optional("ErrorCode", 20),
+        error_message=_optional("ErrorMessage", 500),
     )
     db.session.commit()
     if change.message is None:

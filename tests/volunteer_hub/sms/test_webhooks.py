@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.fakes import AUTH_TOKEN
@@ -208,3 +210,27 @@ def test_numbers_that_keep_failing_are_flagged(client, session):
     sent_message(session, phone=phone, sid="SMok")
     signed_post(client, STATUS, {"MessageSid": "SMok", "MessageStatus": "delivered"})
     assert failing_numbers(session, threshold=3) == []
+
+
+# --- signed, but malformed ----------------------------------------------------------------------
+
+FIELDS = ["MessageSid", "SmsSid", "MessageStatus", "ErrorCode", "ErrorMessage", "From", "To",
+          "Body", "AccountSid", "NumMedia"]
+ODD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(path=st.sampled_from([SMS, STATUS]),
+       params=st.dictionaries(st.sampled_from(FIELDS), st.one_of(ODD_TEXT, st.just("SM1")),
+                              max_size=len(FIELDS)))
+@example(path=SMS, params={"MessageSid": "SM\x00", "From": "+84901234567", "Body": "CO\x00 1"})
+@example(path=SMS, params={"MessageSid": "SM2", "From": "+84901234567", "Body": "\x00" * 2000})
+@example(path=STATUS, params={"MessageSid": "SM1", "MessageStatus": "delivered\x00",
+                              "ErrorCode": "\x00" * 50, "ErrorMessage": "\ud7ff" * 500})
+@example(path=STATUS, params={"MessageSid": "SM1", "MessageStatus": "x" * 64})
+def test_a_signed_but_malformed_webhook_is_answered_without_a_server_error(
+    client, session, path, params
+):
+    response = signed_post(client, path, params)
+    assert response.status_code in (200, 204, 400), (path, params, response.status_code)
