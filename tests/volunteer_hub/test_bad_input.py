@@ -10,6 +10,7 @@ a form either stores one complete record or reports an error and stores nothing.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.conftest import login
+from tests.conftest import REPO, login
 from volunteer_hub.models import (
     AuditEvent,
     HelpRequest,
@@ -509,3 +510,43 @@ def test_random_volunteer_forms_store_one_complete_record_or_none(client, world,
         assert_complete_volunteer(session.scalars(select(Volunteer).order_by(Volunteer.id.desc())).first(), session)
     else:
         assert response.status_code == 422
+
+
+# --- every signed-in route, with junk in every field any form has -------------------------------
+
+#: Every field name a template posts or a filter reads, so each route gets the ones it knows.
+TEMPLATE_FIELDS = sorted(
+    set(re.findall(r'name="([a-z_0-9]+)"', "".join(
+        path.read_text(encoding="utf-8") for path in (REPO / "volunteer_hub" / "templates").rglob("*.html")
+    ))) - {"csrf_token"}
+)
+JUNK = ["\x00", "x\x00y", "9" * 30, "²", "\u202e" + "x" * 5000]
+
+
+@pytest.mark.parametrize("who", ["admin", "coordinator"])
+def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, who):
+    from tests.volunteer_hub.test_authorization import build, protected_rules, record_ids
+    from volunteer_hub.models import MessageStatus
+    from volunteer_hub.services.messaging import queue_message
+
+    held = queue_message(session, key="held", kind="broadcast", to_phone=world.a.volunteer.phone,
+                         body="Doan TN: thu", drive_id=world.a.drive.id)
+    held.status = MessageStatus.HELD
+    session.commit()
+    login(client, (world.admin if who == "admin" else world.a.coordinator).email)
+    failures = []
+    for rule in protected_rules(app):
+        if rule.endpoint.startswith("api."):
+            continue
+        path = build(rule, record_ids(world.a))
+        for value in JUNK:
+            junk = {name: value for name in TEMPLATE_FIELDS}
+            if "GET" in rule.methods:
+                response = client.get(path, query_string=junk)
+                if response.status_code >= 500:
+                    failures.append(f"GET {path} ?…={value[:10]!r}")
+            if "POST" in rule.methods:
+                response = client.post(path, data=junk)
+                if response.status_code >= 500:
+                    failures.append(f"POST {path} …={value[:10]!r}")
+    assert failures == []

@@ -508,7 +508,10 @@ def plan_revise(plan_id: int):  # type: ignore[no-untyped-def]
     plan = _plan(plan_id)
     if plan.status is not PlanStatus.DONE:
         abort(409)
-    new = planning.copy_plan(db.session, plan, user=current_user)
+    try:
+        new = planning.copy_plan(db.session, plan, user=current_user)
+    except planning.PlanningError as exc:
+        return _refused(plan, [str(exc)])
     db.session.commit()
     return redirect(url_for(".plan_view", plan_id=new.id))
 
