@@ -147,6 +147,9 @@ class _QuietServer(ThreadingHTTPServer):
     """A server that does not print a traceback when a client it served was killed."""
 
     daemon_threads = True
+    # socketserver's default backlog is 5: with two workers of 32 sends in flight each, the
+    # fake itself would refuse connections, which Twilio's API does not.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys

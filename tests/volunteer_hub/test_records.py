@@ -226,3 +226,20 @@ def test_a_row_failing_in_the_database_is_reported_and_leaves_nothing(client, wo
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity == "help_request")
     )
     assert created == 2
+
+
+def test_opening_personal_data_is_written_to_the_audit_log(client, world, session):
+    from volunteer_hub.models import AuditEvent
+
+    login(client, world.a.coordinator.email)
+    assert client.get(f"/requests/{world.a.request.id}").status_code == 200
+    assert client.get(f"/volunteers/{world.a.volunteer.id}").status_code == 200
+    assert client.get(f"/requests/{world.b.request.id}").status_code == 404  # not theirs
+    views = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "view").order_by(AuditEvent.id)
+    ).all()
+    assert [(v.entity, v.entity_id) for v in views] == [
+        ("help_request", str(world.a.request.id)), ("volunteer", str(world.a.volunteer.id)),
+    ]
+    assert {v.user_id for v in views} == {world.a.coordinator.id}
+    assert all(v.ip and v.at for v in views)
