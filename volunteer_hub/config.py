@@ -149,6 +149,11 @@ DECIMAL_SETTINGS: dict[str, float] = {
 UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})
 
 
+#: No numeric setting means anything beyond this (sizes, counts, seconds, days); larger ones
+#: would overflow the database's integers where they become a LIMIT or an interval.
+LARGEST_SETTING = 2**31 - 1
+
+
 def _check_numbers(config: dict[str, Any]) -> None:
     """Raise ConfigError, in one line, for the first numeric setting of the wrong type or range."""
     for key, least in (*WHOLE_SETTINGS.items(), *DECIMAL_SETTINGS.items()):
@@ -162,13 +167,16 @@ def _check_numbers(config: dict[str, Any]) -> None:
         if (
             isinstance(value, bool)
             or not isinstance(value, kinds)
-            or not math.isfinite(value)
-            or value < least
+            # math.isfinite() of a 400-digit int raises OverflowError: floats only.
+            or (isinstance(value, float) and not math.isfinite(value))
+            or not least <= value <= LARGEST_SETTING
         ):
-            shown = repr(value)
+            shown = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "huge"
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
             kind = "a whole number" if whole else "a number"
-            raise ConfigError(f"VH_{key} must be {kind}, at least {least:g} (it is {shown})")
+            raise ConfigError(
+                f"VH_{key} must be {kind} from {least:g} to {LARGEST_SETTING} (it is {shown})"
+            )
 
 
 def _database_uri(app: Flask) -> str:

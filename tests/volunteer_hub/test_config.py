@@ -91,6 +91,8 @@ def test_demo_mode_keeps_a_random_secret_in_the_instance_folder(tmp_path, monkey
         ("VH_SMS_RATE_PER_S", "-2"),
         ("VH_SMS_BATCH_SIZE", "0"),
         ("VH_WTF_CSRF_TIME_LIMIT", "x" * 500),
+        ("VH_SMS_BATCH_SIZE", "9" * 400),  # math.isfinite() of this int raised OverflowError
+        ("VH_SMS_HTTP_TIMEOUT_S", "1e300"),
     ],
 )
 def test_a_numeric_setting_of_the_wrong_type_stops_the_start_with_one_line(monkeypatch, tmp_path, name, value):

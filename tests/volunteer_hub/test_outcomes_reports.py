@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -336,6 +337,8 @@ def test_the_summary_api_and_bearer_export(client, session, published):
     misspelt = client.get(f"/api/v1/reports/summary?commun={dw.commune.code}", headers=headers)
     assert misspelt.status_code == 422 and "commun" in misspelt.get_json()["errors"]
     assert client.get("/api/v1/reports/summary?to=&from=", headers=headers).status_code == 200
+    english = client.get("/api/v1/reports/summary?lang=en&commune=00000", headers=headers)
+    assert english.status_code == 422 and "commune" in english.get_json()["errors"]
     assert client.get("/api/v1/reports/summary").status_code == 401
     xlsx = client.get(f"/reports/export.xlsx?from={period.first}&to={period.last}", headers=headers)
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
@@ -493,6 +496,13 @@ def test_a_certificate_for_a_drive_covers_volunteers_from_other_communes(
     assert client.get(f"/volunteers/{guest.id}/certificate").status_code == 404
     stranger = world.b.volunteer.id
     assert client.get(f"/volunteers/{stranger}/certificate?drive={dw.drive.id}").status_code == 404
+    # Invited from commune B but declined: in no team, so nothing to certify and not visible.
+    from volunteer_hub.models import DriveVolunteer, InvitationStatus
+
+    dw.drive.volunteers.append(DriveVolunteer(volunteer=world.b.volunteer,
+                                              status=InvitationStatus.DECLINED))
+    session.commit()
+    assert client.get(f"/volunteers/{stranger}/certificate?drive={dw.drive.id}").status_code == 404
 
 
 def test_a_certificate_of_hours(client, session, published):
@@ -537,3 +547,20 @@ def test_a_period_is_checked():
     assert parse_period({}, today) == Period(date(2026, 8, 24), today)
     with pytest.raises(PeriodError):
         parse_period({"from": "2020-01-01", "to": "2026-01-01"}, today)
+
+
+def test_links_carry_only_the_report_s_own_query_arguments(client, session, published):
+    dw, plan = published
+    _report_everything(session, dw, plan)
+    login(client, dw.coordinator.email)
+    # Arguments url_for reads itself, or names of the link's own parameters, once broke the
+    # page (a 500) when the query string was handed to url_for whole.
+    junk = "&volunteer_id=1&fmt=x&_scheme=ftp&_external=1&drive_id=2&_anchor=x"
+    response = client.get(f"/reports?drive={dw.drive.id}{junk}")
+    assert response.status_code == 200
+    links = re.findall(r'href="(/(?:reports/export|volunteers/)[^"]*)"', response.get_data(as_text=True))
+    assert f"/reports/export.xlsx?drive={dw.drive.id}" in links and len(links) > 2
+    assert not [link for link in links if "_" in link.partition("?")[2] or "fmt=x" in link]
+    requests_page = client.get(f"/drives/{dw.drive.id}/requests?drive_id=1&_scheme=ftp&status=new")
+    assert requests_page.status_code == 200
+    assert f'action="/drives/{dw.drive.id}/requests?status=new"' in requests_page.get_data(as_text=True)

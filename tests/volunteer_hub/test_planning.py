@@ -435,6 +435,11 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     other_held = queue_message(session, key="t:other:held", kind="broadcast", to_phone=stranger,
                                body="x", drive_id=world.a.drive.id)
     other_held.status = MessageStatus.HELD
+    # The same volunteer's number failed later in another drive: that is not this board's.
+    elsewhere = queue_message(session, key="t:other:same-phone", kind="broadcast",
+                              to_phone=volunteer.phone, body="x", drive_id=world.a.drive.id)
+    elsewhere.status, elsewhere.error_code = MessageStatus.FAILED, "EXT"
+    elsewhere.status_updated_at = now + timedelta(minutes=5)
     session.commit()
 
     login(client, dw.coordinator.email)
@@ -443,7 +448,7 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     failing = _row(page, "failing-number")
     assert len(failing) == 1
     assert volunteer.full_name in failing[0] and national_format(volunteer.phone) in failing[0]
-    assert "30003" in failing[0]
+    assert "30003" in failing[0] and "EXT" not in page
     held_rows = _row(page, "held-message")
     reference = next(r.reference for r in dw.requests if r.id == held.request_id)
     assert len(held_rows) == 1

@@ -39,9 +39,11 @@ from volunteer_hub.models import (
     MessageStatus,
     PhoneVerification,
     SmsOptOut,
+    User,
     Volunteer,
     utcnow,
 )
+from volunteer_hub.services import audit
 from volunteer_hub.sms import (
     GatewayError,
     PermanentGatewayError,
@@ -864,26 +866,41 @@ def _reconcile_decisions(
 
 
 def resolve_held(
-    session: Session, message: Message, decision: str, *, now: datetime | None = None
+    session: Session, message: Message, decision: str, *, now: datetime | None = None,
+    user: User | None = None, ip: str | None = None,
 ) -> None:
-    """Apply a coordinator's decision on a held message: "sent", "resend" or "cancel"."""
-    if message.status not in (MessageStatus.HELD, MessageStatus.SENDING):
-        raise MessagingError(str(_l("Only held messages wait for a decision.")))
+    """Apply a person's decision on a held message: "sent", "resend" or "cancel"; audited.
+
+    The row changes only if it is still held, in one conditional UPDATE: an admin and the
+    drive's coordinator deciding at once cannot both win (a "resend" over a "cancel" would
+    bring a dropped message back, or send it twice). ``sending`` rows are not for people to
+    decide: a worker may be sending them, and the reconciler settles them.
+    """
     now = now or utcnow()
     if decision == "sent":
-        message.status = MessageStatus.SENT
-        message.sent_at = message.sent_at or message.claimed_at or now
+        values: dict[str, Any] = {
+            "status": MessageStatus.SENT,
+            "sent_at": func.coalesce(Message.sent_at, Message.claimed_at, now),
+        }
     elif decision == "resend":
-        message.status = MessageStatus.QUEUED
-        message.send_after = now
-        message.claimed_by = None
+        values = {"status": MessageStatus.QUEUED, "send_after": now, "claimed_by": None}
     elif decision == "cancel":
-        message.status = MessageStatus.CANCELLED
+        values = {"status": MessageStatus.CANCELLED}
     else:
         raise MessagingError(str(_l("Unknown decision.")))
-    message.error_code = f"decided_{decision}"[:20]
-    message.status_updated_at = now
+    values.update(error_code=f"decided_{decision}"[:20], status_updated_at=now)
+    changed = session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status == MessageStatus.HELD)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not changed:
+        raise MessagingError(str(_l("Only held messages wait for a decision.")))
+    audit.record(session, action="update", entity="message", entity_id=message.id, user=user,
+                 ip=ip, detail={"decision": decision})
     session.flush()
+    session.refresh(message)
 
 
 # --- delivery reports -----------------------------------------------------------------------
@@ -967,12 +984,16 @@ class FailingNumber:
 
 
 def failing_numbers(
-    session: Session, *, threshold: int | None = None, since: datetime | None = None
+    session: Session, *, threshold: int | None = None, since: datetime | None = None,
+    drive_id: int | None = None,
 ) -> list[FailingNumber]:
-    """Return numbers whose last ``threshold`` (or more) finished messages all failed."""
+    """Return numbers whose last ``threshold`` (or more) finished messages all failed.
+
+    With ``drive_id``, only that drive's messages count (what its coordinator may see).
+    """
     threshold = threshold or sms_settings().failing_after
     since = since or utcnow() - timedelta(days=90)
-    rows = session.execute(
+    finished = (
         select(Message.to_phone, Message.status, Message.error_code, Message.status_updated_at)
         .where(
             Message.status.in_(
@@ -981,7 +1002,10 @@ def failing_numbers(
             Message.created_at >= since,
         )
         .order_by(Message.to_phone, Message.created_at.desc(), Message.id.desc())
-    ).all()
+    )
+    if drive_id is not None:
+        finished = finished.where(Message.drive_id == drive_id)
+    rows = session.execute(finished).all()
     flagged: list[FailingNumber] = []
     streaks: dict[str, list[Any]] = {}
     broken: set[str] = set()
@@ -1032,12 +1056,7 @@ def drive_sms_problems(
     failed = list(session.scalars(
         problem.where(Message.status.in_([MessageStatus.FAILED, MessageStatus.UNDELIVERED]))
     ))
-    phones = set(session.scalars(
-        select(Message.to_phone).where(Message.drive_id == drive_id).distinct()
-    ))
-    failing = [
-        f for f in failing_numbers(session, threshold=threshold, since=since) if f.phone in phones
-    ]
+    failing = failing_numbers(session, threshold=threshold, since=since, drive_id=drive_id)
     wanted = {m.to_phone for m in held + failed} | {f.phone for f in failing}
     names: dict[str, str] = {}
     for phone, name in session.execute(

@@ -525,6 +525,7 @@ def problem_of(plan: Plan) -> scheduling.Problem:
 
 def copy_plan(session: Session, plan: Plan, *, user: User | None) -> Plan:
     """Return a new, unpublished version with the same problem and result, to edit by hand."""
+    result = plan_of(plan)  # first: a plan without a result is refused before anything is added
     copy = Plan(
         drive=plan.drive,
         version=_next_version(session, plan.drive),
@@ -539,7 +540,7 @@ def copy_plan(session: Session, plan: Plan, *, user: User | None) -> Plan:
     )
     session.add(copy)
     session.flush()
-    store_result(session, copy, plan_of(plan))
+    store_result(session, copy, result)
     pinned = {v.request_id for v in plan.visits if v.pinned}
     for visit in copy.visits:
         visit.pinned = visit.request_id in pinned

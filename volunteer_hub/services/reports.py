@@ -161,10 +161,13 @@ def certificate_volunteer(
 ) -> Volunteer:
     """Return the volunteer whose certificate the user may print, else raise NotVisibleError.
 
-    Anyone the user may see; and, for a drive the user may see, anyone invited to it (a drive
-    often takes students from other communes' schools).
+    Anyone the user may see; and, for a drive the user may see, anyone in one of its teams (a
+    drive often takes students from other communes' schools). Being invited is not enough: a
+    volunteer who declined did nothing to certify, and their details stay with their commune.
     """
-    if drive is not None and any(dv.volunteer_id == volunteer_id for dv in drive.volunteers):
+    if drive is not None and any(
+        member.id == volunteer_id for team in drive.teams for member in team.members
+    ):
         volunteer = session.get(Volunteer, volunteer_id)
         if volunteer is not None:
             return volunteer

@@ -13,6 +13,7 @@ from volunteer_hub.web import (
     intake,
     planning,
     public,
+    query,
     records,
     reports,
 )
@@ -36,3 +37,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(sms_admin.bp)
     errors.init_app(app)
+    app.jinja_env.globals.update(query_args=query.query_args)

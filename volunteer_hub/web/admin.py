@@ -12,7 +12,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import AuditEvent, Commune, Role, User
 from volunteer_hub.security import admin_required
 from volunteer_hub.services.accounts import AccountError, create_user
-from volunteer_hub.web.coordinator import page_arg
+from volunteer_hub.web.query import page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -210,8 +210,9 @@ def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
     return jsonify(plan.problem)
 
 
-#: The query parameters GET /reports/summary knows; any other is refused.
-SUMMARY_PARAMETERS = {"from", "to", "commune"}
+#: The query parameters GET /reports/summary knows (``lang`` chooses the messages' language,
+#: as everywhere); any other is refused.
+SUMMARY_PARAMETERS = {"from", "to", "commune", "lang"}
 
 
 @bp.get("/reports/summary")

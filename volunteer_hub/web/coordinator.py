@@ -11,45 +11,19 @@ from volunteer_hub.models import HamletKind, RequestStatus, Skill, VolunteerStat
 from volunteer_hub.security import client_ip, coordinator_required
 from volunteer_hub.services import access, audit, overview
 from volunteer_hub.services.places import PlaceError, add_hamlet, find_commune
-from volunteer_hub.services.validation import is_code, parse_id, parse_whole, search_text
+from volunteer_hub.services.validation import is_code, parse_whole, search_text
 from volunteer_hub.web.forms import HamletForm
+from volunteer_hub.web.query import id_arg, page_arg
 
 bp = Blueprint("coordinator", __name__)
 
 PER_PAGE = 25
-#: The last page a list offers: beyond it the offset would overflow the database's integers
-#: long before any list is that long (a page past the end is a 404 anyway).
-MAX_PAGE = 10_000
-
 
 @bp.before_request
 @coordinator_required
 def _signed_in_staff_only() -> None:
     """Every page here needs a signed-in admin or coordinator, and is private."""
     g.private_page = True
-
-
-def page_arg() -> int:
-    """Return the ``page`` query argument (1 when missing), at most MAX_PAGE; 404 when no page.
-
-    A page past the last one is a 404 from the paginator, as "abc" or "0" is here.
-    """
-    text = (request.args.get("page") or "").strip()
-    if not text:
-        return 1
-    if not (text.isascii() and text.isdigit()):
-        abort(404)
-    if len(text) > len(str(MAX_PAGE)):
-        return MAX_PAGE
-    number = int(text)
-    if number < 1:
-        abort(404)
-    return min(number, MAX_PAGE)
-
-
-def id_arg(name: str) -> int | None:
-    """Return a query argument naming a record (``?commune=12``), or None when it names none."""
-    return parse_id(request.args.get(name))
 
 
 def _enum_arg(name: str, enum_cls):  # type: ignore[no-untyped-def]

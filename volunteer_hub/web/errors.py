@@ -11,7 +11,6 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from volunteer_hub.extensions import db
-
 from volunteer_hub.services.access import NotVisibleError
 
 

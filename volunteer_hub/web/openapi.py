@@ -347,6 +347,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                  "description": "Last day (YYYY-MM-DD); empty or absent: today"},
                 {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"},
                  "description": "One commune's official code; empty or absent: every commune"},
+                {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
+                 "description": "Language of error messages: `vi` or `en` (anything else, or "
+                                "absent: Accept-Language, else `vi`)"},
             ],
             "responses": {
                 "200": {"description": "The totals", "content": {"application/json": {

@@ -62,8 +62,8 @@ from volunteer_hub.services.validation import (
     parse_ids,
     parse_whole,
 )
-from volunteer_hub.web.coordinator import page_arg
 from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
+from volunteer_hub.web.query import page_arg, query_args
 
 bp = Blueprint("planning", __name__)
 
@@ -217,7 +217,7 @@ def _request_filters() -> RequestFilters:
 def _filter_args() -> dict[str, str]:
     """Return the list's filters to keep after an update (only those: "drive_id" or "_external"
     in the query string would clash with url_for's own arguments)."""
-    return {k: v for k, v in request.args.items() if k in FILTER_ARGS}
+    return query_args(*FILTER_ARGS)
 
 
 @bp.get("/drives/<id:drive_id>/requests")
@@ -235,6 +235,7 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
     services = db.session.scalars(db.select(Service).order_by(Service.sort_order)).all()
     return render_template(
         "planning/drive_requests.html", drive=drive, page=page, filters=filters, included=included,
+        filter_args=FILTER_ARGS,
         hamlets=hamlets, services=services,
     )
 
@@ -580,7 +581,6 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/drives/<id:drive_id>/messages/<id:message_id>/decide")
 def drive_message_decide(drive_id: int, message_id: int):  # type: ignore[no-untyped-def]
     """Settle a held message of the drive: it was sent, send it again, or drop it."""
-    from volunteer_hub.models import MessageStatus
     from volunteer_hub.services import messaging
 
     drive = _drive(drive_id)
@@ -589,15 +589,11 @@ def drive_message_decide(drive_id: int, message_id: int):  # type: ignore[no-unt
         abort(404)
     decision = request.form.get("decision", "")
     try:
-        if message.status is not MessageStatus.HELD:  # decided meanwhile, or still in flight
-            raise messaging.MessagingError(_("Only held messages wait for a decision."))
-        messaging.resolve_held(db.session, message, decision)
+        messaging.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
     except messaging.MessagingError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".drive_board", drive_id=drive.id, _anchor="sms")), 303
-    audit.record(db.session, action="update", entity="message", entity_id=message.id,
-                 user=current_user, ip=client_ip(), detail={"decision": decision})
     db.session.commit()
     flash(_("Saved."), "success")
     return redirect(url_for(".drive_board", drive_id=drive.id, _anchor="sms")), 303

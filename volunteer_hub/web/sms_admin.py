@@ -22,9 +22,9 @@ from sqlalchemy import select
 from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus, MessageTemplate, SmsOptOut
 from volunteer_hub.phones import PhoneError, parse_phone
-from volunteer_hub.security import admin_required
+from volunteer_hub.security import admin_required, client_ip
 from volunteer_hub.services import messaging, sms_templates
-from volunteer_hub.web.coordinator import page_arg
+from volunteer_hub.web.query import page_arg
 from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("sms_admin", __name__, url_prefix="/admin/sms")
@@ -84,7 +84,7 @@ def decide(message_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     decision = request.form.get("decision", "")
     try:
-        messaging.resolve_held(db.session, message, decision)
+        messaging.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
     except messaging.MessagingError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -103,6 +103,26 @@ def test_a_coordinator_decides_what_happens_to_a_held_message(
     assert len(gateway.sent) == sends
 
 
+def test_two_people_deciding_a_held_message_at_once_cannot_both_win(session, settings, clock):
+    gateway = RecordingGateway(has_list=False)
+    message = crashed_while_sending(session, gateway, clock, reached=False)
+    clock.advance(seconds=settings.sending_timeout_s + 1)
+    reconcile_stale_messages(session, gateway, settings=settings, now=clock())
+    session.expire_all()
+    assert message.status == MessageStatus.HELD  # both pages show it held
+    # An admin cancels it from another connection while the coordinator's page is open.
+    with db.engine.begin() as other:
+        other.execute(update(Message).where(Message.id == message.id)
+                      .values(status=MessageStatus.CANCELLED))
+    with pytest.raises(MessagingError):
+        resolve_held(session, message, "resend", now=clock())
+    session.rollback()
+    session.expire_all()
+    assert message.status == MessageStatus.CANCELLED
+    send_due_messages(session, gateway, settings=settings, clock=clock)
+    assert gateway.sent == []
+
+
 def test_only_held_messages_take_a_decision(session, gateway, settings):
     message = queue_message(session, key="x", kind="k", to_phone="+84901234567", body="x",
                             send_after=THURSDAY)
