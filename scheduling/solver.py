@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
 from scheduling.instance import Instance
 
@@ -41,6 +41,7 @@ INT64_SAFE = 2**62
 
 FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+COOLING = routing_ils_pb2.CoolingScheduleStrategy
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,21 @@ class SearchConfig:
     """How one worker searches; the portfolio in :data:`PORTFOLIO` was chosen by measurement.
 
     ``first`` is a FirstSolutionStrategy name, ``meta`` one of ``gls``, ``ils``, ``sa``,
-    ``tabu``, ``greedy``. ``reduce_share`` matters only with ``minimize_vehicles``: for
-    ``gls`` it is the share of the time given to the route-elimination loop (see
-    :func:`search`); for ``ils`` any value > 0 adds one fresh ILS with a tour fewer. ILS
-    (OR-Tools' ruin and recreate with SISR ruins and simulated-annealing acceptance) ignores
-    search limits, so it must only run in a child process that can be ended.
+    ``tabu``, ``greedy``. ILS (OR-Tools' ruin and recreate with SISR ruins and
+    simulated-annealing acceptance) ignores search limits, so it must only run in a child
+    process that can be ended.
+
+    The other fields matter only with ``minimize_vehicles`` and ``reduce_share > 0`` (see
+    :func:`search`); shares are fractions of the worker's time limit:
+
+    first_share : float
+        Plain search before the route elimination starts.
+    reduce_share : float
+        End of the route elimination (:func:`_reduce_fleet`); then travel only.
+    elimination_slice : float
+        Longest attempt at emptying one tour.
+    polish_slice : float
+        Search on the plan just out of a successful elimination, before the next one.
     """
 
     first: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -86,6 +97,9 @@ class SearchConfig:
     reduce_share: float = 0.0
     sisr_removed: int = 10
     sisr_sequence: int = 10
+    first_share: float = 0.25
+    elimination_slice: float = 0.35
+    polish_slice: float = 0.1
 
 
 PORTFOLIO: tuple[SearchConfig, ...] = (
@@ -209,6 +223,7 @@ class Model:
     ) -> None:
         self.inst = inst
         self.weights = weights
+        self.balance = balance
         n = inst.n_nodes
         nveh = len(inst.vehicles)
         self.manager = pywrapcp.RoutingIndexManager(
@@ -407,11 +422,27 @@ def sisr_size(inst: Instance) -> int:
     the visit count over a fleet lower bound (total demand over tour capacity).
     """
     nv = max(1, inst.n_visits)
+    return int(min(20, max(10, round(0.4 * nv / fleet_bound(inst)))))
+
+
+def fleet_bound(inst: Instance) -> int:
+    """A lower bound on the tours needed: total demand over the largest tour capacity
+    (capped by the vehicles available); the number of vehicles when there is no demand."""
     fleet = max(1, len(inst.vehicles))
     if inst.capacity and int(inst.demand.sum()) > 0:
-        cap = max(1, min(inst.capacity.values()))
+        cap = max(1, max(inst.capacity.values()))
         fleet = max(1, min(fleet, -(-int(inst.demand.sum()) // cap)))
-    return int(min(20, max(10, round(0.4 * nv / fleet))))
+    return fleet
+
+
+def tours_needed(inst: Instance, routes: list[list[int]]) -> int:
+    """A lower bound on the tours that can serve the visits of ``routes``: their demand
+    over the largest tour capacity; 1 when a tour has no capacity or there is no demand."""
+    load = sum(int(inst.demand[n]) for r in routes for n in r)
+    if load <= 0 or any(v.team not in inst.capacity for v in inst.vehicles):
+        return 1
+    cap = max(1, max(inst.capacity[v.team] for v in inst.vehicles))
+    return max(1, -(-load // cap))
 
 
 def _solve(
@@ -427,6 +458,53 @@ def _solve(
     if initial is not None:
         return model.routing.SolveFromAssignmentWithParameters(initial, p)
     return model.routing.SolveWithParameters(p)
+
+
+def _ils(
+    model: Model,
+    config: SearchConfig,
+    budget: Budget,
+    hint: Any = None,
+    temperatures: tuple[float, float] | None = None,
+) -> Any:
+    """Ruin-and-recreate ILS, guided by ``hint`` (an assignment of ``model``) when given.
+
+    ``SolveWithIteratedLocalSearch`` takes no initial assignment, only the model's
+    first-solution hint, which LOCAL_CHEAPEST_INSERTION (and LOCAL_CHEAPEST_COST_INSERTION)
+    use to guide their insertions; other strategies ignore it, and even these do not
+    reproduce the hinted plan (see docs/scheduling.md, "Fewest tours"). ``temperatures``
+    (initial, final) replace the automatic simulated-annealing temperatures, so that a
+    resumed search continues the cooling of one long run instead of starting hot again
+    (see :func:`_temperatures`).
+    """
+    size = sisr_size(model.inst)
+    p = _params(replace(config, sisr_removed=size, sisr_sequence=size), budget, "ils")
+    if temperatures is not None:
+        sa = p.iterated_local_search_parameters.reference_solution_acceptance_strategy
+        sa.simulated_annealing.automatic_temperatures = False
+        sa.simulated_annealing.cooling_schedule_strategy = COOLING.EXPONENTIAL
+        sa.simulated_annealing.initial_temperature = temperatures[0]
+        sa.simulated_annealing.final_temperature = temperatures[1]
+    if hint is not None:
+        model.routing.SetFirstSolutionHint(hint)
+    return model.routing.SolveWithIteratedLocalSearch(p)
+
+
+def _temperatures(inst: Instance, weights: Weights, p0: float, p1: float) -> tuple[float, float]:
+    """The annealing temperatures of one long ILS run at progress ``p0`` and ``p1`` (0-1).
+
+    OR-Tools' automatic temperatures cool exponentially from 0.1 to 0.001 times the
+    average arc cost; the average is taken here over the visit-to-visit arcs of every
+    vehicle's travel mode, in objective units.
+    """
+    nv = inst.n_visits
+    costs = []
+    for v in inst.vehicles:
+        m = inst.ticks[v.mode][:nv, :nv]
+        costs.append(float(m.sum()) / max(1, nv * (nv - 1)))
+    ref = max(1.0, sum(costs) / max(1, len(costs)) * weights.balance_weight)
+    t0, t1 = 0.1 * ref, 0.001 * ref
+    return t0 * (t1 / t0) ** p0, t0 * (t1 / t0) ** p1
 
 
 def _attach(model: Model, hooks: Hooks, best: list[int | None], count: list[int]) -> None:
@@ -454,6 +532,258 @@ def _attach(model: Model, hooks: Hooks, best: list[int | None], count: list[int]
         routing.AddSearchMonitor(routing.solver().CustomLimit(limit))
 
 
+LONG_TOURS = 0.2
+"""Tours holding more than this share of the visits are "long": the ILS worker leaves
+their elimination to the other worker (Solomon: R1, RC1, C1 tours hold about 10% of the
+visits, R2, RC2, C2 tours 25-50%)."""
+
+TOURS_PER_PLAN = 2
+"""Tours (fewest visits first) the elimination tries to empty before it moves to another
+plan with as many tours."""
+
+
+def _eliminate(
+    model: Model,
+    config: SearchConfig,
+    trial: list[list[int]],
+    max_vehicles: int,
+    need: int,
+    budget: Budget,
+    hooks: Hooks,
+) -> list[list[int]] | None:
+    """Try to serve ``need`` priority with at most ``max_vehicles`` tours, from ``trial``.
+
+    ``trial`` is a plan with one tour emptied; its visits are left out. Rounds of greedy
+    descent (each from the previous round's plan, with at most ``max_vehicles`` tours)
+    put back the visits that fit and, with the swap-active operators, exchange a visit
+    left out for a visit in a tour when that lowers the penalties. After every round the
+    penalty of each visit still left out grows by its priority, so the visits that keep
+    failing to fit push out the ones that fit more easily, which can then fit elsewhere:
+    the ejection pool of Nagata and Bräysy's route minimisation, with its "absence"
+    counters as penalty weights. Returns the first plan (in ``model``'s nodes) serving
+    ``need``, or ``None`` when the budget runs out first.
+    """
+    inst, weights = model.inst, model.weights
+    nv = inst.n_visits
+    groups: dict[str, list[int]] = {}
+    for node in range(nv):
+        groups.setdefault(inst.visit_ids[node], []).append(node)
+    # Weighted penalties must stay below 2^62 in total, like the plain ones.
+    total = int(inst.priority.sum()) + 1
+    cap = max(1, INT64_SAFE // max(1, weights.priority_unit * total))
+    scale = np.ones(nv, dtype=np.int64)
+    current = trial
+    end = time.monotonic() + budget.time_s
+    stop = hooks.stop
+    calls = [0]
+
+    def limit() -> bool:
+        calls[0] += 1
+        return stop is not None and calls[0] % 64 == 0 and stop()
+
+    while True:
+        left = end - time.monotonic()
+        if left <= 0 or (stop is not None and stop()):
+            return None
+        m = Model(
+            replace(inst, priority=inst.priority * scale), weights, model.balance, max_vehicles
+        )
+        m.routing.AddSearchMonitor(m.routing.solver().CustomLimit(limit))
+        start = m.assignment_from(current)
+        if start is None:
+            return None
+        sol = _solve(m, config, Budget(left), start, "greedy")
+        if sol is None:
+            return None
+        current = m.routes_of(sol.Value)
+        served = {n for r in current for n in r}
+        if sum(int(inst.priority[n]) for n in served) >= need:
+            return current
+        for nodes in groups.values():
+            if not served.intersection(nodes):
+                scale[nodes] = np.minimum(scale[nodes] + 1, cap)
+
+
+def _walk(
+    judge: Model,
+    config: SearchConfig,
+    routes: list[list[int]],
+    max_vehicles: int,
+    need: int,
+    budget: Budget,
+    hooks: Hooks,
+    best: list[int | None],
+    count: list[int],
+    meta: str,
+) -> tuple[list[list[int]], tuple[list[list[int]], int] | None] | None:
+    """Search from ``routes`` with at most ``max_vehicles`` tours, with ``meta`` (``gls``
+    or ``ils``), reporting improvements through ``hooks``.
+
+    Returns the plan to try the next route elimination on and the best plan found with
+    its objective (``None`` if none beat ``routes``), or ``None`` if ``routes`` is not a
+    feasible start. With GLS the next plan is the last one visited that serves ``need``
+    priority (another plan with as many tours); with ILS it is the best complete plan
+    met, since ILS plans were measured to be good ground for the elimination.
+    """
+    m = Model(judge.inst, judge.weights, judge.balance, max_vehicles=max_vehicles)
+    _attach(m, hooks, best, count)
+    start = m.assignment_from(routes)
+    if start is None:
+        return None
+    prio = judge.inst.priority
+    first = start.ObjectiveValue()
+    last: list[list[list[int]]] = [routes]
+    top: list[tuple[list[list[int]], int]] = []
+
+    def on_solution() -> None:
+        rs = m.routes_of(lambda var: var.Value())
+        if sum(int(prio[n]) for r in rs for n in r) < need:
+            return
+        obj = m.routing.CostVar().Value()
+        if meta == "gls":
+            last[0] = rs
+        if obj < first and (not top or obj < top[0][1]):
+            top[:] = [(rs, obj)]
+            if meta == "ils":
+                last[0] = rs
+
+    m.routing.AddAtSolutionCallback(on_solution)
+    if meta == "ils":
+        _ils(m, config, budget, start)
+    else:
+        _solve(m, config, budget, start, "gls")
+    return last[0], (top[0] if top else None)
+
+
+def _reduce_fleet(
+    judge: Model,
+    config: SearchConfig,
+    routes: list[list[int]],
+    objective: int,
+    until: float,
+    budget_s: float,
+    hooks: Hooks,
+    best: list[int | None],
+    count: list[int],
+    walk_meta: str,
+    short_only: bool = False,
+) -> tuple[list[list[int]], int]:
+    """Route elimination until ``until`` (a ``time.monotonic()``); the best plan found.
+
+    Loop: take the smallest tour of the current plan and try to empty it
+    (:func:`_eliminate`, at most ``config.elimination_slice`` of ``budget_s`` seconds
+    each). After a success the new plan is improved for ``config.polish_slice`` of the
+    time with ``walk_meta`` (a plan just out of the elimination is feasible but long, and
+    later eliminations may all fail); after :data:`TOURS_PER_PLAN` failures the search
+    moves to another plan with as many tours: the other worker's if it has not been tried,
+    else one found by a walk of ``walk_meta``. The other worker's plan is taken whenever it
+    has fewer tours.
+    """
+    prio = judge.inst.priority
+
+    def served(rs: list[list[int]]) -> int:
+        return sum(int(prio[n]) for r in rs for n in r)
+
+    def used_of(rs: list[list[int]]) -> int:
+        return sum(1 for r in rs if r)
+
+    def plan_key(rs: list[list[int]]) -> tuple[tuple[int, ...], ...]:
+        return tuple(sorted(tuple(r) for r in rs if r))
+
+    def stopped() -> bool:
+        return hooks.stop is not None and hooks.stop()
+
+    def incumbent() -> Found | None:
+        return hooks.incumbent() if hooks.incumbent is not None else None
+
+    def walk(plan: list[list[int]], tours: int, seconds: float) -> list[list[int]] | None:
+        nonlocal routes, objective
+        walked = _walk(
+            judge, config, plan, tours, served(plan), Budget(seconds), hooks, best, count, walk_meta
+        )
+        if walked is None:
+            return None
+        if walked[1] is not None and walked[1][1] < objective:
+            routes, objective = walked[1]
+        return walked[0]
+
+    current = routes  # the plan whose tours we try to empty (not always the best one)
+    other = incumbent()
+    if other is not None and other.objective < objective:
+        routes, objective = other.routes, other.objective
+        if walk_meta == "gls" or used_of(other.routes) < used_of(current):
+            # Tours are emptied more easily from a plan whose travel has been optimised
+            # (measured: from ILS plans the elimination succeeded on RC105 and RC106
+            # where it failed from GLS plans), so the GLS worker starts from the other
+            # worker's plan; the ILS worker keeps its own unless it has more tours, so
+            # that the two do not make the same attempts on the same plan.
+            current = routes
+    failed: set[tuple[int, ...]] = set()  # tours of ``current`` that could not be emptied
+    swept: set[tuple[tuple[int, ...], ...]] = set()  # plans given up on
+    while time.monotonic() < until and not stopped():
+        other = incumbent()
+        if other is not None:
+            if other.objective < objective:
+                routes, objective = other.routes, other.objective
+            if used_of(other.routes) < used_of(current):
+                current, failed = other.routes, set()
+        used = [k for k, r in enumerate(current) if r]
+        if len(used) <= tours_needed(judge.inst, current):
+            # No plan with fewer tours can carry the load: the rest is for travel.
+            break
+        if short_only and min(len(current[k]) for k in used) > LONG_TOURS * sum(
+            len(current[k]) for k in used
+        ):
+            # Every tour holds more than LONG_TOURS of the visits (a few long tours, as
+            # in R2, RC2, C2): emptying one means re-inserting so many visits that it
+            # rarely works, and this worker's time is worth more to travel.
+            break
+        todo = [k for k in used if tuple(current[k]) not in failed]
+        if not todo or len(failed) >= TOURS_PER_PLAN:
+            swept.add(plan_key(current))
+            failed = set()
+            if (
+                other is not None
+                and used_of(other.routes) == len(used)
+                and plan_key(other.routes) not in swept
+            ):
+                current = other.routes
+                continue
+            seconds = min(until - time.monotonic(), budget_s * config.elimination_slice)
+            nxt = walk(current, len(used), max(0.05, seconds))
+            if nxt is None:
+                break
+            current = nxt
+            continue
+        # The two workers often work on the same plan (the better one): the ILS worker
+        # starts with the second smallest tour so that they do not repeat each other.
+        order = sorted(todo, key=lambda k: (len(current[k]), k))
+        drop = order[min(len(order) - 1, 1 if walk_meta == "ils" and not failed else 0)]
+        trial = [[] if k == drop else list(r) for k, r in enumerate(current)]
+        seconds = min(until - time.monotonic(), budget_s * config.elimination_slice)
+        r2 = _eliminate(
+            judge, config, trial, len(used) - 1, served(current), Budget(max(0.1, seconds)), hooks
+        )
+        if r2 is None:
+            failed.add(tuple(current[drop]))
+            continue
+        current, failed = r2, set()
+        count[0] += 1
+        a2 = judge.assignment_from(r2)
+        obj2 = a2.ObjectiveValue() if a2 is not None else None
+        if obj2 is not None and obj2 < objective:
+            routes, objective = r2, obj2
+            if hooks.improved is not None and (best[0] is None or objective < best[0]):
+                best[0] = objective
+                hooks.improved(objective, routes, judge.summary(routes))
+        seconds = min(until - time.monotonic(), budget_s * config.polish_slice)
+        if seconds > 0.05:
+            nxt = walk(current, len(used) - 1, seconds)
+            if nxt is not None:
+                current = nxt
+    return routes, objective
+
+
 def search(
     inst: Instance,
     weights: Weights,
@@ -466,11 +796,11 @@ def search(
 ) -> Found | None:
     """Run one search on an instance and return its best routes (in this instance's nodes).
 
-    With a vehicle cost and ``config.reduce_share > 0`` (and no solution budget) the search
-    is a route-elimination loop: solve; then repeatedly empty the shortest tour, forbid
-    more than ``m - 1`` tours, and give guided local search a time slice to re-insert its
-    visits (their disjunction penalties pull them back in); keep the smaller fleet when it
-    serves as much priority; finally optimise travel with the fleet found.
+    With a vehicle cost and ``config.reduce_share > 0`` (and no solution budget), the
+    first ``config.first_share`` of the time is a plain search, then until
+    ``config.reduce_share`` a route-elimination loop (:func:`_reduce_fleet`), and the rest
+    optimises travel from the best plan this worker or the other has: guided local search
+    for ``gls``, ILS continuing the cooling of one long run for ``ils``.
     """
     start = time.monotonic()
     best: list[int | None] = [None]
@@ -483,7 +813,12 @@ def search(
     start = built
     first = model.assignment_from(initial) if initial is not None else None
     reduce = bool(weights.vehicle_cost) and config.reduce_share > 0 and budget.solutions is None
-    first_share = 0.55 if config.meta == "ils" else 0.2
+    first_share = config.first_share
+    if config.meta == "ils" and fleet_bound(inst) * LONG_TOURS < 1:
+        # Expected tours hold more than LONG_TOURS of the visits: this worker will not
+        # take part in the elimination (see _reduce_fleet), so its first ILS runs on
+        # until it looks at the other worker's plan (one restart instead of two).
+        first_share = config.reduce_share
     phase = Budget(budget.time_s * (first_share if reduce else 1.0), budget.solutions)
     solution = _solve(model, config, phase, first)
     if solution is None:
@@ -493,64 +828,69 @@ def search(
     if not reduce:
         return Found(routes, objective, worker, count[0])
 
-    def prio(rs: list[list[int]]) -> int:
-        return sum(int(inst.priority[n]) for r in rs for n in r)
+    # Keep the best plan any later search reports: ILS returns the best plan it met
+    # *after* its starting hint, which under a tight fleet can be one that leaves visits
+    # out, while a better complete plan went by in its callbacks.
+    seen: list[Found] = []
+    outer = hooks.improved
 
-    if config.meta == "ils":
-        # ILS cannot start from a given solution: one fresh ruin-and-recreate search with
-        # one tour fewer allowed gets the rest of the time; it wins only if it serves as
-        # much priority (then it has the smaller fleet).
-        left = budget.time_s - (time.monotonic() - start)
-        used = sum(1 for r in routes if r)
-        if left > 0.5 and used > 1 and not (hooks.stop is not None and hooks.stop()):
-            m2 = Model(inst, weights, balance, max_vehicles=used - 1)
-            _attach(m2, hooks, best, count)
-            sol2 = _solve(m2, config, Budget(left))
-            if sol2 is not None:
-                r2 = m2.routes_of(sol2.Value)
-                if prio(r2) >= prio(routes):
-                    routes, objective = r2, sol2.ObjectiveValue()
-        return Found(routes, objective, worker, count[0])
+    def improved(obj: int, rs: list[list[int]] | None, info: dict[str, float]) -> None:
+        if rs is not None and (not seen or obj < seen[0].objective):
+            seen[:] = [Found(rs, obj, worker)]
+        if outer is not None:
+            outer(obj, rs, info)
 
-    reduce_end = start + budget.time_s * config.reduce_share
-    tried_fail = 0
-    while time.monotonic() < reduce_end and not (hooks.stop is not None and hooks.stop()):
-        used = [k for k, r in enumerate(routes) if r]
-        if len(used) <= 1 or tried_fail >= 2:
+    hooks = replace(hooks, improved=improved)
+    # A model searched under a time limit may refuse every plan afterwards
+    # (ReadAssignmentFromRoutes fails once its limit has been crossed), so plans are
+    # checked and their objectives computed with this one, which is never searched.
+    judge = Model(inst, weights, balance)
+    meta = "ils" if config.meta == "ils" else "gls"
+    routes, objective = _reduce_fleet(
+        judge,
+        config,
+        routes,
+        objective,
+        start + budget.time_s * config.reduce_share,
+        budget.time_s,
+        hooks,
+        best,
+        count,
+        meta,
+        short_only=meta == "ils",
+    )
+    # Travel from the best plan either worker has. ILS cannot be told about a better plan
+    # while it runs: if its elimination loop ended early, it runs in two parts, looking
+    # at the other worker's plan again when the other's elimination phase ends.
+    switch = start + budget.time_s * config.reduce_share
+    ends = [start + budget.time_s]
+    if meta == "ils" and switch - time.monotonic() > 0.2:
+        ends.insert(0, switch)
+    for end in ends:
+        if hooks.incumbent is not None:
+            other = hooks.incumbent()
+            if other is not None and other.objective < objective:
+                routes, objective = other.routes, other.objective
+        left = end - time.monotonic()
+        if left <= 0.2 or (hooks.stop is not None and hooks.stop()):
             break
-        order = sorted(used, key=lambda k: (len(routes[k]), k))
-        drop = order[min(tried_fail, len(order) - 1)]
-        trial = [[] if k == drop else list(r) for k, r in enumerate(routes)]
-        m2 = Model(inst, weights, balance, max_vehicles=len(used) - 1)
-        _attach(m2, hooks, best, count)
-        a = m2.assignment_from(trial)
-        if a is None:
-            break
-        slice_s = min(reduce_end - time.monotonic(), max(0.3, budget.time_s * 0.15))
-        sol2 = _solve(m2, config, Budget(max(0.1, slice_s)), a, "gls")
-        if sol2 is None:
-            break
-        r2 = m2.routes_of(sol2.Value)
-        if prio(r2) >= prio(routes):
-            routes, objective, tried_fail = r2, sol2.ObjectiveValue(), 0
-        else:
-            tried_fail += 1
-    if hooks.incumbent is not None:
-        # Cooperate: polish another worker's plan if it is better (typically the ILS
-        # worker's smaller fleet) rather than our own.
-        other = hooks.incumbent()
-        if other is not None and other.objective < objective:
-            routes, objective = other.routes, other.objective
-    left = budget.time_s - (time.monotonic() - start)
-    if left > 0.2 and not (hooks.stop is not None and hooks.stop()):
-        used = sum(1 for r in routes if r)
-        m3 = Model(inst, weights, balance, max_vehicles=used)
+        m3 = Model(inst, weights, balance, max_vehicles=sum(1 for r in routes if r))
         _attach(m3, hooks, best, count)
         a = m3.assignment_from(routes)
-        if a is not None:
+        if a is None:
+            break
+        if meta == "ils":
+            p0 = (time.monotonic() - start) / budget.time_s
+            p1 = (end - start) / budget.time_s
+            sol3 = _ils(m3, config, Budget(left), a, _temperatures(inst, weights, p0, p1))
+        else:
             sol3 = _solve(m3, config, Budget(left), a, "gls")
-            if sol3 is not None and sol3.ObjectiveValue() <= objective:
-                routes, objective = m3.routes_of(sol3.Value), sol3.ObjectiveValue()
+        if sol3 is not None and sol3.ObjectiveValue() <= objective:
+            routes, objective = m3.routes_of(sol3.Value), sol3.ObjectiveValue()
+        if seen and seen[0].objective < objective:
+            routes, objective = seen[0].routes, seen[0].objective
+    if seen and seen[0].objective < objective:
+        routes, objective = seen[0].routes, seen[0].objective
     return Found(routes, objective, worker, count[0])
 
 
@@ -569,8 +909,13 @@ def _child(
     out: Any,
     stop_event: Any,
     deadline: float,
+    inbox: Any = None,
 ) -> None:
-    """Entry point of a worker process: search a permuted instance, report to ``out``."""
+    """Entry point of a worker process: search a permuted instance, report to ``out``.
+
+    ``inbox``, when given, brings the in-process worker's better plans (in the
+    instance's own node numbers) for this worker to continue from.
+    """
     pinst, perm = inst.permuted(seed)
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
@@ -582,7 +927,23 @@ def _child(
         mapped = None if routes is None else [[back[n] for n in r] for r in routes]
         out.put(("progress", worker, obj, info, mapped))
 
-    hooks = Hooks(stop=stop_event.is_set, improved=improved)
+    received: list[Found] = []
+
+    def incumbent() -> Found | None:
+        while True:
+            try:
+                routes, obj = inbox.get_nowait()
+            except queue_mod.Empty:
+                break
+            if not received or obj < received[0].objective:
+                received[:] = [Found([[int(inv[n]) for n in r] for r in routes], obj, 0)]
+        return received[0] if received else None
+
+    hooks = Hooks(
+        stop=stop_event.is_set,
+        improved=improved,
+        incumbent=incumbent if inbox is not None else None,
+    )
     init = None if initial is None else [[int(inv[n]) for n in r] for r in initial]
     # The budget ends at the parent's deadline, not later: starting took time.
     left = max(0.1, deadline - time.time())
@@ -614,6 +975,18 @@ class Portfolio:
         ctx = mp.get_context("spawn")
         out = ctx.Queue() if self.workers > 1 else None
         stop_event = ctx.Event() if self.workers > 1 else None
+        # Plans go to the children too, but only under a time limit: a solution budget
+        # must give the same plan on every run, whatever the timing of messages.
+        cooperate = self.workers > 1 and self.budget.solutions is None
+        # Only a child that eliminates tours reads plans; the others get no inbox, so
+        # that nothing piles up unread in a long search.
+        inboxes = (
+            [ctx.Queue() for _ in range(1, self.workers)]
+            if cooperate
+            and bool(self.weights.vehicle_cost)
+            and any(c.reduce_share > 0 for c in self.configs)
+            else []
+        )
         procs = []
         for w in range(1, self.workers):
             p = ctx.Process(
@@ -630,6 +1003,7 @@ class Portfolio:
                     out,
                     stop_event,
                     time.time() + self.budget.time_s,
+                    inboxes[w - 1] if inboxes else None,
                 ),
                 daemon=True,
             )
@@ -673,6 +1047,7 @@ class Portfolio:
                 return stopped[0]
             last_poll[0] = now
             drain()
+            send()
             if self.should_stop is not None and not stopped[0] and self.should_stop():
                 stopped[0] = True
                 if stop_event is not None:
@@ -690,10 +1065,33 @@ class Portfolio:
             f = min(reported.values(), key=lambda x: (x.objective, x.worker))
             return Found([[int(inv[n]) for n in r] for r in f.routes], f.objective, f.worker)
 
+        sent = [0.0, 0]  # when, and with how many tours, a plan last went to the children
+        pending: list[tuple[list[list[int]], int]] = []  # a newer plan not sent yet
+
+        def send() -> None:
+            # Throttled: a smaller fleet goes at once, travel improvements every 0.2 s
+            # (the newest one waits, and goes with a later poll).
+            if not pending:
+                return
+            plan, obj = pending[0]
+            tours = sum(1 for r in plan if r)
+            now = time.monotonic()
+            if sent[1] == 0 or tours < sent[1] or now - sent[0] >= 0.2:
+                sent[:] = [now, tours]
+                pending.clear()
+                for box in inboxes:
+                    box.put((plan, obj))
+
+        def improved(obj: int, routes: list[list[int]] | None, info: dict[str, float]) -> None:
+            report(obj, info)
+            if inboxes and routes is not None:
+                pending[:] = [([[int(perm[n]) for n in r] for r in routes], obj)]
+                send()
+
         hooks = Hooks(
             stop=stop if (self.should_stop is not None or out is not None) else None,
-            improved=lambda obj, routes, info: report(obj, info),
-            incumbent=incumbent if out is not None and self.budget.solutions is None else None,
+            improved=improved,
+            incumbent=incumbent if cooperate else None,
         )
         init = None if self.initial is None else [[int(inv[n]) for n in r] for r in self.initial]
         # Starting the other workers took time here too: the budget ends at the same moment.
@@ -722,11 +1120,16 @@ class Portfolio:
                 p.join()
         drain()
         for w, f in reported.items():
-            if results.get(w) is None:
+            done = results.get(w)
+            if done is None or f.objective < done.objective:
                 results[w] = f
         if out is not None:
             out.close()
             out.join_thread()
+        for box in inboxes:
+            # A child may have ended without reading everything: do not wait on it.
+            box.cancel_join_thread()
+            box.close()
         candidates = [f for f in results.values() if f is not None]
         if not candidates:
             return None
