@@ -14,7 +14,7 @@ def driver_url(url: str) -> str:
     """Return ``url`` with the psycopg 3 driver named, as the app configures it."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -36,8 +36,11 @@ class Database:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{self.name}"'))
         admin.dispose()
-        return make_url(driver_url(self.server)).set(database=self.name).render_as_string(
-            hide_password=False)
+        return (
+            make_url(driver_url(self.server))
+            .set(database=self.name)
+            .render_as_string(hide_password=False)
+        )
 
     def drop(self) -> None:
         """Drop the PostgreSQL database (a SQLite file goes with its folder)."""

@@ -72,9 +72,14 @@ class Visitor(FastHttpUser):
         }
         # Encoded here: the services field repeats, as a browser sends a checkbox group.
         body = urlencode(form, doseq=True)
-        with self.client.post("/request", data=body, name="POST /request",
-                              headers={"Content-Type": "application/x-www-form-urlencoded"},
-                              allow_redirects=False, catch_response=True) as response:
+        with self.client.post(
+            "/request",
+            data=body,
+            name="POST /request",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
             if response.status_code != 302:
                 response.failure(f"expected 302, got {response.status_code}")
 
@@ -88,9 +93,12 @@ class Visitor(FastHttpUser):
             "To": "+84901234567",
         }
         signature = self.validator.compute_signature(self.status_url, params)
-        with self.client.post("/webhooks/twilio/status", data=params,
-                              headers={"X-Twilio-Signature": signature},
-                              name="POST /webhooks/twilio/status",
-                              catch_response=True) as response:
+        with self.client.post(
+            "/webhooks/twilio/status",
+            data=params,
+            headers={"X-Twilio-Signature": signature},
+            name="POST /webhooks/twilio/status",
+            catch_response=True,
+        ) as response:
             if response.status_code != 204:
                 response.failure(f"expected 204, got {response.status_code}")

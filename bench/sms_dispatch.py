@@ -68,9 +68,15 @@ def prepare(uri: str, messages: int, run: str) -> None:
         db.session.execute(
             insert(Message),
             [
-                {"idempotency_key": f"bench:{run}:{i}", "kind": "broadcast",
-                 "to_phone": f"+849{i:08d}", "body": f"Doan TN: tin {run} so {i}",
-                 "status": MessageStatus.QUEUED, "send_after": now, "created_at": now}
+                {
+                    "idempotency_key": f"bench:{run}:{i}",
+                    "kind": "broadcast",
+                    "to_phone": f"+849{i:08d}",
+                    "body": f"Doan TN: tin {run} so {i}",
+                    "status": MessageStatus.QUEUED,
+                    "send_after": now,
+                    "created_at": now,
+                }
                 for i in range(messages)
             ],
         )
@@ -108,16 +114,19 @@ def fake_messages(base_url: str) -> list[dict[str, object]]:
     return found
 
 
-def measure(uri: str, base_url: str, messages: int, workers: int, concurrency: int,
-            run: str) -> dict[str, object]:
+def measure(
+    uri: str, base_url: str, messages: int, workers: int, concurrency: int, run: str
+) -> dict[str, object]:
     """Queue, dispatch with ``workers`` processes, and check what arrived."""
     from volunteer_hub.models import Message, MessageStatus
 
     prepare(uri, messages, run)
     context = multiprocessing.get_context("spawn")
     start = context.Event()
-    processes = [context.Process(target=drain, args=(uri, base_url, concurrency, start))
-                 for _ in range(workers)]
+    processes = [
+        context.Process(target=drain, args=(uri, base_url, concurrency, start))
+        for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     time.sleep(3)  # let every process import and connect before the clock starts
@@ -130,9 +139,9 @@ def measure(uri: str, base_url: str, messages: int, workers: int, concurrency: i
     engine = create_engine(driver_url(uri))
     with engine.connect() as conn:
         first, last, sent = conn.execute(
-            select(func.min(Message.claimed_at), func.max(Message.sent_at), func.count())
-            .where(Message.status == MessageStatus.SENT,
-                   Message.idempotency_key.like(f"bench:{run}:%"))
+            select(func.min(Message.claimed_at), func.max(Message.sent_at), func.count()).where(
+                Message.status == MessageStatus.SENT, Message.idempotency_key.like(f"bench:{run}:%")
+            )
         ).one()
     engine.dispose()
     if isinstance(first, str):  # SQLite returns text for aggregates of datetimes
@@ -160,15 +169,21 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--workers", default="1,2", help="Worker counts to run, e.g. 1,2,4.")
     parser.add_argument("--concurrency", type=int, default=8, help="Sends in flight per worker.")
-    parser.add_argument("--latency-ms", type=float, default=0.0,
-                        help="Delay the fake adds to every request.")
-    parser.add_argument("--database", default=os.environ.get("VH_BENCH_DATABASE_URL"),
-                        help="A PostgreSQL server URL; SQLite files when omitted.")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="Delay the fake adds to every request."
+    )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("VH_BENCH_DATABASE_URL"),
+        help="A PostgreSQL server URL; SQLite files when omitted.",
+    )
     args = parser.parse_args()
 
     fake = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "tests.fakes", "--latency-ms", str(args.latency_ms)],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         base_url = (fake.stdout.readline() if fake.stdout else "").strip()
@@ -176,26 +191,39 @@ def main() -> int:
             print("the fake Twilio did not start", file=sys.stderr)
             return 1
         kind = "PostgreSQL" if args.database else "SQLite"
-        print(f"{args.messages} messages, {kind}, fake Twilio at {base_url}, "
-              f"latency {args.latency_ms:g} ms, {args.concurrency} sends in flight per worker")
+        print(
+            f"{args.messages} messages, {kind}, fake Twilio at {base_url}, "
+            f"latency {args.latency_ms:g} ms, {args.concurrency} sends in flight per worker"
+        )
         results = []
         with tempfile.TemporaryDirectory() as folder:
             for workers in (int(w) for w in args.workers.split(",")):
                 database = Database(args.database, Path(folder))
                 try:
-                    result = measure(database.create(), base_url, args.messages, workers,
-                                     args.concurrency, uuid.uuid4().hex[:6])
+                    result = measure(
+                        database.create(),
+                        base_url,
+                        args.messages,
+                        workers,
+                        args.concurrency,
+                        uuid.uuid4().hex[:6],
+                    )
                 finally:
                     database.drop()
                 results.append(result)
-                print(f"  {workers} worker(s): {result['per_s']:>7} messages/s  "
-                      f"({result['sent']} sent in {result['seconds']} s; "
-                      f"received {result['received']}, duplicates {result['duplicates']})")
-        ok = all(r["received"] == r["messages"] == r["sent"] and r["duplicates"] == 0
-                 for r in results)
+                print(
+                    f"  {workers} worker(s): {result['per_s']:>7} messages/s  "
+                    f"({result['sent']} sent in {result['seconds']} s; "
+                    f"received {result['received']}, duplicates {result['duplicates']})"
+                )
+        ok = all(
+            r["received"] == r["messages"] == r["sent"] and r["duplicates"] == 0 for r in results
+        )
         best = max(float(r["per_s"]) for r in results)
-        print(f"goal >= {GOAL_PER_S}/s: {'met' if best >= GOAL_PER_S else 'NOT met'}; "
-              f"every message exactly once: {'yes' if ok else 'NO'}")
+        print(
+            f"goal >= {GOAL_PER_S}/s: {'met' if best >= GOAL_PER_S else 'NOT met'}; "
+            f"every message exactly once: {'yes' if ok else 'NO'}"
+        )
         return 0 if ok else 1
     finally:
         fake.terminate()

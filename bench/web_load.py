@@ -73,12 +73,24 @@ def prepare(uri: str) -> dict[str, str]:
         load_default_catalogue(db.session)
         now = utcnow()
         sids = [f"SMbench{i:026d}" for i in range(STORED_SIDS)]
-        db.session.execute(insert(Message), [
-            {"idempotency_key": f"bench:{i}", "kind": "broadcast", "to_phone": f"+849{i:08d}",
-             "body": f"Doan TN: tin so {i}", "status": MessageStatus.SENT, "send_after": now,
-             "created_at": now, "sent_at": now, "provider": "twilio", "provider_sid": sid}
-            for i, sid in enumerate(sids)
-        ])
+        db.session.execute(
+            insert(Message),
+            [
+                {
+                    "idempotency_key": f"bench:{i}",
+                    "kind": "broadcast",
+                    "to_phone": f"+849{i:08d}",
+                    "body": f"Doan TN: tin so {i}",
+                    "status": MessageStatus.SENT,
+                    "send_after": now,
+                    "created_at": now,
+                    "sent_at": now,
+                    "provider": "twilio",
+                    "provider_sid": sid,
+                }
+                for i, sid in enumerate(sids)
+            ],
+        )
         db.session.commit()
         commune = db.session.scalars(select(Commune.code).order_by(Commune.code)).first()
         services = db.session.scalars(select(Service.code).order_by(Service.code)).all()
@@ -102,9 +114,24 @@ def serve(uri: str, port: int, log: Path) -> subprocess.Popen[bytes]:
         "VH_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--access-logfile", "-", "--log-level", "warning", "wsgi:app"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"),
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -119,29 +146,63 @@ def serve(uri: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError(f"gunicorn did not start; see {log}")
 
 
-def run_scenario(scenario: str, url: str, settings: dict[str, str], *, users: int,
-                 duration_s: int, folder: Path) -> dict[str, object]:
+def run_scenario(
+    scenario: str, url: str, settings: dict[str, str], *, users: int, duration_s: int, folder: Path
+) -> dict[str, object]:
     """Run one locust scenario and return its figures for the request that matters."""
     prefix = folder / scenario
     env = os.environ | settings | {"VH_BENCH_PUBLIC_URL": url}
     subprocess.run(  # noqa: S603 - our own interpreter and locustfile
-        [sys.executable, "-m", "locust", "-f", str(REPO / "bench" / "locustfile.py"),
-         "--headless", "--users", str(users), "--spawn-rate", str(users),
-         "--run-time", f"{duration_s}s", "--host", url, "--tags", scenario,
-         "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR", "--stop-timeout", "5"],
-        cwd=REPO, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(REPO / "bench" / "locustfile.py"),
+            "--headless",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--run-time",
+            f"{duration_s}s",
+            "--host",
+            url,
+            "--tags",
+            scenario,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "ERROR",
+            "--stop-timeout",
+            "5",
+        ],
+        cwd=REPO,
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     with open(f"{prefix}_stats.csv", newline="") as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     row = rows.get(SCENARIOS[scenario])
     with open(f"{prefix}_failures.csv", newline="") as handle:
-        failures = [f"{f['Name']}: {f['Error']} (x{f['Occurrences']})"
-                    for f in csv.DictReader(handle)]
+        failures = [
+            f"{f['Name']}: {f['Error']} (x{f['Occurrences']})" for f in csv.DictReader(handle)
+        ]
     for failure in failures:
         print(f"    {scenario}: {failure}", file=sys.stderr)
     if row is None:
-        return {"scenario": scenario, "requests": 0, "failures": 0, "per_s": 0.0,
-                "p50_ms": None, "p95_ms": None, "p99_ms": None}
+        return {
+            "scenario": scenario,
+            "requests": 0,
+            "failures": 0,
+            "per_s": 0.0,
+            "p50_ms": None,
+            "p95_ms": None,
+            "p99_ms": None,
+        }
     return {
         "scenario": scenario,
         "requests": int(row["Request Count"]),
@@ -159,11 +220,16 @@ def _ms(value: str) -> int | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--databases", default="sqlite,postgresql",
-                        help="Which databases to serve from: sqlite, postgresql or both.")
-    parser.add_argument("--postgresql", default=os.environ.get(
-        "VH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/"),
-                        help="The PostgreSQL server to create the benchmark database on.")
+    parser.add_argument(
+        "--databases",
+        default="sqlite,postgresql",
+        help="Which databases to serve from: sqlite, postgresql or both.",
+    )
+    parser.add_argument(
+        "--postgresql",
+        default=os.environ.get("VH_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/"),
+        help="The PostgreSQL server to create the benchmark database on.",
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--duration", type=int, default=60, help="Seconds per scenario.")
     parser.add_argument("--users", type=int, default=32, help="Concurrent locust users.")
@@ -174,10 +240,14 @@ def main() -> int:
     unknown = set(scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    print(f"gunicorn --workers 2, locust {args.users} users, {args.duration} s per scenario, "
-          f"{os.cpu_count()} CPU(s) shared by server and load")
-    print(f"{'database':<11} {'scenario':<15} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
-          f"{'p99 ms':>7} {'requests':>9} {'failed':>7}")
+    print(
+        f"gunicorn --workers 2, locust {args.users} users, {args.duration} s per scenario, "
+        f"{os.cpu_count()} CPU(s) shared by server and load"
+    )
+    print(
+        f"{'database':<11} {'scenario':<15} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'p99 ms':>7} {'requests':>9} {'failed':>7}"
+    )
     results: list[dict[str, object]] = []
     for kind in [d for d in args.databases.split(",") if d]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -190,14 +260,25 @@ def main() -> int:
                 port = free_port()
                 server = serve(uri, port, folder / "gunicorn.log")
                 for scenario in scenarios:
-                    figures = {"database": kind, **run_scenario(
-                        scenario, f"http://127.0.0.1:{port}", settings, users=args.users,
-                        duration_s=args.duration, folder=folder)}
+                    figures = {
+                        "database": kind,
+                        **run_scenario(
+                            scenario,
+                            f"http://127.0.0.1:{port}",
+                            settings,
+                            users=args.users,
+                            duration_s=args.duration,
+                            folder=folder,
+                        ),
+                    }
                     results.append(figures)
-                    print(f"{kind:<11} {scenario:<15} {figures['per_s']:>8} "
-                          f"{figures['p50_ms'] or '-':>7} {figures['p95_ms'] or '-':>7} "
-                          f"{figures['p99_ms'] or '-':>7} {figures['requests']:>9} "
-                          f"{figures['failures']:>7}", flush=True)
+                    print(
+                        f"{kind:<11} {scenario:<15} {figures['per_s']:>8} "
+                        f"{figures['p50_ms'] or '-':>7} {figures['p95_ms'] or '-':>7} "
+                        f"{figures['p99_ms'] or '-':>7} {figures['requests']:>9} "
+                        f"{figures['failures']:>7}",
+                        flush=True,
+                    )
             finally:
                 if server is not None:
                     server.send_signal(signal.SIGTERM)

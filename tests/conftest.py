@@ -243,8 +243,11 @@ def chromium():  # type: ignore[no-untyped-def]
 def phone_page(chromium):  # type: ignore[no-untyped-def]
     """A page the size of a cheap Android phone, in Vietnamese."""
     context = chromium.new_context(
-        viewport={"width": 360, "height": 740}, device_scale_factor=2, is_mobile=True,
-        has_touch=True, locale="vi-VN",
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="vi-VN",
     )
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -6,8 +6,8 @@ import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -53,8 +53,14 @@ def now() -> datetime:
 
 def province(session: Session, **kw: Any) -> Province:
     n = next(_counter)
-    obj = Province(code=kw.pop("code", f"P{n}"), name=kw.pop("name", f"Tỉnh {n}"),
-                   short_name=kw.pop("short_name", f"Tỉnh {n}"), lat=16.4, lng=107.6, **kw)
+    obj = Province(
+        code=kw.pop("code", f"P{n}"),
+        name=kw.pop("name", f"Tỉnh {n}"),
+        short_name=kw.pop("short_name", f"Tỉnh {n}"),
+        lat=16.4,
+        lng=107.6,
+        **kw,
+    )
     session.add(obj)
     session.flush()
     return obj
@@ -78,14 +84,20 @@ def commune(session: Session, prov: Province | None = None, **kw: Any) -> Commun
 
 
 def hamlet(session: Session, com: Commune, name: str = "Tổ dân phố 1") -> Hamlet:
-    obj = Hamlet(commune=com, name=name, kind=HamletKind.RESIDENTIAL_GROUP, lat=com.lat, lng=com.lng)
+    obj = Hamlet(
+        commune=com, name=name, kind=HamletKind.RESIDENTIAL_GROUP, lat=com.lat, lng=com.lng
+    )
     session.add(obj)
     session.flush()
     return obj
 
 
-def user(session: Session, role: Role = Role.COORDINATOR, communes: list[Commune] | None = None,
-         **kw: Any) -> User:
+def user(
+    session: Session,
+    role: Role = Role.COORDINATOR,
+    communes: list[Commune] | None = None,
+    **kw: Any,
+) -> User:
     n = next(_counter)
     obj = User(
         email=kw.pop("email", f"user{n}@example.vn"),
@@ -151,7 +163,9 @@ def help_request(session: Session, com: Commune, **kw: Any) -> HelpRequest:
 def drive(session: Session, communes: list[Commune], **kw: Any) -> Drive:
     n = next(_counter)
     day = kw.pop("day", (now() + timedelta(days=6)).date())
-    obj = Drive(name=kw.pop("name", f"Đợt {n}"), communes=communes, team_size=kw.pop("team_size", 2), **kw)
+    obj = Drive(
+        name=kw.pop("name", f"Đợt {n}"), communes=communes, team_size=kw.pop("team_size", 2), **kw
+    )
     start = datetime(day.year, day.month, day.day, 0, 30, tzinfo=UTC)  # 07:30 in Vietnam
     obj.blocks = [TimeBlock(starts_at=start, ends_at=start + timedelta(hours=3, minutes=30))]
     session.add(obj)
@@ -186,8 +200,17 @@ def commune_world(session: Session, prov: Province, name: str) -> CommuneWorld:
     team = Team(drive=drv, code="T1", mode=TravelMode.MOTORBIKE, members=[vol])
     plan = Plan(drive=drv, version=1, status=PlanStatus.DONE, published_at=now())
     start = drv.blocks[0].starts_at
-    visit = Visit(plan=plan, request=req, team=team, status=VisitStatus.SCHEDULED, seq=1, shift_index=0,
-                  arrival_at=start, starts_at=start, ends_at=start + timedelta(minutes=30))
+    visit = Visit(
+        plan=plan,
+        request=req,
+        team=team,
+        status=VisitStatus.SCHEDULED,
+        seq=1,
+        shift_index=0,
+        arrival_at=start,
+        starts_at=start,
+        ends_at=start + timedelta(minutes=30),
+    )
     session.add_all([team, plan, visit])
     session.flush()
     return CommuneWorld(com, ham, coord, vol, req, drv, team, plan, visit)
@@ -230,17 +253,23 @@ def drive_world(session: Session, *, households: int = 8, day: date | None = Non
     start = datetime(day.year, day.month, day.day, 0, 30, tzinfo=UTC)  # 07:30 in Vietnam
     drv = Drive(name="Chủ nhật số thử", communes=[com], team_size=2, created_by_id=coord.id)
     drv.blocks = [TimeBlock(starts_at=start, ends_at=start + timedelta(hours=3, minutes=30))]
-    drv.meeting_points = [MeetingPoint(name="Nhà văn hóa", lat=16.4570, lng=107.5830, commune_id=com.id)]
+    drv.meeting_points = [
+        MeetingPoint(name="Nhà văn hóa", lat=16.4570, lng=107.5830, commune_id=com.id)
+    ]
     session.add(drv)
     vols = []
     # Only the first volunteer can do VNeID ("learning" does not count), only the second
     # e-payment: whatever the pairing, one team lacks each of them.
     plan = [("vneid", 3), ("epayment", 2), ("public_services", 3), ("vneid", 1)]
     for index, (skill, level) in enumerate(plan):
-        v = volunteer(session, com, full_name=f"Tình nguyện viên {index + 1}", phone_verified_at=now())
+        v = volunteer(
+            session, com, full_name=f"Tình nguyện viên {index + 1}", phone_verified_at=now()
+        )
         v.home_lat, v.home_lng = 16.456 + index * 0.002, 107.585
-        v.skills = [VolunteerSkill(skill=skills[skill], level=level),
-                    VolunteerSkill(skill=skills["online_safety"], level=2)]
+        v.skills = [
+            VolunteerSkill(skill=skills[skill], level=level),
+            VolunteerSkill(skill=skills["online_safety"], level=2),
+        ]
         v.availability = [VolunteerAvailability(slot=AvailabilitySlot.SAT_MORNING)]
         drv.volunteers.append(DriveVolunteer(volunteer=v, status=InvitationStatus.ACCEPTED))
         vols.append(v)
@@ -248,8 +277,12 @@ def drive_world(session: Session, *, households: int = 8, day: date | None = Non
     codes = ["vneid_activate", "bank_app", "social_benefits", "scam_safety"]
     for index in range(households):
         r = help_request(
-            session, com, services=[services[codes[index % len(codes)]]],
-            priority=1 + index % 5, lat=16.4500 + (index % 4) * 0.003, lng=107.580 + (index // 4) * 0.004,
+            session,
+            com,
+            services=[services[codes[index % len(codes)]]],
+            priority=1 + index % 5,
+            lat=16.4500 + (index % 4) * 0.003,
+            lng=107.580 + (index // 4) * 0.004,
             beneficiary_name=f"Hộ dân {index + 1}",
         )
         drv.requests.append(DriveRequest(request=r))

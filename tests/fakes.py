@@ -312,7 +312,8 @@ class FakeTwilio:
             if self.list_error is not None:
                 return self._error(self.list_error)
             found = [
-                m for m in reversed(self.messages)
+                m
+                for m in reversed(self.messages)
                 if (not query.get("To") or m["to"] == query["To"])
                 and (not query.get("From") or m["from"] == query["From"])
             ]
@@ -323,8 +324,13 @@ class FakeTwilio:
         keep = {k: v for k, v in query.items() if k in ("To", "From")}
         next_uri = None
         if (page + 1) * size < len(found):
-            next_uri = base + "?" + urlencode({**keep, "PageSize": size, "Page": page + 1,
-                                               "PageToken": f"PA{page + 1}"})
+            next_uri = (
+                base
+                + "?"
+                + urlencode(
+                    {**keep, "PageSize": size, "Page": page + 1, "PageToken": f"PA{page + 1}"}
+                )
+            )
         return 200, {
             "messages": [{k: v for k, v in m.items() if k != "status_callback"} for m in chunk],
             "end": page * size + max(0, len(chunk) - 1),
@@ -373,8 +379,7 @@ class FakeTwilio:
                     if "application/x-www-form-urlencoded" not in (
                         self.headers.get("Content-Type") or ""
                     ):
-                        self._reply(415, {"code": 415, "message": "form data only",
-                                          "status": 415})
+                        self._reply(415, {"code": 415, "message": "form data only", "status": 415})
                         return
                     fields = parse_qs(raw.decode(), keep_blank_values=True)
                     form = {k: v[-1] for k, v in fields.items()}
@@ -424,8 +429,9 @@ class CuttableProxy:
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True,
-                         name="proxy-accept").start()
+        threading.Thread(
+            target=self._accept, args=(listener,), daemon=True, name="proxy-accept"
+        ).start()
 
     def cut(self) -> None:
         """Stop listening and reset every forwarded connection."""
@@ -456,8 +462,9 @@ class CuttableProxy:
                     return
                 self._sockets |= {client, server}
             for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, target), daemon=True,
-                                 name="proxy-pipe").start()
+                threading.Thread(
+                    target=self._pipe, args=(source, target), daemon=True, name="proxy-pipe"
+                ).start()
 
     def _pipe(self, source: socket.socket, target: socket.socket) -> None:
         try:

@@ -33,8 +33,13 @@ def extract() -> Catalog:
     for filename, lineno, message, comments, context in extract_from_dir(
         str(PACKAGE), method_map=METHOD_MAP, keywords=KEYWORDS, strip_comment_tags=True
     ):
-        catalog.add(message, None, [(f"volunteer_hub/{filename}", lineno)],
-                    auto_comments=comments, context=context)
+        catalog.add(
+            message,
+            None,
+            [(f"volunteer_hub/{filename}", lineno)],
+            auto_comments=comments,
+            context=context,
+        )
     return catalog
 
 
@@ -100,7 +105,9 @@ def problems() -> list[str]:
         for msgid in sorted(wanted - set(have), key=str):
             found.append(f"{locale}: not in the catalog: {msgid!r}")
         for msgid, message in have.items():
-            if not message.string or (isinstance(message.string, tuple) and not all(message.string)):
+            if not message.string or (
+                isinstance(message.string, tuple) and not all(message.string)
+            ):
                 found.append(f"{locale}: untranslated: {msgid!r}")
             if message.fuzzy:
                 found.append(f"{locale}: fuzzy: {msgid!r}")

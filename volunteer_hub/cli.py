@@ -62,9 +62,7 @@ class HubGroup(FlaskGroup):
                 raise click.ClickException(
                     f"the database is not ready ({_first_line(exc)}); run: volunteer-hub db upgrade"
                 ) from None
-            raise click.ClickException(
-                f"cannot use the database: {_first_line(exc)}"
-            ) from None
+            raise click.ClickException(f"cannot use the database: {_first_line(exc)}") from None
         except ModuleNotFoundError as exc:
             raise click.ClickException(
                 f"a database driver is missing ({exc.name}); use sqlite:// or postgresql://"
@@ -139,9 +137,7 @@ def users_group() -> None:
 @users_group.command("create")
 @click.option("--email", required=True)
 @click.option("--name", help="Display name (defaults to the part of the email before @).")
-@click.option(
-    "--role", type=click.Choice(["admin", "coordinator", "partner"]), required=True
-)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "partner"]), required=True)
 @click.option("--commune", "communes", multiple=True, help="Commune code; repeat for several.")
 @click.option(
     "--password",
@@ -228,7 +224,9 @@ def tokens_create(email: str, name: str, days: int | None) -> None:
 @click.command("demo")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--password", default="demo", show_default=True, help="Password of the demo accounts.")
+@click.option(
+    "--password", default="demo", show_default=True, help="Password of the demo accounts."
+)
 @click.option("--seed-only", is_flag=True, help="Load the demo data and exit.")
 def demo(host: str, port: int, password: str, seed_only: bool) -> None:
     """Upgrade the database, load realistic demo data and serve the app with its worker."""
@@ -368,7 +366,8 @@ PURGE_LISTED = 50
 
 @privacy_group.command("purge")
 @click.option(
-    "--days", type=click.IntRange(1, 36500),
+    "--days",
+    type=click.IntRange(1, 36500),
     help="Keep contact details this many days after the last visit (default: VH_RETENTION_DAYS).",
 )
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
@@ -407,7 +406,13 @@ def privacy_purge(days: int | None, dry_run: bool) -> None:
 
 
 COMMANDS = (
-    places_group, users_group, tokens_group, demo, worker_command, sms_group, drives_group,
+    places_group,
+    users_group,
+    tokens_group,
+    demo,
+    worker_command,
+    sms_group,
+    drives_group,
     privacy_group,
 )
 

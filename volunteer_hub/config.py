@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 #: The placeholder secret. The app refuses to start with it outside debug and testing.
-DEFAULT_SECRET_KEY = "dev-only-not-secret"
+DEFAULT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 (a placeholder that is refused)
 
 
 class ConfigError(RuntimeError):
@@ -171,7 +171,9 @@ def _check_numbers(config: dict[str, Any]) -> None:
             or (isinstance(value, float) and not math.isfinite(value))
             or not least <= value <= LARGEST_SETTING
         ):
-            shown = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "huge"
+            shown = (
+                repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "huge"
+            )
             shown = shown if len(shown) <= 40 else shown[:37] + "..."
             kind = "a whole number" if whole else "a number"
             raise ConfigError(
@@ -242,7 +244,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if not relaxed and app.config["SECRET_KEY"] in (DEFAULT_SECRET_KEY, "", None):
         raise ConfigError(
             "VH_SECRET_KEY is not set: set it to a long random value "
-            "(python -c 'import secrets; print(secrets.token_hex(32))') or use --debug for development"
+            "(python -c 'import secrets; print(secrets.token_hex(32))') "
+            "or use --debug for development"
         )
     if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
         raise ConfigError(

@@ -22,7 +22,8 @@ def supported_locales() -> list[str]:
 
 
 def select_locale() -> str:
-    """Pick the locale: an explicit ?lang=, the remembered choice, the account's, else Vietnamese."""
+    """Pick the locale: an explicit ?lang=, the remembered choice, the account's, else
+    Vietnamese."""
     if not has_request_context():
         # The CLI and the worker: operators read English; messages to people are rendered
         # with force_locale in the recipient's language.
@@ -36,9 +37,10 @@ def select_locale() -> str:
         return remembered
     if request.path.startswith("/api/"):
         # Programs say what they want; people's phones often say it without their owners.
-        return request.accept_languages.best_match(languages) or current_app.config[
-            "BABEL_DEFAULT_LOCALE"
-        ]
+        return (
+            request.accept_languages.best_match(languages)
+            or current_app.config["BABEL_DEFAULT_LOCALE"]
+        )
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in languages:
         return user_locale

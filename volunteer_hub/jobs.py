@@ -55,8 +55,13 @@ def dispatch_messages(
             logger.info(
                 "dispatched %d: %d sent, %d retrying, %d failed, %d uncertain, %d cancelled "
                 "(%.0f/s)",
-                report.claimed, report.sent, report.retrying, report.failed, report.uncertain,
-                report.cancelled, report.messages_per_s,
+                report.claimed,
+                report.sent,
+                report.retrying,
+                report.failed,
+                report.uncertain,
+                report.cancelled,
+                report.messages_per_s,
             )
         return report
 
@@ -72,7 +77,11 @@ def reconcile_messages(app: Flask, gateway: SmsGateway) -> messaging.ReconcileRe
             logger.warning(
                 "reconciled %d stale message(s): %d found sent, %d queued again, %d held, "
                 "%d to retry",
-                report.checked, report.found_sent, report.requeued, report.held, report.deferred,
+                report.checked,
+                report.found_sent,
+                report.requeued,
+                report.held,
+                report.deferred,
             )
         return report
 
@@ -87,7 +96,8 @@ def plan_reminders(app: Flask) -> reminders.ReminderReport | None:
         if report.volunteers or report.households:
             logger.info(
                 "queued reminders: %d to volunteers, %d to households",
-                report.volunteers, report.households,
+                report.volunteers,
+                report.households,
             )
         return report
 

@@ -190,7 +190,8 @@ def init_app(app: Flask) -> None:
         for block in blocks:
             start = block.starts_at.astimezone(local_zone())
             end = block.ends_at.astimezone(local_zone())
-            text = f"{format_date(start, 'EEEE dd/MM')}, {format_time(start, 'HH:mm')}–{format_time(end, 'HH:mm')}"
+            hours = f"{format_time(start, 'HH:mm')}–{format_time(end, 'HH:mm')}"
+            text = f"{format_date(start, 'EEEE dd/MM')}, {hours}"
             options.append((str(block.id), text))
         return options
 

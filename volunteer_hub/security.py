@@ -86,7 +86,9 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(self)")
+    response.headers.setdefault(
+        "Permissions-Policy", "camera=(), microphone=(), geolocation=(self)"
+    )
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     # Pages with personal data must not linger in shared caches or the back button of a

@@ -109,9 +109,13 @@ def configure(scheduler: BaseScheduler, app: Flask) -> Worker:
     }
     dispatch_s = _interval(app, "WORKER_DISPATCH_INTERVAL_S", 2)
     scheduler.add_job(
-        jobs.dispatch_messages, id=DISPATCH_JOB, name=DISPATCH_JOB,
-        args=(app, gateway, throttle, stop), seconds=dispatch_s,
-        misfire_grace_time=max(1, int(dispatch_s * 5)), **common,
+        jobs.dispatch_messages,
+        id=DISPATCH_JOB,
+        name=DISPATCH_JOB,
+        args=(app, gateway, throttle, stop),
+        seconds=dispatch_s,
+        misfire_grace_time=max(1, int(dispatch_s * 5)),
+        **common,
     )
     for job_id, func, key, default in (
         (RECONCILE_JOB, jobs.reconcile_messages, "WORKER_RECONCILE_INTERVAL_S", 60),
@@ -122,16 +126,28 @@ def configure(scheduler: BaseScheduler, app: Flask) -> Worker:
         seconds = _interval(app, key, default)
         job_args = (app, gateway) if job_id == RECONCILE_JOB else (app,)
         scheduler.add_job(
-            func, id=job_id, name=job_id, args=job_args, seconds=seconds,
-            misfire_grace_time=max(1, int(seconds)), **common,
+            func,
+            id=job_id,
+            name=job_id,
+            args=job_args,
+            seconds=seconds,
+            misfire_grace_time=max(1, int(seconds)),
+            **common,
         )
     # Nightly, at a fixed local hour; a run missed while the worker was busy still happens
     # within the next hours (the purge is idempotent, so running late or twice is harmless).
     scheduler.add_job(
-        jobs.purge_contacts, id=PURGE_JOB, name=PURGE_JOB, args=(app,),
-        trigger=CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE,
-                            timezone=ZoneInfo(app.config["TIMEZONE"])),
-        coalesce=True, max_instances=1, replace_existing=True, misfire_grace_time=6 * 3600,
+        jobs.purge_contacts,
+        id=PURGE_JOB,
+        name=PURGE_JOB,
+        args=(app,),
+        trigger=CronTrigger(
+            hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=ZoneInfo(app.config["TIMEZONE"])
+        ),
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+        misfire_grace_time=6 * 3600,
     )
     return Worker(scheduler=scheduler, gateway=gateway, stop=stop)
 
@@ -158,9 +174,7 @@ def run(app: Flask) -> None:
     # APScheduler logs every run at INFO; the jobs log what they did themselves.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     worker = build_scheduler(app)
-    logger.info(
-        "worker started: backend %s, jobs %s", worker.gateway.name, ", ".join(JOB_IDS)
-    )
+    logger.info("worker started: backend %s, jobs %s", worker.gateway.name, ", ".join(JOB_IDS))
 
     def stop(signum: int, frame: Any) -> None:
         logger.info("signal %s: finishing the batch in flight, then stopping", signum)

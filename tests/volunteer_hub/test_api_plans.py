@@ -35,7 +35,9 @@ def test_listing_drives(client, dw, token):
 
 
 def test_planning_through_the_api_and_rechecking_with_the_cli(client, session, dw, token, tmp_path):
-    started = client.post(f"/api/v1/drives/{dw.drive.id}/plans", json={"time_limit_s": 4}, headers=token)
+    started = client.post(
+        f"/api/v1/drives/{dw.drive.id}/plans", json={"time_limit_s": 4}, headers=token
+    )
     assert started.status_code == 202
     plan_id = started.get_json()["id"]
     assert started.headers["Location"].endswith(f"/api/v1/plans/{plan_id}")
@@ -49,18 +51,38 @@ def test_planning_through_the_api_and_rechecking_with_the_cli(client, session, d
     (tmp_path / "problem.json").write_text(json.dumps(problem))
     (tmp_path / "plan.json").write_text(json.dumps(done["plan"]))
     checked = subprocess.run(
-        [sys.executable, "-m", "scheduling", "check", str(tmp_path / "problem.json"), str(tmp_path / "plan.json")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "scheduling",
+            "check",
+            str(tmp_path / "problem.json"),
+            str(tmp_path / "plan.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_bad_plan_requests_are_4xx(client, session, dw, token, world):
-    assert client.post(f"/api/v1/drives/{dw.drive.id}/plans", json={"time_limit_s": "soon"}, headers=token).status_code == 422
-    assert client.post(f"/api/v1/drives/{dw.drive.id}/plans", json=[1], headers=token).status_code == 422
+    assert (
+        client.post(
+            f"/api/v1/drives/{dw.drive.id}/plans", json={"time_limit_s": "soon"}, headers=token
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(f"/api/v1/drives/{dw.drive.id}/plans", json=[1], headers=token).status_code
+        == 422
+    )
     assert client.post("/api/v1/drives/999999/plans", json={}, headers=token).status_code == 404
     # Another commune's drive is invisible.
-    assert client.post(f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=token).status_code == 404
+    assert (
+        client.post(f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=token).status_code
+        == 404
+    )
     assert client.get(f"/api/v1/plans/{world.b.plan.id}", headers=token).status_code == 404
     assert client.get("/api/v1/drives").status_code == 401
 
@@ -69,10 +91,15 @@ def test_partner_tokens_cannot_plan(client, session, dw):
     from volunteer_hub.models import Role
     from volunteer_hub.services.accounts import create_user
 
-    partner = create_user(session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None)
+    partner = create_user(
+        session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None
+    )
     value = create_api_token(session, partner).token
     session.commit()
-    assert client.get("/api/v1/drives", headers={"Authorization": f"Bearer {value}"}).status_code == 403
+    assert (
+        client.get("/api/v1/drives", headers={"Authorization": f"Bearer {value}"}).status_code
+        == 403
+    )
 
 
 def test_every_api_route_is_in_the_openapi_document(app, client):
@@ -83,4 +110,3 @@ def test_every_api_route_is_in_the_openapi_document(app, client):
             path = rule.rule.removeprefix("/api/v1")
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", path)  # <id:plan_id> -> {plan_id}
             assert path in documented, path
-

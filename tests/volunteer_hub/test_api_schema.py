@@ -36,8 +36,11 @@ def coordinator_token(world, session) -> str:  # type: ignore[no-untyped-def]
 @settings(
     max_examples=40,
     deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_every_api_answer_is_documented_and_never_a_server_error(  # type: ignore[no-untyped-def]
     case, live_server, coordinator_token

@@ -63,7 +63,9 @@ def test_a_deactivated_account_cannot_sign_in(client, world, session):
 
 
 def test_partner_accounts_cannot_sign_in_to_the_web(client, world, session):
-    partner = create_user(session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None)
+    partner = create_user(
+        session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None
+    )
     partner.password_hash = world.a.coordinator.password_hash
     session.commit()
     assert login(client, "app@partner.vn").status_code == 200

@@ -24,16 +24,24 @@ PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks")
 def outbox(world, session):  # type: ignore[no-untyped-def]
     """A held SMS of each commune's drive, for the routes that name a message."""
     for part in (world.a, world.b):
-        message = queue_message(session, key=f"held-{part.commune.code}", kind="broadcast",
-                                to_phone=part.volunteer.phone, body="Doan TN: thu", drive_id=part.drive.id,
-                                volunteer_id=part.volunteer.id)
+        message = queue_message(
+            session,
+            key=f"held-{part.commune.code}",
+            kind="broadcast",
+            to_phone=part.volunteer.phone,
+            body="Doan TN: thu",
+            drive_id=part.drive.id,
+            volunteer_id=part.volunteer.id,
+        )
         message.status = MessageStatus.HELD
     session.commit()
 
 
 def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """URL parameters that name a record of one commune."""
-    message_id = db.session.scalar(select(Message.id).where(Message.drive_id == world_part.drive.id))
+    message_id = db.session.scalar(
+        select(Message.id).where(Message.drive_id == world_part.drive.id)
+    )
     return {
         "request_id": world_part.request.id,
         "volunteer_id": world_part.volunteer.id,
@@ -111,9 +119,13 @@ def test_coordinator_of_a_gets_403_or_404_for_every_record_of_b(client, app, wor
             continue
         path = build(rule, record_ids(world.b))
         for method in methods(rule):
-            headers = {"Authorization": f"Bearer {token}"} if rule.endpoint.startswith("api.") else {}
+            headers = (
+                {"Authorization": f"Bearer {token}"} if rule.endpoint.startswith("api.") else {}
+            )
             response = call(client, method, path, headers)
-            assert response.status_code in (403, 404), f"{method} {path} gave {response.status_code}"
+            assert response.status_code in (403, 404), (
+                f"{method} {path} gave {response.status_code}"
+            )
             checked += 1
     assert checked >= 5
 
@@ -121,11 +133,20 @@ def test_coordinator_of_a_gets_403_or_404_for_every_record_of_b(client, app, wor
 def test_list_pages_of_a_never_show_records_of_b(client, app, world):
     login(client, world.a.coordinator.email)
     for rule in protected_rules(app):
-        if names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith("api.") or is_admin_only(rule):
+        if (
+            names_a_record(rule)
+            or "GET" not in rule.methods
+            or rule.endpoint.startswith("api.")
+            or is_admin_only(rule)
+        ):
             continue
         body = client.get(build(rule, {})).get_data(as_text=True)
-        for secret in (world.b.request.reference, world.b.request.beneficiary_name,
-                       world.b.volunteer.full_name, world.b.drive.name):
+        for secret in (
+            world.b.request.reference,
+            world.b.request.beneficiary_name,
+            world.b.volunteer.full_name,
+            world.b.drive.name,
+        ):
             assert secret not in body, f"{rule.rule} shows {secret!r} of commune B"
 
 
@@ -133,7 +154,12 @@ def test_coordinator_of_b_reaches_the_same_pages(client, app, world):
     # The 404s above are about scope, not broken pages: B's own coordinator gets them.
     login(client, world.b.coordinator.email)
     for rule in protected_rules(app):
-        if not names_a_record(rule) or "GET" not in rule.methods or rule.endpoint.startswith("api.") or is_admin_only(rule):
+        if (
+            not names_a_record(rule)
+            or "GET" not in rule.methods
+            or rule.endpoint.startswith("api.")
+            or is_admin_only(rule)
+        ):
             continue
         path = build(rule, record_ids(world.b))
         response = client.get(path)
@@ -176,16 +202,28 @@ def test_anonymous_visitors_are_sent_to_sign_in_or_get_401(client, app, world):
 
 
 def secrets_of(part) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
-    return (part.request.reference, part.request.beneficiary_name, part.volunteer.full_name, part.drive.name)
+    return (
+        part.request.reference,
+        part.request.beneficiary_name,
+        part.volunteer.full_name,
+        part.drive.name,
+    )
 
 
 def query_args_of(part) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
     """Query strings naming the records of ``part``, as the filters and reports read them."""
     return [
-        {"commune": part.commune.id}, {"commune": part.commune.code}, {"drive": part.drive.id},
-        {"hamlet": part.hamlet.id}, {"with": part.plan.id}, {"volunteer": part.volunteer.id},
-        {"request": part.request.id}, {"plan": part.plan.id}, {"hamlet_id": part.hamlet.id},
-        {"q": part.request.reference}, {"q": part.volunteer.full_name},
+        {"commune": part.commune.id},
+        {"commune": part.commune.code},
+        {"drive": part.drive.id},
+        {"hamlet": part.hamlet.id},
+        {"with": part.plan.id},
+        {"volunteer": part.volunteer.id},
+        {"request": part.request.id},
+        {"plan": part.plan.id},
+        {"hamlet_id": part.hamlet.id},
+        {"q": part.request.reference},
+        {"q": part.volunteer.full_name},
     ]
 
 
@@ -198,7 +236,9 @@ def test_ids_of_b_in_query_strings_never_show_b(client, app, world):
         path = build(rule, record_ids(world.a))
         for args in query_args_of(world.b):
             response = client.get(path, query_string=args)
-            assert response.status_code in (200, 302, 403, 404, 422), f"{path}?{args} gave {response.status_code}"
+            assert response.status_code in (200, 302, 403, 404, 422), (
+                f"{path}?{args} gave {response.status_code}"
+            )
             body = response.get_data(as_text=True)
             # A search box shows back what was searched: only the other secrets must not appear.
             for secret in set(secrets_of(world.b)) - {str(v) for v in args.values()}:
@@ -209,13 +249,23 @@ def test_ids_of_b_in_query_strings_never_show_b(client, app, world):
 
 def test_b_ids_in_report_queries_are_404_or_refused(client, world, session):
     login(client, world.a.coordinator.email)
-    for path in ("/reports", "/reports/export.csv", f"/volunteers/{world.a.volunteer.id}/certificate"):
+    for path in (
+        "/reports",
+        "/reports/export.csv",
+        f"/volunteers/{world.a.volunteer.id}/certificate",
+    ):
         assert client.get(path, query_string={"drive": world.b.drive.id}).status_code == 404, path
-    assert client.get("/reports", query_string={"commune": world.b.commune.code}).status_code in (404, 422)
+    assert client.get("/reports", query_string={"commune": world.b.commune.code}).status_code in (
+        404,
+        422,
+    )
     token = create_api_token(session, world.a.coordinator).token
     session.commit()
-    summary = client.get("/api/v1/reports/summary", query_string={"commune": world.b.commune.code},
-                         headers={"Authorization": f"Bearer {token}"})
+    summary = client.get(
+        "/api/v1/reports/summary",
+        query_string={"commune": world.b.commune.code},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert summary.status_code == 422 and "commune" in summary.get_json()["errors"]
 
 
@@ -227,14 +277,26 @@ def state_of_b(session, world):  # type: ignore[no-untyped-def]
     return {
         "request": (request.status, request.priority, request.status_changed_at),
         "drives of the request": sorted(
-            session.scalars(select(DriveRequest.drive_id).where(DriveRequest.request_id == request.id))
+            session.scalars(
+                select(DriveRequest.drive_id).where(DriveRequest.request_id == request.id)
+            )
         ),
         "drives of the volunteer": sorted(
-            session.scalars(select(DriveVolunteer.drive_id).where(DriveVolunteer.volunteer_id == world.b.volunteer.id))
+            session.scalars(
+                select(DriveVolunteer.drive_id).where(
+                    DriveVolunteer.volunteer_id == world.b.volunteer.id
+                )
+            )
         ),
         "volunteer": (world.b.volunteer.status, world.b.volunteer.max_visits_per_day),
         "message": message.status,
-        "requests in B": len(list(session.scalars(select(HelpRequest.id).where(HelpRequest.commune_id == world.b.commune.id)))),
+        "requests in B": len(
+            list(
+                session.scalars(
+                    select(HelpRequest.id).where(HelpRequest.commune_id == world.b.commune.id)
+                )
+            )
+        ),
     }
 
 
@@ -246,33 +308,80 @@ def test_ids_of_b_in_form_bodies_change_nothing_of_b(client, world, session):
         (f"/drives/{a.drive.id}/requests", {"action": action, "request_ids": [str(b.request.id)]})
         for action in ("include", "exclude", "triage", "cancel", "priority-5")
     ] + [
-        (f"/drives/{a.drive.id}/volunteers", {"action": "invite", "volunteer_ids": [str(b.volunteer.id)]}),
-        (f"/drives/{a.drive.id}/volunteers", {"action": "answer", "status": "declined",
-                                              "volunteer_id": str(b.volunteer.id)}),
-        (f"/drives/{a.drive.id}/volunteers", {"action": "move", "volunteer_id": str(b.volunteer.id),
-                                              "team_code": b.team.code}),
-        (f"/drives/{a.drive.id}/messages/{record_ids(b)['message_id']}/decide", {"decision": "cancel"}),
+        (
+            f"/drives/{a.drive.id}/volunteers",
+            {"action": "invite", "volunteer_ids": [str(b.volunteer.id)]},
+        ),
+        (
+            f"/drives/{a.drive.id}/volunteers",
+            {"action": "answer", "status": "declined", "volunteer_id": str(b.volunteer.id)},
+        ),
+        (
+            f"/drives/{a.drive.id}/volunteers",
+            {"action": "move", "volunteer_id": str(b.volunteer.id), "team_code": b.team.code},
+        ),
+        (
+            f"/drives/{a.drive.id}/messages/{record_ids(b)['message_id']}/decide",
+            {"decision": "cancel"},
+        ),
         (f"/plans/{a.plan.id}/visits/{b.request.reference}/move", {"team_code": a.team.code}),
         (f"/plans/{a.plan.id}/visits/{b.request.reference}/pin", {"pinned": "yes"}),
-        ("/requests/new", {"source": "phone", "beneficiary_name": "Hoa", "phone": "0912345678",
-                           "commune": b.commune.code, "services": ["vneid_activate"], "consent": "yes"}),
-        ("/requests/new", {"source": "phone", "beneficiary_name": "Hoa", "phone": "0912345678",
-                           "commune": a.commune.code, "hamlet_id": str(b.hamlet.id),
-                           "services": ["vneid_activate"], "consent": "yes"}),
-        ("/drives/new", {"name": "Đợt của B", "communes": [b.commune.code], "block_day": ["2031-05-03"],
-                         "block_start": ["07:30"], "block_end": ["11:00"]}),
-        (f"/drives/{a.drive.id}/edit", {"name": "Đợt A và B", "communes": [a.commune.code, b.commune.code],
-                                        "block_day": ["2031-05-03"], "block_start": ["07:30"],
-                                        "block_end": ["11:00"]}),
+        (
+            "/requests/new",
+            {
+                "source": "phone",
+                "beneficiary_name": "Hoa",
+                "phone": "0912345678",
+                "commune": b.commune.code,
+                "services": ["vneid_activate"],
+                "consent": "yes",
+            },
+        ),
+        (
+            "/requests/new",
+            {
+                "source": "phone",
+                "beneficiary_name": "Hoa",
+                "phone": "0912345678",
+                "commune": a.commune.code,
+                "hamlet_id": str(b.hamlet.id),
+                "services": ["vneid_activate"],
+                "consent": "yes",
+            },
+        ),
+        (
+            "/drives/new",
+            {
+                "name": "Đợt của B",
+                "communes": [b.commune.code],
+                "block_day": ["2031-05-03"],
+                "block_start": ["07:30"],
+                "block_end": ["11:00"],
+            },
+        ),
+        (
+            f"/drives/{a.drive.id}/edit",
+            {
+                "name": "Đợt A và B",
+                "communes": [a.commune.code, b.commune.code],
+                "block_day": ["2031-05-03"],
+                "block_start": ["07:30"],
+                "block_end": ["11:00"],
+            },
+        ),
     ]
     for path, data in posts:
         response = client.post(path, data=data)
-        assert response.status_code in (302, 303, 404, 409, 422), f"POST {path} {data} gave {response.status_code}"
+        assert response.status_code in (302, 303, 404, 409, 422), (
+            f"POST {path} {data} gave {response.status_code}"
+        )
         assert state_of_b(session, world) == before, f"POST {path} {data} changed commune B"
         if response.status_code in (302, 303):
             followed = client.get(response.headers["Location"])
             for secret in secrets_of(b):
-                assert secret not in followed.get_data(as_text=True), f"POST {path} led to {secret!r} of B"
+                assert secret not in followed.get_data(as_text=True), (
+                    f"POST {path} led to {secret!r} of B"
+                )
     assert "Đợt của B" not in client.get("/drives").get_data(as_text=True)
 
 
@@ -280,7 +389,12 @@ def test_a_token_of_a_cannot_plan_or_read_b(client, world, session):
     token = create_api_token(session, world.a.coordinator).token
     session.commit()
     headers = {"Authorization": f"Bearer {token}"}
-    assert client.post(f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=headers).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/drives/{world.b.drive.id}/plans", json={}, headers=headers
+        ).status_code
+        == 404
+    )
     drives = client.get("/api/v1/drives", headers=headers).get_json()["drives"]
     assert world.b.drive.id not in {d["id"] for d in drives}
 
@@ -294,7 +408,10 @@ def test_a_personal_link_opens_its_visit_and_nothing_else(client, app, world, se
 
     visit = world.a.visit
     issued = links.issue_link(
-        session, purpose=purpose, visit=visit, request_id=visit.request_id,
+        session,
+        purpose=purpose,
+        visit=visit,
+        request_id=visit.request_id,
         volunteer_id=world.a.volunteer.id if purpose == links.VOLUNTEER_VISIT else None,
     )
     session.commit()
@@ -310,7 +427,9 @@ def test_a_personal_link_opens_its_visit_and_nothing_else(client, app, world, se
             for method in methods(rule):
                 response = call(client, method, path)
                 expected = (401,) if rule.endpoint.startswith(("api.", "reports.")) else (302,)
-                assert response.status_code in expected, f"{method} {path} gave {response.status_code}"
+                assert response.status_code in expected, (
+                    f"{method} {path} gave {response.status_code}"
+                )
     # Another visit's link cannot be reached by changing the code a little.
     neighbour = issued.code[:-1] + ("y" if issued.code.endswith("x") else "x")
     assert client.get(f"/s/{neighbour}").status_code == 404

@@ -37,9 +37,27 @@ from volunteer_hub.services.accounts import create_api_token, create_user
 # --- the nasty values ---------------------------------------------------------------------------
 
 UNICODE_DIGITS = ["²", "١٢", "０１", "߁", "Ⅻ"]
-HUGE_NUMBERS = ["99999999999999999999", "2147483648", "9" * 5000, "-1", "0", "1e9", "nan", "inf", " 3 ", "3.5"]
+HUGE_NUMBERS = [
+    "99999999999999999999",
+    "2147483648",
+    "9" * 5000,
+    "-1",
+    "0",
+    "1e9",
+    "nan",
+    "inf",
+    " 3 ",
+    "3.5",
+]
 NUMBERS = UNICODE_DIGITS + HUGE_NUMBERS
-INVISIBLE = ["\u200b", "\u200b\u200c\u200d\ufeff", "\u202e\u202d", "\u2066\u2069", "\u00ad", " \u200b \t"]
+INVISIBLE = [
+    "\u200b",
+    "\u200b\u200c\u200d\ufeff",
+    "\u202e\u202d",
+    "\u2066\u2069",
+    "\u00ad",
+    " \u200b \t",
+]
 ODD_TEXT = [
     "<script>alert(1)</script>",
     "a\x00b",
@@ -60,7 +78,14 @@ def counts(session, *models) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 REQUEST_ROWS = (HelpRequest, RequestService, RequestWindow, AuditEvent)
-VOLUNTEER_ROWS = (Volunteer, VolunteerSkill, VolunteerAvailability, VolunteerAbsence, AuditEvent, Message)
+VOLUNTEER_ROWS = (
+    Volunteer,
+    VolunteerSkill,
+    VolunteerAvailability,
+    VolunteerAbsence,
+    AuditEvent,
+    Message,
+)
 
 
 def has_invisible(text: str) -> bool:
@@ -74,11 +99,14 @@ def assert_complete_request(record: HelpRequest, session) -> None:  # type: igno
     assert record.commune_id is not None and record.services
     assert record.consent_at is not None and record.priority in range(1, 6)
     assert 1 <= record.people_count <= 20
-    assert session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.entity == "help_request", AuditEvent.entity_id == str(record.id)
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.entity == "help_request", AuditEvent.entity_id == str(record.id))
         )
-    ) == 1
+        == 1
+    )
 
 
 def assert_complete_volunteer(volunteer: Volunteer, session) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +192,8 @@ def test_the_request_form_never_fails_on_bad_input(client, world, session, field
         response = client.post("/request", data=request_form(world, **{field: value}))
         if outcome_is_whole(response, before, counts(session, *REQUEST_ROWS), "HelpRequest", value):
             assert_complete_request(
-                session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(), session
+                session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(),
+                session,
             )
 
 
@@ -179,7 +208,7 @@ def test_a_name_of_invisible_characters_is_refused_as_missing(client, world, ses
 
 def test_a_name_is_counted_after_cleaning(client, world, session):
     # 118 letters hidden among zero-width spaces fit the 120 allowed once the spaces go.
-    name = "\u200b".join("Hoa" * 40)[: 300]
+    name = "\u200b".join("Hoa" * 40)[:300]
     response = client.post("/request", data=request_form(world, beneficiary_name=name))
     assert response.status_code == 302
     record = session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
@@ -238,7 +267,9 @@ def test_a_phone_code_in_other_digits_is_just_wrong(client, world, session):
 
 @pytest.fixture
 def partner_token(session, world) -> str:  # type: ignore[no-untyped-def]
-    partner = create_user(session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None)
+    partner = create_user(
+        session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None
+    )
     token = create_api_token(session, partner).token
     session.commit()
     return token
@@ -256,20 +287,57 @@ def api_payload(world) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 # Raw JSON fragments, so values json.dumps cannot write (1e400, NaN, lone surrogates) get sent.
 API_VALUES = {
-    "hamlet_id": ["99999999999999999999", "2147483648", "-1", "0", '"²"', '"١٢"', "1e400", "NaN",
-                  "true", "[]", "{}", "1.5", '"9' + "9" * 5000 + '"', "9" * 5000],
+    "hamlet_id": [
+        "99999999999999999999",
+        "2147483648",
+        "-1",
+        "0",
+        '"²"',
+        '"١٢"',
+        "1e400",
+        "NaN",
+        "true",
+        "[]",
+        "{}",
+        "1.5",
+        '"9' + "9" * 5000 + '"',
+        "9" * 5000,
+    ],
     "people_count": ["99999999999999999999", '"²"', "1e400", "-Infinity", "null", '"3"', "[1]"],
-    "beneficiary_name": ['"\\u200b"', '"\\u202e\\u200b"', '"\\ud800"', '"a\\u0000b"', "42", "null", "[]",
-                        '{"a": 1}', json.dumps("x" * 5000), json.dumps("e" + "\u0301" * 300),
-                        json.dumps("<script>alert(1)</script>")],
-    "services": ['["\\u0000"]', '["\\ud800"]', '[1]', '"vneid_activate"', '[["vneid_activate"]]',
-                 '[null]', json.dumps(["x" * 300]), json.dumps(["vneid_activate"] * 500)],
+    "beneficiary_name": [
+        '"\\u200b"',
+        '"\\u202e\\u200b"',
+        '"\\ud800"',
+        '"a\\u0000b"',
+        "42",
+        "null",
+        "[]",
+        '{"a": 1}',
+        json.dumps("x" * 5000),
+        json.dumps("e" + "\u0301" * 300),
+        json.dumps("<script>alert(1)</script>"),
+    ],
+    "services": [
+        '["\\u0000"]',
+        '["\\ud800"]',
+        "[1]",
+        '"vneid_activate"',
+        '[["vneid_activate"]]',
+        "[null]",
+        json.dumps(["x" * 300]),
+        json.dumps(["vneid_activate"] * 500),
+    ],
     "commune": ['"\\u0000"', '"\\ud800"', "12345", '"²"', json.dumps("1" * 300)],
-    "windows": ['[{"start": "²", "end": "x"}]', '[{"start": "99999-01-01T00:00:00+07:00", "end": 1}]', '"x"',
-                '[[]]', "[1]"],
+    "windows": [
+        '[{"start": "²", "end": "x"}]',
+        '[{"start": "99999-01-01T00:00:00+07:00", "end": 1}]',
+        '"x"',
+        "[[]]",
+        "[1]",
+    ],
     "lat": ["1e400", "NaN", '"²"', "true", "[]"],
     "languages": ['["\\u0000"]', '["vi\\u0000"]', "[1]"],
-    "situations": ['["\\u0000"]', '[{}]'],
+    "situations": ['["\\u0000"]', "[{}]"],
     "consent": ['"yes"', "1", "null"],
     "house": ['"\\u0000"', '"\\ud800"', "{}"],
     "notes": ['"\\u0000\\n\\u200b"', json.dumps("x\n" * 3000)],
@@ -278,7 +346,8 @@ API_VALUES = {
 
 def post_raw(client, token: str, body: str | bytes):  # type: ignore[no-untyped-def]
     return client.post(
-        "/api/v1/requests", data=body,
+        "/api/v1/requests",
+        data=body,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
 
@@ -291,7 +360,8 @@ def test_the_intake_api_never_fails_on_bad_json(client, world, session, partner_
         response = post_raw(client, partner_token, body)
         if outcome_is_whole(response, before, counts(session, *REQUEST_ROWS), "HelpRequest", raw):
             assert_complete_request(
-                session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(), session
+                session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(),
+                session,
             )
         else:
             assert response.status_code in (400, 422), (raw[:40], response.status_code)
@@ -300,8 +370,18 @@ def test_the_intake_api_never_fails_on_bad_json(client, world, session, partner_
 
 
 def test_the_intake_api_never_fails_on_a_bad_body(client, world, session, partner_token):
-    bodies = ["[]", '"text"', "123", "null", "true", "[" * 50_000 + "]" * 50_000,
-              '{"a": ' * 5000 + "1" + "}" * 5000, "\x00", b"\xff\xfe{", "{" + '"k": 1,' * 10_000 + '"z": 2}']
+    bodies = [
+        "[]",
+        '"text"',
+        "123",
+        "null",
+        "true",
+        "[" * 50_000 + "]" * 50_000,
+        '{"a": ' * 5000 + "1" + "}" * 5000,
+        "\x00",
+        b"\xff\xfe{",
+        "{" + '"k": 1,' * 10_000 + '"z": 2}',
+    ]
     for body in bodies:
         before = counts(session, *REQUEST_ROWS)
         response = post_raw(client, partner_token, body)
@@ -324,15 +404,29 @@ FILTER_VALUES = NUMBERS + ["\x00", "\u202e1", "<script>", "", "x" * 3000, "e\u03
 def filter_paths(world) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     a = world.a
     return [
-        ("/requests", "commune"), ("/requests", "priority"), ("/requests", "page"), ("/requests", "q"),
-        ("/requests", "status"), ("/volunteers", "commune"), ("/volunteers", "page"), ("/volunteers", "q"),
-        ("/volunteers", "status"), ("/drives", "page"),
-        (f"/drives/{a.drive.id}/requests", "commune"), (f"/drives/{a.drive.id}/requests", "hamlet"),
-        (f"/drives/{a.drive.id}/requests", "service"), (f"/drives/{a.drive.id}/requests", "priority"),
-        (f"/drives/{a.drive.id}/requests", "older"), (f"/drives/{a.drive.id}/requests", "page"),
-        (f"/drives/{a.drive.id}/requests", "status"), (f"/plans/{a.plan.id}/compare", "with"),
-        ("/reports", "drive"), ("/reports", "commune"), ("/reports", "from"),
-        ("/reports/export.csv", "drive"), (f"/volunteers/{a.volunteer.id}/certificate", "drive"),
+        ("/requests", "commune"),
+        ("/requests", "priority"),
+        ("/requests", "page"),
+        ("/requests", "q"),
+        ("/requests", "status"),
+        ("/volunteers", "commune"),
+        ("/volunteers", "page"),
+        ("/volunteers", "q"),
+        ("/volunteers", "status"),
+        ("/drives", "page"),
+        (f"/drives/{a.drive.id}/requests", "commune"),
+        (f"/drives/{a.drive.id}/requests", "hamlet"),
+        (f"/drives/{a.drive.id}/requests", "service"),
+        (f"/drives/{a.drive.id}/requests", "priority"),
+        (f"/drives/{a.drive.id}/requests", "older"),
+        (f"/drives/{a.drive.id}/requests", "page"),
+        (f"/drives/{a.drive.id}/requests", "status"),
+        (f"/plans/{a.plan.id}/compare", "with"),
+        ("/reports", "drive"),
+        ("/reports", "commune"),
+        ("/reports", "from"),
+        ("/reports/export.csv", "drive"),
+        (f"/volunteers/{a.volunteer.id}/certificate", "drive"),
     ]
 
 
@@ -341,14 +435,19 @@ def test_coordinator_filters_never_fail(client, world):
     for path, name in filter_paths(world):
         for value in FILTER_VALUES:
             response = client.get(path, query_string={name: value})
-            assert response.status_code < 500, f"GET {path}?{name}={value[:20]!r} gave {response.status_code}"
+            assert response.status_code < 500, (
+                f"GET {path}?{name}={value[:20]!r} gave {response.status_code}"
+            )
 
 
 def test_a_page_that_does_not_exist_is_404(client, world):
     login(client, world.a.coordinator.email)
     for page in ["99999999999999999999", "2147483648", "9" * 5000, "0", "-1", "²", "2"]:
         for path in ("/requests", "/volunteers", "/drives", f"/drives/{world.a.drive.id}/requests"):
-            assert client.get(path, query_string={"page": page}).status_code == 404, (path, page[:20])
+            assert client.get(path, query_string={"page": page}).status_code == 404, (
+                path,
+                page[:20],
+            )
 
 
 def test_the_first_page_is_the_default(client, world):
@@ -366,16 +465,39 @@ def test_a_search_with_control_characters_finds_by_the_clean_text(client, world)
 
 # --- record URLs --------------------------------------------------------------------------------
 
-BAD_IDS = ["²", "١٢", "99999999999999999999", "2147483648", "9" * 5000, "0", "-1", "1.5", "%00", "1e3"]
+BAD_IDS = [
+    "²",
+    "١٢",
+    "99999999999999999999",
+    "2147483648",
+    "9" * 5000,
+    "0",
+    "-1",
+    "1.5",
+    "%00",
+    "1e3",
+]
 
 
 def record_paths(world) -> list[str]:  # type: ignore[no-untyped-def]
     code = world.a.commune.code
     return [
-        "/requests/{}", "/volunteers/{}", "/drives/{}", "/drives/{}/edit", "/drives/{}/requests",
-        "/drives/{}/volunteers", "/drives/{}/board", "/plans/{}", "/plans/{}/progress.json",
-        "/plans/{}/map.json", "/plans/{}/compare", "/plans/{}/sheets", "/plans/{}/export.csv",
-        "/visits/{}/outcome", f"/posters/{code}/{{}}", f"/posters/{code}/{{}}/qr.svg",
+        "/requests/{}",
+        "/volunteers/{}",
+        "/drives/{}",
+        "/drives/{}/edit",
+        "/drives/{}/requests",
+        "/drives/{}/volunteers",
+        "/drives/{}/board",
+        "/plans/{}",
+        "/plans/{}/progress.json",
+        "/plans/{}/map.json",
+        "/plans/{}/compare",
+        "/plans/{}/sheets",
+        "/plans/{}/export.csv",
+        "/visits/{}/outcome",
+        f"/posters/{code}/{{}}",
+        f"/posters/{code}/{{}}/qr.svg",
     ]
 
 
@@ -385,8 +507,15 @@ def test_a_record_url_with_a_bad_id_is_404(client, world):
         for template in record_paths(world):
             path = template.format(bad)
             assert client.get(path).status_code == 404, path[:60]
-        for template in ("/volunteers/{}/status", "/volunteers/{}/profile", "/drives/{}/plans", "/plans/{}/stop",
-                         "/plans/{}/publish", "/drives/{}/requests", "/drives/{}/volunteers"):
+        for template in (
+            "/volunteers/{}/status",
+            "/volunteers/{}/profile",
+            "/drives/{}/plans",
+            "/plans/{}/stop",
+            "/plans/{}/publish",
+            "/drives/{}/requests",
+            "/drives/{}/volunteers",
+        ):
             path = template.format(bad)
             assert client.post(path, data={"status": "active"}).status_code == 404, path[:60]
 
@@ -398,7 +527,9 @@ def test_api_record_urls_with_a_bad_id_are_404(client, world, session):
     for bad in BAD_IDS:
         for path in (f"/api/v1/plans/{bad}", f"/api/v1/plans/{bad}/problem"):
             assert client.get(path, headers=headers).status_code == 404, path[:60]
-        assert client.post(f"/api/v1/drives/{bad}/plans", json={}, headers=headers).status_code == 404
+        assert (
+            client.post(f"/api/v1/drives/{bad}/plans", json={}, headers=headers).status_code == 404
+        )
 
 
 def test_place_codes_in_urls_are_404(client, world):
@@ -421,23 +552,52 @@ def test_ids_ticked_in_planning_forms_never_fail(client, world, session):
 def post_everywhere(client, world, bad: str) -> None:  # type: ignore[no-untyped-def]
     drive = world.a.drive
     posts = [
-        (f"/drives/{drive.id}/requests", {"action": "include", "request_ids": [bad, str(world.a.request.id)]}),
+        (
+            f"/drives/{drive.id}/requests",
+            {"action": "include", "request_ids": [bad, str(world.a.request.id)]},
+        ),
         (f"/drives/{drive.id}/requests", {"action": "triage", "request_ids": [bad]}),
-        (f"/drives/{drive.id}/requests", {"action": f"priority-{bad}", "request_ids": [str(world.a.request.id)]}),
+        (
+            f"/drives/{drive.id}/requests",
+            {"action": f"priority-{bad}", "request_ids": [str(world.a.request.id)]},
+        ),
         (f"/drives/{drive.id}/volunteers", {"action": "invite", "volunteer_ids": [bad]}),
-        (f"/drives/{drive.id}/volunteers", {"action": "answer", "status": "accepted", "volunteer_id": bad}),
-        (f"/drives/{drive.id}/volunteers", {"action": "move", "volunteer_id": bad, "team_code": bad}),
+        (
+            f"/drives/{drive.id}/volunteers",
+            {"action": "answer", "status": "accepted", "volunteer_id": bad},
+        ),
+        (
+            f"/drives/{drive.id}/volunteers",
+            {"action": "move", "volunteer_id": bad, "team_code": bad},
+        ),
         (f"/drives/{drive.id}/plans", {"time_limit_s": bad}),
         (f"/plans/{world.a.plan.id}/publish", {"row_version": bad}),
-        (f"/plans/{world.a.plan.id}/visits/{world.a.request.reference}/move",
-         {"start": f"{bad}:{bad}", "day": f"{bad}-1-1", "row_version": bad}),
-        (f"/plans/{world.a.plan.id}/visits/{world.a.request.reference}/move",
-         {"start": "08:00", "day": f"{bad}-01-01"}),
-        (f"/volunteers/{world.a.volunteer.id}/profile",
-         {"max_visits_per_day": bad, "travel_mode": "walk", f"skill_vneid": bad}),
-        ("/requests/new", {"source": "phone", "priority": bad, "beneficiary_name": "Hoa", "phone": "0912345678",
-                           "commune": world.a.commune.code, "services": ["vneid_activate"], "consent": "yes",
-                           "hamlet_id": bad, "people_count": bad}),
+        (
+            f"/plans/{world.a.plan.id}/visits/{world.a.request.reference}/move",
+            {"start": f"{bad}:{bad}", "day": f"{bad}-1-1", "row_version": bad},
+        ),
+        (
+            f"/plans/{world.a.plan.id}/visits/{world.a.request.reference}/move",
+            {"start": "08:00", "day": f"{bad}-01-01"},
+        ),
+        (
+            f"/volunteers/{world.a.volunteer.id}/profile",
+            {"max_visits_per_day": bad, "travel_mode": "walk", "skill_vneid": bad},
+        ),
+        (
+            "/requests/new",
+            {
+                "source": "phone",
+                "priority": bad,
+                "beneficiary_name": "Hoa",
+                "phone": "0912345678",
+                "commune": world.a.commune.code,
+                "services": ["vneid_activate"],
+                "consent": "yes",
+                "hamlet_id": bad,
+                "people_count": bad,
+            },
+        ),
     ]
     for path, data in posts:
         response = client.post(path, data=data)
@@ -461,7 +621,9 @@ def test_a_query_string_cannot_break_the_redirect_after_an_update(client, world)
 # --- random forms -------------------------------------------------------------------------------
 
 NASTY = st.sampled_from(NUMBERS + INVISIBLE + ODD_TEXT + ["", " ", "yes", "no"])
-FORM_TEXT = st.one_of(NASTY, st.text(max_size=40), st.text(alphabet=st.characters(codec="utf-8"), max_size=200))
+FORM_TEXT = st.one_of(
+    NASTY, st.text(max_size=40), st.text(alphabet=st.characters(codec="utf-8"), max_size=200)
+)
 
 
 def mutated(base: dict[str, Any], keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -473,14 +635,50 @@ def mutated(base: dict[str, Any], keys: list[str]) -> st.SearchStrategy[dict[str
     )
 
 
-REQUEST_KEYS = ["beneficiary_name", "age_group", "situations", "people_count", "phone", "reach_note", "commune",
-                "hamlet_id", "house", "landmark", "services", "notes", "consent", "contact_is_beneficiary",
-                "contact_name", "lat", "lng", "block"]
-VOLUNTEER_KEYS = ["full_name", "phone", "kind", "school_or_unit", "date_of_birth", "guardian_name",
-                  "guardian_phone", "guardian_consent", "commune", "hamlet_id", "travel_mode", "skill_vneid",
-                  "languages", "availability", "away_first", "away_last", "max_visits_per_day", "notes", "consent"]
+REQUEST_KEYS = [
+    "beneficiary_name",
+    "age_group",
+    "situations",
+    "people_count",
+    "phone",
+    "reach_note",
+    "commune",
+    "hamlet_id",
+    "house",
+    "landmark",
+    "services",
+    "notes",
+    "consent",
+    "contact_is_beneficiary",
+    "contact_name",
+    "lat",
+    "lng",
+    "block",
+]
+VOLUNTEER_KEYS = [
+    "full_name",
+    "phone",
+    "kind",
+    "school_or_unit",
+    "date_of_birth",
+    "guardian_name",
+    "guardian_phone",
+    "guardian_consent",
+    "commune",
+    "hamlet_id",
+    "travel_mode",
+    "skill_vneid",
+    "languages",
+    "availability",
+    "away_first",
+    "away_last",
+    "max_visits_per_day",
+    "notes",
+    "consent",
+]
 RANDOM_FORMS = settings(
-    max_examples=60, deadline=None,
+    max_examples=60,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
@@ -493,7 +691,9 @@ def test_random_request_forms_store_one_complete_record_or_none(client, world, s
     response = client.post("/request", data=form)
     if outcome_is_whole(response, before, counts(session, *REQUEST_ROWS), "HelpRequest"):
         assert response.status_code == 302
-        assert_complete_request(session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(), session)
+        assert_complete_request(
+            session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first(), session
+        )
     else:
         assert response.status_code == 422
 
@@ -507,7 +707,9 @@ def test_random_volunteer_forms_store_one_complete_record_or_none(client, world,
     response = client.post("/volunteer", data=form)
     if outcome_is_whole(response, before, counts(session, *VOLUNTEER_ROWS), "Volunteer"):
         assert response.status_code == 302
-        assert_complete_volunteer(session.scalars(select(Volunteer).order_by(Volunteer.id.desc())).first(), session)
+        assert_complete_volunteer(
+            session.scalars(select(Volunteer).order_by(Volunteer.id.desc())).first(), session
+        )
     else:
         assert response.status_code == 422
 
@@ -516,9 +718,16 @@ def test_random_volunteer_forms_store_one_complete_record_or_none(client, world,
 
 #: Every field name a template posts or a filter reads, so each route gets the ones it knows.
 TEMPLATE_FIELDS = sorted(
-    set(re.findall(r'name="([a-z_0-9]+)"', "".join(
-        path.read_text(encoding="utf-8") for path in (REPO / "volunteer_hub" / "templates").rglob("*.html")
-    ))) - {"csrf_token"}
+    set(
+        re.findall(
+            r'name="([a-z_0-9]+)"',
+            "".join(
+                path.read_text(encoding="utf-8")
+                for path in (REPO / "volunteer_hub" / "templates").rglob("*.html")
+            ),
+        )
+    )
+    - {"csrf_token"}
 )
 JUNK = ["\x00", "x\x00y", "9" * 30, "²", "\u202e" + "x" * 5000]
 
@@ -529,8 +738,14 @@ def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, wh
     from volunteer_hub.models import MessageStatus
     from volunteer_hub.services.messaging import queue_message
 
-    held = queue_message(session, key="held", kind="broadcast", to_phone=world.a.volunteer.phone,
-                         body="Doan TN: thu", drive_id=world.a.drive.id)
+    held = queue_message(
+        session,
+        key="held",
+        kind="broadcast",
+        to_phone=world.a.volunteer.phone,
+        body="Doan TN: thu",
+        drive_id=world.a.drive.id,
+    )
     held.status = MessageStatus.HELD
     session.commit()
     login(client, (world.admin if who == "admin" else world.a.coordinator).email)

@@ -12,7 +12,9 @@ from volunteer_hub.models import HelpRequest, Message, Volunteer
 pytestmark = pytest.mark.browser
 
 
-def test_a_household_asks_for_help_and_corrects_a_wrong_phone(live_server, phone_page, world, session, artifacts):
+def test_a_household_asks_for_help_and_corrects_a_wrong_phone(
+    live_server, phone_page, world, session, artifacts
+):
     page = phone_page
     page.goto(f"{live_server}/request")
     assert page.locator("html").get_attribute("lang") == "vi"
@@ -101,9 +103,15 @@ def test_the_request_form_is_light_enough_for_a_3g_phone(live_server, phone_page
     assert sum(sizes) < 80_000, sizes
 
 
-def test_the_request_form_works_with_javascript_off(live_server, chromium, world, session, artifacts):
-    context = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True,
-                                   locale="vi-VN", java_script_enabled=False)
+def test_the_request_form_works_with_javascript_off(
+    live_server, chromium, world, session, artifacts
+):
+    context = chromium.new_context(
+        viewport={"width": 360, "height": 740},
+        is_mobile=True,
+        locale="vi-VN",
+        java_script_enabled=False,
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:

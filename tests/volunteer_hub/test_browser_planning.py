@@ -124,8 +124,12 @@ def test_a_coordinator_plans_moves_a_visit_to_another_team_and_publishes(
         cards = page.locator("section.team-card")
         teams = cards.evaluate_all("cards => cards.map(card => card.dataset.team)")
         return {
-            team: [item.get_attribute("id").removeprefix("visit-") for item in
-                   page.locator(f'section.team-card[data-team="{team}"] ol.stops > li').all()]
+            team: [
+                item.get_attribute("id").removeprefix("visit-")
+                for item in page.locator(
+                    f'section.team-card[data-team="{team}"] ol.stops > li'
+                ).all()
+            ]
             for team in teams
         }
 

@@ -54,8 +54,18 @@ def test_db_upgrade_then_places_users_and_tokens(cli_env):
     assert count(cli_env, Commune) == 40
 
     made = run(
-        "users", "create", "--role", "coordinator", "--email", "Lan@Example.vn",
-        "--commune", "19789", "--commune", "19777", "--password", "a-long-password",
+        "users",
+        "create",
+        "--role",
+        "coordinator",
+        "--email",
+        "Lan@Example.vn",
+        "--commune",
+        "19789",
+        "--commune",
+        "19777",
+        "--password",
+        "a-long-password",
     )
     assert made.exit_code == 0, made.output
     assert "lan@example.vn" in made.output
@@ -71,8 +81,17 @@ def test_db_upgrade_then_places_users_and_tokens(cli_env):
 def test_a_coordinator_without_a_commune_is_refused(cli_env):
     run("db", "upgrade")
     result = CliRunner().invoke(
-        cli, ["users", "create", "--role", "coordinator", "--email", "x@example.vn",
-              "--password", "a-long-password"],
+        cli,
+        [
+            "users",
+            "create",
+            "--role",
+            "coordinator",
+            "--email",
+            "x@example.vn",
+            "--password",
+            "a-long-password",
+        ],
     )
     assert result.exit_code != 0
     assert "commune" in result.output
@@ -115,8 +134,10 @@ def test_a_missing_secret_key_ends_with_one_line(monkeypatch, tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("command", [["users", "list"], ["drives", "list"], ["sms", "status"],
-                                     ["privacy", "purge", "--dry-run"]])
+@pytest.mark.parametrize(
+    "command",
+    [["users", "list"], ["drives", "list"], ["sms", "status"], ["privacy", "purge", "--dry-run"]],
+)
 def test_commands_on_a_database_without_tables_say_to_upgrade(cli_env, command):
     result = CliRunner().invoke(cli, command)
     assert result.exit_code == 1
@@ -139,11 +160,18 @@ def _seed_retention_world(uri: str) -> None:
     now = datetime.now(UTC)
     with app.app_context():
         commune = factories.commune(db.session)
-        for reference, status, days in (("OLD001", RequestStatus.DONE, 60),
-                                        ("NEW001", RequestStatus.NOT_HOME, 10),
-                                        ("WAIT01", RequestStatus.TRIAGED, 90)):
-            factories.help_request(db.session, commune, reference=reference, status=status,
-                                   status_changed_at=now - timedelta(days=days))
+        for reference, status, days in (
+            ("OLD001", RequestStatus.DONE, 60),
+            ("NEW001", RequestStatus.NOT_HOME, 10),
+            ("WAIT01", RequestStatus.TRIAGED, 90),
+        ):
+            factories.help_request(
+                db.session,
+                commune,
+                reference=reference,
+                status=status,
+                status_changed_at=now - timedelta(days=days),
+            )
         db.session.commit()
         db.engine.dispose()
 
@@ -213,7 +241,9 @@ def test_demo_seed_only_twice_duplicates_nothing(cli_env):
 
 
 def test_the_console_script_is_installed_and_runs(cli_env):
-    exe = shutil.which("volunteer-hub") or os.path.join(os.path.dirname(sys.executable), "volunteer-hub")
+    exe = shutil.which("volunteer-hub") or os.path.join(
+        os.path.dirname(sys.executable), "volunteer-hub"
+    )
     result = subprocess.run(
         [exe, "db", "upgrade"], capture_output=True, text=True, timeout=120, env=os.environ.copy()
     )

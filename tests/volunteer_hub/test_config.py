@@ -95,7 +95,9 @@ def test_demo_mode_keeps_a_random_secret_in_the_instance_folder(tmp_path, monkey
         ("VH_SMS_HTTP_TIMEOUT_S", "1e300"),
     ],
 )
-def test_a_numeric_setting_of_the_wrong_type_stops_the_start_with_one_line(monkeypatch, tmp_path, name, value):
+def test_a_numeric_setting_of_the_wrong_type_stops_the_start_with_one_line(
+    monkeypatch, tmp_path, name, value
+):
     # Without the check the app starts, then every request that reads the setting fails (500).
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as caught:
@@ -109,12 +111,22 @@ def test_numeric_settings_accept_numbers_and_no_limit(monkeypatch, tmp_path):
     monkeypatch.setenv("VH_MAX_CONTENT_LENGTH", "null")  # Flask's "no limit"
     monkeypatch.setenv("VH_SMS_RATE_PER_S", "0.5")
     monkeypatch.setenv("VH_PUBLIC_FORM_MAX_BYTES", "3e4")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/ok.sqlite3"})
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/ok.sqlite3"}
+    )
     assert app.config["MAX_CONTENT_LENGTH"] is None
     assert app.config["SMS_RATE_PER_S"] == 0.5
-    assert app.config["PUBLIC_FORM_MAX_BYTES"] == 30000 and isinstance(app.config["PUBLIC_FORM_MAX_BYTES"], int)
+    assert app.config["PUBLIC_FORM_MAX_BYTES"] == 30000 and isinstance(
+        app.config["PUBLIC_FORM_MAX_BYTES"], int
+    )
 
 
 def test_a_wrong_numeric_override_is_refused_too(tmp_path):
     with pytest.raises(ConfigError, match="VH_PLAN_WORKERS"):
-        create_app({"TESTING": True, "PLAN_WORKERS": "2", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/o.sqlite3"})
+        create_app(
+            {
+                "TESTING": True,
+                "PLAN_WORKERS": "2",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/o.sqlite3",
+            }
+        )

@@ -83,14 +83,21 @@ def test_requests_are_included_and_triaged_in_bulk(client, world, session):
     session.refresh(drive)
     included = {dr.request_id for dr in drive.requests}
     assert {r.id for r in extra} <= included and world.b.request.id not in included
-    client.post(f"/drives/{drive.id}/requests", data={"request_ids": ids[:2], "action": "priority-5"})
+    client.post(
+        f"/drives/{drive.id}/requests", data={"request_ids": ids[:2], "action": "priority-5"}
+    )
     client.post(f"/drives/{drive.id}/requests", data={"request_ids": ids[:2], "action": "triage"})
     for r in extra[:2]:
         session.refresh(r)
         assert r.priority == 5 and r.status is RequestStatus.TRIAGED
     session.refresh(world.b.request)
     assert world.b.request.priority != 5
-    assert client.post(f"/drives/{drive.id}/requests", data={"request_ids": ids, "action": "nonsense"}).status_code == 400
+    assert (
+        client.post(
+            f"/drives/{drive.id}/requests", data={"request_ids": ids, "action": "nonsense"}
+        ).status_code
+        == 400
+    )
 
 
 def test_volunteers_are_invited_answer_and_are_paired(client, session):
@@ -103,11 +110,16 @@ def test_volunteers_are_invited_answer_and_are_paired(client, session):
     session.commit()
     page = client.get(f"/drives/{dw.drive.id}/volunteers").get_data(as_text=True)
     assert newcomer.full_name in page
-    client.post(f"/drives/{dw.drive.id}/volunteers", data={"action": "invite", "volunteer_ids": [str(newcomer.id)]})
+    client.post(
+        f"/drives/{dw.drive.id}/volunteers",
+        data={"action": "invite", "volunteer_ids": [str(newcomer.id)]},
+    )
     session.refresh(dw.drive)
     assert newcomer.id in {dv.volunteer_id for dv in dw.drive.volunteers}
-    client.post(f"/drives/{dw.drive.id}/volunteers",
-                data={"action": "answer", "volunteer_id": str(newcomer.id), "status": "accepted"})
+    client.post(
+        f"/drives/{dw.drive.id}/volunteers",
+        data={"action": "answer", "volunteer_id": str(newcomer.id), "status": "accepted"},
+    )
     response = client.post(f"/drives/{dw.drive.id}/volunteers", data={"action": "form"})
     assert response.status_code == 302
     session.expire_all()
@@ -127,8 +139,10 @@ def test_a_minor_never_goes_alone(client, session):
     session.commit()
     login(client, dw.coordinator.email)
     other = next(m for m in dw.drive.teams[0].members if m is not minor)
-    response = client.post(f"/drives/{dw.drive.id}/volunteers",
-                           data={"action": "move", "volunteer_id": str(other.id), "team_code": ""})
+    response = client.post(
+        f"/drives/{dw.drive.id}/volunteers",
+        data={"action": "move", "volunteer_id": str(other.id), "team_code": ""},
+    )
     assert response.status_code == 303
     session.expire_all()
     team = next(t for t in dw.drive.teams if minor in t.members)
@@ -140,8 +154,10 @@ def test_a_drop_out_leaves_the_team(client, session):
     team = dw.drive.teams[0]
     leaving = team.members[0]
     login(client, dw.coordinator.email)
-    client.post(f"/drives/{dw.drive.id}/volunteers",
-                data={"action": "answer", "volunteer_id": str(leaving.id), "status": "withdrawn"})
+    client.post(
+        f"/drives/{dw.drive.id}/volunteers",
+        data={"action": "answer", "volunteer_id": str(leaving.id), "status": "withdrawn"},
+    )
     session.expire_all()
     assert leaving not in team.members
     link = next(dv for dv in dw.drive.volunteers if dv.volunteer_id == leaving.id)

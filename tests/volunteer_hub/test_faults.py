@@ -36,8 +36,12 @@ def seeded_database(databases) -> tuple[str, SimpleNamespace]:  # type: ignore[n
         prov = factories.province(db.session, name="Thành phố Huế", short_name="Huế")
         factories.catalogue(db.session)
         part = factories.commune_world(db.session, prov, "Phường An")
-        world = SimpleNamespace(a=SimpleNamespace(commune=SimpleNamespace(code=part.commune.code),
-                                                  hamlet=SimpleNamespace(id=part.hamlet.id)))
+        world = SimpleNamespace(
+            a=SimpleNamespace(
+                commune=SimpleNamespace(code=part.commune.code),
+                hamlet=SimpleNamespace(id=part.hamlet.id),
+            )
+        )
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -49,10 +53,13 @@ def stored_requests(uri: str) -> list:  # type: ignore[type-arg]
     engine = create_engine(make_url(uri))
     try:
         with engine.connect() as conn:
-            return list(conn.execute(
-                select(HelpRequest.reference, HelpRequest.beneficiary_name, HelpRequest.commune_id)
-                .order_by(HelpRequest.id)
-            ))
+            return list(
+                conn.execute(
+                    select(
+                        HelpRequest.reference, HelpRequest.beneficiary_name, HelpRequest.commune_id
+                    ).order_by(HelpRequest.id)
+                )
+            )
     finally:
         engine.dispose()
 
@@ -62,7 +69,9 @@ def test_postgresql_stopping_gives_503_then_the_app_recovers_with_nothing_half_w
     before = len(stored_requests(uri))
     direct = make_url(uri)
     with CuttableProxy((direct.host or "127.0.0.1", direct.port or 5432)) as proxy:
-        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
         app = create_app(base_config(proxied) | {"DATABASE_CONNECT_TIMEOUT_S": 2})
         client = app.test_client()
         try:

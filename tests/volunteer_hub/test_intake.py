@@ -8,7 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
-from volunteer_hub.models import AuditEvent, HelpRequest, LocationSource, RequestSource, RequestStatus
+from volunteer_hub.models import (
+    AuditEvent,
+    HelpRequest,
+    LocationSource,
+    RequestSource,
+    RequestStatus,
+)
 from volunteer_hub.services.intake import REFERENCE_ALPHABET, parse_request, submit_request
 
 
@@ -41,7 +47,11 @@ def count(session) -> int:  # type: ignore[no-untyped-def]
 
 def test_the_form_is_in_vietnamese_with_communes_and_services(client, world):
     body = client.get("/request").get_data(as_text=True)
-    assert "Yêu cầu hỗ trợ tại nhà" in body or "Đề nghị hỗ trợ tại nhà" in body or "hỗ trợ tại nhà" in body
+    assert (
+        "Yêu cầu hỗ trợ tại nhà" in body
+        or "Đề nghị hỗ trợ tại nhà" in body
+        or "hỗ trợ tại nhà" in body
+    )
     assert world.a.commune.name in body
     assert "Kích hoạt tài khoản định danh điện tử mức 2" in body
     assert 'name="csrf_token"' in body
@@ -87,7 +97,9 @@ def test_without_a_phone_a_way_to_reach_is_needed(client, world, session):
     response = client.post("/request", data=form(world, phone=""))
     assert response.status_code == 422
     assert 'id="reach_note-error"' in response.get_data(as_text=True)
-    ok = client.post("/request", data=form(world, phone="", reach_note="Qua tổ trưởng tổ dân phố 5"))
+    ok = client.post(
+        "/request", data=form(world, phone="", reach_note="Qua tổ trưởng tổ dân phố 5")
+    )
     assert ok.status_code == 302
     record = session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
     assert record.phone is None and record.reach_note == "Qua tổ trưởng tổ dân phố 5"
@@ -114,10 +126,20 @@ def test_the_same_phone_and_address_within_14_days_is_flagged_not_dropped(client
 
 
 def test_an_old_request_is_not_a_duplicate(session, world):
-    data = parse_request(form(world) | {"contact_is_beneficiary": False, "consent": True,
-                                         "situations": ["elderly_alone"], "hamlet_id": world.a.hamlet.id,
-                                         "services": ["vneid_activate"], "people_count": 1})
-    first = submit_request(session, data, source=RequestSource.WEB, now=factories.now() - timedelta(days=15))
+    data = parse_request(
+        form(world)
+        | {
+            "contact_is_beneficiary": False,
+            "consent": True,
+            "situations": ["elderly_alone"],
+            "hamlet_id": world.a.hamlet.id,
+            "services": ["vneid_activate"],
+            "people_count": 1,
+        }
+    )
+    first = submit_request(
+        session, data, source=RequestSource.WEB, now=factories.now() - timedelta(days=15)
+    )
     second = submit_request(session, data, source=RequestSource.WEB)
     assert first.duplicate_of is None and second.duplicate_of is None
 
@@ -178,7 +200,9 @@ def test_markup_is_stored_as_text_and_never_rendered_as_html(client, world, sess
 
 
 def test_odd_unicode_is_cleaned(client, world, session):
-    sneaky = "Ho\u200ba\u202e\u0000 Thi\u0301\tLan"  # zero-width space, RTL override, NUL, combining
+    sneaky = (
+        "Ho\u200ba\u202e\u0000 Thi\u0301\tLan"  # zero-width space, RTL override, NUL, combining
+    )
     assert client.post("/request", data=form(world, beneficiary_name=sneaky)).status_code == 302
     record = session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
     assert record.beneficiary_name == "Hoa Thí Lan"
@@ -234,9 +258,9 @@ def test_one_address_cannot_flood_the_form(client, world):
 
 
 def test_a_qr_link_fills_in_the_commune_and_hamlet(client, world):
-    body = client.get(f"/request?commune={world.a.commune.code}&hamlet_id={world.a.hamlet.id}").get_data(
-        as_text=True
-    )
+    body = client.get(
+        f"/request?commune={world.a.commune.code}&hamlet_id={world.a.hamlet.id}"
+    ).get_data(as_text=True)
     assert f'<option value="{world.a.commune.code}" selected' in body or (
         f'value="{world.a.commune.code}" selected' in body
     )
@@ -253,7 +277,11 @@ def test_preferred_times_come_from_upcoming_drive_blocks(client, world, session)
 def test_a_pin_is_kept_and_otherwise_the_hamlet_locates_the_house(client, world, session):
     client.post("/request", data=form(world, lat="16.4701", lng="107.5902"))
     pinned = session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
-    assert (pinned.lat, pinned.lng, pinned.location_source) == (16.4701, 107.5902, LocationSource.PIN)
+    assert (pinned.lat, pinned.lng, pinned.location_source) == (
+        16.4701,
+        107.5902,
+        LocationSource.PIN,
+    )
     client.post("/request", data=form(world, house="1 Lê Lợi"))
     unpinned = session.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
     assert unpinned.lat is None and unpinned.location_source is LocationSource.HAMLET

@@ -36,8 +36,11 @@ def test_times_are_stored_in_utc_and_come_back_aware(session, world):
 
 def test_naive_datetimes_are_refused(session, world):
     session.add(
-        TimeBlock(drive=world.a.drive, starts_at=datetime(2026, 11, 28, 7, 30),
-                  ends_at=datetime(2026, 11, 28, 11, 0))
+        TimeBlock(
+            drive=world.a.drive,
+            starts_at=datetime(2026, 11, 28, 7, 30),
+            ends_at=datetime(2026, 11, 28, 11, 0),
+        )
     )
     with pytest.raises(StatementError):
         session.flush()
@@ -72,7 +75,12 @@ def test_phone_numbers_are_unique_among_volunteers(session, world):
 
 
 def test_the_request_lifecycle_only_moves_forward_to_an_end():
-    ends = {RequestStatus.DONE, RequestStatus.NOT_HOME, RequestStatus.REFERRED, RequestStatus.CANCELLED}
+    ends = {
+        RequestStatus.DONE,
+        RequestStatus.NOT_HOME,
+        RequestStatus.REFERRED,
+        RequestStatus.CANCELLED,
+    }
     for status in ends:
         assert REQUEST_TRANSITIONS[status] == frozenset()
     assert RequestStatus.TRIAGED in REQUEST_TRANSITIONS[RequestStatus.NEW]

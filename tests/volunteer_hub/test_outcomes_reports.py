@@ -43,7 +43,9 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 def published(session):  # type: ignore[no-untyped-def]
     """A drive planned and published, its messages delivered at a price."""
     dw = factories.drive_world(session)
-    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4, solution_limit=150)
+    plan = planning.start_plan(
+        session, dw.drive, user=None, tz=TZ, time_limit_s=4, solution_limit=150
+    )
     session.commit()
     planning.run_plan(lambda: Session(db.engine), plan.id, workers=1)
     session.expire_all()
@@ -58,10 +60,15 @@ def published(session):  # type: ignore[no-untyped-def]
 
 
 def report_all(visit, outcome: Outcome, reason=None, people=1) -> OutcomeIn:  # type: ignore[no-untyped-def]
-    return parse_outcome({
-        "services": {s.code: {"outcome": outcome.value, "reason": reason} for s in visit.request.services},
-        "people_helped": people, "minutes_spent": 25,
-    })
+    return parse_outcome(
+        {
+            "services": {
+                s.code: {"outcome": outcome.value, "reason": reason} for s in visit.request.services
+            },
+            "people_helped": people,
+            "minutes_spent": 25,
+        }
+    )
 
 
 def assigned(plan):  # type: ignore[no-untyped-def]
@@ -71,10 +78,14 @@ def assigned(plan):  # type: ignore[no-untyped-def]
 def test_a_done_visit_ends_the_request(session, published):
     dw, plan = published
     visit = assigned(plan)[0]
-    result = record_outcome(session, visit, report_all(visit, Outcome.DONE, people=2), tz=TZ, user=dw.coordinator)
+    result = record_outcome(
+        session, visit, report_all(visit, Outcome.DONE, people=2), tz=TZ, user=dw.coordinator
+    )
     session.commit()
     assert result.follow_up is None
-    assert visit.status is VisitStatus.DONE and visit.people_helped == 2 and visit.minutes_spent == 25
+    assert (
+        visit.status is VisitStatus.DONE and visit.people_helped == 2 and visit.minutes_spent == 25
+    )
     assert visit.request.status is RequestStatus.DONE
     assert [o.outcome for o in visit.outcomes] == [Outcome.DONE]
 
@@ -85,7 +96,9 @@ def test_unfinished_visits_create_a_linked_follow_up(session, published, outcome
     visit = assigned(plan)[0]
     reason = "Công an phường" if outcome is Outcome.REFERRED else None
     people = 0 if outcome is Outcome.NOT_HOME else 1
-    result = record_outcome(session, visit, report_all(visit, outcome, reason, people), tz=TZ, user=dw.coordinator)
+    result = record_outcome(
+        session, visit, report_all(visit, outcome, reason, people), tz=TZ, user=dw.coordinator
+    )
     session.commit()
     follow = result.follow_up
     assert follow is not None and follow.follow_up_of_id == visit.request_id
@@ -94,18 +107,30 @@ def test_unfinished_visits_create_a_linked_follow_up(session, published, outcome
     assert outcome.value in follow.follow_up_reason
     assert follow.priority == min(5, visit.request.priority + 1)
     # Reporting again updates the same follow-up instead of making another.
-    record_outcome(session, visit, report_all(visit, outcome, reason, people), tz=TZ, user=dw.coordinator)
+    record_outcome(
+        session, visit, report_all(visit, outcome, reason, people), tz=TZ, user=dw.coordinator
+    )
     session.commit()
-    assert session.scalar(select(func.count()).select_from(HelpRequest).where(
-        HelpRequest.follow_up_of_id == visit.request_id)) == 1
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(HelpRequest)
+            .where(HelpRequest.follow_up_of_id == visit.request_id)
+        )
+        == 1
+    )
 
 
 def test_a_report_must_cover_every_service_and_give_reasons(session, published):
     dw, plan = published
     visit = assigned(plan)[0]
     with pytest.raises(FieldErrors) as missing:
-        record_outcome(session, visit, parse_outcome({"services": {"nonsense": {"outcome": "done"}},
-                                                      "people_helped": 1}), tz=TZ)
+        record_outcome(
+            session,
+            visit,
+            parse_outcome({"services": {"nonsense": {"outcome": "done"}}, "people_helped": 1}),
+            tz=TZ,
+        )
     assert "services" in missing.value.errors
     with pytest.raises(FieldErrors) as reason:
         record_outcome(session, visit, report_all(visit, Outcome.NOT_POSSIBLE), tz=TZ)
@@ -134,10 +159,24 @@ def test_coordinators_report_from_the_board(client, session, published):
 
 def _report_everything(session, dw, plan):  # type: ignore[no-untyped-def]
     visits = assigned(plan)
-    record_outcome(session, visits[0], report_all(visits[0], Outcome.DONE, people=2), tz=TZ, user=dw.coordinator)
-    record_outcome(session, visits[1], report_all(visits[1], Outcome.NOT_HOME, people=0), tz=TZ, user=dw.coordinator)
+    record_outcome(
+        session,
+        visits[0],
+        report_all(visits[0], Outcome.DONE, people=2),
+        tz=TZ,
+        user=dw.coordinator,
+    )
+    record_outcome(
+        session,
+        visits[1],
+        report_all(visits[1], Outcome.NOT_HOME, people=0),
+        tz=TZ,
+        user=dw.coordinator,
+    )
     for visit in visits[2:]:
-        record_outcome(session, visit, report_all(visit, Outcome.DONE, people=1), tz=TZ, user=dw.coordinator)
+        record_outcome(
+            session, visit, report_all(visit, Outcome.DONE, people=1), tz=TZ, user=dw.coordinator
+        )
     session.commit()
     return visits
 
@@ -160,11 +199,14 @@ def test_the_report_counts_what_the_database_holds(session, published):
     assert t.volunteers == len({m.id for v in visits for m in v.team.members})
     assert t.volunteer_hours > 0
     assert t.sms_failed == 1 and t.sms_delivered == session.scalar(
-        select(func.count()).select_from(Message).where(Message.status == MessageStatus.DELIVERED))
+        select(func.count()).select_from(Message).where(Message.status == MessageStatus.DELIVERED)
+    )
     assert t.sms_cost == pytest.approx(0.05 * t.sms_delivered) and t.sms_cost_unit == "USD"
     urgent = [r for r in dw.requests if r.priority >= 4]
     assert t.urgent_received == len(urgent)
-    assert sum(sum(c.values()) for c in t.outcomes.values()) == sum(len(v.request.services) for v in visits)
+    assert sum(sum(c.values()) for c in t.outcomes.values()) == sum(
+        len(v.request.services) for v in visits
+    )
     # Each member of a team gets the hours of the visits they made.
     assert sum(h for _v, h, _n in report.hours.values()) == pytest.approx(t.volunteer_hours)
 
@@ -176,7 +218,13 @@ def _independent_totals(session, commune_id: int, period: Period) -> dict[str, o
     """
     t = db.Model.metadata.tables
     req, visit, plan, team, member, message = (
-        t["help_request"], t["visit"], t["plan"], t["team"], t["team_member"], t["message"])
+        t["help_request"],
+        t["visit"],
+        t["plan"],
+        t["team"],
+        t["team_member"],
+        t["message"],
+    )
     start = datetime.combine(period.first, time.min, TZ)
     end = datetime.combine(period.last + timedelta(days=1), time.min, TZ)
 
@@ -190,35 +238,66 @@ def _independent_totals(session, commune_id: int, period: Period) -> dict[str, o
     urgent = first_time & (req.c.priority >= 4)
     newest = (
         select(plan.c.drive_id, func.max(plan.c.version).label("version"))
-        .where(plan.c.published_at.is_not(None)).group_by(plan.c.drive_id).subquery()
+        .where(plan.c.published_at.is_not(None))
+        .group_by(plan.c.drive_id)
+        .subquery()
     )
     planned_rows = (
-        select(visit.c.id, visit.c.status, visit.c.people_helped, visit.c.minutes_spent,
-               visit.c.starts_at, visit.c.ends_at, visit.c.shift_index, visit.c.request_id,
-               team.c.code, plan.c.result)
+        select(
+            visit.c.id,
+            visit.c.status,
+            visit.c.people_helped,
+            visit.c.minutes_spent,
+            visit.c.starts_at,
+            visit.c.ends_at,
+            visit.c.shift_index,
+            visit.c.request_id,
+            team.c.code,
+            plan.c.result,
+        )
         .join(plan, plan.c.id == visit.c.plan_id)
         .join(newest, (newest.c.drive_id == plan.c.drive_id) & (newest.c.version == plan.c.version))
         .join(team, team.c.id == visit.c.team_id)
         .join(req, req.c.id == visit.c.request_id)
-        .where(req.c.commune_id == commune_id, visit.c.starts_at >= start, visit.c.starts_at < end,
-               visit.c.status != "cancelled")
+        .where(
+            req.c.commune_id == commune_id,
+            visit.c.starts_at >= start,
+            visit.c.starts_at < end,
+            visit.c.status != "cancelled",
+        )
     )
     visits = session.execute(planned_rows).mappings().all()
     done = [v for v in visits if v["status"] == "done"]
     urgent_ids = set(session.execute(select(req.c.id).where(urgent)).scalars())
     created = dict(session.execute(select(req.c.id, req.c.created_at).where(urgent)).all())
-    waits = [(v["starts_at"] - created[v["request_id"]]).total_seconds() / 86400
-             for v in done if v["request_id"] in urgent_ids]
+    waits = [
+        (v["starts_at"] - created[v["request_id"]]).total_seconds() / 86400
+        for v in done
+        if v["request_id"] in urgent_ids
+    ]
     attended = [v for v in visits if v["status"] in ("done", "not_home")]
-    members = {v["id"]: set(session.execute(
-        select(member.c.volunteer_id).join(visit, visit.c.team_id == member.c.team_id)
-        .where(visit.c.id == v["id"])).scalars()) for v in attended}
+    members = {
+        v["id"]: set(
+            session.execute(
+                select(member.c.volunteer_id)
+                .join(visit, visit.c.team_id == member.c.team_id)
+                .where(visit.c.id == v["id"])
+            ).scalars()
+        )
+        for v in attended
+    }
     hours = 0.0
     for v in attended:
-        route = next(r for r in v["result"]["routes"]
-                     if r["team"] == v["code"] and r["shift"] == v["shift_index"])
-        spent = v["minutes_spent"] if v["minutes_spent"] is not None else (
-            (v["ends_at"] - v["starts_at"]).total_seconds() / 60)
+        route = next(
+            r
+            for r in v["result"]["routes"]
+            if r["team"] == v["code"] and r["shift"] == v["shift_index"]
+        )
+        spent = (
+            v["minutes_spent"]
+            if v["minutes_spent"] is not None
+            else ((v["ends_at"] - v["starts_at"]).total_seconds() / 60)
+        )
         hours += (spent + route["travel_min"] / len(route["stops"])) * len(members[v["id"]]) / 60
     in_period = (message.c.created_at >= start) & (message.c.created_at < end)
     urgent_received = scalar(select(func.count()).where(urgent))
@@ -226,7 +305,8 @@ def _independent_totals(session, commune_id: int, period: Period) -> dict[str, o
     return {
         "requests_received": scalar(select(func.count()).where(first_time)),
         "follow_ups_received": scalar(
-            select(func.count()).where(received & (req.c.source == "follow_up"))),
+            select(func.count()).where(received & (req.c.source == "follow_up"))
+        ),
         "planned": len(visits),
         "served": len(done),
         "not_home": sum(1 for v in visits if v["status"] == "not_home"),
@@ -237,14 +317,23 @@ def _independent_totals(session, commune_id: int, period: Period) -> dict[str, o
         "urgent_wait_days": round(statistics.median(waits), 1) if waits else None,
         "volunteers": len(set().union(*members.values())),
         "volunteer_hours": hours,
-        "sms_sent": scalar(select(func.count()).where(
-            in_period, message.c.status.in_(["sent", "delivered", "undelivered"]))),
+        "sms_sent": scalar(
+            select(func.count()).where(
+                in_period, message.c.status.in_(["sent", "delivered", "undelivered"])
+            )
+        ),
         "sms_delivered": scalar(
-            select(func.count()).where(in_period, message.c.status == "delivered")),
-        "sms_failed": scalar(select(func.count()).where(
-            in_period, message.c.status.in_(["failed", "undelivered"]))),
-        "sms_cost": sum(abs(float(p)) for p in session.execute(
-            select(message.c.price).where(in_period, message.c.price.is_not(None))).scalars()),
+            select(func.count()).where(in_period, message.c.status == "delivered")
+        ),
+        "sms_failed": scalar(
+            select(func.count()).where(in_period, message.c.status.in_(["failed", "undelivered"]))
+        ),
+        "sms_cost": sum(
+            abs(float(p))
+            for p in session.execute(
+                select(message.c.price).where(in_period, message.c.price.is_not(None))
+            ).scalars()
+        ),
     }
 
 
@@ -270,10 +359,13 @@ def test_the_excel_summary_equals_independent_sql_counts_and_the_summary_api(
     assert response.status_code == 200
     summary = load_workbook(io.BytesIO(response.data)).worksheets[0]
     # The indicator table: numbered rows "#, indicator, result".
-    sheet = {row[1]: row[2] for row in summary.iter_rows(values_only=True)
-             if isinstance(row[0], int)}
-    api = client.get(f"/api/v1/reports/summary?from={period.first}&to={period.last}",
-                     headers={"Authorization": f"Bearer {token}"}).get_json()["totals"]
+    sheet = {
+        row[1]: row[2] for row in summary.iter_rows(values_only=True) if isinstance(row[0], int)
+    }
+    api = client.get(
+        f"/api/v1/reports/summary?from={period.first}&to={period.last}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).get_json()["totals"]
     share = expected["urgent_share"]
     urgent = api["urgent"]
     rows = {
@@ -284,12 +376,18 @@ def test_the_excel_summary_equals_independent_sql_counts_and_the_summary_api(
         "Không có nhà": (expected["not_home"], api["not_home"]),
         "Số người được hỗ trợ": (expected["people_helped"], api["people_helped"]),
         "Số yêu cầu khẩn (ưu tiên 4-5) nhận được": (
-            expected["urgent_received"], urgent["received"]),
+            expected["urgent_received"],
+            urgent["received"],
+        ),
         "Số yêu cầu khẩn đã được hỗ trợ": (expected["urgent_served"], urgent["served"]),
         "Tỷ lệ yêu cầu khẩn đã được hỗ trợ": (
-            f"{share * 100:.0f}%", f"{urgent['share_served'] * 100:.0f}%"),
+            f"{share * 100:.0f}%",
+            f"{urgent['share_served'] * 100:.0f}%",
+        ),
         "Thời gian chờ trung vị của yêu cầu khẩn (ngày)": (
-            expected["urgent_wait_days"], urgent["median_wait_days"]),
+            expected["urgent_wait_days"],
+            urgent["median_wait_days"],
+        ),
         "Số tình nguyện viên tham gia": (expected["volunteers"], api["volunteers"]),
         "Tin nhắn đã gửi": (expected["sms_sent"], api["sms"]["sent"]),
         "Tin nhắn đã đến": (expected["sms_delivered"], api["sms"]["delivered"]),
@@ -309,8 +407,11 @@ def test_the_excel_summary_equals_independent_sql_counts_and_the_summary_api(
 
     report = build_report(session, dw.coordinator, period, tz=TZ)
     assert [ws.title for ws in load_workbook(io.BytesIO(response.data)).worksheets][1:] == [
-        c.short_name for c, _f in report.communes]
-    csv_body = client.get(f"/reports/export.csv?from={period.first}&to={period.last}").get_data(as_text=True)
+        c.short_name for c, _f in report.communes
+    ]
+    csv_body = client.get(f"/reports/export.csv?from={period.first}&to={period.last}").get_data(
+        as_text=True
+    )
     assert dw.commune.code in csv_body
 
 
@@ -321,18 +422,27 @@ def test_the_summary_api_and_bearer_export(client, session, published):
     token = create_api_token(session, dw.coordinator).token
     session.commit()
     headers = {"Authorization": f"Bearer {token}"}
-    body = client.get(f"/api/v1/reports/summary?from={period.first}&to={period.last}", headers=headers).get_json()
+    body = client.get(
+        f"/api/v1/reports/summary?from={period.first}&to={period.last}", headers=headers
+    ).get_json()
     report = build_report(session, dw.coordinator, period, tz=TZ)
     assert body["totals"]["served"] == report.total.served
     assert body["totals"]["people_helped"] == report.total.people_helped
     assert body["communes"][0]["code"] == dw.commune.code
-    one = client.get(f"/api/v1/reports/summary?from={period.first}&to={period.last}&commune={dw.commune.code}",
-                     headers=headers).get_json()
+    one = client.get(
+        f"/api/v1/reports/summary?from={period.first}&to={period.last}&commune={dw.commune.code}",
+        headers=headers,
+    ).get_json()
     assert one["totals"]["served"] == report.total.served
     assert client.get("/api/v1/reports/summary?from=2026-13-01", headers=headers).status_code == 422
     late = client.get("/api/v1/reports/summary?to=0001-01-01", headers=headers)
     assert late.status_code == 422 and list(late.get_json()["errors"]) == ["to"]
-    assert client.get("/api/v1/reports/summary?from=2026-11-10&to=2026-11-01", headers=headers).status_code == 422
+    assert (
+        client.get(
+            "/api/v1/reports/summary?from=2026-11-10&to=2026-11-01", headers=headers
+        ).status_code
+        == 422
+    )
     assert client.get("/api/v1/reports/summary?commune=00000", headers=headers).status_code == 422
     misspelt = client.get(f"/api/v1/reports/summary?commun={dw.commune.code}", headers=headers)
     assert misspelt.status_code == 422 and "commun" in misspelt.get_json()["errors"]
@@ -345,17 +455,20 @@ def test_the_summary_api_and_bearer_export(client, session, published):
     assert client.get("/reports/export.xlsx").status_code == 401
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/reports/summary?to=0001-01-01",
-    "/api/v1/reports/summary?from=0001-01-01&to=0001-01-02",
-    "/api/v1/reports/summary?from=9999-12-30&to=9999-12-31",
-    "/reports/export.xlsx?to=0001-01-01",
-    "/reports/export.csv?from=9999-12-30&to=9999-12-31",
-    "/reports?to=0001-01-01",
-    "/reports?from=9999-12-30&to=9999-12-31",
-    "/reports?from=1999-12-31&to=2000-01-10",
-    "/volunteers/{volunteer}/certificate?from=0001-01-01&to=0001-01-02",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/reports/summary?to=0001-01-01",
+        "/api/v1/reports/summary?from=0001-01-01&to=0001-01-02",
+        "/api/v1/reports/summary?from=9999-12-30&to=9999-12-31",
+        "/reports/export.xlsx?to=0001-01-01",
+        "/reports/export.csv?from=9999-12-30&to=9999-12-31",
+        "/reports?to=0001-01-01",
+        "/reports?from=9999-12-30&to=9999-12-31",
+        "/reports?from=1999-12-31&to=2000-01-10",
+        "/volunteers/{volunteer}/certificate?from=0001-01-01&to=0001-01-02",
+    ],
+)
 def test_dates_far_from_the_movement_are_a_clear_422(client, session, published, url):
     dw, _plan = published
     token = create_api_token(session, dw.coordinator).token
@@ -378,14 +491,17 @@ def test_the_edges_of_the_allowed_years_still_report(client, session, published)
     assert client.get("/reports/export.csv?from=2100-12-30&to=2100-12-31").status_code == 200
 
 
-@pytest.mark.parametrize("url", [
-    "/volunteers/99999999999999999999/certificate",
-    "/volunteers/2147483648/certificate",
-    "/volunteers/{volunteer}/certificate?drive=99999999999999999999",
-    "/reports?drive=99999999999999999999",
-    "/reports?drive=abc",
-    "/reports/export.xlsx?drive=2147483648",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/volunteers/99999999999999999999/certificate",
+        "/volunteers/2147483648/certificate",
+        "/volunteers/{volunteer}/certificate?drive=99999999999999999999",
+        "/reports?drive=99999999999999999999",
+        "/reports?drive=abc",
+        "/reports/export.xlsx?drive=2147483648",
+    ],
+)
 def test_ids_no_row_can_have_are_not_found(client, session, published, url):
     dw, _plan = published
     login(client, dw.coordinator.email)
@@ -432,8 +548,14 @@ def test_a_drive_dashboard_counts_that_drive_whatever_the_dates(client, session,
     # Same commune, same days, but not in the drive; and an SMS about another drive.
     factories.help_request(session, dw.commune, priority=5)
     other = factories.drive(session, [dw.commune], name="Đợt khác")
-    queue_message(session, key="other-drive", kind="broadcast", to_phone="+84909999999",
-                  body="Doan TN: dot khac", drive_id=other.id)
+    queue_message(
+        session,
+        key="other-drive",
+        kind="broadcast",
+        to_phone="+84909999999",
+        body="Doan TN: dot khac",
+        drive_id=other.id,
+    )
     session.commit()
     tz_days = sorted({b.starts_at.astimezone(TZ).date() for b in dw.drive.blocks})
 
@@ -499,8 +621,9 @@ def test_a_certificate_for_a_drive_covers_volunteers_from_other_communes(
     # Invited from commune B but declined: in no team, so nothing to certify and not visible.
     from volunteer_hub.models import DriveVolunteer, InvitationStatus
 
-    dw.drive.volunteers.append(DriveVolunteer(volunteer=world.b.volunteer,
-                                              status=InvitationStatus.DECLINED))
+    dw.drive.volunteers.append(
+        DriveVolunteer(volunteer=world.b.volunteer, status=InvitationStatus.DECLINED)
+    )
     session.commit()
     assert client.get(f"/volunteers/{stranger}/certificate?drive={dw.drive.id}").status_code == 404
 
@@ -510,7 +633,9 @@ def test_a_certificate_of_hours(client, session, published):
     visits = _report_everything(session, dw, plan)
     volunteer = visits[0].team.members[0]
     login(client, dw.coordinator.email)
-    page = client.get(f"/volunteers/{volunteer.id}/certificate?drive={dw.drive.id}").get_data(as_text=True)
+    page = client.get(f"/volunteers/{volunteer.id}/certificate?drive={dw.drive.id}").get_data(
+        as_text=True
+    )
     assert volunteer.full_name in page and dw.drive.name in page
 
 
@@ -527,10 +652,21 @@ def test_the_purge_removes_contacts_but_keeps_the_counts(session, published):
     done = session.get(HelpRequest, visits[0].request_id)
     assert done.beneficiary_name == REMOVED and done.phone is None and done.house is None
     assert done.contact_purged_at is not None and done.services
-    assert all(m.body == "" for m in session.scalars(select(Message).where(Message.request_id == done.id)))
+    assert all(
+        m.body == "" for m in session.scalars(select(Message).where(Message.request_id == done.id))
+    )
     after = build_report(session, dw.coordinator, period, tz=TZ).total
-    assert (after.served, after.people_helped, after.planned) == (before.served, before.people_helped, before.planned)
-    assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")) == 1
+    assert (after.served, after.people_helped, after.planned) == (
+        before.served,
+        before.people_helped,
+        before.planned,
+    )
+    assert (
+        session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "purge")
+        )
+        == 1
+    )
     assert purge_contacts(session, days=180, now=later).requests == 0  # nothing twice
     assert report.requests == dry.requests
 
@@ -558,9 +694,13 @@ def test_links_carry_only_the_report_s_own_query_arguments(client, session, publ
     junk = "&volunteer_id=1&fmt=x&_scheme=ftp&_external=1&drive_id=2&_anchor=x"
     response = client.get(f"/reports?drive={dw.drive.id}{junk}")
     assert response.status_code == 200
-    links = re.findall(r'href="(/(?:reports/export|volunteers/)[^"]*)"', response.get_data(as_text=True))
+    links = re.findall(
+        r'href="(/(?:reports/export|volunteers/)[^"]*)"', response.get_data(as_text=True)
+    )
     assert f"/reports/export.xlsx?drive={dw.drive.id}" in links and len(links) > 2
     assert not [link for link in links if "_" in link.partition("?")[2] or "fmt=x" in link]
     requests_page = client.get(f"/drives/{dw.drive.id}/requests?drive_id=1&_scheme=ftp&status=new")
     assert requests_page.status_code == 200
-    assert f'action="/drives/{dw.drive.id}/requests?status=new"' in requests_page.get_data(as_text=True)
+    assert f'action="/drives/{dw.drive.id}/requests?status=new"' in requests_page.get_data(
+        as_text=True
+    )

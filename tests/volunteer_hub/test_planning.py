@@ -6,10 +6,10 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import scheduling
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import scheduling
 from tests import factories
 from tests.conftest import login
 from volunteer_hub.extensions import db
@@ -40,7 +40,9 @@ def factory():  # type: ignore[no-untyped-def]
 def solve(session, drive, **kw) -> Plan:  # type: ignore[no-untyped-def]
     """Queue a plan the way the web does, then run it the way the worker does."""
     kw.setdefault("solution_limit", 200)
-    plan = planning.start_plan(session, drive, user=None, tz=TZ, time_limit_s=kw.pop("time_limit_s", 4), **kw)
+    plan = planning.start_plan(
+        session, drive, user=None, tz=TZ, time_limit_s=kw.pop("time_limit_s", 4), **kw
+    )
     session.commit()
     assert planning.run_plan(factory, plan.id, workers=1)
     session.expire_all()
@@ -56,7 +58,10 @@ def assert_valid(plan: Plan) -> None:
 def test_the_problem_has_the_drive_teams_and_households(session, dw):
     problem = planning.build_problem(session, dw.drive, tz=TZ)
     assert len(problem.teams) == 2 and all(len(t.members) == 2 for t in problem.teams)
-    assert all(t.shifts == (scheduling.Shift(dw.drive.blocks[0].starts_at, dw.drive.blocks[0].ends_at),) for t in problem.teams)
+    assert all(
+        t.shifts == (scheduling.Shift(dw.drive.blocks[0].starts_at, dw.drive.blocks[0].ends_at),)
+        for t in problem.teams
+    )
     assert {v.id for v in problem.visits} == {r.reference for r in dw.requests}
     by_id = {v.id: v for v in problem.visits}
     first = by_id[dw.requests[0].reference]
@@ -127,12 +132,18 @@ def _team_without(plan: Plan, skill: str) -> str:
 
 def test_a_move_that_breaks_a_skill_is_refused_with_the_reason(session, dw):
     plan = solve(session, dw.drive)
-    vneid = next(v for v in plan.visits if v.team and "vneid" in {s.skill.code for s in v.request.services})
+    vneid = next(
+        v for v in plan.visits if v.team and "vneid" in {s.skill.code for s in v.request.services}
+    )
     other = _team_without(plan, "vneid")
     before = dict(plan.result)
     with pytest.raises(plan_review.EditRefused) as refused:
-        plan_review.move_visit(session, plan, vneid.request.reference, team_code=other, user=dw.coordinator)
-    assert "thiếu kỹ năng" in refused.value.reasons[0] or "lacks a skill" in refused.value.reasons[0]
+        plan_review.move_visit(
+            session, plan, vneid.request.reference, team_code=other, user=dw.coordinator
+        )
+    assert (
+        "thiếu kỹ năng" in refused.value.reasons[0] or "lacks a skill" in refused.value.reasons[0]
+    )
     session.rollback()
     session.expire_all()
     assert plan.result == before
@@ -142,16 +153,30 @@ def test_a_move_outside_the_window_or_the_shift_is_refused(session, dw):
     plan = solve(session, dw.drive)
     visit = next(v for v in plan.visits if v.team)
     block = dw.drive.blocks[0]
-    late = block.ends_at.astimezone(TZ) - timedelta(minutes=5)  # the service would end after the shift
+    late = block.ends_at.astimezone(TZ) - timedelta(
+        minutes=5
+    )  # the service would end after the shift
     with pytest.raises(plan_review.EditRefused) as refused:
-        plan_review.move_visit(session, plan, visit.request.reference, team_code=visit.team.code,
-                               user=dw.coordinator, start=late)
+        plan_review.move_visit(
+            session,
+            plan,
+            visit.request.reference,
+            team_code=visit.team.code,
+            user=dw.coordinator,
+            start=late,
+        )
     assert refused.value.reasons
     session.rollback()
     early = block.starts_at.astimezone(TZ) - timedelta(hours=2)  # before any window opens
     with pytest.raises(plan_review.EditRefused):
-        plan_review.move_visit(session, plan, visit.request.reference, team_code=visit.team.code,
-                               user=dw.coordinator, start=early)
+        plan_review.move_visit(
+            session,
+            plan,
+            visit.request.reference,
+            team_code=visit.team.code,
+            user=dw.coordinator,
+            start=early,
+        )
     session.rollback()
 
 
@@ -175,11 +200,15 @@ def test_two_coordinators_editing_the_same_plan_get_a_conflict(client, session, 
     visit = next(v for v in plan.visits if v.team)
     stale = plan.row_version
     login(client, dw.coordinator.email)
-    first = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/move",
-                        data={"team_code": "", "row_version": str(stale)})
+    first = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": "", "row_version": str(stale)},
+    )
     assert first.status_code == 302
-    second = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/pin",
-                         data={"pinned": "yes", "row_version": str(stale)})
+    second = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/pin",
+        data={"pinned": "yes", "row_version": str(stale)},
+    )
     assert second.status_code == 409
 
 
@@ -207,7 +236,9 @@ def test_publishing_again_messages_only_what_changed(session, dw):
     revised = planning.copy_plan(session, first, user=dw.coordinator)
     session.commit()
     moved = next(v for v in revised.visits if v.team)
-    plan_review.move_visit(session, revised, moved.request.reference, team_code=None, user=dw.coordinator)
+    plan_review.move_visit(
+        session, revised, moved.request.reference, team_code=None, user=dw.coordinator
+    )
     report = publishing.publish_plan(session, revised, user=dw.coordinator)
     session.commit()
     assert report.cancelled == 1 and report.new == 0 and report.changed == 0
@@ -234,7 +265,9 @@ def test_replanning_after_a_decline_keeps_every_confirmed_visit(session, dw):
     board = publishing.board(session, dw.drive)
     assert board.needs_replan
 
-    new = publishing.replan_keeping_confirmed(session, dw.drive, user=dw.coordinator, tz=TZ, time_limit_s=4)
+    new = publishing.replan_keeping_confirmed(
+        session, dw.drive, user=dw.coordinator, tz=TZ, time_limit_s=4
+    )
     session.commit()
     planning.run_plan(factory, new.id, workers=1)
     session.expire_all()
@@ -257,7 +290,9 @@ def test_comparing_two_versions_lists_what_moved(session, dw):
     second = planning.copy_plan(session, first, user=dw.coordinator)
     session.commit()
     visit = next(v for v in second.visits if v.team)
-    plan_review.move_visit(session, second, visit.request.reference, team_code=None, user=dw.coordinator)
+    plan_review.move_visit(
+        session, second, visit.request.reference, team_code=None, user=dw.coordinator
+    )
     session.commit()
     comparison = plan_review.compare_plans(first, second, lambda d: d.isoformat())
     assert [m.reference for m in comparison.moved] == [visit.request.reference]
@@ -296,8 +331,10 @@ def test_a_web_refusal_shows_the_reason_and_changes_nothing(client, session, dw)
     )
     assert response.status_code == 422
     assert 'id="edit-refused"' in response.get_data(as_text=True)
-    bad = client.post(f"/plans/{plan.id}/visits/{visit.request.reference}/move",
-                      data={"team_code": visit.team.code, "start": "lunch"})
+    bad = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": visit.team.code, "start": "lunch"},
+    )
     assert bad.status_code == 422
 
 
@@ -334,8 +371,10 @@ def test_replanning_the_rest_keeps_the_pinned_visits_with_their_teams(client, se
     login(client, dw.coordinator.email)
     for reference in pins:
         session.refresh(plan)
-        pinned = client.post(f"/plans/{plan.id}/visits/{reference}/pin",
-                             data={"pinned": "yes", "row_version": str(plan.row_version)})
+        pinned = client.post(
+            f"/plans/{plan.id}/visits/{reference}/pin",
+            data={"pinned": "yes", "row_version": str(plan.row_version)},
+        )
         assert pinned.status_code == 302
     response = client.post(f"/plans/{plan.id}/replan", data={"time_limit_s": "4"})
     assert response.status_code == 302
@@ -386,7 +425,7 @@ def test_a_move_inside_the_shift_but_outside_the_households_window_is_refused(cl
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    refused = page[page.index('id="edit-refused"'):]
+    refused = page[page.index('id="edit-refused"') :]
     refused = refused[: refused.index("</div>")]
     assert household.reference in refused
     assert "không thể bắt đầu trong khoảng thời gian hộ dân đã chọn" in refused  # the window
@@ -412,9 +451,15 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     now = utcnow()
     volunteer = dw.volunteers[0]
     for index in range(3):  # three failures in a row: the number is flagged
-        failed = queue_message(session, key=f"t:fail:{index}", kind="broadcast",
-                               to_phone=volunteer.phone, body="Doan TN: mua to",
-                               drive_id=dw.drive.id, volunteer_id=volunteer.id)
+        failed = queue_message(
+            session,
+            key=f"t:fail:{index}",
+            kind="broadcast",
+            to_phone=volunteer.phone,
+            body="Doan TN: mua to",
+            drive_id=dw.drive.id,
+            volunteer_id=volunteer.id,
+        )
         failed.status, failed.error_code = MessageStatus.FAILED, "30003"
         failed.status_updated_at = now
     household = session.scalars(
@@ -429,15 +474,33 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     # Another drive's problems, in another commune: never on this board.
     stranger = "+84908888888"
     for index in range(3):
-        theirs = queue_message(session, key=f"t:other:{index}", kind="broadcast", to_phone=stranger,
-                               body="x", drive_id=world.a.drive.id)
+        theirs = queue_message(
+            session,
+            key=f"t:other:{index}",
+            kind="broadcast",
+            to_phone=stranger,
+            body="x",
+            drive_id=world.a.drive.id,
+        )
         theirs.status, theirs.status_updated_at = MessageStatus.FAILED, now
-    other_held = queue_message(session, key="t:other:held", kind="broadcast", to_phone=stranger,
-                               body="x", drive_id=world.a.drive.id)
+    other_held = queue_message(
+        session,
+        key="t:other:held",
+        kind="broadcast",
+        to_phone=stranger,
+        body="x",
+        drive_id=world.a.drive.id,
+    )
     other_held.status = MessageStatus.HELD
     # The same volunteer's number failed later in another drive: that is not this board's.
-    elsewhere = queue_message(session, key="t:other:same-phone", kind="broadcast",
-                              to_phone=volunteer.phone, body="x", drive_id=world.a.drive.id)
+    elsewhere = queue_message(
+        session,
+        key="t:other:same-phone",
+        kind="broadcast",
+        to_phone=volunteer.phone,
+        body="x",
+        drive_id=world.a.drive.id,
+    )
     elsewhere.status, elsewhere.error_code = MessageStatus.FAILED, "EXT"
     elsewhere.status_updated_at = now + timedelta(minutes=5)
     session.commit()
@@ -458,8 +521,12 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     assert national_format(stranger) not in page and f"/messages/{other_held.id}/" not in page
 
     # The coordinator settles the held message from the board; only their drive's, only once.
-    assert client.post(f"/drives/{dw.drive.id}/messages/{other_held.id}/decide",
-                       data={"decision": "sent"}).status_code == 404
+    assert (
+        client.post(
+            f"/drives/{dw.drive.id}/messages/{other_held.id}/decide", data={"decision": "sent"}
+        ).status_code
+        == 404
+    )
     decide = f"/drives/{dw.drive.id}/messages/{held.id}/decide"
     decided = client.post(decide, data={"decision": "resend"})
     assert decided.status_code == 303 and decided.headers["Location"].endswith("/board#sms")
@@ -474,5 +541,9 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     client.post("/logout")
     login(client, world.b.coordinator.email)
     assert client.get(f"/drives/{dw.drive.id}/board").status_code == 404
-    assert client.post(f"/drives/{dw.drive.id}/messages/{undelivered.id}/decide",
-                       data={"decision": "sent"}).status_code == 404
+    assert (
+        client.post(
+            f"/drives/{dw.drive.id}/messages/{undelivered.id}/decide", data={"decision": "sent"}
+        ).status_code
+        == 404
+    )

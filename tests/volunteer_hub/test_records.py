@@ -44,8 +44,14 @@ def test_a_coordinator_cannot_enter_a_request_for_another_commune(client, world,
     before = count(session, HelpRequest)
     response = client.post(
         "/requests/new",
-        data={"source": "in_person", "beneficiary_name": "X", "phone": "0912345678",
-              "commune": world.b.commune.code, "services": ["vneid_install"], "consent": "yes"},
+        data={
+            "source": "in_person",
+            "beneficiary_name": "X",
+            "phone": "0912345678",
+            "commune": world.b.commune.code,
+            "services": ["vneid_install"],
+            "consent": "yes",
+        },
     )
     assert response.status_code == 422
     assert count(session, HelpRequest) == before
@@ -68,10 +74,26 @@ def test_importing_requests_keeps_valid_rows_and_reports_the_rest(client, world,
         ["Nguyễn Thị Sen", "0912 000 111", code, "vneid_install; scam_safety", "có", 2, "5 Lê Lợi"],
         ["", "0912 000 222", code, "vneid_install", "yes", 1, ""],  # no name
         ["Trần Văn Lộc", "12", code, "vneid_install", "yes", 1, ""],  # bad phone
-        ["Hồ Thị Mai", "0912 000 333", world.b.commune.code, "vneid_install", "yes", 1, ""],  # not theirs
+        [
+            "Hồ Thị Mai",
+            "0912 000 333",
+            world.b.commune.code,
+            "vneid_install",
+            "yes",
+            1,
+            "",
+        ],  # not theirs
         ["Đỗ Văn Sơn", "0912 000 444", code, "unknown_service", "yes", 1, ""],
         [None, None, None, None, None, None, None],  # empty rows are skipped
-        ["Mai Thị Cúc", "", code, "health_book", "yes", 1, "8 Hùng Vương"],  # no phone, no reach note
+        [
+            "Mai Thị Cúc",
+            "",
+            code,
+            "health_book",
+            "yes",
+            1,
+            "8 Hùng Vương",
+        ],  # no phone, no reach note
     ]
     before = count(session, HelpRequest)
     response = client.post(
@@ -123,11 +145,16 @@ def test_a_file_that_is_not_a_spreadsheet_is_refused_clearly(client, world, sess
         ("a.csv", b"foo,bar\n1,2\n", "Thiếu cột"),
     ]:
         response = client.post(
-            "/requests/import", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+            "/requests/import",
+            data={"file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
         )
         assert response.status_code == 422, name
         assert message in response.get_data(as_text=True), name
-    assert client.post("/requests/import", data={}, content_type="multipart/form-data").status_code == 422
+    assert (
+        client.post("/requests/import", data={}, content_type="multipart/form-data").status_code
+        == 422
+    )
 
 
 def test_importing_volunteers_from_the_excel_template(client, world, session):
@@ -168,7 +195,8 @@ def test_posters_carry_a_qr_code_that_opens_the_prefilled_form(client, world):
 
 
 def test_a_csv_cell_over_the_csv_limit_is_refused_clearly(client, world, session):
-    # Python's csv module refuses a cell over 128 KiB; the file is still well under the upload limit.
+    # Python's csv module refuses a cell over 128 KiB; the file is still well under the
+    # upload limit.
     login(client, world.a.coordinator.email)
     body = "beneficiary_name,phone,commune,services,consent,notes\n"
     body += f"Hoa,0912000111,{world.a.commune.code},vneid_install,yes,ok\n"
@@ -223,7 +251,9 @@ def test_a_row_failing_in_the_database_is_reported_and_leaves_nothing(client, wo
     assert count(session, HelpRequest) == before[HelpRequest] + 2
     assert count(session, RequestService) == before[RequestService] + 3
     created = session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity == "help_request")
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "create", AuditEvent.entity == "help_request")
     )
     assert created == 2
 
@@ -239,7 +269,8 @@ def test_opening_personal_data_is_written_to_the_audit_log(client, world, sessio
         select(AuditEvent).where(AuditEvent.action == "view").order_by(AuditEvent.id)
     ).all()
     assert [(v.entity, v.entity_id) for v in views] == [
-        ("help_request", str(world.a.request.id)), ("volunteer", str(world.a.volunteer.id)),
+        ("help_request", str(world.a.request.id)),
+        ("volunteer", str(world.a.volunteer.id)),
     ]
     assert {v.user_id for v in views} == {world.a.coordinator.id}
     assert all(v.ip and v.at for v in views)

@@ -38,7 +38,9 @@ def signup(world, **changes):  # type: ignore[no-untyped-def]
 
 def latest_code(session, phone: str) -> str:  # type: ignore[no-untyped-def]
     message = session.scalars(
-        select(Message).where(Message.to_phone == phone, Message.kind == "phone_code").order_by(Message.id.desc())
+        select(Message)
+        .where(Message.to_phone == phone, Message.kind == "phone_code")
+        .order_by(Message.id.desc())
     ).first()
     assert message is not None, "no code was queued"
     return re.search(r"\b(\d{6})\b", message.body).group(1)
@@ -53,7 +55,9 @@ def test_a_volunteer_signs_up_and_verifies_the_phone(client, world, session):
     assert volunteer.phone_verified_at is None
     assert volunteer.skill_codes == {"vneid", "epayment"}
     assert volunteer.languages == ["vi", "km"]
-    assert [(a.first_day, a.last_day) for a in volunteer.absences] == [(date(2026, 12, 20), date(2026, 12, 27))]
+    assert [(a.first_day, a.last_day) for a in volunteer.absences] == [
+        (date(2026, 12, 20), date(2026, 12, 27))
+    ]
     assert "0987 654 321" in client.get("/volunteer/verify").get_data(as_text=True)
 
     wrong = client.post("/volunteer/verify", data={"action": "verify", "code": "000000"})
@@ -75,7 +79,12 @@ def test_a_minor_needs_a_guardian(client, world, session):
         assert f'id="{field}-error"' in body or f"{field}" in body
     ok = client.post(
         "/volunteer",
-        data=minor | {"guardian_name": "Lê Văn Hùng", "guardian_phone": "0905 123 456", "guardian_consent": "yes"},
+        data=minor
+        | {
+            "guardian_name": "Lê Văn Hùng",
+            "guardian_phone": "0905 123 456",
+            "guardian_consent": "yes",
+        },
     )
     assert ok.status_code == 302
     volunteer = session.scalars(select(Volunteer).where(Volunteer.phone == "+84987654321")).one()
@@ -126,7 +135,11 @@ def test_an_imported_volunteer_verifies_by_phone_number(client, world, session):
 
 def test_asking_for_a_code_for_an_unknown_number_says_the_same_thing(client, world, session):
     before = session.scalar(select(func.count()).select_from(Message))
-    response = client.post("/volunteer/verify", data={"action": "start", "phone": "0909 000 111"}, follow_redirects=True)
+    response = client.post(
+        "/volunteer/verify",
+        data={"action": "start", "phone": "0909 000 111"},
+        follow_redirects=True,
+    )
     assert "Nếu số này là của một tình nguyện viên" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Message)) == before
 
@@ -140,12 +153,20 @@ def test_a_coordinator_approves_and_edits_a_volunteer(client, world, session):
     assert volunteer.status is VolunteerStatus.INACTIVE
     client.post(f"/volunteers/{volunteer.id}/status", data={"status": "active"})
     session.refresh(volunteer)
-    assert volunteer.status is VolunteerStatus.ACTIVE and volunteer.approved_by_id == world.a.coordinator.id
+    assert (
+        volunteer.status is VolunteerStatus.ACTIVE
+        and volunteer.approved_by_id == world.a.coordinator.id
+    )
 
     client.post(
         f"/volunteers/{volunteer.id}/profile",
-        data={"skill_vneid": "3", "skill_health_book": "1", "travel_mode": "bicycle",
-              "max_visits_per_day": "3", "languages": ["hmn"]},
+        data={
+            "skill_vneid": "3",
+            "skill_health_book": "1",
+            "travel_mode": "bicycle",
+            "max_visits_per_day": "3",
+            "languages": ["hmn"],
+        },
     )
     session.refresh(volunteer)
     assert volunteer.skill_codes == {"vneid", "health_book"}
@@ -156,7 +177,10 @@ def test_a_coordinator_approves_and_edits_a_volunteer(client, world, session):
 def test_a_bad_review_changes_nothing(client, world, session):
     login(client, world.a.coordinator.email)
     volunteer = world.a.volunteer
-    assert client.post(f"/volunteers/{volunteer.id}/status", data={"status": "emperor"}).status_code == 400
+    assert (
+        client.post(f"/volunteers/{volunteer.id}/status", data={"status": "emperor"}).status_code
+        == 400
+    )
     response = client.post(
         f"/volunteers/{volunteer.id}/profile",
         data={"travel_mode": "rocket", "max_visits_per_day": "99"},

@@ -65,9 +65,7 @@ class Drive(Base):
     # Optimistic locking: a second coordinator saving a stale copy gets a conflict.
     row_version: Mapped[int] = mapped_column(default=1)
 
-    communes: Mapped[list[Commune]] = relationship(
-        secondary=drive_commune, order_by=Commune.name
-    )
+    communes: Mapped[list[Commune]] = relationship(secondary=drive_commune, order_by=Commune.name)
     blocks: Mapped[list[TimeBlock]] = relationship(
         back_populates="drive", cascade="all, delete-orphan", order_by="TimeBlock.starts_at"
     )
@@ -264,9 +262,7 @@ class Plan(Base):
 
     drive: Mapped[Drive] = relationship(back_populates="plans")
     based_on: Mapped[Plan | None] = relationship(remote_side=[id])
-    visits: Mapped[list[Visit]] = relationship(
-        back_populates="plan", cascade="all, delete-orphan"
-    )
+    visits: Mapped[list[Visit]] = relationship(back_populates="plan", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": row_version}
 

@@ -101,9 +101,7 @@ class Volunteer(Base):
     skills: Mapped[list[VolunteerSkill]] = relationship(
         back_populates="volunteer", cascade="all, delete-orphan"
     )
-    availability: Mapped[list[VolunteerAvailability]] = relationship(
-        cascade="all, delete-orphan"
-    )
+    availability: Mapped[list[VolunteerAvailability]] = relationship(cascade="all, delete-orphan")
     absences: Mapped[list[VolunteerAbsence]] = relationship(
         cascade="all, delete-orphan", order_by="VolunteerAbsence.first_day"
     )
@@ -154,9 +152,7 @@ class VolunteerAvailability(Base):
     volunteer_id: Mapped[int] = mapped_column(
         ForeignKey("volunteer.id", ondelete="CASCADE"), primary_key=True
     )
-    slot: Mapped[AvailabilitySlot] = mapped_column(
-        enum_column(AvailabilitySlot), primary_key=True
-    )
+    slot: Mapped[AvailabilitySlot] = mapped_column(enum_column(AvailabilitySlot), primary_key=True)
 
 
 class VolunteerAbsence(Base):

@@ -21,7 +21,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # Spent on unknown emails too, so a login's timing does not tell which accounts exist.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 #: Bearer tokens start with this, so a leaked one is easy to recognise and search for.
-TOKEN_PREFIX = "vh_"
+TOKEN_PREFIX = "vh_"  # noqa: S105 (a public prefix, not a secret)
 
 
 class AccountError(ValueError):
@@ -92,7 +92,8 @@ def _communes(session: Session, codes: list[str] | tuple[str, ...]) -> list[Comm
     if missing:
         raise AccountError(
             _l(
-                "Unknown commune code(s): %(codes)s (load places first: volunteer-hub places load).",
+                "Unknown commune code(s): %(codes)s "
+                "(load places first: volunteer-hub places load).",
                 codes=", ".join(missing),
             )
         )

@@ -76,8 +76,13 @@ class DemoCommune:
 
 # Official codes from vietnamadminunits; street names are Huế's own.
 DEMO_COMMUNES = (
-    DemoCommune("19789", ("Lê Lợi", "Hùng Vương", "Bà Triệu", "Nguyễn Huệ", "Trần Cao Vân", "Đội Cung")),
-    DemoCommune("19753", ("Đinh Tiên Hoàng", "Trần Hưng Đạo", "Chi Lăng", "Huỳnh Thúc Kháng", "Mai Thúc Loan")),
+    DemoCommune(
+        "19789", ("Lê Lợi", "Hùng Vương", "Bà Triệu", "Nguyễn Huệ", "Trần Cao Vân", "Đội Cung")
+    ),
+    DemoCommune(
+        "19753",
+        ("Đinh Tiên Hoàng", "Trần Hưng Đạo", "Chi Lăng", "Huỳnh Thúc Kháng", "Mai Thúc Loan"),
+    ),
     DemoCommune("19777", ("Nguyễn Sinh Cung", "Phạm Văn Đồng", "Nguyễn Lộ Trạch", "Ưng Bình")),
     DemoCommune("19815", ("An Dương Vương", "Hoàng Quốc Việt", "Phan Chu Trinh", "Ngự Bình")),
     DemoCommune("19774", ("Kim Long", "Nguyễn Phúc Nguyên", "Lý Nam Đế")),
@@ -86,40 +91,157 @@ DEMO_COMMUNES = (
 # The upcoming drive covers the four central wards.
 DRIVE_COMMUNES = ("19789", "19753", "19777", "19815")
 
-FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ",
-          "Ngô", "Dương", "Tôn Nữ", "Huỳnh", "Trương", "Mai", "Hà")
-ELDER_WOMEN = ("Thị Hoa", "Thị Lan", "Thị Cúc", "Thị Mai", "Thị Hương", "Thị Thu", "Thị Sen",
-               "Thị Tâm", "Thị Huệ", "Thị Lài", "Thị Nga", "Thị Phượng", "Thị Bích", "Thị Xuân")
-ELDER_MEN = ("Văn Hùng", "Văn Dũng", "Văn Sơn", "Văn Tư", "Văn Bảy", "Đức Thành", "Văn Quý",
-             "Hữu Phúc", "Văn Lộc", "Văn Tấn", "Quang Khánh", "Văn Đức", "Hữu Nghĩa")
-YOUNG = ("Minh Anh", "Bảo Ngọc", "Gia Huy", "Quốc Bảo", "Thảo Vy", "Khánh Linh", "Đức Anh",
-         "Hải Đăng", "Phương Thảo", "Tuấn Kiệt", "Ngọc Hân", "Minh Khôi", "Thu Trang",
-         "Hoàng Nam", "Thanh Tâm", "Quỳnh Như", "Anh Thư", "Nhật Minh", "Bảo Trâm", "Văn Khoa")
+FAMILY = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Phan",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Tôn Nữ",
+    "Huỳnh",
+    "Trương",
+    "Mai",
+    "Hà",
+)
+ELDER_WOMEN = (
+    "Thị Hoa",
+    "Thị Lan",
+    "Thị Cúc",
+    "Thị Mai",
+    "Thị Hương",
+    "Thị Thu",
+    "Thị Sen",
+    "Thị Tâm",
+    "Thị Huệ",
+    "Thị Lài",
+    "Thị Nga",
+    "Thị Phượng",
+    "Thị Bích",
+    "Thị Xuân",
+)
+ELDER_MEN = (
+    "Văn Hùng",
+    "Văn Dũng",
+    "Văn Sơn",
+    "Văn Tư",
+    "Văn Bảy",
+    "Đức Thành",
+    "Văn Quý",
+    "Hữu Phúc",
+    "Văn Lộc",
+    "Văn Tấn",
+    "Quang Khánh",
+    "Văn Đức",
+    "Hữu Nghĩa",
+)
+YOUNG = (
+    "Minh Anh",
+    "Bảo Ngọc",
+    "Gia Huy",
+    "Quốc Bảo",
+    "Thảo Vy",
+    "Khánh Linh",
+    "Đức Anh",
+    "Hải Đăng",
+    "Phương Thảo",
+    "Tuấn Kiệt",
+    "Ngọc Hân",
+    "Minh Khôi",
+    "Thu Trang",
+    "Hoàng Nam",
+    "Thanh Tâm",
+    "Quỳnh Như",
+    "Anh Thư",
+    "Nhật Minh",
+    "Bảo Trâm",
+    "Văn Khoa",
+)
 RELATIONS = ("con gái", "con trai", "cháu", "hàng xóm", "tổ trưởng tổ dân phố", "con dâu")
 LANDMARKS = (
-    "gần chợ Đông Ba", "cạnh nhà văn hóa tổ dân phố", "đối diện trường tiểu học",
-    "sau chùa", "gần đình làng", "cạnh tiệm tạp hóa", "đầu kiệt có cây đa",
-    "nhà có cổng sắt màu xanh", "gần trạm y tế phường", "cạnh quán cơm hến",
+    "gần chợ Đông Ba",
+    "cạnh nhà văn hóa tổ dân phố",
+    "đối diện trường tiểu học",
+    "sau chùa",
+    "gần đình làng",
+    "cạnh tiệm tạp hóa",
+    "đầu kiệt có cây đa",
+    "nhà có cổng sắt màu xanh",
+    "gần trạm y tế phường",
+    "cạnh quán cơm hến",
 )
 NOTES = (
-    "Nhà có chó, gọi trước khi vào.", "Bà nghe kém, nói to và chậm.", "Nhà có cầu thang cao.",
-    "Ông dùng điện thoại bàn phím, chưa có điện thoại thông minh.", "Chỉ ở nhà buổi sáng.",
-    "Cháu đi làm, bà ở nhà một mình.", None, None, None, None,
+    "Nhà có chó, gọi trước khi vào.",
+    "Bà nghe kém, nói to và chậm.",
+    "Nhà có cầu thang cao.",
+    "Ông dùng điện thoại bàn phím, chưa có điện thoại thông minh.",
+    "Chỉ ở nhà buổi sáng.",
+    "Cháu đi làm, bà ở nhà một mình.",
+    None,
+    None,
+    None,
+    None,
 )
 SCHOOLS_ADULT = (
-    "Trường Đại học Khoa học, Đại học Huế", "Trường Đại học Sư phạm, Đại học Huế",
-    "Trường Đại học Kinh tế, Đại học Huế", "Trường Đại học Y - Dược, Đại học Huế",
+    "Trường Đại học Khoa học, Đại học Huế",
+    "Trường Đại học Sư phạm, Đại học Huế",
+    "Trường Đại học Kinh tế, Đại học Huế",
+    "Trường Đại học Y - Dược, Đại học Huế",
     "Trường Đại học Nông Lâm, Đại học Huế",
 )
 SCHOOLS_MINOR = ("Trường THPT chuyên Quốc Học", "Trường THPT Hai Bà Trưng")
 # Mobile prefixes in use in Vietnam (Viettel, VinaPhone, MobiFone, Vietnamobile).
-MOBILE_PREFIXES = ("090", "091", "093", "094", "096", "097", "098", "086", "088",
-                   "070", "076", "077", "078", "079", "081", "083", "084", "085", "032",
-                   "033", "034", "035", "036", "037", "038", "039", "056", "058")
+MOBILE_PREFIXES = (
+    "090",
+    "091",
+    "093",
+    "094",
+    "096",
+    "097",
+    "098",
+    "086",
+    "088",
+    "070",
+    "076",
+    "077",
+    "078",
+    "079",
+    "081",
+    "083",
+    "084",
+    "085",
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "056",
+    "058",
+)
 SERVICE_WEIGHTS = {
-    "vneid_install": 10, "vneid_activate": 14, "temp_residence": 3, "birth_registration": 2,
-    "social_benefits": 6, "judicial_record": 2, "driving_licence": 2, "bank_app": 6,
-    "qr_payment": 5, "hue_s": 6, "health_book": 5, "scam_safety": 7, "smartphone_basics": 6,
+    "vneid_install": 10,
+    "vneid_activate": 14,
+    "temp_residence": 3,
+    "birth_registration": 2,
+    "social_benefits": 6,
+    "judicial_record": 2,
+    "driving_licence": 2,
+    "bank_app": 6,
+    "qr_payment": 5,
+    "hue_s": 6,
+    "health_book": 5,
+    "scam_safety": 7,
+    "smartphone_basics": 6,
 }
 
 
@@ -178,7 +300,12 @@ def _accounts(session: Session, password: str, communes: list[Commune]) -> int:
     added = 0
     specs = (
         (ADMIN_EMAIL, "Quản trị Thành đoàn Huế", Role.ADMIN, []),
-        (COORDINATOR_EMAIL, "Bí thư Đoàn phường Thuận Hóa", Role.COORDINATOR, [c.code for c in communes]),
+        (
+            COORDINATOR_EMAIL,
+            "Bí thư Đoàn phường Thuận Hóa",
+            Role.COORDINATOR,
+            [c.code for c in communes],
+        ),
         (PARTNER_EMAIL, "Ứng dụng Hue-S (đối tác)", Role.PARTNER, []),
     )
     for email, name, role, codes in specs:
@@ -206,15 +333,21 @@ def _volunteers(
 ) -> list[Volunteer]:
     known = {v.phone: v for v in session.scalars(select(Volunteer))}
     people: list[Volunteer] = []
-    plan = [VolunteerKind.STUDENT] * 26 + [VolunteerKind.AMBASSADOR] * 8 + [VolunteerKind.COMMUNITY] * 6
+    plan = (
+        [VolunteerKind.STUDENT] * 26
+        + [VolunteerKind.AMBASSADOR] * 8
+        + [VolunteerKind.COMMUNITY] * 6
+    )
     skill_codes = list(skills)
     for index, kind in enumerate(plan):
         # One generator per person: what exists already never shifts the others.
         rng = random.Random(f"{SEED}:volunteer:{index}")
         phone = _phone(rng)
         minor = kind is VolunteerKind.STUDENT and index % 5 == 4
-        age = rng.randint(15, 17) if minor else (
-            rng.randint(19, 23) if kind is VolunteerKind.STUDENT else rng.randint(24, 55)
+        age = (
+            rng.randint(15, 17)
+            if minor
+            else (rng.randint(19, 23) if kind is VolunteerKind.STUDENT else rng.randint(24, 55))
         )
         born = date(today.year - age, rng.randint(1, 12), rng.randint(1, 28))
         if born > today.replace(year=today.year - age):
@@ -238,7 +371,11 @@ def _volunteers(
         school = (
             rng.choice(SCHOOLS_MINOR if minor else SCHOOLS_ADULT)
             if kind is VolunteerKind.STUDENT
-            else (f"Đoàn {commune.name}" if kind is VolunteerKind.AMBASSADOR else f"Tổ công nghệ số cộng đồng {commune.name}")
+            else (
+                f"Đoàn {commune.name}"
+                if kind is VolunteerKind.AMBASSADOR
+                else f"Tổ công nghệ số cộng đồng {commune.name}"
+            )
         )
         status = VolunteerStatus.PENDING if index in (11, 29, 37) else VolunteerStatus.ACTIVE
         if phone in known:
@@ -274,7 +411,9 @@ def _volunteers(
         if rng.random() < 0.15:
             start = today + timedelta(days=rng.randint(20, 40))
             volunteer.absences = [
-                VolunteerAbsence(first_day=start, last_day=start + timedelta(days=6), note="Thi học kỳ")
+                VolunteerAbsence(
+                    first_day=start, last_day=start + timedelta(days=6), note="Thi học kỳ"
+                )
             ]
         session.add(volunteer)
         people.append(volunteer)
@@ -362,7 +501,12 @@ def _requests(
             reference=reference,
             status=status,
             source=rng.choices(
-                [RequestSource.WEB, RequestSource.PHONE, RequestSource.IN_PERSON, RequestSource.API],
+                [
+                    RequestSource.WEB,
+                    RequestSource.PHONE,
+                    RequestSource.IN_PERSON,
+                    RequestSource.API,
+                ],
                 weights=[6, 3, 2, 1],
             )[0],
             priority=suggest_priority(age_group, situations),
@@ -457,11 +601,15 @@ def _upcoming_drive(
             .order_by(HelpRequest.id)
         )
     ]
-    answers = [InvitationStatus.ACCEPTED] * 3 + [InvitationStatus.INVITED, InvitationStatus.DECLINED]
+    answers = [InvitationStatus.ACCEPTED] * 3 + [
+        InvitationStatus.INVITED,
+        InvitationStatus.DECLINED,
+    ]
     drive.volunteers = [
         DriveVolunteer(volunteer=v, status=answers[i % len(answers)])
         for i, v in enumerate(volunteers)
-        if v.status is VolunteerStatus.ACTIVE and v.home_commune_id in in_scope | {communes["19774"].id}
+        if v.status is VolunteerStatus.ACTIVE
+        and v.home_commune_id in in_scope | {communes["19774"].id}
     ]
     session.add(drive)
     session.flush()
@@ -474,10 +622,16 @@ def _upcoming_drive(
 
 PAST_DRIVES = (3, 6)  # weeks ago
 OUTCOME_WEIGHTS = {
-    Outcome.DONE: 74, Outcome.PARTLY_DONE: 9, Outcome.REFERRED: 6, Outcome.NOT_POSSIBLE: 5, Outcome.NOT_HOME: 6,
+    Outcome.DONE: 74,
+    Outcome.PARTLY_DONE: 9,
+    Outcome.REFERRED: 6,
+    Outcome.NOT_POSSIBLE: 5,
+    Outcome.NOT_HOME: 6,
 }
 NOT_POSSIBLE_REASONS = (
-    "Chưa có căn cước gắn chip", "SIM không đăng ký chính chủ", "Không có điện thoại thông minh",
+    "Chưa có căn cước gắn chip",
+    "SIM không đăng ký chính chủ",
+    "Không có điện thoại thông minh",
 )
 REFERRED_REASONS = ("Công an phường", "Bộ phận một cửa UBND phường")
 
@@ -501,7 +655,10 @@ def _past_drive(
 
     saturday = next_saturday(today) - timedelta(weeks=weeks_ago + 1)
     name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')} - trung tâm Huế"
-    if coordinator is None or session.scalar(select(Drive.id).where(Drive.name == name)) is not None:
+    if (
+        coordinator is None
+        or session.scalar(select(Drive.id).where(Drive.name == name)) is not None
+    ):
         return 0
     rng = random.Random(f"{SEED}:past:{weeks_ago}")
     asked_at = _at(saturday - timedelta(days=3), 9, 0)
@@ -509,7 +666,10 @@ def _past_drive(
         session, communes, hamlets, services, saturday, asked_at, count=36, label=f"past{weeks_ago}"
     )
     drive = Drive(
-        name=name, status=DriveStatus.DRAFT, team_size=2, created_by_id=coordinator.id,
+        name=name,
+        status=DriveStatus.DRAFT,
+        team_size=2,
+        created_by_id=coordinator.id,
         communes=[communes[c] for c in DRIVE_COMMUNES],
     )
     drive.blocks = [
@@ -518,30 +678,43 @@ def _past_drive(
     ]
     thuan_hoa = communes["19789"]
     drive.meeting_points = [
-        MeetingPoint(name="Nhà văn hóa Đoàn phường Thuận Hóa", commune_id=thuan_hoa.id,
-                     lat=round((thuan_hoa.lat or 16.4556) + 0.002, 6),
-                     lng=round((thuan_hoa.lng or 107.584) - 0.001, 6)),
+        MeetingPoint(
+            name="Nhà văn hóa Đoàn phường Thuận Hóa",
+            commune_id=thuan_hoa.id,
+            lat=round((thuan_hoa.lat or 16.4556) + 0.002, 6),
+            lng=round((thuan_hoa.lng or 107.584) - 0.001, 6),
+        ),
     ]
     in_scope = {communes[c].id for c in DRIVE_COMMUNES}
     drive.requests = [
-        DriveRequest(request=r) for r in requests
+        DriveRequest(request=r)
+        for r in requests
         if r.commune_id in in_scope and r.status in (RequestStatus.NEW, RequestStatus.TRIAGED)
     ]
     drive.volunteers = [
         DriveVolunteer(volunteer=v, status=InvitationStatus.ACCEPTED)
-        for v in volunteers if v.status is VolunteerStatus.ACTIVE and v.home_commune_id in in_scope
+        for v in volunteers
+        if v.status is VolunteerStatus.ACTIVE and v.home_commune_id in in_scope
     ]
     session.add(drive)
     session.flush()
     form_teams(session, drive, user=coordinator, tz=TZ)
-    plan = planning.start_plan(session, drive, user=coordinator, tz=TZ, time_limit_s=20, solution_limit=80)
+    plan = planning.start_plan(
+        session, drive, user=coordinator, tz=TZ, time_limit_s=20, solution_limit=80
+    )
     result = planning.solve_stored(plan, workers=1, progress=None, should_stop=None, previous=None)
     planning.store_result(session, plan, result)
     plan.status = PlanStatus.DONE
     plan.started_at = plan.finished_at = _at(saturday - timedelta(days=2), 20, 0)
-    plan.progress = {"served": result.stats.served, "served_priority": result.stats.served_priority,
-                     "travel_min": round(result.stats.travel_min, 1), "elapsed_s": 3.0}
-    publishing.publish_plan(session, plan, user=coordinator, now=_at(saturday - timedelta(days=2), 20, 5))
+    plan.progress = {
+        "served": result.stats.served,
+        "served_priority": result.stats.served_priority,
+        "travel_min": round(result.stats.travel_min, 1),
+        "elapsed_s": 3.0,
+    }
+    publishing.publish_plan(
+        session, plan, user=coordinator, now=_at(saturday - timedelta(days=2), 20, 5)
+    )
     # What the SMS provider reported back for that weekend.
     for message in session.scalars(select(Message).where(Message.drive_id == drive.id)):
         failed = rng.random() < 0.04
@@ -568,10 +741,14 @@ def _past_drive(
             elif outcome is Outcome.REFERRED:
                 reason = rng.choice(REFERRED_REASONS)
             chosen[service.code] = ServiceOutcomeIn(outcome=outcome, reason=reason)
-        planned = int((visit.ends_at - visit.starts_at).total_seconds() // 60) if visit.ends_at else 30
+        planned = (
+            int((visit.ends_at - visit.starts_at).total_seconds() // 60) if visit.ends_at else 30
+        )
         data = OutcomeIn(
             services=chosen,
-            people_helped=0 if away else min(visit.request.people_count, rng.choice([1, 1, 2, 2, 3])),
+            people_helped=0
+            if away
+            else min(visit.request.people_count, rng.choice([1, 1, 2, 2, 3])),
             minutes_spent=5 if away else max(10, planned + rng.randint(-10, 15)),
         )
         record_outcome(session, visit, data, tz=TZ, user=coordinator, now=visit.ends_at)
@@ -581,7 +758,10 @@ def _past_drive(
 
 
 def seed_demo(
-    session: Session, *, password: str = "demo", now: datetime | None = None
+    session: Session,
+    *,
+    password: str = "demo",  # noqa: S107 (the documented demo password)
+    now: datetime | None = None,
 ) -> DemoReport:
     """Load Huế and the demo data; safe to run again (nothing is duplicated)."""
     now = now or datetime.now(UTC)
@@ -592,7 +772,9 @@ def seed_demo(
     load_default_catalogue(session)
     communes = {
         c.code: c
-        for c in session.scalars(select(Commune).where(Commune.code.in_([d.code for d in DEMO_COMMUNES])))
+        for c in session.scalars(
+            select(Commune).where(Commune.code.in_([d.code for d in DEMO_COMMUNES]))
+        )
     }
     hamlets = {spec.code: _hamlets(session, communes[spec.code], spec) for spec in DEMO_COMMUNES}
     report.accounts = _accounts(session, password, [communes[d.code] for d in DEMO_COMMUNES])
@@ -611,8 +793,14 @@ def seed_demo(
     coordinator = find_user(session, COORDINATOR_EMAIL)
     for weeks in PAST_DRIVES:
         report.drives += _past_drive(
-            session, weeks_ago=weeks, communes=communes, hamlets=hamlets, services=services,
-            volunteers=volunteers, coordinator=coordinator, today=today,
+            session,
+            weeks_ago=weeks,
+            communes=communes,
+            hamlets=hamlets,
+            services=services,
+            volunteers=volunteers,
+            coordinator=coordinator,
+            today=today,
         )
     report.requests = len(session.scalars(select(HelpRequest.id)).all()) - before_req
     report.drives += _upcoming_drive(session, communes, requests, volunteers, saturday, coordinator)
@@ -636,7 +824,9 @@ def run_demo(
     from volunteer_hub.extensions import db
 
     # The demo never talks to a real SMS provider: its people and phone numbers are invented.
-    app = create_app({"DEMO": True, "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://{host}:{port}"})
+    app = create_app(
+        {"DEMO": True, "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://{host}:{port}"}
+    )
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         report = seed_demo(db.session, password=password)

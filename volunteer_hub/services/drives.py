@@ -37,7 +37,9 @@ OPEN_STATUSES = (DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED)
 INCLUDABLE = (RequestStatus.NEW, RequestStatus.TRIAGED)
 
 
-def upcoming_blocks(session: Session, *, now: datetime | None = None, limit: int = 24) -> list[TimeBlock]:
+def upcoming_blocks(
+    session: Session, *, now: datetime | None = None, limit: int = 24
+) -> list[TimeBlock]:
     """Return the time blocks of open drives that have not started yet, soonest first."""
     now = now or utcnow()
     return list(
@@ -84,9 +86,9 @@ class DriveIn(BaseModel):
     meeting_points: list[MeetingPointIn] = Field(default_factory=list, max_length=6)
     team_size: int = Field(default=2, ge=1, le=2)
     unaccented_sms: bool = True
-    service_minutes: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=5, le=240)]] = Field(
-        default_factory=dict, max_length=30
-    )
+    service_minutes: dict[
+        Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=5, le=240)]
+    ] = Field(default_factory=dict, max_length=30)
     notes: Text | None = Field(default=None, max_length=1000)
 
 
@@ -101,7 +103,12 @@ def parse_drive(payload: object) -> DriveIn:
 
 
 def save_drive(
-    session: Session, data: DriveIn, *, user: User, tz: ZoneInfo, drive: Drive | None = None,
+    session: Session,
+    data: DriveIn,
+    *,
+    user: User,
+    tz: ZoneInfo,
+    drive: Drive | None = None,
     now: datetime | None = None,
 ) -> Drive:
     """Create a drive, or update one not yet published; raise FieldErrors on bad input."""
@@ -125,11 +132,13 @@ def save_drive(
             errors[f"blocks.{index}"] = [_("This block is in the past.")]
         blocks.append((starts, ends))
     ordered = sorted(blocks)
-    for (s1, e1), (s2, _e2) in zip(ordered, ordered[1:], strict=False):
+    for (_s1, e1), (s2, _e2) in zip(ordered, ordered[1:], strict=False):
         if s2 < e1:
             errors["blocks"] = [_("Two blocks overlap.")]
     service_codes = [code for code in data.service_minutes if is_code(code)]
-    services = {s.code: s for s in session.scalars(select(Service).where(Service.code.in_(service_codes)))}
+    services = {
+        s.code: s for s in session.scalars(select(Service).where(Service.code.in_(service_codes)))
+    }
     if len(services) != len(data.service_minutes):
         errors["service_minutes"] = [_("Choose services from the catalogue.")]
     if drive is not None and drive.status not in (DriveStatus.DRAFT, DriveStatus.PLANNING):
@@ -154,7 +163,12 @@ def save_drive(
     points = []
     for point in data.meeting_points:
         existing = kept.get(point.name) or MeetingPoint()
-        existing.name, existing.address, existing.lat, existing.lng = point.name, point.address, point.lat, point.lng
+        existing.name, existing.address, existing.lat, existing.lng = (
+            point.name,
+            point.address,
+            point.lat,
+            point.lng,
+        )
         points.append(existing)
     drive.meeting_points = points
     drive.service_minutes = [
@@ -165,8 +179,12 @@ def save_drive(
     session.add(drive)
     session.flush()
     audit.record(
-        session, action="create" if creating else "update", entity="drive", entity_id=drive.id,
-        user=user, detail={"communes": [c.code for c in communes]},
+        session,
+        action="create" if creating else "update",
+        entity="drive",
+        entity_id=drive.id,
+        user=user,
+        detail={"communes": [c.code for c in communes]},
     )
     return drive
 
@@ -183,7 +201,9 @@ class RequestFilters:
     older_than_days: int | None = None
 
 
-def candidate_requests(drive: Drive, user: User, filters: RequestFilters, *, now: datetime | None = None) -> Select[tuple[HelpRequest]]:
+def candidate_requests(
+    drive: Drive, user: User, filters: RequestFilters, *, now: datetime | None = None
+) -> Select[tuple[HelpRequest]]:
     """Return open requests of the drive's communes (within the user's scope), filtered."""
     now = now or utcnow()
     query = access.requests_for(user).where(
@@ -197,7 +217,9 @@ def candidate_requests(drive: Drive, user: User, filters: RequestFilters, *, now
     if filters.service_code:
         query = query.where(
             HelpRequest.id.in_(
-                select(RequestService.request_id).join(Service).where(Service.code == filters.service_code)
+                select(RequestService.request_id)
+                .join(Service)
+                .where(Service.code == filters.service_code)
             )
         )
     if filters.min_priority:
@@ -230,7 +252,11 @@ def include_requests(
             changed += 1
     if changed:
         audit.record(
-            session, action="update", entity="drive", entity_id=drive.id, user=user,
+            session,
+            action="update",
+            entity="drive",
+            entity_id=drive.id,
+            user=user,
             detail={"include" if include else "exclude": sorted(request_ids)[:200]},
         )
     session.flush()
@@ -238,8 +264,13 @@ def include_requests(
 
 
 def triage_requests(
-    session: Session, request_ids: list[int], *, user: User, priority: int | None = None,
-    status: RequestStatus | None = None, now: datetime | None = None,
+    session: Session,
+    request_ids: list[int],
+    *,
+    user: User,
+    priority: int | None = None,
+    status: RequestStatus | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Bulk triage: mark requests triaged (or cancelled) and/or set their priority."""
     now = now or utcnow()
@@ -258,7 +289,11 @@ def triage_requests(
             record.status_changed_at = now
         changed += 1
         audit.record(
-            session, action="update", entity="help_request", entity_id=record.id, user=user,
+            session,
+            action="update",
+            entity="help_request",
+            entity_id=record.id,
+            user=user,
             commune_id=record.commune_id,
             detail={"priority": priority, "status": status.value if status else None},
         )

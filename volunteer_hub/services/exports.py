@@ -32,7 +32,12 @@ def map_data(plan: Plan, colours: int, fmt: Callable[[datetime], str]) -> dict[s
         start = None
         if team.meeting_point is not None:
             start = [team.meeting_point.lat, team.meeting_point.lng]
-        teams[team.code] = {"code": team.code, "colour": index % colours, "start": start, "stops": []}
+        teams[team.code] = {
+            "code": team.code,
+            "colour": index % colours,
+            "start": start,
+            "stops": [],
+        }
     left_out = []
     for visit in sorted(plan.visits, key=lambda v: (v.shift_index or 0, v.seq or 0)):
         point = _point(visit)
@@ -45,10 +50,17 @@ def map_data(plan: Plan, colours: int, fmt: Callable[[datetime], str]) -> dict[s
             "priority": visit.request.priority,
         }
         if visit.team is None:
-            left_out.append(item | {"reason": visit.unassigned_reason, "detail": visit.unassigned_detail})
+            left_out.append(
+                item | {"reason": visit.unassigned_reason, "detail": visit.unassigned_detail}
+            )
         else:
             teams[visit.team.code]["stops"].append(
-                item | {"seq": visit.seq, "shift": visit.shift_index, "time": fmt(visit.starts_at) if visit.starts_at else ""}
+                item
+                | {
+                    "seq": visit.seq,
+                    "shift": visit.shift_index,
+                    "time": fmt(visit.starts_at) if visit.starts_at else "",
+                }
             )
     return {"teams": list(teams.values()), "left_out": left_out}
 
@@ -73,7 +85,9 @@ class RouteSheet:
     sketch: dict[str, Any] = field(default_factory=dict)
 
 
-def _sketch(points: list[tuple[float, float]], start: tuple[float, float] | None, size: int = 260) -> dict[str, Any]:
+def _sketch(
+    points: list[tuple[float, float]], start: tuple[float, float] | None, size: int = 260
+) -> dict[str, Any]:
     """Project the stops into an SVG box (a sketch that prints without map tiles)."""
     every = ([start] if start else []) + points
     if not every:
@@ -126,34 +140,53 @@ def _safe_cell(value: Any) -> Any:
 
 def _rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
     header = [
-        _("Team"), _("Order"), _("Start"), _("End"), _("Code"), _("Priority"), _("Who needs help"),
-        _("Phone"), _("Address"), _("Landmark"), _("Help wanted"), _("Notes for volunteers"),
-        _("Status"), _("Why not planned"),
+        _("Team"),
+        _("Order"),
+        _("Start"),
+        _("End"),
+        _("Code"),
+        _("Priority"),
+        _("Who needs help"),
+        _("Phone"),
+        _("Address"),
+        _("Landmark"),
+        _("Help wanted"),
+        _("Notes for volunteers"),
+        _("Status"),
+        _("Why not planned"),
     ]
     rows = []
     order = sorted(
         plan.visits,
-        key=lambda v: (v.team is None, len(v.team.code) if v.team else 0, v.team.code if v.team else "",
-                       v.shift_index or 0, v.seq or 0, v.request.reference),
+        key=lambda v: (
+            v.team is None,
+            len(v.team.code) if v.team else 0,
+            v.team.code if v.team else "",
+            v.shift_index or 0,
+            v.seq or 0,
+            v.request.reference,
+        ),
     )
     for visit in order:
         request = visit.request
-        rows.append([
-            visit.team.code if visit.team else "",
-            visit.seq or "",
-            visit.starts_at.isoformat() if visit.starts_at else "",
-            visit.ends_at.isoformat() if visit.ends_at else "",
-            request.reference,
-            request.priority,
-            request.beneficiary_name,
-            national_format(request.phone),
-            address_of(request, with_landmark=False),
-            request.landmark or "",
-            "; ".join(localized(s) for s in request.services),
-            request.notes or "",
-            visit.status.value,
-            visit.unassigned_detail or visit.unassigned_reason or "",
-        ])
+        rows.append(
+            [
+                visit.team.code if visit.team else "",
+                visit.seq or "",
+                visit.starts_at.isoformat() if visit.starts_at else "",
+                visit.ends_at.isoformat() if visit.ends_at else "",
+                request.reference,
+                request.priority,
+                request.beneficiary_name,
+                national_format(request.phone),
+                address_of(request, with_landmark=False),
+                request.landmark or "",
+                "; ".join(localized(s) for s in request.services),
+                request.notes or "",
+                visit.status.value,
+                visit.unassigned_detail or visit.unassigned_reason or "",
+            ]
+        )
     return header, rows
 
 

@@ -50,11 +50,22 @@ class Column:
 
 
 REQUEST_COLUMNS = (
-    Column("beneficiary_name", _l("Name of the person who needs help"), example="Nguyễn Thị Lan", required=True),
+    Column(
+        "beneficiary_name",
+        _l("Name of the person who needs help"),
+        example="Nguyễn Thị Lan",
+        required=True,
+    ),
     Column("age_group", _l("Age group (under_18, 18_59, 60_74, 75_plus)"), example="75_plus"),
-    Column("situations", _l("Situation (elderly_alone; disability; illness; no_smartphone; remote; low_income)"),
-           "list", example="elderly_alone"),
-    Column("contact_name", _l("Name of the person asking, if someone else"), example="Trần Minh Anh"),
+    Column(
+        "situations",
+        _l("Situation (elderly_alone; disability; illness; no_smartphone; remote; low_income)"),
+        "list",
+        example="elderly_alone",
+    ),
+    Column(
+        "contact_name", _l("Name of the person asking, if someone else"), example="Trần Minh Anh"
+    ),
     Column("contact_relation", _l("Relation of the person asking"), example="cháu"),
     Column("phone", _l("Phone"), example="0912345678"),
     Column("reach_note", _l("How to reach them without a phone"), example=""),
@@ -64,8 +75,13 @@ REQUEST_COLUMNS = (
     Column("landmark", _l("Landmark"), example="gần chợ"),
     Column("lat", _l("Latitude"), "float", example=""),
     Column("lng", _l("Longitude"), "float", example=""),
-    Column("services", _l("Help wanted (service codes separated by ;)"), "list",
-           example="vneid_activate; scam_safety", required=True),
+    Column(
+        "services",
+        _l("Help wanted (service codes separated by ;)"),
+        "list",
+        example="vneid_activate; scam_safety",
+        required=True,
+    ),
     Column("people_count", _l("People in the house who need it"), "int", example="1"),
     Column("priority", _l("Priority 1-5 (empty: from the situation)"), "int", example=""),
     Column("notes", _l("Notes for volunteers"), example="Bà nghe kém."),
@@ -77,17 +93,35 @@ VOLUNTEER_COLUMNS = (
     Column("phone", _l("Mobile phone"), example="0987654321", required=True),
     Column("kind", _l("Kind (student, ambassador, community)"), example="student", required=True),
     Column("school_or_unit", _l("School or unit"), example="Trường Đại học Khoa học, Đại học Huế"),
-    Column("date_of_birth", _l("Date of birth (YYYY-MM-DD)"), "date", example="2004-09-02", required=True),
+    Column(
+        "date_of_birth",
+        _l("Date of birth (YYYY-MM-DD)"),
+        "date",
+        example="2004-09-02",
+        required=True,
+    ),
     Column("guardian_name", _l("Guardian's name (under 18)"), example=""),
     Column("guardian_phone", _l("Guardian's phone (under 18)"), example=""),
     Column("guardian_consent", _l("Guardian agreed (yes/no)"), "bool", example=""),
     Column("commune", _l("Home commune code"), example="19789", required=True),
-    Column("travel_mode", _l("Travel (walk, bicycle, motorbike)"), example="motorbike", required=True),
-    Column("skills", _l("Skills as code:level 1-3, separated by ;"), "skills",
-           example="vneid:3; epayment:2", required=True),
+    Column(
+        "travel_mode", _l("Travel (walk, bicycle, motorbike)"), example="motorbike", required=True
+    ),
+    Column(
+        "skills",
+        _l("Skills as code:level 1-3, separated by ;"),
+        "skills",
+        example="vneid:3; epayment:2",
+        required=True,
+    ),
     Column("languages", _l("Languages (vi; en; km ...)"), "list", example="vi"),
-    Column("availability", _l("Free (sat_morning; sat_afternoon; sun_morning; sun_afternoon; weekday_evening)"),
-           "list", example="sat_morning; sun_morning", required=True),
+    Column(
+        "availability",
+        _l("Free (sat_morning; sat_afternoon; sun_morning; sun_afternoon; weekday_evening)"),
+        "list",
+        example="sat_morning; sun_morning",
+        required=True,
+    ),
     Column("away", _l("Dates away (YYYY-MM-DD/YYYY-MM-DD; ...)"), "away", example=""),
     Column("max_visits_per_day", _l("Most visits a day"), "int", example="4"),
     Column("consent", _l("Consent given (yes/no)"), "bool", example="yes", required=True),
@@ -138,8 +172,10 @@ def _header_index(columns: tuple[Column, ...], header: list[str]) -> dict[int, C
     missing = [c for c in columns if c.required and c not in found.values()]
     if missing:
         raise ImportFileError(
-            _("Missing columns: %(names)s. Start from the template.",
-              names=", ".join(c.key for c in missing))
+            _(
+                "Missing columns: %(names)s. Start from the template.",
+                names=", ".join(c.key for c in missing),
+            )
         )
     return found
 
@@ -176,8 +212,11 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
                     break
         except csv.Error as exc:  # a cell over csv's limit (128 KiB), a NUL byte...
             raise ImportFileError(
-                _("Line %(n)d of this CSV file cannot be read: a cell is too long or broken. "
-                  "Check it, save the file again as CSV (UTF-8) and try again.", n=reader.line_num)
+                _(
+                    "Line %(n)d of this CSV file cannot be read: a cell is too long or broken. "
+                    "Check it, save the file again as CSV (UTF-8) and try again.",
+                    n=reader.line_num,
+                )
             ) from exc
         return rows
     raise ImportFileError(_("Upload a .csv or .xlsx file."))
@@ -233,7 +272,9 @@ def _parse_cell(column: Column, raw: str) -> Any:
     raise ValueError(column.kind)  # pragma: no cover
 
 
-def payloads(columns: tuple[Column, ...], table: list[list[str]]) -> list[tuple[int, dict[str, Any]]]:
+def payloads(
+    columns: tuple[Column, ...], table: list[list[str]]
+) -> list[tuple[int, dict[str, Any]]]:
     """Return (row number as the spreadsheet shows it, payload) for every non-empty row."""
     if not table:
         raise ImportFileError(_("The file is empty."))
@@ -276,7 +317,9 @@ def _run(
         except SQLAlchemyError:
             log.exception("import: row %d could not be stored", number)
             report.errors.append(
-                RowError(number, "", [_("This row could not be saved. Check it and import it again.")])
+                RowError(
+                    number, "", [_("This row could not be saved. Check it and import it again.")]
+                )
             )
         else:
             report.imported.append(stored)
@@ -304,7 +347,9 @@ def import_volunteers(
     """Import volunteers (pending approval and phone verification); the caller commits."""
 
     def store(payload: dict[str, Any]) -> str:
-        volunteer = register_volunteer(session, parse_volunteer(payload), source="import", user=user, ip=ip)
+        volunteer = register_volunteer(
+            session, parse_volunteer(payload), source="import", user=user, ip=ip
+        )
         return volunteer.full_name
 
     return _run(session, VOLUNTEER_COLUMNS, filename, data, store)

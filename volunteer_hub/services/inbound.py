@@ -142,8 +142,11 @@ def handle_inbound(
     if existing is not None:
         return InboundResult(existing.action or "unknown", existing.result, duplicate=True)
     record = InboundMessage(
-        provider_sid=provider_sid, from_phone=from_phone[:20], to_phone=(to_phone or None),
-        body=(body or "")[:1600], received_at=now,
+        provider_sid=provider_sid,
+        from_phone=from_phone[:20],
+        to_phone=(to_phone or None),
+        body=(body or "")[:1600],
+        received_at=now,
     )
     stored = insert_once(
         session,
@@ -170,8 +173,12 @@ def handle_inbound(
         kind, action, code = _act(session, parsed, volunteer, from_phone, now)
 
     reply = render_sms(
-        session, kind, locale, {"code": "" if code is None else str(code)},
-        unaccented=settings.unaccented_default, settings=settings,
+        session,
+        kind,
+        locale,
+        {"code": "" if code is None else str(code)},
+        unaccented=settings.unaccented_default,
+        settings=settings,
     )
     record.action = action[:20]
     record.result = reply[:300]

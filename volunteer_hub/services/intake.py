@@ -229,7 +229,9 @@ def _errors_for_references(
     codes = list(dict.fromkeys(data.services))
     wellformed = [code for code in codes if is_code(code)]
     services = list(
-        session.scalars(select(Service).where(Service.code.in_(wellformed), Service.active.is_(True)))
+        session.scalars(
+            select(Service).where(Service.code.in_(wellformed), Service.active.is_(True))
+        )
     )
     if len(services) != len(codes):
         errors["services"] = [_("Choose the help you need from the list.")]
@@ -249,14 +251,22 @@ def _cross_field_errors(data: HelpRequestIn) -> tuple[dict[str, list[str]], str 
             phone, is_mobile = parsed.e164, parsed.is_mobile
     elif not data.reach_note:
         errors["reach_note"] = [
-            _("Give a phone number, or tell us how to reach you (for example through the hamlet head).")
+            _(
+                "Give a phone number, or tell us how to reach you "
+                "(for example through the hamlet head)."
+            )
         ]
     if not data.contact_is_beneficiary and not data.contact_name:
         errors["contact_name"] = [_("Tell us who is asking.")]
     if (data.lat is None) != (data.lng is None):
         errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
-    elif data.lat is not None and data.lng is not None and not (
-        VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1] and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+    elif (
+        data.lat is not None
+        and data.lng is not None
+        and not (
+            VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1]
+            and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+        )
     ):
         errors["lat"] = [_("The map pin is outside Vietnam.")]
     for index, window in enumerate(data.windows):
@@ -346,7 +356,10 @@ def submit_request(
         actor=actor or (user.email if user else "public"),
         commune_id=commune.id,
         ip=ip,
-        detail={"source": source.value, "possible_duplicate_of": duplicate.id if duplicate else None},
+        detail={
+            "source": source.value,
+            "possible_duplicate_of": duplicate.id if duplicate else None,
+        },
     )
     return Submitted(record, duplicate)
 
@@ -360,9 +373,7 @@ def served_communes(session: Session) -> list[Commune]:
     )
     communes = list(
         session.scalars(
-            select(Commune)
-            .where(Commune.province_id.in_(served_provinces))
-            .order_by(Commune.name)
+            select(Commune).where(Commune.province_id.in_(served_provinces)).order_by(Commune.name)
         )
     )
     if communes:
@@ -375,7 +386,11 @@ def effective_point(record: HelpRequest) -> tuple[float, float] | None:
     """Return where to go: the pin, else the hamlet, else the commune's centroid."""
     if record.lat is not None and record.lng is not None:
         return record.lat, record.lng
-    if record.hamlet is not None and record.hamlet.lat is not None and record.hamlet.lng is not None:
+    if (
+        record.hamlet is not None
+        and record.hamlet.lat is not None
+        and record.hamlet.lng is not None
+    ):
         return record.hamlet.lat, record.hamlet.lng
     if record.commune.lat is not None and record.commune.lng is not None:
         return record.commune.lat, record.commune.lng
@@ -388,4 +403,3 @@ def lookup_reference(session: Session, text: str) -> HelpRequest | None:
     if not code or len(code) > 12 or not set(code) <= set(REFERENCE_ALPHABET):
         return None
     return session.scalar(select(HelpRequest).where(HelpRequest.reference == code))
-

@@ -412,9 +412,7 @@ def claim_due_messages(
             attempts=Message.attempts + 1,
             status_updated_at=now,
         )
-        .returning(
-            Message.id, Message.to_phone, Message.body, Message.segments, Message.attempts
-        )
+        .returning(Message.id, Message.to_phone, Message.body, Message.segments, Message.attempts)
     )
     rows = _atomically(
         session,
@@ -492,9 +490,7 @@ def record_sent(
         .where(
             Message.id == claimed.id,
             Message.provider_sid.is_(None),
-            Message.status.in_(
-                [MessageStatus.SENDING, MessageStatus.QUEUED, MessageStatus.HELD]
-            ),
+            Message.status.in_([MessageStatus.SENDING, MessageStatus.QUEUED, MessageStatus.HELD]),
         )
         .values(**values)
     )
@@ -523,7 +519,8 @@ def _failure(
     text = str(exc)[:500]
     if isinstance(exc, TransientGatewayError):
         values: dict[str, Any] = {
-            "error_code": (code or "transient")[:20], "error_message": text,
+            "error_code": (code or "transient")[:20],
+            "error_message": text,
             "status_updated_at": now,
         }
         if claimed.attempts >= settings.max_attempts:
@@ -536,8 +533,10 @@ def _failure(
     if isinstance(exc, PermanentGatewayError):
         source = "provider" if exc.opted_out else "invalid_number" if exc.invalid_number else None
         values = {
-            "status": MessageStatus.FAILED, "error_code": (code or "permanent")[:20],
-            "error_message": text, "status_updated_at": now,
+            "status": MessageStatus.FAILED,
+            "error_code": (code or "permanent")[:20],
+            "error_message": text,
+            "status_updated_at": now,
         }
         return _Failure(values, "failed", source)
     # UncertainSendError, or a bug in a backend: the provider may have the message, so the row
@@ -550,14 +549,21 @@ def _failure(
 
 
 def _record_failure(
-    session: Session, claimed: ClaimedMessage, failure: _Failure, *, worker_id: str,
+    session: Session,
+    claimed: ClaimedMessage,
+    failure: _Failure,
+    *,
+    worker_id: str,
     now: datetime,
 ) -> None:
     _conditional_update(session, claimed.id, worker_id, failure.values)
     if failure.opt_out_source:
         opt_out(
-            session, claimed.to_phone, source=failure.opt_out_source,
-            note=str(failure.values.get("error_message") or "")[:300], now=now,
+            session,
+            claimed.to_phone,
+            source=failure.opt_out_source,
+            note=str(failure.values.get("error_message") or "")[:300],
+            now=now,
         )
 
 
@@ -802,13 +808,12 @@ def reconcile_stale_messages(
         decisions = _reconcile_decisions(session, rows, found, now)
         for message_id, values in decisions:
             outcome = {
-                MessageStatus.HELD: "held", MessageStatus.SENT: "found_sent",
+                MessageStatus.HELD: "held",
+                MessageStatus.SENT: "found_sent",
                 MessageStatus.QUEUED: "requeued",
             }[values["status"]]
             setattr(report, outcome, getattr(report, outcome) + 1)
-            writes.add(
-                lambda i=message_id, v=values: _conditional_update(session, i, worker_id, v)
-            )
+            writes.add(lambda i=message_id, v=values: _conditional_update(session, i, worker_id, v))
     writes.flush()
     session.commit()
     return report
@@ -866,8 +871,13 @@ def _reconcile_decisions(
 
 
 def resolve_held(
-    session: Session, message: Message, decision: str, *, now: datetime | None = None,
-    user: User | None = None, ip: str | None = None,
+    session: Session,
+    message: Message,
+    decision: str,
+    *,
+    now: datetime | None = None,
+    user: User | None = None,
+    ip: str | None = None,
 ) -> None:
     """Apply a person's decision on a held message: "sent", "resend" or "cancel"; audited.
 
@@ -897,8 +907,15 @@ def resolve_held(
     ).rowcount
     if not changed:
         raise MessagingError(str(_l("Only held messages wait for a decision.")))
-    audit.record(session, action="update", entity="message", entity_id=message.id, user=user,
-                 ip=ip, detail={"decision": decision})
+    audit.record(
+        session,
+        action="update",
+        entity="message",
+        entity_id=message.id,
+        user=user,
+        ip=ip,
+        detail={"decision": decision},
+    )
     session.flush()
     session.refresh(message)
 
@@ -984,7 +1001,10 @@ class FailingNumber:
 
 
 def failing_numbers(
-    session: Session, *, threshold: int | None = None, since: datetime | None = None,
+    session: Session,
+    *,
+    threshold: int | None = None,
+    since: datetime | None = None,
     drive_id: int | None = None,
 ) -> list[FailingNumber]:
     """Return numbers whose last ``threshold`` (or more) finished messages all failed.
@@ -1042,20 +1062,28 @@ DRIVE_PROBLEMS_LIMIT = 100
 
 
 def drive_sms_problems(
-    session: Session, drive_id: int, *, threshold: int | None = None,
+    session: Session,
+    drive_id: int,
+    *,
+    threshold: int | None = None,
     since: datetime | None = None,
 ) -> DriveSmsProblems:
     """Return a drive's held and failed messages, and its numbers that keep failing.
 
     Only the drive's own messages and numbers: a coordinator sees nothing of other drives.
     """
-    problem = select(Message).where(Message.drive_id == drive_id).order_by(
-        Message.created_at.desc(), Message.id.desc()
-    ).limit(DRIVE_PROBLEMS_LIMIT)
+    problem = (
+        select(Message)
+        .where(Message.drive_id == drive_id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(DRIVE_PROBLEMS_LIMIT)
+    )
     held = list(session.scalars(problem.where(Message.status == MessageStatus.HELD)))
-    failed = list(session.scalars(
-        problem.where(Message.status.in_([MessageStatus.FAILED, MessageStatus.UNDELIVERED]))
-    ))
+    failed = list(
+        session.scalars(
+            problem.where(Message.status.in_([MessageStatus.FAILED, MessageStatus.UNDELIVERED]))
+        )
+    )
     failing = failing_numbers(session, threshold=threshold, since=since, drive_id=drive_id)
     wanted = {m.to_phone for m in held + failed} | {f.phone for f in failing}
     names: dict[str, str] = {}
@@ -1208,4 +1236,3 @@ def verify_phone_code(
         volunteer.phone_verified_at = now
     session.flush()
     return ok
-

@@ -135,16 +135,30 @@ def queue_for_volunteer(
     values = visit_values(visit, locale, settings, volunteer=volunteer)
     if with_link:
         values["link"] = links.issue_link(
-            session, purpose=links.VOLUNTEER_VISIT, visit=visit, volunteer_id=volunteer.id,
-            now=now, settings=settings,
+            session,
+            purpose=links.VOLUNTEER_VISIT,
+            visit=visit,
+            volunteer_id=volunteer.id,
+            now=now,
+            settings=settings,
         ).url
     values.update(extra or {})
-    body = render_sms(session, kind, locale, values, unaccented=_drive_unaccented(visit),
-                      settings=settings)
+    body = render_sms(
+        session, kind, locale, values, unaccented=_drive_unaccented(visit), settings=settings
+    )
     return queue_message(
-        session, key=key, kind=kind, to_phone=volunteer.phone, body=body, locale=locale,
-        urgent=urgent, send_after=send_after or now, drive_id=visit.plan.drive_id,
-        visit_id=visit.id, volunteer_id=volunteer.id, request_id=visit.request_id,
+        session,
+        key=key,
+        kind=kind,
+        to_phone=volunteer.phone,
+        body=body,
+        locale=locale,
+        urgent=urgent,
+        send_after=send_after or now,
+        drive_id=visit.plan.drive_id,
+        visit_id=visit.id,
+        volunteer_id=volunteer.id,
+        request_id=visit.request_id,
     )
 
 
@@ -172,15 +186,28 @@ def queue_for_household(
     values = visit_values(visit, locale, settings)
     if with_link:
         values["link"] = links.issue_link(
-            session, purpose=links.HOUSEHOLD_VISIT, visit=visit, request_id=request.id,
-            now=now, settings=settings,
+            session,
+            purpose=links.HOUSEHOLD_VISIT,
+            visit=visit,
+            request_id=request.id,
+            now=now,
+            settings=settings,
         ).url
-    body = render_sms(session, kind, locale, values, unaccented=_drive_unaccented(visit),
-                      settings=settings)
+    body = render_sms(
+        session, kind, locale, values, unaccented=_drive_unaccented(visit), settings=settings
+    )
     return queue_message(
-        session, key=key, kind=kind, to_phone=request.phone, body=body, locale=locale,
-        urgent=urgent, send_after=send_after or now, drive_id=visit.plan.drive_id,
-        visit_id=visit.id, request_id=request.id,
+        session,
+        key=key,
+        kind=kind,
+        to_phone=request.phone,
+        body=body,
+        locale=locale,
+        urgent=urgent,
+        send_after=send_after or now,
+        drive_id=visit.plan.drive_id,
+        visit_id=visit.id,
+        request_id=request.id,
     )
 
 
@@ -189,35 +216,58 @@ def _members(visit: Visit) -> list[Volunteer]:
 
 
 def notify_assignment(
-    session: Session, visit: Visit, *, version: int, now: datetime | None = None,
+    session: Session,
+    visit: Visit,
+    *,
+    version: int,
+    now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> list[Message]:
     """Tell each volunteer of the visit's team where and when to go, with their link."""
     return [
         queue_for_volunteer(
-            session, visit, volunteer, kind="assignment",
+            session,
+            visit,
+            volunteer,
+            kind="assignment",
             key=f"visit:{visit.id}:assignment:vol{volunteer.id}:v{version}",
-            urgent=_is_soon(visit, now or utcnow()), now=now, settings=settings,
+            urgent=_is_soon(visit, now or utcnow()),
+            now=now,
+            settings=settings,
         )
         for volunteer in _members(visit)
     ]
 
 
 def notify_household(
-    session: Session, visit: Visit, *, version: int, now: datetime | None = None,
+    session: Session,
+    visit: Visit,
+    *,
+    version: int,
+    now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> Message | None:
     """Tell the household when the team comes, what to have ready, and how to answer."""
     return queue_for_household(
-        session, visit, kind="household_confirmation",
+        session,
+        visit,
+        kind="household_confirmation",
         key=f"visit:{visit.id}:household:v{version}",
-        urgent=_is_soon(visit, now or utcnow()), now=now, settings=settings,
+        urgent=_is_soon(visit, now or utcnow()),
+        now=now,
+        settings=settings,
     )
 
 
 def notify_change(
-    session: Session, visit: Visit, *, version: int, replaces: Visit | None = None,
-    household: bool = True, now: datetime | None = None, settings: SmsSettings | None = None,
+    session: Session,
+    visit: Visit,
+    *,
+    version: int,
+    replaces: Visit | None = None,
+    household: bool = True,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
 ) -> list[Message]:
     """Tell the team and the household that the visit moved; drop the old visit's queue.
 
@@ -230,16 +280,26 @@ def notify_change(
     urgent = _is_soon(visit, now) or (replaces is not None and _is_soon(replaces, now))
     sent = [
         queue_for_volunteer(
-            session, visit, volunteer, kind="change_volunteer",
+            session,
+            visit,
+            volunteer,
+            kind="change_volunteer",
             key=f"visit:{visit.id}:change:vol{volunteer.id}:v{version}",
-            urgent=urgent, now=now, settings=settings,
+            urgent=urgent,
+            now=now,
+            settings=settings,
         )
         for volunteer in _members(visit)
     ]
     if household:
         message = queue_for_household(
-            session, visit, kind="change_household", key=f"visit:{visit.id}:change:v{version}",
-            urgent=urgent, now=now, settings=settings,
+            session,
+            visit,
+            kind="change_household",
+            key=f"visit:{visit.id}:change:v{version}",
+            urgent=urgent,
+            now=now,
+            settings=settings,
         )
         if message is not None:
             sent.append(message)
@@ -247,8 +307,14 @@ def notify_change(
 
 
 def notify_cancellation(
-    session: Session, visit: Visit, *, version: int, household: bool = True,
-    volunteers: bool = True, now: datetime | None = None, settings: SmsSettings | None = None,
+    session: Session,
+    visit: Visit,
+    *,
+    version: int,
+    household: bool = True,
+    volunteers: bool = True,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
 ) -> list[Message]:
     """Tell the team (and the household) that the visit is off; drop its queued messages."""
     now = now or utcnow()
@@ -258,17 +324,28 @@ def notify_cancellation(
     if volunteers:
         sent += [
             queue_for_volunteer(
-                session, visit, volunteer, kind="cancellation_volunteer",
+                session,
+                visit,
+                volunteer,
+                kind="cancellation_volunteer",
                 key=f"visit:{visit.id}:cancel:vol{volunteer.id}:v{version}",
-                urgent=urgent, with_link=False, now=now, settings=settings,
+                urgent=urgent,
+                with_link=False,
+                now=now,
+                settings=settings,
             )
             for volunteer in _members(visit)
         ]
     if household:
         message = queue_for_household(
-            session, visit, kind="cancellation_household",
-            key=f"visit:{visit.id}:cancel:v{version}", urgent=urgent, with_link=False,
-            now=now, settings=settings,
+            session,
+            visit,
+            kind="cancellation_household",
+            key=f"visit:{visit.id}:cancel:v{version}",
+            urgent=urgent,
+            with_link=False,
+            now=now,
+            settings=settings,
         )
         if message is not None:
             sent.append(message)
@@ -276,20 +353,32 @@ def notify_cancellation(
 
 
 def notify_thanks(
-    session: Session, visit: Visit, *, now: datetime | None = None,
+    session: Session,
+    visit: Visit,
+    *,
+    now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> list[Message]:
     """Thank the team (with the outcome link) and the household (with a feedback link)."""
     sent = [
         queue_for_volunteer(
-            session, visit, volunteer, kind="thanks_volunteer",
-            key=f"visit:{visit.id}:thanks:vol{volunteer.id}", now=now, settings=settings,
+            session,
+            visit,
+            volunteer,
+            kind="thanks_volunteer",
+            key=f"visit:{visit.id}:thanks:vol{volunteer.id}",
+            now=now,
+            settings=settings,
         )
         for volunteer in _members(visit)
     ]
     message = queue_for_household(
-        session, visit, kind="thanks_household", key=f"visit:{visit.id}:thanks",
-        now=now, settings=settings,
+        session,
+        visit,
+        kind="thanks_household",
+        key=f"visit:{visit.id}:thanks",
+        now=now,
+        settings=settings,
     )
     if message is not None:
         sent.append(message)
@@ -316,8 +405,13 @@ def drive_recipients(session: Session, drive: Drive) -> list[tuple[str, str, dic
     for volunteer in volunteers:
         if volunteer.phone and volunteer.phone not in seen:
             seen.add(volunteer.phone)
-            found.append((volunteer.phone, recipient_locale(volunteer.languages),
-                          {"volunteer_id": volunteer.id}))
+            found.append(
+                (
+                    volunteer.phone,
+                    recipient_locale(volunteer.languages),
+                    {"volunteer_id": volunteer.id},
+                )
+            )
     requests = session.scalars(
         select(HelpRequest)
         .join(DriveRequest, DriveRequest.request_id == HelpRequest.id)
@@ -327,14 +421,20 @@ def drive_recipients(session: Session, drive: Drive) -> list[tuple[str, str, dic
     for request in requests:
         if request.can_receive_sms and request.phone and request.phone not in seen:
             seen.add(request.phone)
-            found.append((request.phone, recipient_locale(request.languages),
-                          {"request_id": request.id}))
+            found.append(
+                (request.phone, recipient_locale(request.languages), {"request_id": request.id})
+            )
     return found
 
 
 def broadcast(
-    session: Session, drive: Drive, text: str, *, urgent: bool = False,
-    now: datetime | None = None, settings: SmsSettings | None = None,
+    session: Session,
+    drive: Drive,
+    text: str,
+    *,
+    urgent: bool = False,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
 ) -> int:
     """Queue ``text`` to every volunteer and household of a drive; return how many were queued.
 
@@ -352,11 +452,25 @@ def broadcast(
         key = f"drive:{drive.id}:broadcast:{digest}:{phone}"
         if message_exists(session, key):
             continue
-        body = render_sms(session, "broadcast", locale, {"text": clean, "drive": drive.name},
-                          unaccented=drive.unaccented_sms, settings=settings)
+        body = render_sms(
+            session,
+            "broadcast",
+            locale,
+            {"text": clean, "drive": drive.name},
+            unaccented=drive.unaccented_sms,
+            settings=settings,
+        )
         message = queue_message(
-            session, key=key, kind="broadcast", to_phone=phone, body=body, locale=locale,
-            urgent=urgent, send_after=now, drive_id=drive.id, **ids,
+            session,
+            key=key,
+            kind="broadcast",
+            to_phone=phone,
+            body=body,
+            locale=locale,
+            urgent=urgent,
+            send_after=now,
+            drive_id=drive.id,
+            **ids,
         )
         if message.status == "queued":
             queued += 1

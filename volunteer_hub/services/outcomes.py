@@ -34,8 +34,13 @@ from volunteer_hub.services.intake import new_reference
 from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
 
 #: Visits whose outcome can be reported: published, and not called off.
-REPORTABLE = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS,
-              VisitStatus.DONE, VisitStatus.NOT_HOME)
+REPORTABLE = (
+    VisitStatus.SCHEDULED,
+    VisitStatus.CONFIRMED,
+    VisitStatus.IN_PROGRESS,
+    VisitStatus.DONE,
+    VisitStatus.NOT_HOME,
+)
 #: Outcomes that leave something to do on a later drive.
 FOLLOW_UP = (Outcome.NOT_HOME, Outcome.PARTLY_DONE, Outcome.REFERRED)
 NEEDS_REASON = (Outcome.REFERRED, Outcome.NOT_POSSIBLE)
@@ -55,7 +60,9 @@ class OutcomeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    services: dict[Annotated[str, Field(max_length=40)], ServiceOutcomeIn] = Field(min_length=1, max_length=20)
+    services: dict[Annotated[str, Field(max_length=40)], ServiceOutcomeIn] = Field(
+        min_length=1, max_length=20
+    )
     people_helped: int = Field(default=0, ge=0, le=20)
     minutes_spent: int | None = Field(default=None, ge=0, le=600)
     note: Text | None = Field(default=None, max_length=1000)
@@ -80,7 +87,9 @@ def parse_outcome(payload: object) -> OutcomeIn:
         raise FieldErrors(field_errors(exc)) from None
 
 
-def _follow_up(session: Session, visit: Visit, pending: dict[str, tuple[Outcome, str | None]], now: datetime) -> HelpRequest:
+def _follow_up(
+    session: Session, visit: Visit, pending: dict[str, tuple[Outcome, str | None]], now: datetime
+) -> HelpRequest:
     """Create (or update) the request that carries what is left to the next drive."""
     original = visit.request
     by_code = {s.code: s for s in original.services}
@@ -103,10 +112,28 @@ def _follow_up(session: Session, visit: Visit, pending: dict[str, tuple[Outcome,
         created_at=now,
         status_changed_at=now,
     )
-    for name in ("beneficiary_name", "age_group", "people_count", "contact_is_beneficiary", "contact_name",
-                 "contact_relation", "phone", "phone_is_mobile", "reach_note", "commune_id", "hamlet_id",
-                 "hamlet_name", "house", "landmark", "lat", "lng", "location_source", "notes",
-                 "consent_at", "consent_version"):
+    for name in (
+        "beneficiary_name",
+        "age_group",
+        "people_count",
+        "contact_is_beneficiary",
+        "contact_name",
+        "contact_relation",
+        "phone",
+        "phone_is_mobile",
+        "reach_note",
+        "commune_id",
+        "hamlet_id",
+        "hamlet_name",
+        "house",
+        "landmark",
+        "lat",
+        "lng",
+        "location_source",
+        "notes",
+        "consent_at",
+        "consent_version",
+    ):
         setattr(follow, name, getattr(original, name))
     follow.situations = list(original.situations)
     follow.languages = list(original.languages)
@@ -129,7 +156,10 @@ def record_outcome(
     user: User | None = None,
     now: datetime | None = None,
 ) -> Reported:
-    """Store a visit report; raise FieldErrors when it does not fit the visit. The caller commits."""
+    """Store a visit report; raise FieldErrors when it does not fit the visit.
+
+    The caller commits.
+    """
     now = now or utcnow()
     if visit.status not in REPORTABLE or visit.team is None:
         raise FieldErrors({"_form": [_("This visit cannot be reported.")]})
@@ -139,8 +169,12 @@ def record_outcome(
         errors["services"] = [_("Give an outcome for each service asked for.")]
     for code, item in data.services.items():
         if item.outcome in NEEDS_REASON and not item.reason:
-            errors[f"services.{code}.reason"] = [_("Say where it was referred, or why it was not possible.")]
-    all_away = bool(data.services) and all(i.outcome is Outcome.NOT_HOME for i in data.services.values())
+            errors[f"services.{code}.reason"] = [
+                _("Say where it was referred, or why it was not possible.")
+            ]
+    all_away = bool(data.services) and all(
+        i.outcome is Outcome.NOT_HOME for i in data.services.values()
+    )
     if not all_away and data.people_helped < 1:
         errors["people_helped"] = [_("How many people in the house were helped?")]
     if errors:
@@ -177,14 +211,22 @@ def record_outcome(
     request.status = target
     request.status_changed_at = now
 
-    pending = {code: (i.outcome, i.reason) for code, i in data.services.items() if i.outcome in FOLLOW_UP}
+    pending = {
+        code: (i.outcome, i.reason) for code, i in data.services.items() if i.outcome in FOLLOW_UP
+    }
     follow = _follow_up(session, visit, pending, now) if pending else None
     audit.record(
-        session, action="report", entity="visit", entity_id=visit.id, user=user,
+        session,
+        action="report",
+        entity="visit",
+        entity_id=visit.id,
+        user=user,
         actor=None if user else (f"volunteer:{volunteer.id}" if volunteer else "system"),
         commune_id=request.commune_id,
-        detail={"outcomes": {c: i.outcome.value for c, i in data.services.items()},
-                "follow_up": follow.reference if follow else None},
+        detail={
+            "outcomes": {c: i.outcome.value for c, i in data.services.items()},
+            "follow_up": follow.reference if follow else None,
+        },
     )
     session.flush()
     return Reported(visit, follow)

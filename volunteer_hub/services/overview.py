@@ -99,14 +99,17 @@ def overview(session: Session, user: User) -> Overview:
         select(visible.c.status, func.count()).group_by(visible.c.status)
     ):
         result.requests_by_status[str(status)] = count
-    result.urgent_waiting = session.scalar(
-        select(func.count())
-        .select_from(visible)
-        .where(
-            visible.c.priority >= 4,
-            visible.c.status.in_([RequestStatus.NEW.value, RequestStatus.TRIAGED.value]),
+    result.urgent_waiting = (
+        session.scalar(
+            select(func.count())
+            .select_from(visible)
+            .where(
+                visible.c.priority >= 4,
+                visible.c.status.in_([RequestStatus.NEW.value, RequestStatus.TRIAGED.value]),
+            )
         )
-    ) or 0
+        or 0
+    )
     vols = access.volunteers_for(user).subquery()
     for status, count in session.execute(
         select(vols.c.status, func.count()).group_by(vols.c.status)
@@ -118,7 +121,9 @@ def overview(session: Session, user: User) -> Overview:
     result.drives_open = list(
         session.scalars(
             access.drives_for(user)
-            .where(Drive.status.in_([DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED]))
+            .where(
+                Drive.status.in_([DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED])
+            )
             .order_by(Drive.created_at.desc())
             .limit(5)
         )

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import scheduling
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
+import scheduling
 from volunteer_hub.models import Plan, PlanStatus, User, Visit
 from volunteer_hub.services import audit
 from volunteer_hub.services.planning import PlanningError, plan_of, problem_of, store_result
@@ -38,15 +38,27 @@ def violation_text(v: scheduling.Violation, names: dict[str, str]) -> str:
     team = v.team or ""
     messages = {
         "skill": _("Team %(team)s lacks a skill that %(visit)s needs.", team=team, visit=visit),
-        "language": _("Team %(team)s does not speak a language %(visit)s needs.", team=team, visit=visit),
+        "language": _(
+            "Team %(team)s does not speak a language %(visit)s needs.", team=team, visit=visit
+        ),
         "pinned": _("%(visit)s is pinned to another team.", visit=visit),
         "forbidden": _("A member of team %(team)s declined %(visit)s.", team=team, visit=visit),
         "max_visits": _("Team %(team)s would have more visits than it can make.", team=team),
         "window": _("%(visit)s cannot start inside the times the household gave.", visit=visit),
-        "requested": _("Team %(team)s cannot be at %(visit)s at the requested time.", team=team, visit=visit),
-        "shift": _("Team %(team)s would finish %(visit)s after its shift ends.", team=team, visit=visit),
-        "end": _("Team %(team)s could not get back to its meeting point before the shift ends.", team=team),
-        "end_point": _("Team %(team)s could not get back to its meeting point before the shift ends.", team=team),
+        "requested": _(
+            "Team %(team)s cannot be at %(visit)s at the requested time.", team=team, visit=visit
+        ),
+        "shift": _(
+            "Team %(team)s would finish %(visit)s after its shift ends.", team=team, visit=visit
+        ),
+        "end": _(
+            "Team %(team)s could not get back to its meeting point before the shift ends.",
+            team=team,
+        ),
+        "end_point": _(
+            "Team %(team)s could not get back to its meeting point before the shift ends.",
+            team=team,
+        ),
         "duplicate": _("%(visit)s would be visited twice.", visit=visit),
         "load": _("Team %(team)s would carry too much.", team=team),
     }
@@ -55,7 +67,10 @@ def violation_text(v: scheduling.Violation, names: dict[str, str]) -> str:
 
 def visit_names(plan: Plan) -> dict[str, str]:
     """Return reference code -> "CODE (beneficiary name)" for the plan's visits."""
-    return {v.request.reference: f"{v.request.reference} ({v.request.beneficiary_name})" for v in plan.visits}
+    return {
+        v.request.reference: f"{v.request.reference} ({v.request.beneficiary_name})"
+        for v in plan.visits
+    }
 
 
 def _editable(plan: Plan, expected_version: int | None) -> None:
@@ -75,8 +90,12 @@ def _starts(current: scheduling.Plan) -> dict[str, datetime]:
     return {s.visit: s.start for r in current.routes for s in r.stops}
 
 
-def _retime(problem: scheduling.Problem, current: scheduling.Plan,
-            routes: dict[tuple[str, int], list[str]], requested: dict[str, datetime]) -> scheduling.Retimed:
+def _retime(
+    problem: scheduling.Problem,
+    current: scheduling.Plan,
+    routes: dict[tuple[str, int], list[str]],
+    requested: dict[str, datetime],
+) -> scheduling.Retimed:
     """Time the routes keeping every other visit at its current start when that still works.
 
     People have been told their times: a change elsewhere should not move them. Only when
@@ -89,11 +108,17 @@ def _retime(problem: scheduling.Problem, current: scheduling.Plan,
     return _retime_exactly(problem, current, routes, requested)
 
 
-def _retime_exactly(problem: scheduling.Problem, current: scheduling.Plan,
-                    routes: dict[tuple[str, int], list[str]], requested: dict[str, datetime]) -> scheduling.Retimed:
+def _retime_exactly(
+    problem: scheduling.Problem,
+    current: scheduling.Plan,
+    routes: dict[tuple[str, int], list[str]],
+    requested: dict[str, datetime],
+) -> scheduling.Retimed:
     edits = [
         scheduling.EditedRoute(
-            team, tuple(ids), shift,
+            team,
+            tuple(ids),
+            shift,
             {vid: when for vid, when in requested.items() if vid in ids},
         )
         for (team, shift), ids in routes.items()
@@ -103,13 +128,20 @@ def _retime_exactly(problem: scheduling.Problem, current: scheduling.Plan,
 
 
 def _best_insertion(
-    problem: scheduling.Problem, current: scheduling.Plan, routes: dict[tuple[str, int], list[str]],
-    reference: str, team_code: str, shift: int | None, start: datetime | None,
+    problem: scheduling.Problem,
+    current: scheduling.Plan,
+    routes: dict[tuple[str, int], list[str]],
+    reference: str,
+    team_code: str,
+    shift: int | None,
+    start: datetime | None,
 ) -> scheduling.Retimed:
     """Try every shift and position of the team; keep the feasible one with least travel."""
     team = next((t for t in problem.teams if t.id == team_code), None)
     if team is None:
-        return scheduling.Retimed(None, (scheduling.Violation("unknown_team", "unknown team", team_code),))
+        return scheduling.Retimed(
+            None, (scheduling.Violation("unknown_team", "unknown team", team_code),)
+        )
     shifts = [shift] if shift is not None else list(range(len(team.shifts)))
     if start is not None:
         shifts = [i for i in shifts if team.shifts[i].start <= start < team.shifts[i].end] or shifts
@@ -137,7 +169,9 @@ def _best_insertion(
         return best
     if first_refusal is not None:
         return first_refusal
-    return scheduling.Retimed(None, (scheduling.Violation("shift", "no shift", team_code, reference),))
+    return scheduling.Retimed(
+        None, (scheduling.Violation("shift", "no shift", team_code, reference),)
+    )
 
 
 @dataclass
@@ -187,14 +221,27 @@ def move_visit(
         raise EditRefused([violation_text(v, names) for v in found])
     store_result(session, plan, result.plan)
     audit.record(
-        session, action="update", entity="plan", entity_id=plan.id, user=user,
-        detail={"move": reference, "team": team_code, "start": start.isoformat() if start else None},
+        session,
+        action="update",
+        entity="plan",
+        entity_id=plan.id,
+        user=user,
+        detail={
+            "move": reference,
+            "team": team_code,
+            "start": start.isoformat() if start else None,
+        },
     )
     return EditResult(plan, result.plan.stats.served, result.plan.stats.travel_min)
 
 
 def set_pinned(
-    session: Session, plan: Plan, visit: Visit, pinned: bool, *, user: User,
+    session: Session,
+    plan: Plan,
+    visit: Visit,
+    pinned: bool,
+    *,
+    user: User,
     expected_version: int | None = None,
 ) -> None:
     """Pin a visit to its team (re-planning keeps it there), or release it."""
@@ -205,7 +252,11 @@ def set_pinned(
     # Touch the plan so its row version moves and a concurrent editor sees a conflict.
     plan.params = {**plan.params, "pins_changed": (plan.params.get("pins_changed", 0) + 1)}
     audit.record(
-        session, action="update", entity="plan", entity_id=plan.id, user=user,
+        session,
+        action="update",
+        entity="plan",
+        entity_id=plan.id,
+        user=user,
         detail={"pin" if pinned else "unpin": visit.request.reference},
     )
 
@@ -258,13 +309,19 @@ def compare_plans(a: Plan, b: Plan, fmt: Any) -> Comparison:
     for request_id in sorted(set(left) | set(right)):
         va, vb = left.get(request_id), right.get(request_id)
         same = (
-            va is not None and vb is not None
+            va is not None
+            and vb is not None
             and (va.team.code if va.team else None) == (vb.team.code if vb.team else None)
             and va.starts_at == vb.starts_at
         )
         if not same:
             record = (va or vb).request  # type: ignore[union-attr]
             result.moved.append(
-                Moved(record.reference, record.beneficiary_name, _describe(va, fmt), _describe(vb, fmt))
+                Moved(
+                    record.reference,
+                    record.beneficiary_name,
+                    _describe(va, fmt),
+                    _describe(vb, fmt),
+                )
             )
     return result

@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import scheduling
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+import scheduling
 from volunteer_hub.models import (
     AvailabilitySlot,
     Drive,
@@ -46,7 +46,12 @@ from volunteer_hub.services.intake import effective_point
 log = logging.getLogger(__name__)
 
 #: Requests in these states take part in planning.
-PLANNABLE = (RequestStatus.NEW, RequestStatus.TRIAGED, RequestStatus.SCHEDULED, RequestStatus.CONFIRMED)
+PLANNABLE = (
+    RequestStatus.NEW,
+    RequestStatus.TRIAGED,
+    RequestStatus.SCHEDULED,
+    RequestStatus.CONFIRMED,
+)
 #: A skill counts for assignment from this self-rated level ("I can do it").
 SKILL_LEVEL = 2
 #: Extra service time for each additional person of the household, as a share.
@@ -84,7 +89,9 @@ def is_available(volunteer: Volunteer, block: TimeBlock, tz: ZoneInfo) -> bool:
 def team_blocks(team: Team, tz: ZoneInfo) -> list[TimeBlock]:
     """Return the drive blocks every member of the team is free for."""
     return [
-        b for b in team.drive.blocks if team.members and all(is_available(m, b, tz) for m in team.members)
+        b
+        for b in team.drive.blocks
+        if team.members and all(is_available(m, b, tz) for m in team.members)
     ]
 
 
@@ -208,7 +215,9 @@ def build_problem(
                 priority=request.priority,
                 # No preference (or none inside the drive's blocks) means any block of the drive.
                 windows=tuple(wanted) if wanted else drive_windows,
-                pinned_team=pins.get(request.reference) if pins.get(request.reference) in team_codes else None,
+                pinned_team=pins.get(request.reference)
+                if pins.get(request.reference) in team_codes
+                else None,
                 forbidden_teams=frozenset(forbidden.get(request.id, set()) & team_codes),
             )
         )
@@ -244,7 +253,9 @@ def start_plan(
         pins = {v.request.reference: v.team.code for v in based_on.visits if v.pinned and v.team}
     problem = build_problem(session, drive, tz=tz, pins=pins)
     if not problem.teams:
-        raise PlanningError(_("No team can work in this drive: form teams of available volunteers."))
+        raise PlanningError(
+            _("No team can work in this drive: form teams of available volunteers.")
+        )
     if not problem.visits:
         raise PlanningError(_("The drive includes no request to plan."))
     plan = Plan(
@@ -266,8 +277,16 @@ def start_plan(
     session.add(plan)
     session.flush()
     audit.record(
-        session, action="plan", entity="plan", entity_id=plan.id, user=user,
-        detail={"drive": drive.id, "version": plan.version, "based_on": based_on.id if based_on else None},
+        session,
+        action="plan",
+        entity="plan",
+        entity_id=plan.id,
+        user=user,
+        detail={
+            "drive": drive.id,
+            "version": plan.version,
+            "based_on": based_on.id if based_on else None,
+        },
     )
     return plan
 
@@ -374,15 +393,21 @@ class _Reporter:
         if moment - self.last_poll >= STOP_POLL_EVERY_S:
             self.last_poll = moment
             with self.session_factory() as session:
-                self.stop = bool(session.scalar(select(Plan.stop_requested).where(Plan.id == self.plan_id)))
+                self.stop = bool(
+                    session.scalar(select(Plan.stop_requested).where(Plan.id == self.plan_id))
+                )
             if moment - self.last_write >= 5 * PROGRESS_EVERY_S:
                 self.beat()
         return self.stop
 
 
 def solve_stored(
-    plan: Plan, *, workers: int, progress: Callable[[scheduling.Progress], None] | None,
-    should_stop: Callable[[], bool] | None, previous: Plan | None,
+    plan: Plan,
+    *,
+    workers: int,
+    progress: Callable[[scheduling.Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    previous: Plan | None,
 ) -> scheduling.Plan:
     """Solve the problem stored on the plan (re-planning from ``previous`` when given)."""
     problem = scheduling.Problem.from_json(plan.problem or {})
@@ -417,8 +442,11 @@ def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: i
             assert plan is not None
             previous = plan.based_on
             result = solve_stored(
-                plan, workers=workers, progress=reporter.progress,
-                should_stop=reporter.should_stop, previous=previous,
+                plan,
+                workers=workers,
+                progress=reporter.progress,
+                should_stop=reporter.should_stop,
+                previous=previous,
             )
     except Exception as exc:  # a planner failure must not kill the worker
         log.exception("plan %s failed", plan_id)
@@ -455,7 +483,10 @@ def run_next_plan(session_factory: Callable[[], Session], *, workers: int = 2) -
     with session_factory() as session:
         requeue_stale(session)
         plan_id = session.scalar(
-            select(Plan.id).where(Plan.status == PlanStatus.QUEUED).order_by(Plan.created_at, Plan.id).limit(1)
+            select(Plan.id)
+            .where(Plan.status == PlanStatus.QUEUED)
+            .order_by(Plan.created_at, Plan.id)
+            .limit(1)
         )
     if plan_id is None:
         return None
@@ -522,7 +553,6 @@ def problem_of(plan: Plan) -> scheduling.Problem:
     return scheduling.Problem.from_json(plan.problem or {})
 
 
-
 def copy_plan(session: Session, plan: Plan, *, user: User | None) -> Plan:
     """Return a new, unpublished version with the same problem and result, to edit by hand."""
     result = plan_of(plan)  # first: a plan without a result is refused before anything is added
@@ -544,6 +574,12 @@ def copy_plan(session: Session, plan: Plan, *, user: User | None) -> Plan:
     pinned = {v.request_id for v in plan.visits if v.pinned}
     for visit in copy.visits:
         visit.pinned = visit.request_id in pinned
-    audit.record(session, action="plan", entity="plan", entity_id=copy.id, user=user,
-                 detail={"copied_from": plan.id})
+    audit.record(
+        session,
+        action="plan",
+        entity="plan",
+        entity_id=copy.id,
+        user=user,
+        detail={"copied_from": plan.id},
+    )
     return copy

@@ -32,7 +32,12 @@ logger = logging.getLogger("volunteer_hub.privacy")
 
 #: What stands in for a removed name (the column cannot be empty).
 REMOVED = "—"
-ENDED = (RequestStatus.DONE, RequestStatus.NOT_HOME, RequestStatus.REFERRED, RequestStatus.CANCELLED)
+ENDED = (
+    RequestStatus.DONE,
+    RequestStatus.NOT_HOME,
+    RequestStatus.REFERRED,
+    RequestStatus.CANCELLED,
+)
 
 
 class RetentionError(ValueError):
@@ -88,10 +93,17 @@ def due_for_purge(session: Session, cutoff: datetime) -> list[HelpRequest]:
 
 
 def purge_contacts(
-    session: Session, *, days: int, now: datetime | None = None, dry_run: bool = False,
+    session: Session,
+    *,
+    days: int,
+    now: datetime | None = None,
+    dry_run: bool = False,
     actor: str = "system",
 ) -> PurgeReport:
-    """Remove contact details of households last visited more than ``days`` ago. The caller commits."""
+    """Remove contact details of households last visited more than ``days`` ago.
+
+    The caller commits.
+    """
     if days < 1:
         raise ValueError("the retention period must be at least one day")
     now = now or utcnow()
@@ -99,52 +111,86 @@ def purge_contacts(
     requests = due_for_purge(session, cutoff)
     ids = [r.id for r in requests]
     phones = {r.phone for r in requests if r.phone}
-    messages = session.scalar(select(func.count()).select_from(Message).where(Message.request_id.in_(ids))) or 0
-    inbound = session.scalar(
-        select(func.count()).select_from(InboundMessage).where(
-            InboundMessage.from_phone.in_(phones), InboundMessage.received_at < cutoff
+    messages = (
+        session.scalar(select(func.count()).select_from(Message).where(Message.request_id.in_(ids)))
+        or 0
+    )
+    inbound = (
+        session.scalar(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(InboundMessage.from_phone.in_(phones), InboundMessage.received_at < cutoff)
         )
-    ) or 0
+        or 0
+    )
     if not dry_run and ids:
         for request in requests:
             request.beneficiary_name = REMOVED
-            for name in ("contact_name", "contact_relation", "phone", "reach_note", "hamlet_name", "house",
-                         "landmark", "lat", "lng", "notes", "follow_up_reason"):
+            for name in (
+                "contact_name",
+                "contact_relation",
+                "phone",
+                "reach_note",
+                "hamlet_name",
+                "house",
+                "landmark",
+                "lat",
+                "lng",
+                "notes",
+                "follow_up_reason",
+            ):
                 setattr(request, name, None)
             request.phone_is_mobile = False
             request.contact_purged_at = now
         session.execute(
-            update(Message).where(Message.request_id.in_(ids)).values(body="", to_phone="")
+            update(Message)
+            .where(Message.request_id.in_(ids))
+            .values(body="", to_phone="")
             .execution_options(synchronize_session=False)
         )
         visit_ids = select(Visit.id).where(Visit.request_id.in_(ids))
         session.execute(
-            update(Visit).where(Visit.request_id.in_(ids)).values(report_note=None)
+            update(Visit)
+            .where(Visit.request_id.in_(ids))
+            .values(report_note=None)
             .execution_options(synchronize_session=False)
         )
         session.execute(
-            update(VisitResponse).where(VisitResponse.visit_id.in_(visit_ids)).values(note=None)
+            update(VisitResponse)
+            .where(VisitResponse.visit_id.in_(visit_ids))
+            .values(note=None)
             .execution_options(synchronize_session=False)
         )
         session.execute(
-            update(PersonalLink).where(PersonalLink.request_id.in_(ids), PersonalLink.revoked_at.is_(None))
-            .values(revoked_at=now).execution_options(synchronize_session=False)
+            update(PersonalLink)
+            .where(PersonalLink.request_id.in_(ids), PersonalLink.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
         )
         if phones:
             session.execute(
                 update(InboundMessage)
                 .where(InboundMessage.from_phone.in_(phones), InboundMessage.received_at < cutoff)
-                .values(body="", from_phone="").execution_options(synchronize_session=False)
+                .values(body="", from_phone="")
+                .execution_options(synchronize_session=False)
             )
         audit.record(
-            session, action="purge", entity="help_request", actor=actor,
+            session,
+            action="purge",
+            entity="help_request",
+            actor=actor,
             detail={"requests": len(ids), "messages": messages, "inbound": inbound, "days": days},
         )
         session.flush()
         logger.info(
             "purge by %s: contact details of %d request(s) removed, %d SMS and %d inbound "
             "text(s) blanked (last visit before %s, %d days)",
-            actor, len(ids), messages, inbound, cutoff.isoformat(timespec="seconds"), days,
+            actor,
+            len(ids),
+            messages,
+            inbound,
+            cutoff.isoformat(timespec="seconds"),
+            days,
         )
     references = tuple(sorted(r.reference for r in requests))
     return PurgeReport(len(ids), messages, inbound, cutoff, dry_run, references)

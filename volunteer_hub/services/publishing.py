@@ -49,7 +49,9 @@ from volunteer_hub.services.planning import PlanningError, start_plan
 #: Two start times closer than this are "the same time" for the people concerned.
 SAME_TIME = timedelta(minutes=5)
 REMINDER_KINDS = (
-    "reminder_volunteer_eve", "reminder_volunteer_soon", "reminder_household_day",
+    "reminder_volunteer_eve",
+    "reminder_volunteer_soon",
+    "reminder_household_day",
     "reminder_household_morning",
 )
 #: Visit states a re-plan keeps exactly in place.
@@ -85,7 +87,11 @@ def _same(a: Visit, b: Visit) -> bool:
 
 def _carry_over(session: Session, old: Visit, new: Visit) -> None:
     """The new version's visit takes over the old one: status, answers, links, unsent SMS."""
-    new.status = old.status if old.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED) else VisitStatus.SCHEDULED
+    new.status = (
+        old.status
+        if old.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+        else VisitStatus.SCHEDULED
+    )
     new.volunteer_accepted_at = old.volunteer_accepted_at
     new.household_confirmed_at = old.household_confirmed_at
     session.execute(
@@ -121,13 +127,21 @@ def publish_plan(
         request = visit.request
         if visit.team is None:
             report.unassigned += 1
-            if before is not None and before.team is not None and before.status in (
-                VisitStatus.SCHEDULED, VisitStatus.CONFIRMED
+            if (
+                before is not None
+                and before.team is not None
+                and before.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
             ):
-                counted["cancel"] += len(notify_cancellation(session, before, version=plan.version, now=now))
+                counted["cancel"] += len(
+                    notify_cancellation(session, before, version=plan.version, now=now)
+                )
                 before.status = VisitStatus.CANCELLED
                 report.cancelled += 1
-            if request.status in (RequestStatus.SCHEDULED, RequestStatus.CONFIRMED, RequestStatus.NEW):
+            if request.status in (
+                RequestStatus.SCHEDULED,
+                RequestStatus.CONFIRMED,
+                RequestStatus.NEW,
+            ):
                 request.status = RequestStatus.TRIAGED
                 request.status_changed_at = now
             continue
@@ -142,13 +156,20 @@ def publish_plan(
                 # The old team is told the visit is no longer theirs, the new team gets the
                 # assignment, and the household hears of the new time and team.
                 counted["cancel"] += len(
-                    notify_cancellation(session, before, version=plan.version, household=False, now=now)
+                    notify_cancellation(
+                        session, before, version=plan.version, household=False, now=now
+                    )
                 )
-                counted["assign"] += len(notify_assignment(session, visit, version=plan.version, now=now))
+                counted["assign"] += len(
+                    notify_assignment(session, visit, version=plan.version, now=now)
+                )
                 message = queue_for_household(
-                    session, visit, kind="change_household",
+                    session,
+                    visit,
+                    kind="change_household",
                     key=f"visit:{visit.id}:change:v{plan.version}",
-                    urgent=_soon(visit, now) or _soon(before, now), now=now,
+                    urgent=_soon(visit, now) or _soon(before, now),
+                    now=now,
                 )
                 counted["change"] += 1 if message is not None else 0
             else:
@@ -159,16 +180,25 @@ def publish_plan(
             report.changed += 1
         else:
             visit.status = VisitStatus.SCHEDULED
-            counted["assign"] += len(notify_assignment(session, visit, version=plan.version, now=now))
-            counted["household"] += 1 if notify_household(session, visit, version=plan.version, now=now) else 0
+            counted["assign"] += len(
+                notify_assignment(session, visit, version=plan.version, now=now)
+            )
+            counted["household"] += (
+                1 if notify_household(session, visit, version=plan.version, now=now) else 0
+            )
             report.new += 1
         if request.status in (RequestStatus.NEW, RequestStatus.TRIAGED):
             request.status = RequestStatus.SCHEDULED
             request.status_changed_at = now
     # Households dropped from the drive altogether since the last version.
     for before in old.values():
-        if before.team is not None and before.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED):
-            counted["cancel"] += len(notify_cancellation(session, before, version=plan.version, now=now))
+        if before.team is not None and before.status in (
+            VisitStatus.SCHEDULED,
+            VisitStatus.CONFIRMED,
+        ):
+            counted["cancel"] += len(
+                notify_cancellation(session, before, version=plan.version, now=now)
+            )
             before.status = VisitStatus.CANCELLED
             report.cancelled += 1
     report.messages = sum(counted.values())
@@ -181,16 +211,27 @@ def publish_plan(
         .where(
             VisitResponse.resolved_at.is_(None),
             VisitResponse.visit_id.in_(
-                select(Visit.id).join(Plan).where(Plan.drive_id == drive.id, Plan.version < plan.version)
+                select(Visit.id)
+                .join(Plan)
+                .where(Plan.drive_id == drive.id, Plan.version < plan.version)
             ),
         )
         .values(resolved_at=now, resolved_by_id=user.id)
     )
     audit.record(
-        session, action="publish", entity="plan", entity_id=plan.id, user=user,
-        detail={"version": plan.version, "new": report.new, "changed": report.changed,
-                "unchanged": report.unchanged, "cancelled": report.cancelled,
-                "messages": report.messages},
+        session,
+        action="publish",
+        entity="plan",
+        entity_id=plan.id,
+        user=user,
+        detail={
+            "version": plan.version,
+            "new": report.new,
+            "changed": report.changed,
+            "unchanged": report.unchanged,
+            "cancelled": report.cancelled,
+            "messages": report.messages,
+        },
     )
     session.flush()
     return report
@@ -227,7 +268,9 @@ def board(session: Session, drive: Drive) -> Board:
     result = Board(plan, {status: [] for status in BOARD_ORDER})
     if plan is None:
         return result
-    for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or utcnow(), v.id)):
+    for visit in sorted(
+        plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or utcnow(), v.id)
+    ):
         if visit.team is None:
             continue
         result.by_status.setdefault(visit.status.value, []).append(visit)
@@ -245,7 +288,8 @@ def board(session: Session, drive: Drive) -> Board:
         )
     ]
     result.withdrawn = [
-        dv for dv in drive.volunteers
+        dv
+        for dv in drive.volunteers
         if dv.status is InvitationStatus.WITHDRAWN
         and any(dv.volunteer in v.team.members for v in plan.visits if v.team)
     ]
@@ -260,10 +304,16 @@ def replan_keeping_confirmed(
     if published is None:
         raise PlanningError(_("Nothing is published yet: plan the drive first."))
     keep = [
-        v.request.reference for v in published.visits
+        v.request.reference
+        for v in published.visits
         if v.team is not None and v.status in KEEP_STATUSES and v.team.active
     ]
     return start_plan(
-        session, drive, user=user, tz=tz, time_limit_s=time_limit_s, based_on=published,
+        session,
+        drive,
+        user=user,
+        tz=tz,
+        time_limit_s=time_limit_s,
+        based_on=published,
         keep_fixed=keep,
     )

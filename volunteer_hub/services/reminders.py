@@ -98,8 +98,12 @@ def ended_visits(session: Session, *, now: datetime) -> list[Visit]:
     return _newest_published_visits(
         session,
         Visit.status.in_(
-            [VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS,
-             VisitStatus.DONE]
+            [
+                VisitStatus.SCHEDULED,
+                VisitStatus.CONFIRMED,
+                VisitStatus.IN_PROGRESS,
+                VisitStatus.DONE,
+            ]
         ),
         Visit.ends_at <= now - THANKS_AFTER,
         Visit.ends_at > now - THANKS_AFTER - THANKS_WITHIN,
@@ -130,7 +134,12 @@ def plan_reminders(
             if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
                 continue
             message = queue_for_household(
-                session, visit, kind=kind, key=key, send_after=max(send_at, now), now=now,
+                session,
+                visit,
+                kind=kind,
+                key=key,
+                send_after=max(send_at, now),
+                now=now,
                 settings=settings,
             )
             report.households += message is not None
@@ -159,9 +168,15 @@ def plan_reminders(
         if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
             continue
         queue_for_volunteer(
-            session, visit, members[volunteer_id], kind="reminder_volunteer_eve", key=key,
-            send_after=max(send_at, now), extra={"count": str(per_day[(volunteer_id, day)])},
-            now=now, settings=settings,
+            session,
+            visit,
+            members[volunteer_id],
+            kind="reminder_volunteer_eve",
+            key=key,
+            send_after=max(send_at, now),
+            extra={"count": str(per_day[(volunteer_id, day)])},
+            now=now,
+            settings=settings,
         )
         report.volunteers += 1
 
@@ -172,8 +187,14 @@ def plan_reminders(
         if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
             continue
         queue_for_volunteer(
-            session, visit, members[volunteer_id], kind="reminder_volunteer_soon", key=key,
-            send_after=max(send_at, now), now=now, settings=settings,
+            session,
+            visit,
+            members[volunteer_id],
+            kind="reminder_volunteer_soon",
+            key=key,
+            send_after=max(send_at, now),
+            now=now,
+            settings=settings,
         )
         report.volunteers += 1
 

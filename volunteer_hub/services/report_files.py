@@ -31,7 +31,10 @@ def indicators(f: Figures) -> list[tuple[str, object]]:
         (_("Urgent requests (priority 4-5) received"), f.urgent_received),
         (_("Urgent requests served"), f.urgent_served),
         (_("Share of urgent requests served"), share),
-        (_("Median wait of urgent requests (days)"), f.urgent_wait_days if f.urgent_wait_days is not None else "–"),
+        (
+            _("Median wait of urgent requests (days)"),
+            f.urgent_wait_days if f.urgent_wait_days is not None else "–",
+        ),
         (_("Volunteers who went"), f.volunteers),
         (_("Volunteer hours"), round(f.volunteer_hours, 1)),
         (_("SMS sent"), f.sms_sent),
@@ -57,18 +60,31 @@ def _table(sheet: Worksheet, header: list[str], rows: list[list[object]]) -> Non
             cell.border = _BOX
 
 
-def _heading(sheet: Worksheet, title: str, report: Report, scope: str, fmt: Callable[[object], str]) -> None:
+def _heading(
+    sheet: Worksheet, title: str, report: Report, scope: str, fmt: Callable[[object], str]
+) -> None:
     sheet.append([_("Ho Chi Minh Communist Youth Union")])
     sheet.append([title])
     sheet["A2"].font = Font(bold=True, size=14)
-    sheet.append([_("From %(first)s to %(last)s", first=fmt(report.period.first), last=fmt(report.period.last))])
+    sheet.append(
+        [
+            _(
+                "From %(first)s to %(last)s",
+                first=fmt(report.period.first),
+                last=fmt(report.period.last),
+            )
+        ]
+    )
     sheet.append([scope])
     sheet.append([])
 
 
 def _figures_sheet(sheet: Worksheet, figures: Figures, services: dict[str, Service]) -> None:
-    _table(sheet, ["#", _("Indicator"), _("Result")],
-           [[i, name, value] for i, (name, value) in enumerate(indicators(figures), start=1)])
+    _table(
+        sheet,
+        ["#", _("Indicator"), _("Result")],
+        [[i, name, value] for i, (name, value) in enumerate(indicators(figures), start=1)],
+    )
     sheet.append([])
     header = [_("Service")] + [label("outcome", o) for o in OUTCOME_ORDER]
     rows = []
@@ -78,7 +94,9 @@ def _figures_sheet(sheet: Worksheet, figures: Figures, services: dict[str, Servi
     _table(sheet, header, rows)
 
 
-def report_xlsx(report: Report, services: dict[str, Service], scope: str, fmt: Callable[[object], str]) -> bytes:
+def report_xlsx(
+    report: Report, services: dict[str, Service], scope: str, fmt: Callable[[object], str]
+) -> bytes:
     """Return the Excel report: a summary sheet and one sheet per commune."""
     book = Workbook()
     summary = book.active
@@ -88,8 +106,11 @@ def report_xlsx(report: Report, services: dict[str, Service], scope: str, fmt: C
     _figures_sheet(summary, report.total, services)
     summary.append([])
     per_commune = indicators(report.total)
-    _table(summary, [_("Commune")] + [name for name, _value in per_commune],
-           [[c.name] + [value for _name, value in indicators(f)] for c, f in report.communes])
+    _table(
+        summary,
+        [_("Commune")] + [name for name, _value in per_commune],
+        [[c.name] + [value for _name, value in indicators(f)] for c, f in report.communes],
+    )
     summary.column_dimensions["A"].width = 28
     summary.column_dimensions["B"].width = 44
     summary.column_dimensions["C"].width = 14
@@ -121,6 +142,8 @@ def report_csv(report: Report) -> bytes:
     names = [name for name, _value in indicators(report.total)]
     writer.writerow([_("Commune code"), _("Commune")] + names)
     for commune, figures in report.communes:
-        writer.writerow([commune.code, commune.name] + [value for _name, value in indicators(figures)])
+        writer.writerow(
+            [commune.code, commune.name] + [value for _name, value in indicators(figures)]
+        )
     writer.writerow(["", _("Total")] + [value for _name, value in indicators(report.total)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

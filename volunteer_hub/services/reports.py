@@ -102,7 +102,9 @@ class Figures:
             "urgent": {
                 "received": self.urgent_received,
                 "served": self.urgent_served,
-                "share_served": round(self.urgent_share, 4) if self.urgent_share is not None else None,
+                "share_served": round(self.urgent_share, 4)
+                if self.urgent_share is not None
+                else None,
                 "median_wait_days": self.urgent_wait_days,
             },
             "volunteer_hours": round(self.volunteer_hours, 1),
@@ -137,7 +139,9 @@ def newest_published_plans() -> ColumnElement[bool]:
         .subquery()
     )
     return Plan.id.in_(
-        select(Plan.id).join(newest, (newest.c.drive_id == Plan.drive_id) & (newest.c.version == Plan.version))
+        select(Plan.id).join(
+            newest, (newest.c.drive_id == Plan.drive_id) & (newest.c.version == Plan.version)
+        )
     )
 
 
@@ -198,7 +202,9 @@ def build_report(
     # Requests received: in the period, or included in the drive.
     if drive_id is None:
         received = select(HelpRequest).where(
-            HelpRequest.commune_id.in_(commune_ids), HelpRequest.created_at >= start, HelpRequest.created_at < end
+            HelpRequest.commune_id.in_(commune_ids),
+            HelpRequest.created_at >= start,
+            HelpRequest.created_at < end,
         )
     else:
         received = (
@@ -234,8 +240,10 @@ def build_report(
             .join(Plan, Plan.id == Visit.plan_id)
             .join(HelpRequest, HelpRequest.id == Visit.request_id)
             .where(*visit_filter)
-            .options(selectinload(Visit.outcomes).selectinload(VisitOutcome.service),
-                     selectinload(Visit.team).selectinload(Team.members))
+            .options(
+                selectinload(Visit.outcomes).selectinload(VisitOutcome.service),
+                selectinload(Visit.team).selectinload(Team.members),
+            )
         )
     )
     waits: dict[int, list[float]] = defaultdict(list)
@@ -273,7 +281,11 @@ def build_report(
             plan = visit.plan
             tours = travel_cache.setdefault(plan.id, _travel_by_tour(plan))
             travel, stops = tours.get((visit.team.code, visit.shift_index or 0), (0.0, 1))
-            planned = (visit.ends_at - visit.starts_at).total_seconds() / 60 if visit.ends_at and visit.starts_at else 0
+            planned = (
+                (visit.ends_at - visit.starts_at).total_seconds() / 60
+                if visit.ends_at and visit.starts_at
+                else 0
+            )
             spent = visit.minutes_spent if visit.minutes_spent is not None else planned
             share = spent + travel / max(1, stops)
             for member in visit.team.members:
@@ -289,7 +301,9 @@ def build_report(
     per_commune_volunteers: dict[int, set[int]] = defaultdict(set)
     for visit in visits:
         if visit.status in ATTENDED and visit.team is not None:
-            per_commune_volunteers[visit.request.commune_id].update(m.id for m in visit.team.members)
+            per_commune_volunteers[visit.request.commune_id].update(
+                m.id for m in visit.team.members
+            )
     for commune_id, ids in per_commune_volunteers.items():
         if commune_id in figures:
             figures[commune_id].volunteers = len(ids)
@@ -300,12 +314,24 @@ def build_report(
     return Report(period, total, rows, hours)
 
 
-def _sms(session: Session, user: User, start: datetime, end: datetime, communes: list[Commune],
-         total: Figures, figures: dict[int, Figures], drive_id: int | None = None) -> None:
+def _sms(
+    session: Session,
+    user: User,
+    start: datetime,
+    end: datetime,
+    communes: list[Commune],
+    total: Figures,
+    figures: dict[int, Figures],
+    drive_id: int | None = None,
+) -> None:
     """Count the period's (or drive's) messages about the scope's households, volunteers, drives."""
     commune_ids = [c.id for c in communes]
-    request_commune = select(HelpRequest.id, HelpRequest.commune_id).where(HelpRequest.commune_id.in_(commune_ids))
-    volunteer_commune = select(Volunteer.id, Volunteer.home_commune_id).where(Volunteer.home_commune_id.in_(commune_ids))
+    request_commune = select(HelpRequest.id, HelpRequest.commune_id).where(
+        HelpRequest.commune_id.in_(commune_ids)
+    )
+    volunteer_commune = select(Volunteer.id, Volunteer.home_commune_id).where(
+        Volunteer.home_commune_id.in_(commune_ids)
+    )
     by_request = dict(session.execute(request_commune).all())
     by_volunteer = dict(session.execute(volunteer_commune).all())
     scope = access.drive_clause(user) if not user.is_admin else true()

@@ -101,7 +101,11 @@ def _move_request(request: HelpRequest, target: RequestStatus, now: datetime) ->
 
 
 def volunteer_accept(
-    session: Session, visit: Visit, volunteer: Volunteer, *, channel: str = "link",
+    session: Session,
+    visit: Visit,
+    volunteer: Volunteer,
+    *,
+    channel: str = "link",
     now: datetime | None = None,
 ) -> Answer:
     """A volunteer says they will go."""
@@ -111,13 +115,25 @@ def volunteer_accept(
     _require_open(visit, now)
     if visit.volunteer_accepted_at is None:
         visit.volunteer_accepted_at = now
-    return _record(session, visit, role=VOLUNTEER, action="accept", channel=channel, now=now,
-                   volunteer_id=volunteer.id)
+    return _record(
+        session,
+        visit,
+        role=VOLUNTEER,
+        action="accept",
+        channel=channel,
+        now=now,
+        volunteer_id=volunteer.id,
+    )
 
 
 def volunteer_decline(
-    session: Session, visit: Visit, volunteer: Volunteer, reason: str | None, *,
-    channel: str = "link", now: datetime | None = None,
+    session: Session,
+    visit: Visit,
+    volunteer: Volunteer,
+    reason: str | None,
+    *,
+    channel: str = "link",
+    now: datetime | None = None,
 ) -> Answer:
     """A volunteer cannot go: the visit is ``declined`` until the coordinator re-plans."""
     now = now or utcnow()
@@ -128,12 +144,24 @@ def volunteer_decline(
     visit.status = VisitStatus.DECLINED
     # Their reminders for this visit would only confuse them now.
     cancel_queued(session, visit_id=visit.id, volunteer_id=volunteer.id, reason="declined")
-    return _record(session, visit, role=VOLUNTEER, action="decline", channel=channel, now=now,
-                   volunteer_id=volunteer.id, note=note)
+    return _record(
+        session,
+        visit,
+        role=VOLUNTEER,
+        action="decline",
+        channel=channel,
+        now=now,
+        volunteer_id=volunteer.id,
+        note=note,
+    )
 
 
 def volunteer_done(
-    session: Session, visit: Visit, volunteer: Volunteer, *, channel: str = "sms",
+    session: Session,
+    visit: Visit,
+    volunteer: Volunteer,
+    *,
+    channel: str = "sms",
     now: datetime | None = None,
 ) -> Answer:
     """A volunteer says the visit is done (the quick "XONG" reply; outcomes come later)."""
@@ -143,8 +171,15 @@ def volunteer_done(
     if visit.status not in OPEN_STATUSES | {VisitStatus.IN_PROGRESS}:
         raise ResponseError(str(_l("This visit can no longer be changed here.")))
     visit.status = VisitStatus.DONE
-    return _record(session, visit, role=VOLUNTEER, action="done", channel=channel, now=now,
-                   volunteer_id=volunteer.id)
+    return _record(
+        session,
+        visit,
+        role=VOLUNTEER,
+        action="done",
+        channel=channel,
+        now=now,
+        volunteer_id=volunteer.id,
+    )
 
 
 def household_confirm(
@@ -161,7 +196,11 @@ def household_confirm(
 
 
 def household_cancel(
-    session: Session, visit: Visit, reason: str | None, *, channel: str = "link",
+    session: Session,
+    visit: Visit,
+    reason: str | None,
+    *,
+    channel: str = "link",
     now: datetime | None = None,
 ) -> Answer:
     """The household no longer wants the visit: it is cancelled and the team told."""
@@ -172,14 +211,19 @@ def household_cancel(
     _require_open(visit, now)
     visit.status = VisitStatus.CANCELLED
     _move_request(visit.request, RequestStatus.CANCELLED, now)
-    answer = _record(session, visit, role=HOUSEHOLD, action="cancel", channel=channel, now=now,
-                     note=note)
+    answer = _record(
+        session, visit, role=HOUSEHOLD, action="cancel", channel=channel, now=now, note=note
+    )
     notify_cancellation(session, visit, version=visit.plan.version, household=False, now=now)
     return answer
 
 
 def household_reschedule(
-    session: Session, visit: Visit, note: str | None, *, channel: str = "link",
+    session: Session,
+    visit: Visit,
+    note: str | None,
+    *,
+    channel: str = "link",
     now: datetime | None = None,
 ) -> Answer:
     """The household cannot be home then: the visit waits for a re-plan, the team is told."""
@@ -189,8 +233,9 @@ def household_reschedule(
     text = _note(note, required=channel == "link")
     _require_open(visit, now)
     visit.status = VisitStatus.DECLINED
-    answer = _record(session, visit, role=HOUSEHOLD, action="reschedule", channel=channel,
-                     now=now, note=text)
+    answer = _record(
+        session, visit, role=HOUSEHOLD, action="reschedule", channel=channel, now=now, note=text
+    )
     notify_cancellation(session, visit, version=visit.plan.version, household=False, now=now)
     return answer
 
@@ -201,8 +246,9 @@ def household_feedback(
     """The household tells us how the visit went."""
     now = now or utcnow()
     note = _note(text, required=True)
-    return _record(session, visit, role=HOUSEHOLD, action="feedback", channel="link", now=now,
-                   note=note)
+    return _record(
+        session, visit, role=HOUSEHOLD, action="feedback", channel="link", now=now, note=note
+    )
 
 
 def responses_for(session: Session, visit_id: int) -> list[VisitResponse]:

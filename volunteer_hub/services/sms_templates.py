@@ -55,38 +55,71 @@ class TemplateKind:
 
 
 _VISIT = (
-    "sender", "code", "date", "time", "address", "landmark", "services", "partner", "link", "drive",
+    "sender",
+    "code",
+    "date",
+    "time",
+    "address",
+    "landmark",
+    "services",
+    "partner",
+    "link",
+    "drive",
 )
 _HOME = ("sender", "code", "date", "time", "window", "team", "link", "drive")
 
 KINDS: dict[str, TemplateKind] = {
     k.kind: k
     for k in (
-        TemplateKind("phone_code", _l("Phone verification code"), ("sender", "code"),
-                     ("sender", "code")),
+        TemplateKind(
+            "phone_code", _l("Phone verification code"), ("sender", "code"), ("sender", "code")
+        ),
         TemplateKind("assignment", _l("Volunteer: assignment"), _VISIT, ("sender", "link")),
-        TemplateKind("household_confirmation", _l("Household: visit confirmation"), _HOME,
-                     ("sender", "link")),
-        TemplateKind("reminder_volunteer_eve", _l("Volunteer: reminder the evening before"),
-                     _VISIT + ("count",), ("sender", "link")),
-        TemplateKind("reminder_volunteer_soon", _l("Volunteer: reminder 2 hours before"),
-                     _VISIT, ("sender", "link")),
-        TemplateKind("reminder_household_day", _l("Household: reminder the day before"), _HOME,
-                     ("sender", "link")),
-        TemplateKind("reminder_household_morning", _l("Household: reminder that morning"),
-                     _HOME, ("sender", "link")),
-        TemplateKind("change_volunteer", _l("Volunteer: change notice"), _VISIT,
-                     ("sender", "link")),
-        TemplateKind("change_household", _l("Household: change notice"), _HOME,
-                     ("sender", "link")),
+        TemplateKind(
+            "household_confirmation", _l("Household: visit confirmation"), _HOME, ("sender", "link")
+        ),
+        TemplateKind(
+            "reminder_volunteer_eve",
+            _l("Volunteer: reminder the evening before"),
+            _VISIT + ("count",),
+            ("sender", "link"),
+        ),
+        TemplateKind(
+            "reminder_volunteer_soon",
+            _l("Volunteer: reminder 2 hours before"),
+            _VISIT,
+            ("sender", "link"),
+        ),
+        TemplateKind(
+            "reminder_household_day",
+            _l("Household: reminder the day before"),
+            _HOME,
+            ("sender", "link"),
+        ),
+        TemplateKind(
+            "reminder_household_morning",
+            _l("Household: reminder that morning"),
+            _HOME,
+            ("sender", "link"),
+        ),
+        TemplateKind(
+            "change_volunteer", _l("Volunteer: change notice"), _VISIT, ("sender", "link")
+        ),
+        TemplateKind("change_household", _l("Household: change notice"), _HOME, ("sender", "link")),
         TemplateKind("cancellation_volunteer", _l("Volunteer: cancellation"), _VISIT),
         TemplateKind("cancellation_household", _l("Household: cancellation"), _HOME),
-        TemplateKind("broadcast", _l("Whole-drive broadcast"), ("sender", "text", "drive"),
-                     ("sender", "text")),
-        TemplateKind("thanks_volunteer", _l("Volunteer: thanks and outcome link"), _VISIT,
-                     ("sender", "link")),
-        TemplateKind("thanks_household", _l("Household: thanks and feedback link"), _HOME,
-                     ("sender", "link")),
+        TemplateKind(
+            "broadcast",
+            _l("Whole-drive broadcast"),
+            ("sender", "text", "drive"),
+            ("sender", "text"),
+        ),
+        TemplateKind(
+            "thanks_volunteer", _l("Volunteer: thanks and outcome link"), _VISIT, ("sender", "link")
+        ),
+        TemplateKind(
+            "thanks_household", _l("Household: thanks and feedback link"), _HOME, ("sender", "link")
+        ),
         TemplateKind("reply_help", _l("Reply: HELP"), ("sender",)),
         TemplateKind("reply_unknown", _l("Reply: text not understood"), ("sender",)),
         TemplateKind("reply_ok", _l("Reply: answer recorded"), ("sender", "code")),
@@ -145,8 +178,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "change_volunteer": {
         "vi": "{sender}: Lịch hỗ trợ đã thay đổi: {date} lúc {time}, {address}. "
         "Xem và xác nhận: {link}",
-        "en": "{sender}: Your visit changed: {date} at {time}, {address}. "
-        "See and confirm: {link}",
+        "en": "{sender}: Your visit changed: {date} at {time}, {address}. See and confirm: {link}",
     },
     "change_household": {
         "vi": "{sender}: Lịch hỗ trợ tại nhà đã đổi sang {date}, khoảng {window}. "
@@ -259,8 +291,9 @@ def template_errors(kind: str, body: str) -> list[str]:
     if not text.strip():
         return [str(_l("The text cannot be empty."))]
     if len(text) > MAX_TEMPLATE_CHARS:
-        errors.append(str(_l("The text is too long (at most %(n)d characters).",
-                             n=MAX_TEMPLATE_CHARS)))
+        errors.append(
+            str(_l("The text is too long (at most %(n)d characters).", n=MAX_TEMPLATE_CHARS))
+        )
     try:
         parsed = _fields(text)
     except ValueError:
@@ -271,8 +304,13 @@ def template_errors(kind: str, body: str) -> list[str]:
             continue
         if name not in spec.placeholders or spec_text or conversion:
             errors.append(
-                str(_l("Unknown placeholder {%(name)s}. Use: %(known)s.", name=name,
-                       known=", ".join(f"{{{p}}}" for p in spec.placeholders)))
+                str(
+                    _l(
+                        "Unknown placeholder {%(name)s}. Use: %(known)s.",
+                        name=name,
+                        known=", ".join(f"{{{p}}}" for p in spec.placeholders),
+                    )
+                )
             )
             continue
         used.add(name)

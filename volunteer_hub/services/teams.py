@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from zoneinfo import ZoneInfo
 
-import scheduling
 from flask_babel import gettext as _
 from geopy.distance import great_circle
 from sqlalchemy.orm import Session
 
+import scheduling
 from volunteer_hub.models import (
     Drive,
     DriveVolunteer,
@@ -75,11 +75,20 @@ def candidates(session: Session, drive: Drive, user: User, tz: ZoneInfo) -> list
         near = distance is None or distance <= REACH_KM[volunteer.travel_mode.value]
         if (free and near) or volunteer.id in invited:
             found.append(Candidate(volunteer, distance, free, invited.get(volunteer.id)))
-    found.sort(key=lambda c: (c.invited is not None, -c.blocks, c.distance_km or 0.0, c.volunteer.full_name))
+    found.sort(
+        key=lambda c: (
+            c.invited is not None,
+            -c.blocks,
+            c.distance_km or 0.0,
+            c.volunteer.full_name,
+        )
+    )
     return found
 
 
-def invite(session: Session, drive: Drive, volunteer_ids: list[int], *, user: User, tz: ZoneInfo) -> int:
+def invite(
+    session: Session, drive: Drive, volunteer_ids: list[int], *, user: User, tz: ZoneInfo
+) -> int:
     """Invite volunteers to the drive; return how many new invitations."""
     allowed = {c.volunteer.id: c.volunteer for c in candidates(session, drive, user, tz)}
     present = {dv.volunteer_id for dv in drive.volunteers}
@@ -89,14 +98,25 @@ def invite(session: Session, drive: Drive, volunteer_ids: list[int], *, user: Us
             drive.volunteers.append(DriveVolunteer(volunteer=allowed[volunteer_id]))
             added += 1
     if added:
-        audit.record(session, action="update", entity="drive", entity_id=drive.id, user=user,
-                     detail={"invited": added})
+        audit.record(
+            session,
+            action="update",
+            entity="drive",
+            entity_id=drive.id,
+            user=user,
+            detail={"invited": added},
+        )
     session.flush()
     return added
 
 
 def set_answer(
-    session: Session, drive: Drive, volunteer_id: int, status: InvitationStatus, *, user: User,
+    session: Session,
+    drive: Drive,
+    volunteer_id: int,
+    status: InvitationStatus,
+    *,
+    user: User,
     reason: str | None = None,
 ) -> DriveVolunteer:
     """Record a volunteer's answer (accepted, declined) or a drop-out (withdrawn).
@@ -115,8 +135,14 @@ def set_answer(
                 team.members.remove(link.volunteer)
                 if not _team_is_allowed(team, _drive_day(drive, tz=None)):
                     team.active = False
-    audit.record(session, action="update", entity="drive_volunteer", entity_id=link.id, user=user,
-                 detail={"status": status.value})
+    audit.record(
+        session,
+        action="update",
+        entity="drive_volunteer",
+        entity_id=link.id,
+        user=user,
+        detail={"status": status.value},
+    )
     session.flush()
     return link
 
@@ -161,7 +187,9 @@ def _nearest_point(drive: Drive, start: scheduling.Location | None) -> MeetingPo
         return None
     if start is None:
         return drive.meeting_points[0]
-    return min(drive.meeting_points, key=lambda m: great_circle((m.lat, m.lng), (start.lat, start.lng)).km)
+    return min(
+        drive.meeting_points, key=lambda m: great_circle((m.lat, m.lng), (start.lat, start.lng)).km
+    )
 
 
 def form_teams(session: Session, drive: Drive, *, user: User, tz: ZoneInfo) -> FormingReport:
@@ -193,23 +221,42 @@ def form_teams(session: Session, drive: Drive, *, user: User, tz: ZoneInfo) -> F
                 mode=TravelMode(team_mode(members)),
                 members=members,
                 meeting_point=point,
-                max_visits=min(m.max_visits_per_day for m in members) * max(1, len({b.starts_at.astimezone(tz).date() for b in drive.blocks})),
+                max_visits=min(m.max_visits_per_day for m in members)
+                * max(1, len({b.starts_at.astimezone(tz).date() for b in drive.blocks})),
             )
         )
     unplaced = [(by_id[u.volunteer], u.detail) for u in forming.unplaced]
-    audit.record(session, action="update", entity="drive", entity_id=drive.id, user=user,
-                 detail={"teams_formed": len(forming.teams), "unplaced": len(unplaced)})
+    audit.record(
+        session,
+        action="update",
+        entity="drive",
+        entity_id=drive.id,
+        user=user,
+        detail={"teams_formed": len(forming.teams), "unplaced": len(unplaced)},
+    )
     session.flush()
     return FormingReport(len(forming.teams), unplaced)
 
 
 def move_member(
-    session: Session, drive: Drive, volunteer_id: int, team_code: str | None, *, user: User, tz: ZoneInfo
+    session: Session,
+    drive: Drive,
+    volunteer_id: int,
+    team_code: str | None,
+    *,
+    user: User,
+    tz: ZoneInfo,
 ) -> Team:
     """Move a volunteer to another team of the drive (a new team when ``team_code`` is None)."""
     day = _drive_day(drive, tz)
-    volunteer = next((dv.volunteer for dv in drive.volunteers if dv.volunteer_id == volunteer_id
-                      and dv.status is InvitationStatus.ACCEPTED), None)
+    volunteer = next(
+        (
+            dv.volunteer
+            for dv in drive.volunteers
+            if dv.volunteer_id == volunteer_id and dv.status is InvitationStatus.ACCEPTED
+        ),
+        None,
+    )
     if volunteer is None:
         raise PlanningError(_("Only volunteers who accepted can be in a team."))
     active = [t for t in drive.teams if t.active]
@@ -218,8 +265,12 @@ def move_member(
         number = 1
         while f"T{number}" in used:
             number += 1
-        target = Team(code=f"T{number}", mode=volunteer.travel_mode, members=[],
-                      meeting_point=drive.meeting_points[0] if drive.meeting_points else None)
+        target = Team(
+            code=f"T{number}",
+            mode=volunteer.travel_mode,
+            members=[],
+            meeting_point=drive.meeting_points[0] if drive.meeting_points else None,
+        )
         drive.teams.append(target)
     else:
         target = next((t for t in active if t.code == team_code), None)
@@ -241,20 +292,30 @@ def move_member(
     target.members.append(volunteer)
     target.mode = TravelMode(team_mode(target.members))
     target.active = True
-    audit.record(session, action="update", entity="team", entity_id=target.code, user=user,
-                 detail={"volunteer": volunteer_id, "drive": drive.id})
+    audit.record(
+        session,
+        action="update",
+        entity="team",
+        entity_id=target.code,
+        user=user,
+        detail={"volunteer": volunteer_id, "drive": drive.id},
+    )
     session.flush()
     return target
 
 
 def active_teams(drive: Drive) -> list[Team]:
     """Return the teams that take part in planning, by code."""
-    return sorted((t for t in drive.teams if t.active and t.members), key=lambda t: (len(t.code), t.code))
+    return sorted(
+        (t for t in drive.teams if t.active and t.members), key=lambda t: (len(t.code), t.code)
+    )
 
 
 def accepted_without_team(drive: Drive) -> list[Volunteer]:
     """Return the volunteers who accepted but are in no active team."""
     placed = {m.id for t in drive.teams if t.active for m in t.members}
-    return [dv.volunteer for dv in drive.volunteers
-            if dv.status is InvitationStatus.ACCEPTED and dv.volunteer_id not in placed]
-
+    return [
+        dv.volunteer
+        for dv in drive.volunteers
+        if dv.status is InvitationStatus.ACCEPTED and dv.volunteer_id not in placed
+    ]

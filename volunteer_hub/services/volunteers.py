@@ -76,7 +76,9 @@ class VolunteerIn(BaseModel):
     skills: dict[Annotated[str, Field(max_length=40)], Annotated[int, Field(ge=1, le=3)]] = Field(
         min_length=1, max_length=20
     )
-    languages: list[LanguageCode] = Field(default_factory=lambda: ["vi"], min_length=1, max_length=8)
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: ["vi"], min_length=1, max_length=8
+    )
     availability: list[AvailabilitySlot] = Field(min_length=1, max_length=5)
     away: list[AbsenceIn] = Field(default_factory=list, max_length=5)
     max_visits_per_day: int = Field(default=4, ge=1, le=12)
@@ -121,7 +123,10 @@ def register_volunteer(
         errors["phone"] = [str(exc)]
     if phone and session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)):
         errors["phone"] = [
-            _("This phone number is already registered. Ask your coordinator to update your details.")
+            _(
+                "This phone number is already registered. "
+                "Ask your coordinator to update your details."
+            )
         ]
 
     age = age_on(data.date_of_birth, today)
@@ -156,8 +161,13 @@ def register_volunteer(
             errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
     if (data.lat is None) != (data.lng is None):
         errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
-    elif data.lat is not None and data.lng is not None and not (
-        VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1] and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+    elif (
+        data.lat is not None
+        and data.lng is not None
+        and not (
+            VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1]
+            and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
+        )
     ):
         errors["lat"] = [_("The map pin is outside Vietnam.")]
 
@@ -194,7 +204,9 @@ def register_volunteer(
         notes=data.notes,
         created_at=now,
     )
-    volunteer.skills = [VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()]
+    volunteer.skills = [
+        VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()
+    ]
     volunteer.availability = [
         VolunteerAvailability(slot=slot) for slot in dict.fromkeys(data.availability)
     ]
@@ -218,7 +230,12 @@ def register_volunteer(
 
 
 def set_status(
-    session: Session, volunteer: Volunteer, status: VolunteerStatus, *, user: User, ip: str | None = None
+    session: Session,
+    volunteer: Volunteer,
+    status: VolunteerStatus,
+    *,
+    user: User,
+    ip: str | None = None,
 ) -> None:
     """Approve or deactivate a volunteer, and audit it."""
     volunteer.status = status
@@ -261,7 +278,9 @@ def update_profile(
     skills = _skills_by_code(session, data.skills)
     if len(skills) != len(data.skills):
         raise FieldErrors({"skills": [_("Choose skills from the list.")]})
-    volunteer.skills = [VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()]
+    volunteer.skills = [
+        VolunteerSkill(skill=skills[c], level=lvl) for c, lvl in data.skills.items()
+    ]
     volunteer.travel_mode = data.travel_mode
     volunteer.max_visits_per_day = data.max_visits_per_day
     volunteer.languages = list(dict.fromkeys(data.languages))
@@ -289,4 +308,3 @@ def find_by_phone(session: Session, raw_phone: str) -> Volunteer | None:
 def can_be_assigned(volunteer: Volunteer) -> bool:
     """Return True when the volunteer is approved and has verified their phone."""
     return volunteer.status is VolunteerStatus.ACTIVE and volunteer.phone_verified_at is not None
-

@@ -169,17 +169,23 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
         return jsonify(errors={"_form": [_("Expected an object.")]}), 422
     limit = body.get("time_limit_s", current_app.config["PLAN_TIME_LIMIT_S"])
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 3 <= limit <= 600:
-        return jsonify(errors={"time_limit_s": [_("Enter a number of seconds from 3 to 600.")]}), 422
+        return jsonify(
+            errors={"time_limit_s": [_("Enter a number of seconds from 3 to 600.")]}
+        ), 422
     try:
-        plan = planning.start_plan(db.session, drive, user=user, tz=local_zone(), time_limit_s=float(limit))
+        plan = planning.start_plan(
+            db.session, drive, user=user, tz=local_zone(), time_limit_s=float(limit)
+        )
     except planning.PlanningError as exc:
         db.session.rollback()
         return jsonify(errors={"_form": [str(exc)]}), 422
     db.session.commit()
     location = url_for(".plan_detail", plan_id=plan.id)
-    return jsonify(id=plan.id, version=plan.version, status=plan.status.value, url=location), 202, {
-        "Location": location
-    }
+    return (
+        jsonify(id=plan.id, version=plan.version, status=plan.status.value, url=location),
+        202,
+        {"Location": location},
+    )
 
 
 @bp.get("/plans/<id:plan_id>")
@@ -234,7 +240,9 @@ def report_summary():  # type: ignore[no-untyped-def]
     except PeriodError as exc:
         return jsonify(errors={exc.field: [str(exc)]}), 422
     commune = (request.args.get("commune") or "").strip() or None
-    if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
+    if commune and not any(
+        c.code == commune for c in db.session.scalars(access.communes_for(user))
+    ):
         return jsonify(errors={"commune": [_("This commune is not one of yours.")]}), 422
     report = build_report(db.session, user, period, tz=local_zone(), commune_code=commune)
     return jsonify(

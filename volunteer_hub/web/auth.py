@@ -47,9 +47,18 @@ def login():  # type: ignore[no-untyped-def]
         else:
             login_user(user)
             user.last_login_at = utcnow()
-            audit.record(db.session, action="login", entity="user", entity_id=user.id, user=user, ip=client_ip())
+            audit.record(
+                db.session,
+                action="login",
+                entity="user",
+                entity_id=user.id,
+                user=user,
+                ip=client_ip(),
+            )
             db.session.commit()
-            return redirect(safe_next(request.args.get("next")) if request.args.get("next") else _landing())
+            return redirect(
+                safe_next(request.args.get("next")) if request.args.get("next") else _landing()
+            )
     return render_template("auth/login.html", form=form)
 
 

@@ -9,7 +9,12 @@ import leather
 from markupsafe import Markup
 
 _FONT = "system-ui, -apple-system, Segoe UI, Roboto, Noto Sans, Arial, sans-serif"
-for _name in ("axis_title_font_family", "legend_font_family", "tick_font_family", "title_font_family"):
+for _name in (
+    "axis_title_font_family",
+    "legend_font_family",
+    "tick_font_family",
+    "title_font_family",
+):
     setattr(leather.theme, _name, _FONT)
 leather.theme.background_color = "#ffffff"
 
@@ -30,7 +35,9 @@ def _scalable(svg: str) -> Markup:
     return Markup(svg)  # noqa: S704
 
 
-def bars(title: str, rows: list[tuple[str, float]], *, colour: str = PALETTE[0], width: int = 640) -> Markup:
+def bars(
+    title: str, rows: list[tuple[str, float]], *, colour: str = PALETTE[0], width: int = 640
+) -> Markup:
     """A horizontal bar chart, one bar per (label, value), biggest first."""
     ordered = sorted(((v, label) for label, v in rows if v), reverse=True)
     if not ordered:
@@ -41,7 +48,9 @@ def bars(title: str, rows: list[tuple[str, float]], *, colour: str = PALETTE[0],
     return _scalable(chart.to_svg(width=width, height=height))
 
 
-def grouped(title: str, categories: list[str], series: list[tuple[str, list[float]]], width: int = 640) -> Markup:
+def grouped(
+    title: str, categories: list[str], series: list[tuple[str, list[float]]], width: int = 640
+) -> Markup:
     """Bars for several series side by side, as a grid of small charts (one per series)."""
     grid = leather.Grid()
     drawn = 0

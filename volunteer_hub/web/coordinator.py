@@ -19,6 +19,7 @@ bp = Blueprint("coordinator", __name__)
 
 PER_PAGE = 25
 
+
 @bp.before_request
 @coordinator_required
 def _signed_in_staff_only() -> None:
@@ -51,7 +52,9 @@ def requests_list():  # type: ignore[no-untyped-def]
         text=search_text(request.args.get("q")),
     )
     page = db.paginate(
-        overview.requests_query(current_user, filters), page=page_arg(), per_page=PER_PAGE,
+        overview.requests_query(current_user, filters),
+        page=page_arg(),
+        per_page=PER_PAGE,
         max_per_page=100,
     )
     communes = db.session.scalars(access.communes_for(current_user)).all()
@@ -90,7 +93,9 @@ def volunteers_list():  # type: ignore[no-untyped-def]
         text=search_text(request.args.get("q")),
     )
     page = db.paginate(
-        overview.volunteers_query(current_user, filters), page=page_arg(), per_page=PER_PAGE,
+        overview.volunteers_query(current_user, filters),
+        page=page_arg(),
+        per_page=PER_PAGE,
         max_per_page=100,
     )
     communes = db.session.scalars(access.communes_for(current_user)).all()
@@ -118,7 +123,9 @@ def volunteer_detail(volunteer_id: int):  # type: ignore[no-untyped-def]
     )
     db.session.commit()
     skills = db.session.scalars(db.select(Skill).order_by(Skill.id)).all()
-    return render_template("coordinator/volunteer_detail.html", volunteer=volunteer, all_skills=skills)
+    return render_template(
+        "coordinator/volunteer_detail.html", volunteer=volunteer, all_skills=skills
+    )
 
 
 @bp.get("/drives")
@@ -165,7 +172,9 @@ def commune_add_hamlet(code: str):  # type: ignore[no-untyped-def]
     form = HamletForm()
     if form.validate_on_submit():
         try:
-            hamlet = add_hamlet(db.session, commune, form.name.data or "", HamletKind(form.kind.data))
+            hamlet = add_hamlet(
+                db.session, commune, form.name.data or "", HamletKind(form.kind.data)
+            )
         except PlaceError:
             form.name.errors.append(_("Enter a name."))
         else:

@@ -19,9 +19,10 @@ def wants_json() -> bool:
     if request.path.startswith("/api/") or request.path.startswith("/webhooks/"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
 def _messages() -> dict[int, str]:
@@ -55,10 +56,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         response, code = render_error(exc.code or 500)
-        if isinstance(response, Response):
-            final = response
-        else:
-            final = app.make_response((response, code))
+        final = response if isinstance(response, Response) else app.make_response((response, code))
         final.status_code = code
         # Keep headers like Retry-After (429) and Allow (405).
         for key, value in exc.get_headers():

@@ -43,8 +43,17 @@ bp = Blueprint("intake", __name__)
 #: The honeypot: a field people never see; a bot that fills it is refused.
 HONEYPOT = "homepage"
 TEXT_FIELDS = (
-    "beneficiary_name", "age_group", "contact_name", "contact_relation", "phone", "reach_note",
-    "commune", "hamlet_name", "house", "landmark", "notes",
+    "beneficiary_name",
+    "age_group",
+    "contact_name",
+    "contact_relation",
+    "phone",
+    "reach_note",
+    "commune",
+    "hamlet_name",
+    "house",
+    "landmark",
+    "notes",
 )
 
 
@@ -151,7 +160,9 @@ def request_form():  # type: ignore[no-untyped-def]
         current_app.logger.info("honeypot filled on /request from %s", client_ip())
         return render_template(
             "intake/request.html",
-            **_request_context(request.form, {"_form": [_("Your request could not be sent. Please try again.")]}),
+            **_request_context(
+                request.form, {"_form": [_("Your request could not be sent. Please try again.")]}
+            ),
         ), 422
     blocks = {b.id: b for b in upcoming_blocks(db.session)}
     try:
@@ -182,8 +193,18 @@ def request_thanks():  # type: ignore[no-untyped-def]
 def volunteer_payload(form: MultiDict[str, str], skills: list[Skill]) -> dict[str, Any]:
     """Turn the sign-up form's fields into the volunteer schema's payload."""
     payload: dict[str, Any] = {}
-    for name in ("full_name", "phone", "kind", "school_or_unit", "date_of_birth", "guardian_name",
-                 "guardian_phone", "commune", "travel_mode", "notes"):
+    for name in (
+        "full_name",
+        "phone",
+        "kind",
+        "school_or_unit",
+        "date_of_birth",
+        "guardian_name",
+        "guardian_phone",
+        "commune",
+        "travel_mode",
+        "notes",
+    ):
         value = (form.get(name) or "").strip()
         if value:
             payload[name] = value
@@ -207,7 +228,12 @@ def volunteer_payload(form: MultiDict[str, str], skills: list[Skill]) -> dict[st
     away = []
     for first, last in zip(form.getlist("away_first"), form.getlist("away_last"), strict=False):
         if first.strip() or last.strip():
-            away.append({"first_day": first.strip() or last.strip(), "last_day": last.strip() or first.strip()})
+            away.append(
+                {
+                    "first_day": first.strip() or last.strip(),
+                    "last_day": last.strip() or first.strip(),
+                }
+            )
     payload["away"] = away
     most = _optional_int(form.get("max_visits_per_day"))
     payload["max_visits_per_day"] = 4 if most is None else most
@@ -233,7 +259,8 @@ def _volunteer_context(values: MultiDict[str, str], errors: dict[str, list[str]]
         "slots": list(AvailabilitySlot),
         "honeypot": HONEYPOT,
         "languages": [
-            (code, label("language", code)) for code in ("hmn", "km", "tyz", "hre", "pac", "cma", "en")
+            (code, label("language", code))
+            for code in ("hmn", "km", "tyz", "hre", "pac", "cma", "en")
         ],
     }
 
@@ -248,7 +275,9 @@ def volunteer_form():  # type: ignore[no-untyped-def]
     if request.form.get(HONEYPOT):
         return render_template(
             "intake/volunteer.html",
-            **_volunteer_context(request.form, {"_form": [_("Your sign-up could not be sent. Please try again.")]}),
+            **_volunteer_context(
+                request.form, {"_form": [_("Your sign-up could not be sent. Please try again.")]}
+            ),
         ), 422
     try:
         data = parse_volunteer(volunteer_payload(request.form, _skills()))
@@ -301,7 +330,9 @@ def volunteer_verify():  # type: ignore[no-untyped-def]
                     session["verify_volunteer_id"] = found.id
                     volunteer = found
             if not errors:
-                flash(_("If this number belongs to a volunteer, a code is on its way by SMS."), "info")
+                flash(
+                    _("If this number belongs to a volunteer, a code is on its way by SMS."), "info"
+                )
                 return redirect(url_for(".volunteer_verify"))
         elif volunteer is None:
             abort(400)
@@ -326,7 +357,9 @@ def volunteer_verify():  # type: ignore[no-untyped-def]
     if volunteer is not None and volunteer.phone_verified_at is not None:
         return redirect(url_for(".volunteer_thanks"))
     status = 422 if errors else 200
-    return render_template("intake/volunteer_verify.html", volunteer=volunteer, errors=errors), status
+    return render_template(
+        "intake/volunteer_verify.html", volunteer=volunteer, errors=errors
+    ), status
 
 
 @bp.get("/volunteer/thanks")

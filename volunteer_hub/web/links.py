@@ -81,8 +81,9 @@ def _role(link: PersonalLink) -> str:
     return responses.VOLUNTEER if link.purpose == links.VOLUNTEER_VISIT else responses.HOUSEHOLD
 
 
-def _page(link: PersonalLink, visit: Visit, code: str, error: str | None = None,
-          status: int = 200) -> Any:
+def _page(
+    link: PersonalLink, visit: Visit, code: str, error: str | None = None, status: int = 200
+) -> Any:
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
     role = _role(link)
     current = links.is_latest_published(db.session, visit)
@@ -96,8 +97,11 @@ def _page(link: PersonalLink, visit: Visit, code: str, error: str | None = None,
         visit=visit,
         request_=visit.request,
         volunteer=volunteer,
-        partners=[m for m in (visit.team.members if visit.team else [])
-                  if volunteer is None or m.id != volunteer.id],
+        partners=[
+            m
+            for m in (visit.team.members if visit.team else [])
+            if volunteer is None or m.id != volunteer.id
+        ],
         address=address_of(visit.request, with_landmark=False),
         is_current=current,
         is_open=current and visit.status in responses.OPEN_STATUSES and not started,
@@ -187,8 +191,10 @@ def stop(code: str):  # type: ignore[no-untyped-def]
     messaging.opt_out(db.session, phone, source="link", note=f"personal link, visit {visit.id}")
     links.touch(link)
     db.session.commit()
-    flash(_("You will receive no more SMS from us. Your coordinator can turn them back on."),
-          "success")
+    flash(
+        _("You will receive no more SMS from us. Your coordinator can turn them back on."),
+        "success",
+    )
     return redirect(url_for(".show", code=code))
 
 
@@ -214,24 +220,45 @@ def report(code: str):  # type: ignore[no-untyped-def]
         and visit.status in outcomes.REPORTABLE
     )
     if not can_report:
-        return render_template("links/report.html", code=code, visit=visit,
-                               request_=visit.request, started=started)
+        return render_template(
+            "links/report.html", code=code, visit=visit, request_=visit.request, started=started
+        )
     if request.method == "GET":
-        return render_template("outcomes/report.html", visit=visit, values=outcome_values(visit),
-                               errors={}, back=back, saved=False)
+        return render_template(
+            "outcomes/report.html",
+            visit=visit,
+            values=outcome_values(visit),
+            errors={},
+            back=back,
+            saved=False,
+        )
     try:
         reported = outcomes.record_outcome(
-            db.session, visit, outcomes.parse_outcome(outcome_payload(request.form, visit)),
-            tz=local_zone(), volunteer=volunteer,
+            db.session,
+            visit,
+            outcomes.parse_outcome(outcome_payload(request.form, visit)),
+            tz=local_zone(),
+            volunteer=volunteer,
         )
     except FieldErrors as exc:
         db.session.rollback()
-        return render_template("outcomes/report.html", visit=visit, values=request.form,
-                               errors=exc.errors, back=back, saved=False), 422
+        return render_template(
+            "outcomes/report.html",
+            visit=visit,
+            values=request.form,
+            errors=exc.errors,
+            back=back,
+            saved=False,
+        ), 422
     links.touch(link)
     db.session.commit()
     flash(_("The report is saved."), "success")
     if reported.follow_up is not None:
-        flash(_("A follow-up request %(code)s is waiting for the next drive.",
-                code=reported.follow_up.reference), "info")
+        flash(
+            _(
+                "A follow-up request %(code)s is waiting for the next drive.",
+                code=reported.follow_up.reference,
+            ),
+            "info",
+        )
     return redirect(back)

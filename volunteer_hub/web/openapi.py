@@ -62,7 +62,9 @@ COMMON_ERRORS = {
 
 
 #: A date query argument that may be left empty, as an HTML form sends an unset date field.
-OPTIONAL_DATE = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]}
+OPTIONAL_DATE = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]
+}
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
@@ -102,7 +104,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "properties": {
             "id": {"type": "integer"},
             "version": {"type": "integer"},
-            "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+            "status": {
+                "type": "string",
+                "enum": ["queued", "running", "done", "failed", "cancelled"],
+            },
             "published": {"type": "boolean"},
         },
     }
@@ -112,7 +117,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
-            "status": {"type": "string", "enum": ["draft", "planning", "published", "completed", "cancelled"]},
+            "status": {
+                "type": "string",
+                "enum": ["draft", "planning", "published", "completed", "cancelled"],
+            },
             "first_day": {"type": ["string", "null"], "format": "date-time"},
             "communes": {"type": "array", "items": {"type": "string"}},
             "plans": {"type": "array", "items": {"$ref": "#/components/schemas/PlanSummary"}},
@@ -180,7 +188,15 @@ def build_spec(app: Flask) -> dict[str, Any]:
     components["Figures"] = {
         "type": "object",
         "description": "See the definitions in docs/reports.md.",
-        "required": ["requests_received", "planned", "served", "people_helped", "urgent", "volunteer_hours", "sms"],
+        "required": [
+            "requests_received",
+            "planned",
+            "served",
+            "people_helped",
+            "urgent",
+            "volunteer_hours",
+            "sms",
+        ],
         "properties": {
             "requests_received": count,
             "follow_ups_received": count,
@@ -188,30 +204,58 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "served": count,
             "not_home": count,
             "people_helped": count,
-            "urgent": {"type": "object", "properties": {
-                "received": count, "served": count,
-                "share_served": {"type": ["number", "null"]},
-                "median_wait_days": {"type": ["number", "null"]}}},
+            "urgent": {
+                "type": "object",
+                "properties": {
+                    "received": count,
+                    "served": count,
+                    "share_served": {"type": ["number", "null"]},
+                    "median_wait_days": {"type": ["number", "null"]},
+                },
+            },
             "volunteer_hours": {"type": "number"},
             "volunteers": count,
-            "outcomes": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": count}},
-            "sms": {"type": "object", "properties": {
-                "sent": count, "delivered": count, "failed": count,
-                "cost": {"type": "number"}, "cost_unit": {"type": "string"}}},
+            "outcomes": {
+                "type": "object",
+                "additionalProperties": {"type": "object", "additionalProperties": count},
+            },
+            "sms": {
+                "type": "object",
+                "properties": {
+                    "sent": count,
+                    "delivered": count,
+                    "failed": count,
+                    "cost": {"type": "number"},
+                    "cost_unit": {"type": "string"},
+                },
+            },
         },
     }
     components["Summary"] = {
         "type": "object",
         "required": ["period", "totals", "communes"],
         "properties": {
-            "period": {"type": "object", "properties": {"from": {"type": "string", "format": "date"},
-                                                         "to": {"type": "string", "format": "date"}}},
+            "period": {
+                "type": "object",
+                "properties": {
+                    "from": {"type": "string", "format": "date"},
+                    "to": {"type": "string", "format": "date"},
+                },
+            },
             "commune": {"type": ["string", "null"]},
             "totals": {"$ref": "#/components/schemas/Figures"},
-            "communes": {"type": "array", "items": {"allOf": [
-                {"$ref": "#/components/schemas/Figures"},
-                {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}},
-            ]}},
+            "communes": {
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Figures"},
+                        {
+                            "type": "object",
+                            "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+                        },
+                    ]
+                },
+            },
         },
     }
     not_found = error_response("No such record, or outside the account's communes")
@@ -223,7 +267,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "The account",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}},
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Me"}}
+                        },
                     },
                     **COMMON_ERRORS,
                 },
@@ -244,7 +290,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "content": {
                         "application/json": {
                             "schema": request_ref,
-                            "example": HelpRequestIn.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                            "example": HelpRequestIn.model_config["json_schema_extra"]["examples"][
+                                0
+                            ],  # type: ignore[index]
                         }
                     },
                 },
@@ -252,16 +300,22 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "201": {
                         "description": "Stored; the household's reference code",
                         "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/RequestCreated"}}
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/RequestCreated"}
+                            }
                         },
                     },
                     "400": error_response("The body is not valid JSON"),
                     "413": error_response("The body is too large"),
                     "415": error_response("The body is not JSON"),
                     "422": {
-                        "description": "Field errors, in the language of the Accept-Language header",
+                        "description": (
+                            "Field errors, in the language of the Accept-Language header"
+                        ),
                         "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/FieldErrors"}
+                            }
                         },
                     },
                     **COMMON_ERRORS,
@@ -276,10 +330,20 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "responses": {
                 "200": {
                     "description": "Drives, newest first",
-                    "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["drives"],
-                        "properties": {"drives": {"type": "array", "items": {"$ref": "#/components/schemas/Drive"}}},
-                    }}},
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["drives"],
+                                "properties": {
+                                    "drives": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Drive"},
+                                    }
+                                },
+                            }
+                        }
+                    },
                 },
                 **COMMON_ERRORS,
             },
@@ -289,33 +353,58 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "post": {
             "summary": "Start planning a drive in the background",
             "operationId": "startPlan",
-            "parameters": [{"name": "drive_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [
+                {"name": "drive_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
             "requestBody": {
                 "required": False,
-                "content": {"application/json": {
-                    "schema": {"type": "object", "additionalProperties": False, "properties": {
-                        "time_limit_s": {"type": "number", "minimum": 3, "maximum": 600}}},
-                    "example": {"time_limit_s": 30},
-                }},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "time_limit_s": {"type": "number", "minimum": 3, "maximum": 600}
+                            },
+                        },
+                        "example": {"time_limit_s": 30},
+                    }
+                },
             },
             "responses": {
-                "202": {"description": "Queued; poll the plan", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/PlanStarted"}}}},
+                "202": {
+                    "description": "Queued; poll the plan",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/PlanStarted"}}
+                    },
+                },
                 "404": not_found,
-                "422": {"description": "The drive cannot be planned yet", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/FieldErrors"}}}},
+                "422": {
+                    "description": "The drive cannot be planned yet",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
+                    },
+                },
                 **COMMON_ERRORS,
             },
         }
     }
     paths["/plans/{plan_id}"] = {
         "get": {
-            "summary": "A plan's status and progress; once done, the plan (planner JSON, version 1)",
+            "summary": (
+                "A plan's status and progress; once done, the plan (planner JSON, version 1)"
+            ),
             "operationId": "getPlan",
-            "parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [
+                {"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
             "responses": {
-                "200": {"description": "The plan", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/PlanDetail"}}}},
+                "200": {
+                    "description": "The plan",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/PlanDetail"}}
+                    },
+                },
                 "404": not_found,
                 **COMMON_ERRORS,
             },
@@ -324,12 +413,22 @@ def build_spec(app: Flask) -> dict[str, Any]:
     paths["/plans/{plan_id}/problem"] = {
         "get": {
             "summary": "The exact planner problem the plan solved (planner JSON, version 1)",
-            "description": "Recheck a plan with `python -m scheduling check PROBLEM.json PLAN.json`.",
+            "description": (
+                "Recheck a plan with `python -m scheduling check PROBLEM.json PLAN.json`."
+            ),
             "operationId": "getPlanProblem",
-            "parameters": [{"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [
+                {"name": "plan_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
             "responses": {
-                "200": {"description": "The problem", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/PlannerProblem"}}}},
+                "200": {
+                    "description": "The problem",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/PlannerProblem"}
+                        }
+                    },
+                },
                 "404": not_found,
                 **COMMON_ERRORS,
             },
@@ -338,24 +437,54 @@ def build_spec(app: Flask) -> dict[str, Any]:
     paths["/reports/summary"] = {
         "get": {
             "summary": "What was achieved over a period: the dashboard's totals",
-            "description": "The same figures as `GET /reports/export.xlsx` (signed in or with this token).",
+            "description": (
+                "The same figures as `GET /reports/export.xlsx` (signed in or with this token)."
+            ),
             "operationId": "getReportSummary",
             "parameters": [
-                {"name": "from", "in": "query", "required": False, "schema": OPTIONAL_DATE,
-                 "description": "First day (YYYY-MM-DD); empty or absent: 90 days before `to`"},
-                {"name": "to", "in": "query", "required": False, "schema": OPTIONAL_DATE,
-                 "description": "Last day (YYYY-MM-DD); empty or absent: today"},
-                {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "One commune's official code; empty or absent: every commune"},
-                {"name": "lang", "in": "query", "required": False, "schema": {"type": "string"},
-                 "description": "Language of error messages: `vi` or `en` (anything else, or "
-                                "absent: Accept-Language, else `vi`)"},
+                {
+                    "name": "from",
+                    "in": "query",
+                    "required": False,
+                    "schema": OPTIONAL_DATE,
+                    "description": "First day (YYYY-MM-DD); empty or absent: 90 days before `to`",
+                },
+                {
+                    "name": "to",
+                    "in": "query",
+                    "required": False,
+                    "schema": OPTIONAL_DATE,
+                    "description": "Last day (YYYY-MM-DD); empty or absent: today",
+                },
+                {
+                    "name": "commune",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "One commune's official code; empty or absent: every commune",
+                },
+                {
+                    "name": "lang",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Language of error messages: `vi` or `en` (anything else, or "
+                    "absent: Accept-Language, else `vi`)",
+                },
             ],
             "responses": {
-                "200": {"description": "The totals", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Summary"}}}},
-                "422": {"description": "A bad date or commune, or an unknown parameter", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/FieldErrors"}}}},
+                "200": {
+                    "description": "The totals",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Summary"}}
+                    },
+                },
+                "422": {
+                    "description": "A bad date or commune, or an unknown parameter",
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
+                    },
+                },
                 **COMMON_ERRORS,
             },
         }
@@ -365,7 +494,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "info": {
             "title": "volunteer_hub API",
             "version": "1",
-            "description": "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`.",
+            "description": (
+                "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`."
+            ),
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],

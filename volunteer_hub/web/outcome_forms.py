@@ -37,7 +37,9 @@ def outcome_values(visit: Visit) -> MultiDict[str, str]:
     for outcome in visit.outcomes:
         values[f"outcome_{outcome.service.code}"] = outcome.outcome.value
         values[f"reason_{outcome.service.code}"] = outcome.reason or ""
-    values["people_helped"] = str(visit.people_helped if visit.people_helped is not None else visit.request.people_count)
+    values["people_helped"] = str(
+        visit.people_helped if visit.people_helped is not None else visit.request.people_count
+    )
     if visit.minutes_spent is not None:
         values["minutes_spent"] = str(visit.minutes_spent)
     if visit.report_note:

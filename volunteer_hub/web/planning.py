@@ -102,17 +102,31 @@ def _version_arg() -> int | None:
 def drive_payload(form: MultiDict[str, str]) -> dict[str, Any]:
     """Turn the drive form into the DriveIn payload."""
     blocks = []
-    for day, start, end in zip(form.getlist("block_day"), form.getlist("block_start"), form.getlist("block_end"), strict=False):
+    for day, start, end in zip(
+        form.getlist("block_day"),
+        form.getlist("block_start"),
+        form.getlist("block_end"),
+        strict=False,
+    ):
         if day.strip() or start.strip() or end.strip():
             blocks.append({"day": day.strip(), "start": start.strip(), "end": end.strip()})
     points = []
     for name, address, lat, lng in zip(
-        form.getlist("point_name"), form.getlist("point_address"), form.getlist("point_lat"),
-        form.getlist("point_lng"), strict=False,
+        form.getlist("point_name"),
+        form.getlist("point_address"),
+        form.getlist("point_lat"),
+        form.getlist("point_lng"),
+        strict=False,
     ):
         if name.strip() or lat.strip() or lng.strip():
-            points.append({"name": name.strip(), "address": address.strip() or None,
-                           "lat": lat.strip().replace(",", ".") or None, "lng": lng.strip().replace(",", ".") or None})
+            points.append(
+                {
+                    "name": name.strip(),
+                    "address": address.strip() or None,
+                    "lat": lat.strip().replace(",", ".") or None,
+                    "lng": lng.strip().replace(",", ".") or None,
+                }
+            )
     minutes = {}
     for key, value in form.items():
         if key.startswith("minutes_") and value.strip():
@@ -131,8 +145,16 @@ def drive_payload(form: MultiDict[str, str]) -> dict[str, Any]:
 
 def _drive_form_context(values: MultiDict[str, str], errors: dict[str, list[str]], drive=None):  # type: ignore[no-untyped-def]
     communes = db.session.scalars(access.communes_for(current_user)).all()
-    services = db.session.scalars(db.select(Service).where(Service.active.is_(True)).order_by(Service.sort_order)).all()
-    return {"values": values, "errors": errors, "communes": communes, "services": services, "drive": drive}
+    services = db.session.scalars(
+        db.select(Service).where(Service.active.is_(True)).order_by(Service.sort_order)
+    ).all()
+    return {
+        "values": values,
+        "errors": errors,
+        "communes": communes,
+        "services": services,
+        "drive": drive,
+    }
 
 
 def _drive_values(drive) -> MultiDict[str, str]:  # type: ignore[no-untyped-def]
@@ -167,10 +189,14 @@ def drive_new():  # type: ignore[no-untyped-def]
         values = MultiDict({"team_size": "2", "unaccented_sms": "yes"})
         return render_template("planning/drive_form.html", **_drive_form_context(values, {}))
     try:
-        drive = save_drive(db.session, parse_drive(drive_payload(request.form)), user=current_user, tz=local_zone())
+        drive = save_drive(
+            db.session, parse_drive(drive_payload(request.form)), user=current_user, tz=local_zone()
+        )
     except FieldErrors as exc:
         db.session.rollback()
-        return render_template("planning/drive_form.html", **_drive_form_context(request.form, exc.errors)), 422
+        return render_template(
+            "planning/drive_form.html", **_drive_form_context(request.form, exc.errors)
+        ), 422
     db.session.commit()
     flash(_("Drive created. Now choose its requests."), "success")
     return redirect(url_for(".drive_requests", drive_id=drive.id))
@@ -181,12 +207,22 @@ def drive_edit(drive_id: int):  # type: ignore[no-untyped-def]
     """Change a drive that is not published yet."""
     drive = _drive(drive_id)
     if request.method == "GET":
-        return render_template("planning/drive_form.html", **_drive_form_context(_drive_values(drive), {}, drive))
+        return render_template(
+            "planning/drive_form.html", **_drive_form_context(_drive_values(drive), {}, drive)
+        )
     try:
-        save_drive(db.session, parse_drive(drive_payload(request.form)), user=current_user, tz=local_zone(), drive=drive)
+        save_drive(
+            db.session,
+            parse_drive(drive_payload(request.form)),
+            user=current_user,
+            tz=local_zone(),
+            drive=drive,
+        )
     except FieldErrors as exc:
         db.session.rollback()
-        return render_template("planning/drive_form.html", **_drive_form_context(request.form, exc.errors, drive)), 422
+        return render_template(
+            "planning/drive_form.html", **_drive_form_context(request.form, exc.errors, drive)
+        ), 422
     db.session.commit()
     flash(_("Saved."), "success")
     return redirect(url_for("coordinator.drive_detail", drive_id=drive.id))
@@ -226,17 +262,27 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
     drive = _drive(drive_id)
     filters = _request_filters()
     page = db.paginate(
-        candidate_requests(drive, current_user, filters), page=page_arg(), per_page=50, max_per_page=200
+        candidate_requests(drive, current_user, filters),
+        page=page_arg(),
+        per_page=50,
+        max_per_page=200,
     )
     included = {dr.request_id for dr in drive.requests}
     hamlets = db.session.scalars(
-        db.select(Hamlet).where(Hamlet.commune_id.in_(sorted(drive.commune_ids))).order_by(Hamlet.name)
+        db.select(Hamlet)
+        .where(Hamlet.commune_id.in_(sorted(drive.commune_ids)))
+        .order_by(Hamlet.name)
     ).all()
     services = db.session.scalars(db.select(Service).order_by(Service.sort_order)).all()
     return render_template(
-        "planning/drive_requests.html", drive=drive, page=page, filters=filters, included=included,
+        "planning/drive_requests.html",
+        drive=drive,
+        page=page,
+        filters=filters,
+        included=included,
         filter_args=FILTER_ARGS,
-        hamlets=hamlets, services=services,
+        hamlets=hamlets,
+        services=services,
     )
 
 
@@ -255,9 +301,13 @@ def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
         elif action == "exclude":
             count = include_requests(db.session, drive, ids, user=current_user, include=False)
         elif action == "triage":
-            count = triage_requests(db.session, ids, user=current_user, status=RequestStatus.TRIAGED)
+            count = triage_requests(
+                db.session, ids, user=current_user, status=RequestStatus.TRIAGED
+            )
         elif action == "cancel":
-            count = triage_requests(db.session, ids, user=current_user, status=RequestStatus.CANCELLED)
+            count = triage_requests(
+                db.session, ids, user=current_user, status=RequestStatus.CANCELLED
+            )
         elif action.startswith("priority-") and action[-1] in "0123456789":  # not "²"
             count = triage_requests(db.session, ids, user=current_user, priority=int(action[-1]))
         else:
@@ -301,26 +351,52 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
     try:
         if action == "invite":
             ids = parse_ids(request.form.getlist("volunteer_ids"))
-            flash(_("%(n)d volunteers invited.", n=teams.invite(db.session, drive, ids, user=current_user, tz=tz)), "success")
+            flash(
+                _(
+                    "%(n)d volunteers invited.",
+                    n=teams.invite(db.session, drive, ids, user=current_user, tz=tz),
+                ),
+                "success",
+            )
         elif action == "answer":
             status = InvitationStatus(request.form.get("status", ""))
-            teams.set_answer(db.session, drive, parse_id(request.form.get("volunteer_id")) or 0, status,
-                             user=current_user, reason=request.form.get("reason"))
+            teams.set_answer(
+                db.session,
+                drive,
+                parse_id(request.form.get("volunteer_id")) or 0,
+                status,
+                user=current_user,
+                reason=request.form.get("reason"),
+            )
             flash(_("Saved."), "success")
         elif action == "form":
             report = teams.form_teams(db.session, drive, user=current_user, tz=tz)
             flash(_("%(n)d teams formed.", n=report.teams), "success")
             for volunteer, detail in report.unplaced:
-                flash(_("%(name)s has no team: %(why)s", name=volunteer.full_name, why=detail), "warning")
+                flash(
+                    _("%(name)s has no team: %(why)s", name=volunteer.full_name, why=detail),
+                    "warning",
+                )
         elif action == "move":
-            teams.move_member(db.session, drive, parse_id(request.form.get("volunteer_id")) or 0,
-                              request.form.get("team_code") or None, user=current_user, tz=tz)
+            teams.move_member(
+                db.session,
+                drive,
+                parse_id(request.form.get("volunteer_id")) or 0,
+                request.form.get("team_code") or None,
+                user=current_user,
+                tz=tz,
+            )
             flash(_("Saved."), "success")
         else:
             abort(400)
     except ValueError as exc:  # PlanningError, or an unknown status
         db.session.rollback()
-        flash(str(exc) if isinstance(exc, planning.PlanningError) else _("Choose one of the options."), "error")
+        flash(
+            str(exc)
+            if isinstance(exc, planning.PlanningError)
+            else _("Choose one of the options."),
+            "error",
+        )
         return redirect(url_for(".drive_volunteers", drive_id=drive.id)), 303
     db.session.commit()
     return redirect(url_for(".drive_volunteers", drive_id=drive.id))
@@ -342,7 +418,9 @@ def plan_start(drive_id: int):  # type: ignore[no-untyped-def]
     """Queue a new plan version; the worker solves it."""
     drive = _drive(drive_id)
     try:
-        plan = planning.start_plan(db.session, drive, user=current_user, tz=local_zone(), time_limit_s=_time_limit())
+        plan = planning.start_plan(
+            db.session, drive, user=current_user, tz=local_zone(), time_limit_s=_time_limit()
+        )
     except planning.PlanningError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -375,20 +453,31 @@ def plan_view(plan_id: int):  # type: ignore[no-untyped-def]
     """Show a plan: its progress while the planner runs, then the review (map and teams)."""
     plan = _plan(plan_id)
     if plan.status in (PlanStatus.QUEUED, PlanStatus.RUNNING):
-        return render_template("planning/plan_progress.html", plan=plan, progress=progress_json(plan))
+        return render_template(
+            "planning/plan_progress.html", plan=plan, progress=progress_json(plan)
+        )
     return render_template("planning/plan_review.html", **_review_context(plan))
 
 
 def _review_context(plan: Plan, errors: list[str] | None = None) -> dict[str, Any]:
     routes: dict[str, list[Any]] = {}
     left_out = []
-    for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or datetime.max.replace(tzinfo=local_zone()), v.seq or 0)):
+    for visit in sorted(
+        plan.visits,
+        key=lambda v: (
+            v.starts_at is None,
+            v.starts_at or datetime.max.replace(tzinfo=local_zone()),
+            v.seq or 0,
+        ),
+    ):
         if visit.team is None:
             left_out.append(visit)
         else:
             routes.setdefault(visit.team.code, []).append(visit)
-    team_rows = sorted({v.team for v in plan.visits if v.team} | set(teams.active_teams(plan.drive)),
-                       key=lambda t: (len(t.code), t.code))
+    team_rows = sorted(
+        {v.team for v in plan.visits if v.team} | set(teams.active_teams(plan.drive)),
+        key=lambda t: (len(t.code), t.code),
+    )
     others = [p for p in plan.drive.plans if p.id != plan.id and p.status is PlanStatus.DONE]
     tz = local_zone()
     days = sorted({b.starts_at.astimezone(tz).date() for b in plan.drive.blocks})
@@ -448,20 +537,32 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
         if raw_time:
             hour, minute = (int(x) for x in raw_time.split(":"))
             current = next((v for v in plan.visits if v.request.reference == reference), None)
-            day_source = (current.starts_at if current and current.starts_at else plan.drive.first_day)
+            day_source = (
+                current.starts_at if current and current.starts_at else plan.drive.first_day
+            )
             if day_source is None:
                 raise ValueError
             local = day_source.astimezone(local_zone())
             start = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
             day = request.form.get("day", "")
             if day:
-                start = start.replace(**{k: int(v) for k, v in zip(("year", "month", "day"), day.split("-"), strict=True)})
+                start = start.replace(
+                    **{
+                        k: int(v)
+                        for k, v in zip(("year", "month", "day"), day.split("-"), strict=True)
+                    }
+                )
     except (ValueError, OverflowError):  # "25:00", "²:00", a year of twenty digits
         return _refused(plan, [_("Enter a time as HH:MM.")])
     try:
         plan_review.move_visit(
-            db.session, plan, reference, team_code=team_code, user=current_user,
-            expected_version=_version_arg(), start=start,
+            db.session,
+            plan,
+            reference,
+            team_code=team_code,
+            user=current_user,
+            expected_version=_version_arg(),
+            start=start,
         )
     except plan_review.EditRefused as exc:
         return _refused(plan, exc.reasons)
@@ -480,8 +581,14 @@ def visit_pin(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     if visit is None:
         abort(404)
     try:
-        plan_review.set_pinned(db.session, plan, visit, request.form.get("pinned") == "yes",
-                               user=current_user, expected_version=_version_arg())
+        plan_review.set_pinned(
+            db.session,
+            plan,
+            visit,
+            request.form.get("pinned") == "yes",
+            user=current_user,
+            expected_version=_version_arg(),
+        )
     except plan_review.EditRefused as exc:
         return _refused(plan, exc.reasons)
     except planning.PlanningError as exc:
@@ -495,8 +602,14 @@ def plan_replan(plan_id: int):  # type: ignore[no-untyped-def]
     """Re-plan the rest: a new version that keeps the pinned visits with their teams."""
     plan = _plan(plan_id)
     try:
-        new = planning.start_plan(db.session, plan.drive, user=current_user, tz=local_zone(),
-                                  time_limit_s=_time_limit(), based_on=plan)
+        new = planning.start_plan(
+            db.session,
+            plan.drive,
+            user=current_user,
+            tz=local_zone(),
+            time_limit_s=_time_limit(),
+            based_on=plan,
+        )
     except planning.PlanningError as exc:
         return _refused(plan, [str(exc)])
     db.session.commit()
@@ -530,9 +643,15 @@ def plan_publish(plan_id: int):  # type: ignore[no-untyped-def]
         return _refused(plan, [str(exc)])
     db.session.commit()
     flash(
-        _("Published: %(new)d new, %(changed)d changed, %(same)d unchanged, %(cancelled)d cancelled visits; %(messages)d messages queued.",
-          new=report.new, changed=report.changed, same=report.unchanged, cancelled=report.cancelled,
-          messages=report.messages),
+        _(
+            "Published: %(new)d new, %(changed)d changed, %(same)d unchanged, "
+            "%(cancelled)d cancelled visits; %(messages)d messages queued.",
+            new=report.new,
+            changed=report.changed,
+            same=report.unchanged,
+            cancelled=report.cancelled,
+            messages=report.messages,
+        ),
         "success",
     )
     return redirect(url_for(".drive_board", drive_id=plan.drive_id))
@@ -547,7 +666,9 @@ def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
         other = _plan(other_id)
     else:
         # Without a choice, compare with the version it came from, or the one before it.
-        earlier = [p for p in plan.drive.plans if p.version < plan.version and p.status is PlanStatus.DONE]
+        earlier = [
+            p for p in plan.drive.plans if p.version < plan.version and p.status is PlanStatus.DONE
+        ]
         other = plan.based_on or (earlier[-1] if earlier else None)
     if other is None:
         flash(_("There is no other version to compare with."), "info")
@@ -571,8 +692,11 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
     board = publishing.board(db.session, drive)
     went = {m for v in (board.plan.visits if board.plan else []) if v.team for m in v.team.members}
     return render_template(
-        "planning/board.html", drive=drive, board=board,
-        sms=messaging.drive_sms_problems(db.session, drive.id), sms_label=sms_label,
+        "planning/board.html",
+        drive=drive,
+        board=board,
+        sms=messaging.drive_sms_problems(db.session, drive.id),
+        sms_label=sms_label,
         sms_kinds={kind: spec.label for kind, spec in sms_templates.KINDS.items()},
         volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
     )
@@ -628,8 +752,15 @@ def route_sheets(plan_id: int, team_code: str | None = None):  # type: ignore[no
         sheets = [s for s in sheets if s.team.code == team_code]
         if not sheets:
             abort(404)
-    audit.record(db.session, action="view", entity="route_sheet", entity_id=plan.id, user=current_user,
-                 ip=client_ip(), detail={"team": team_code})
+    audit.record(
+        db.session,
+        action="view",
+        entity="route_sheet",
+        entity_id=plan.id,
+        user=current_user,
+        ip=client_ip(),
+        detail={"team": team_code},
+    )
     db.session.commit()
     return render_template("planning/route_sheets.html", plan=plan, sheets=sheets)
 
@@ -638,16 +769,27 @@ def route_sheets(plan_id: int, team_code: str | None = None):  # type: ignore[no
 def plan_export(plan_id: int, fmt: str):  # type: ignore[no-untyped-def]
     """Export a plan's visits to CSV or Excel."""
     plan = _plan(plan_id)
-    audit.record(db.session, action="export", entity="plan", entity_id=plan.id, user=current_user,
-                 ip=client_ip(), detail={"format": fmt})
+    audit.record(
+        db.session,
+        action="export",
+        entity="plan",
+        entity_id=plan.id,
+        user=current_user,
+        ip=client_ip(),
+        detail={"format": fmt},
+    )
     db.session.commit()
     name = f"ke-hoach-{plan.drive_id}-v{plan.version}.{fmt}"
     if fmt == "csv":
         body, mimetype = exports.plan_csv(plan), "text/csv; charset=utf-8"
     else:
-        body, mimetype = exports.plan_xlsx(plan), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
+        body, mimetype = (
+            exports.plan_xlsx(plan),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 # --- outcomes -------------------------------------------------------------------------------
@@ -661,19 +803,40 @@ def visit_outcome(visit_id: int):  # type: ignore[no-untyped-def]
     if visit.team is None or visit.plan.published_at is None:
         abort(404)
     if request.method == "GET":
-        return render_template("outcomes/report.html", visit=visit, values=outcome_values(visit),
-                               errors={}, back=back, saved=False)
+        return render_template(
+            "outcomes/report.html",
+            visit=visit,
+            values=outcome_values(visit),
+            errors={},
+            back=back,
+            saved=False,
+        )
     try:
         reported = outcomes.record_outcome(
-            db.session, visit, outcomes.parse_outcome(outcome_payload(request.form, visit)),
-            tz=local_zone(), user=current_user,
+            db.session,
+            visit,
+            outcomes.parse_outcome(outcome_payload(request.form, visit)),
+            tz=local_zone(),
+            user=current_user,
         )
     except FieldErrors as exc:
         db.session.rollback()
-        return render_template("outcomes/report.html", visit=visit, values=request.form,
-                               errors=exc.errors, back=back, saved=False), 422
+        return render_template(
+            "outcomes/report.html",
+            visit=visit,
+            values=request.form,
+            errors=exc.errors,
+            back=back,
+            saved=False,
+        ), 422
     db.session.commit()
     flash(_("The report is saved."), "success")
     if reported.follow_up is not None:
-        flash(_("A follow-up request %(code)s is waiting for the next drive.", code=reported.follow_up.reference), "info")
+        flash(
+            _(
+                "A follow-up request %(code)s is waiting for the next drive.",
+                code=reported.follow_up.reference,
+            ),
+            "info",
+        )
     return redirect(back)

@@ -42,6 +42,7 @@ def query_args(*names: str) -> dict[str, str]:
     """
     own = request.view_args or {}
     return {
-        key: value for key, value in request.args.items()
+        key: value
+        for key, value in request.args.items()
         if (not names or key in names) and not key.startswith("_") and key not in own
     }

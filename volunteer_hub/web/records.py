@@ -227,7 +227,10 @@ def _poster_target(code: str, hamlet_id: int | None) -> tuple[Any, Hamlet | None
         if hamlet is None or hamlet.commune_id != commune.id:
             abort(404)
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    link = f"{base}{url_for('intake.request_form', commune=commune.code, hamlet_id=hamlet.id if hamlet else None)}"
+    path = url_for(
+        "intake.request_form", commune=commune.code, hamlet_id=hamlet.id if hamlet else None
+    )
+    link = f"{base}{path}"
     return commune, hamlet, link
 
 
@@ -247,5 +250,6 @@ def poster_qr(code: str, hamlet_id: int | None = None):  # type: ignore[no-untyp
     # Error correction "Q" survives a poster folded, wet or partly torn at the alley head.
     qr = segno.make(link, error="q", micro=False)
     svg = qr.svg_inline(scale=8, border=2, dark="#000", light="#fff")
-    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
-
+    return Response(
+        svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"}
+    )

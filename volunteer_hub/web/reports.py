@@ -58,8 +58,14 @@ def _day(args: dict[str, str], name: str) -> date | None:
     except ValueError:
         raise PeriodError(_("Dates are written YYYY-MM-DD."), name) from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PeriodError(_("Dates must fall between the years %(first)d and %(last)d.",
-                            first=FIRST_YEAR, last=LAST_YEAR), name)
+        raise PeriodError(
+            _(
+                "Dates must fall between the years %(first)d and %(last)d.",
+                first=FIRST_YEAR,
+                last=LAST_YEAR,
+            ),
+            name,
+        )
     return day
 
 
@@ -116,10 +122,18 @@ def _report(user: User) -> tuple[Report, str | None, Drive | None]:
         # A drive's figures are the drive's, whatever the dates: the period is its days.
         period = drive_period(drive, tz) or period
     commune = (request.args.get("commune") or "").strip() or None
-    if commune and not any(c.code == commune for c in db.session.scalars(access.communes_for(user))):
+    if commune and not any(
+        c.code == commune for c in db.session.scalars(access.communes_for(user))
+    ):
         raise ReportQueryError(_("This commune is not one of yours."))
-    report = build_report(db.session, user, period, tz=tz, commune_code=commune,
-                          drive_id=drive.id if drive is not None else None)
+    report = build_report(
+        db.session,
+        user,
+        period,
+        tz=tz,
+        commune_code=commune,
+        drive_id=drive.id if drive is not None else None,
+    )
     return report, commune, drive
 
 
@@ -140,8 +154,14 @@ def dashboard():  # type: ignore[no-untyped-def]
         report, commune, drive = _report(user)
     except ReportQueryError as exc:
         asked = (request.args.get("commune") or "").strip()
-        return render_template("reports/dashboard.html", report=None, error=str(exc), commune=asked,
-                               drive=None, **choices), 422
+        return render_template(
+            "reports/dashboard.html",
+            report=None,
+            error=str(exc),
+            commune=asked,
+            drive=None,
+            **choices,
+        ), 422
     services = _services()
     outcome_rows = []
     for code, counts in report.total.outcomes.items():
@@ -157,14 +177,23 @@ def dashboard():  # type: ignore[no-untyped-def]
         "drive": drive,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
-            _("By commune"), commune_names,
-            [(_("Households planned"), [float(f.planned) for f in figures]),
-             (_("Households served"), [float(f.served) for f in figures]),
-             (_("People helped"), [float(f.people_helped) for f in figures])],
+            _("By commune"),
+            commune_names,
+            [
+                (_("Households planned"), [float(f.planned) for f in figures]),
+                (_("Households served"), [float(f.served) for f in figures]),
+                (_("People helped"), [float(f.people_helped) for f in figures]),
+            ],
         ),
-        "sms_chart": charts.bars(_("SMS"), [
-            (_("Sent"), report.total.sms_sent), (_("Delivered"), report.total.sms_delivered),
-            (_("Failed"), report.total.sms_failed)], colour=charts.PALETTE[1]),
+        "sms_chart": charts.bars(
+            _("SMS"),
+            [
+                (_("Sent"), report.total.sms_sent),
+                (_("Delivered"), report.total.sms_delivered),
+                (_("Failed"), report.total.sms_failed),
+            ],
+            colour=charts.PALETTE[1],
+        ),
         "outcome_labels": [(o, label("outcome", o)) for o in OUTCOME_ORDER],
         "services": services,
     }
@@ -192,18 +221,34 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
         report, commune, drive = _report(user)
     except ReportQueryError as exc:
         abort(Response(str(exc), status=422, mimetype="text/plain"))
-    audit.record(db.session, action="export", entity="report", user=user,
-                 detail={"from": report.period.first.isoformat(), "to": report.period.last.isoformat(),
-                         "commune": commune, "drive": drive.id if drive else None, "format": fmt})
+    audit.record(
+        db.session,
+        action="export",
+        entity="report",
+        user=user,
+        detail={
+            "from": report.period.first.isoformat(),
+            "to": report.period.last.isoformat(),
+            "commune": commune,
+            "drive": drive.id if drive else None,
+            "format": fmt,
+        },
+    )
     db.session.commit()
     name = f"bao-cao-{report.period.first.isoformat()}-{report.period.last.isoformat()}.{fmt}"
     if fmt == "csv":
         body, mimetype = report_csv(report), "text/csv; charset=utf-8"
     else:
-        body = report_xlsx(report, _services(), _scope_name(user, commune, report, drive),
-                           lambda d: format_date(d, "dd/MM/yyyy"))
+        body = report_xlsx(
+            report,
+            _services(),
+            _scope_name(user, commune, report, drive),
+            lambda d: format_date(d, "dd/MM/yyyy"),
+        )
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @bp.get("/volunteers/<id:volunteer_id>/certificate")
@@ -220,8 +265,21 @@ def certificate(volunteer_id: int):  # type: ignore[no-untyped-def]
 
         return render_error(422, str(exc))
     hours = report.hours.get(volunteer.id)
-    audit.record(db.session, action="view", entity="certificate", entity_id=volunteer.id, user=user,
-                 commune_id=volunteer.home_commune_id)
+    audit.record(
+        db.session,
+        action="view",
+        entity="certificate",
+        entity_id=volunteer.id,
+        user=user,
+        commune_id=volunteer.home_commune_id,
+    )
     db.session.commit()
-    return render_template("reports/certificate.html", volunteer=volunteer, drive=drive, report=report,
-                           hours=hours[1] if hours else 0.0, visits=hours[2] if hours else 0, signer=user)
+    return render_template(
+        "reports/certificate.html",
+        volunteer=volunteer,
+        drive=drive,
+        report=report,
+        hours=hours[1] if hours else 0.0,
+        visits=hours[2] if hours else 0,
+        signer=user,
+    )

@@ -97,9 +97,7 @@ def decide(message_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/templates")
 def templates():  # type: ignore[no-untyped-def]
     """List every kind of message with its current texts."""
-    edited = {
-        (t.kind, t.locale): t for t in db.session.scalars(select(MessageTemplate))
-    }
+    edited = {(t.kind, t.locale): t for t in db.session.scalars(select(MessageTemplate))}
     rows = [
         {
             "kind": spec,
@@ -167,7 +165,8 @@ def template_edit(kind: str, locale: str):  # type: ignore[no-untyped-def]
 def opt_outs():  # type: ignore[no-untyped-def]
     """List the numbers that get no SMS, and why."""
     page = db.paginate(
-        select(SmsOptOut).order_by(SmsOptOut.opted_out_at.desc()), page=page_arg(),
+        select(SmsOptOut).order_by(SmsOptOut.opted_out_at.desc()),
+        page=page_arg(),
         per_page=PER_PAGE,
         max_per_page=200,
     )

@@ -110,7 +110,8 @@ def twilio_status():  # type: ignore[no-untyped-def]
         # Twilio can report before the worker stored the id; nothing to update then.
         logger.info("status %s for unknown message %s ignored", status, sid)
     elif change.changed and change.message.status in (
-        MessageStatus.FAILED, MessageStatus.UNDELIVERED
+        MessageStatus.FAILED,
+        MessageStatus.UNDELIVERED,
     ):
         flagged = messaging.failing_numbers(db.session)
         if any(f.phone == change.message.to_phone for f in flagged):

@@ -88,8 +88,14 @@ class PublishedVisit:
     huy: Volunteer
 
 
-def publish_visit(session, part, *, starts_at: datetime | None = None,  # type: ignore[no-untyped-def]
-                  published_at: datetime | None = None, services=None) -> PublishedVisit:
+def publish_visit(
+    session,
+    part,
+    *,
+    starts_at: datetime | None = None,  # type: ignore[no-untyped-def]
+    published_at: datetime | None = None,
+    services=None,
+) -> PublishedVisit:
     """Turn a commune world into a published plan with one scheduled visit at ``starts_at``."""
     starts_at = starts_at or vn(2026, 11, 28, 8, 0)
     drive = part.drive
@@ -122,4 +128,3 @@ def published(session, world):  # type: ignore[no-untyped-def]
     world.b.plan.published_at = None
     session.commit()
     return found
-

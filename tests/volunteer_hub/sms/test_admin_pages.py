@@ -11,8 +11,12 @@ from volunteer_hub.services import sms_templates
 from volunteer_hub.services.messaging import queue_message, send_due_messages
 from volunteer_hub.sms.console import ConsoleGateway
 
-PAGES = ["/admin/sms/", "/admin/sms/templates", "/admin/sms/templates/assignment/vi",
-         "/admin/sms/opt-outs"]
+PAGES = [
+    "/admin/sms/",
+    "/admin/sms/templates",
+    "/admin/sms/templates/assignment/vi",
+    "/admin/sms/opt-outs",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -20,14 +24,18 @@ def test_sms_pages_are_for_admins_only(client, world, page):
     assert client.get(page).status_code == 302  # to sign in
     login(client, world.a.coordinator.email)
     assert client.get(page).status_code == 403
-    for action in ("/admin/sms/messages/1/decide", "/admin/sms/opt-outs",
-                   "/admin/sms/templates/assignment/vi"):
+    for action in (
+        "/admin/sms/messages/1/decide",
+        "/admin/sms/opt-outs",
+        "/admin/sms/templates/assignment/vi",
+    ):
         assert client.post(action, data={}).status_code == 403
 
 
 def test_console_messages_are_shown_in_the_outbox(client, session, world, settings):
-    queue_message(session, key="a", kind="broadcast", to_phone="+84901234567",
-                  body="Doan TN: hop doi luc 7h")
+    queue_message(
+        session, key="a", kind="broadcast", to_phone="+84901234567", body="Doan TN: hop doi luc 7h"
+    )
     session.commit()
     send_due_messages(session, ConsoleGateway(), settings=settings)
     login(client, world.admin.email)
@@ -42,8 +50,9 @@ def test_console_messages_are_shown_in_the_outbox(client, session, world, settin
 
 
 def test_a_held_message_is_decided_on_the_outbox_page(client, session, world, settings):
-    message = queue_message(session, key="h", kind="broadcast", to_phone="+84901234567",
-                            body="Doan TN: tin bi treo")
+    message = queue_message(
+        session, key="h", kind="broadcast", to_phone="+84901234567", body="Doan TN: tin bi treo"
+    )
     message.status = MessageStatus.HELD
     session.commit()
     login(client, world.admin.email)
@@ -60,8 +69,10 @@ def test_a_held_message_is_decided_on_the_outbox_page(client, session, world, se
 
 def test_the_template_preview_shows_encoding_parts_and_cost(client, world):
     login(client, world.admin.email)
-    page = client.post("/admin/sms/templates/broadcast/vi",
-                       data={"action": "preview", "body": "{sender}: {text} Đã đủ."})
+    page = client.post(
+        "/admin/sms/templates/broadcast/vi",
+        data={"action": "preview", "body": "{sender}: {text} Đã đủ."},
+    )
     body = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "GSM-7" in body and "UCS-2" in body
@@ -73,23 +84,27 @@ def test_saving_a_template_changes_the_messages_and_bad_ones_are_refused(
     client, session, world, published, settings, clock
 ):
     login(client, world.admin.email)
-    bad = client.post("/admin/sms/templates/assignment/vi",
-                      data={"action": "save", "body": "Đi {nowhere} nhé"})
+    bad = client.post(
+        "/admin/sms/templates/assignment/vi", data={"action": "save", "body": "Đi {nowhere} nhé"}
+    )
     assert bad.status_code == 422
     text = bad.get_data(as_text=True)
     assert "{nowhere}" in text
     assert session.scalars(select(MessageTemplate)).all() == []
 
-    good = client.post("/admin/sms/templates/assignment/vi",
-                       data={"action": "save", "body": "{sender}: Lịch {date} {time}. {link}"})
+    good = client.post(
+        "/admin/sms/templates/assignment/vi",
+        data={"action": "save", "body": "{sender}: Lịch {date} {time}. {link}"},
+    )
     assert good.status_code == 303
     (row,) = session.scalars(select(MessageTemplate)).all()
     assert row.updated_by_id == world.admin.id
 
     from volunteer_hub.services.notifications import notify_assignment
 
-    (message, _) = notify_assignment(session, published.visit, version=1, now=clock(),
-                                     settings=settings)
+    (message, _) = notify_assignment(
+        session, published.visit, version=1, now=clock(), settings=settings
+    )
     assert message.body.startswith("Doan TN Hue: Lich Thu Bay 28/11 08:00. https://")
 
     reset = client.post("/admin/sms/templates/assignment/vi", data={"action": "reset"})
@@ -112,8 +127,12 @@ def test_every_template_lists_on_the_texts_page(client, world):
 
 def test_admins_add_and_remove_opt_outs(client, session, world):
     login(client, world.admin.email)
-    assert client.post("/admin/sms/opt-outs", data={"phone": "0901 234 567",
-                                                     "note": "asked by phone"}).status_code == 303
+    assert (
+        client.post(
+            "/admin/sms/opt-outs", data={"phone": "0901 234 567", "note": "asked by phone"}
+        ).status_code
+        == 303
+    )
     assert session.get(SmsOptOut, "+84901234567").source == "coordinator"
     assert "0901 234 567" in client.get("/admin/sms/opt-outs").get_data(as_text=True)
     client.post("/admin/sms/opt-outs", data={"phone": "+84901234567", "action": "remove"})

@@ -85,8 +85,14 @@ def test_a_brand_name_backend_sends_through_its_own_api(provider):
     gateway = build_gateway({"SMS_BACKEND": f"{__name__}:factory", "EXAMPLE_URL": url})
     result = gateway.send("+84901234567", "Doan TN: xin chao")
     assert result.provider_sid == "BN1"
-    assert received == [{"phone": "84901234567", "content": "Doan TN: xin chao",
-                         "brandname": "DOANTN", "key": "key"}]
+    assert received == [
+        {
+            "phone": "84901234567",
+            "content": "Doan TN: xin chao",
+            "brandname": "DOANTN",
+            "key": "key",
+        }
+    ]
 
 
 def test_its_errors_map_onto_the_gateways(provider):

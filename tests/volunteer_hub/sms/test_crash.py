@@ -35,8 +35,9 @@ pytestmark = pytest.mark.slow
 
 
 def worker_command() -> list[str]:
-    exe = shutil.which("volunteer-hub") or os.path.join(os.path.dirname(sys.executable),
-                                                        "volunteer-hub")
+    exe = shutil.which("volunteer-hub") or os.path.join(
+        os.path.dirname(sys.executable), "volunteer-hub"
+    )
     return [exe, "worker"]
 
 
@@ -45,14 +46,25 @@ def prepare(uri: str) -> None:
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         # queue_message checks each key; a bulk insert of the same rows is quicker here.
-        queue_message(db.session, key="crash:0", kind="broadcast", to_phone="+84900000000",
-                      body="Doan TN: tin so 0")
+        queue_message(
+            db.session,
+            key="crash:0",
+            kind="broadcast",
+            to_phone="+84900000000",
+            body="Doan TN: tin so 0",
+        )
         db.session.execute(
             insert(Message),
             [
-                {"idempotency_key": f"crash:{i}", "kind": "broadcast",
-                 "to_phone": f"+8490{i % 97:07d}", "body": f"Doan TN: tin so {i}",
-                 "status": MessageStatus.QUEUED, "send_after": utcnow(), "created_at": utcnow()}
+                {
+                    "idempotency_key": f"crash:{i}",
+                    "kind": "broadcast",
+                    "to_phone": f"+8490{i % 97:07d}",
+                    "body": f"Doan TN: tin so {i}",
+                    "status": MessageStatus.QUEUED,
+                    "send_after": utcnow(),
+                    "created_at": utcnow(),
+                }
                 for i in range(1, MESSAGES)
             ],
         )
@@ -96,8 +108,9 @@ def start_workers(
     for n in range(count):
         with open(logs / f"worker-{round_}-{n}.log", "wb") as log:
             # The child keeps its own copy of the file descriptor.
-            started.append(subprocess.Popen(worker_command(), env=env, stdout=log,
-                                            stderr=subprocess.STDOUT))
+            started.append(
+                subprocess.Popen(worker_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+            )
     return started
 
 

@@ -39,15 +39,25 @@ def future_visit(published, session):  # type: ignore[no-untyped-def]
 
 
 def volunteer_code(session, found, settings, volunteer=None) -> str:  # type: ignore[no-untyped-def]
-    issued = links.issue_link(session, purpose=links.VOLUNTEER_VISIT, visit=found.visit,
-                              volunteer_id=(volunteer or found.lan).id, settings=settings)
+    issued = links.issue_link(
+        session,
+        purpose=links.VOLUNTEER_VISIT,
+        visit=found.visit,
+        volunteer_id=(volunteer or found.lan).id,
+        settings=settings,
+    )
     session.commit()
     return issued.code
 
 
 def household_code(session, found, settings) -> str:  # type: ignore[no-untyped-def]
-    issued = links.issue_link(session, purpose=links.HOUSEHOLD_VISIT, visit=found.visit,
-                              request_id=found.visit.request_id, settings=settings)
+    issued = links.issue_link(
+        session,
+        purpose=links.HOUSEHOLD_VISIT,
+        visit=found.visit,
+        request_id=found.visit.request_id,
+        settings=settings,
+    )
     session.commit()
     return issued.code
 
@@ -65,26 +75,30 @@ def test_codes_are_ten_random_base62_characters_stored_hashed(session, future_vi
     assert codes.isdisjoint(stored)
 
 
-def test_a_volunteer_sees_their_visit_and_nothing_else(client, session, future_visit, settings,
-                                                       world):
+def test_a_volunteer_sees_their_visit_and_nothing_else(
+    client, session, future_visit, settings, world
+):
     code = volunteer_code(session, future_visit, settings)
     response = client.get(f"/s/{code}")
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Hoàng Thị Hoa" in body and "12 kiệt 5 Lê Lợi" in body and "gần chợ Đông Ba" in body
     assert "Trần Quốc Huy" in body  # the partner, with a phone to call
-    for other in (world.b.request.beneficiary_name, world.b.volunteer.full_name,
-                  world.b.drive.name):
+    for other in (
+        world.b.request.beneficiary_name,
+        world.b.volunteer.full_name,
+        world.b.drive.name,
+    ):
         assert other not in body
     assert response.headers["Cache-Control"] == "no-store"
     assert "noindex" in response.headers["X-Robots-Tag"]
     link = session.scalar(
-        select(PersonalLink).where(PersonalLink.code_hash == links.hash_code(code)))
+        select(PersonalLink).where(PersonalLink.code_hash == links.hash_code(code))
+    )
     assert link.uses == 1 and link.last_used_at is not None
 
 
-def test_a_household_sees_who_comes_and_what_to_have_ready(client, session, future_visit,
-                                                            settings):
+def test_a_household_sees_who_comes_and_what_to_have_ready(client, session, future_visit, settings):
     code = household_code(session, future_visit, settings)
     body = client.get(f"/s/{code}").get_data(as_text=True)
     assert "Lan, Huy" in body
@@ -107,9 +121,15 @@ def test_declining_needs_a_reason_and_offers_a_replan(client, session, future_vi
     assert refused.status_code == 422
     assert future_visit.visit.status == VisitStatus.SCHEDULED and answers(session) == []
 
-    reminder = queue_message(session, key="r", kind="reminder_volunteer_eve",
-                             to_phone=future_visit.lan.phone, body="x",
-                             visit_id=future_visit.visit.id, volunteer_id=future_visit.lan.id)
+    reminder = queue_message(
+        session,
+        key="r",
+        kind="reminder_volunteer_eve",
+        to_phone=future_visit.lan.phone,
+        body="x",
+        visit_id=future_visit.visit.id,
+        volunteer_id=future_visit.lan.id,
+    )
     response = client.post(f"/s/{code}", data={"action": "decline", "note": "Em bị ốm"})
     assert response.status_code == 302
     assert future_visit.visit.status == VisitStatus.DECLINED
@@ -141,8 +161,9 @@ def test_a_household_cancels_and_the_team_is_told(client, session, future_visit,
 def test_a_household_asks_for_another_time(client, session, future_visit, settings):
     code = household_code(session, future_visit, settings)
     assert client.post(f"/s/{code}", data={"action": "reschedule"}).status_code == 422
-    response = client.post(f"/s/{code}", data={"action": "reschedule",
-                                                "note": "Chiều Chủ nhật được không?"})
+    response = client.post(
+        f"/s/{code}", data={"action": "reschedule", "note": "Chiều Chủ nhật được không?"}
+    )
     assert response.status_code == 302
     assert future_visit.visit.status == VisitStatus.DECLINED
     assert answers(session) == [("household", "reschedule", "Chiều Chủ nhật được không?")]
@@ -169,7 +190,8 @@ def test_expired_and_revoked_links_show_nothing(client, session, future_visit, s
     revoked = volunteer_code(session, future_visit, settings)
     for code, change in ((expired, "expires_at"), (revoked, "revoked_at")):
         link = session.scalar(
-            select(PersonalLink).where(PersonalLink.code_hash == links.hash_code(code)))
+            select(PersonalLink).where(PersonalLink.code_hash == links.hash_code(code))
+        )
         setattr(link, change, utcnow() - timedelta(seconds=1))
     session.commit()
     assert client.get(f"/s/{expired}").status_code == 404
@@ -178,8 +200,9 @@ def test_expired_and_revoked_links_show_nothing(client, session, future_visit, s
 
 def test_a_link_to_a_superseded_plan_refuses_answers(client, session, future_visit, settings):
     code = volunteer_code(session, future_visit, settings)
-    session.add(Plan(drive=future_visit.drive, version=2, status=PlanStatus.DONE,
-                     published_at=utcnow()))
+    session.add(
+        Plan(drive=future_visit.drive, version=2, status=PlanStatus.DONE, published_at=utcnow())
+    )
     session.commit()
     page = client.get(f"/s/{code}").get_data(as_text=True)
     assert "newest message" in page or "tin nhắn mới nhất" in page
@@ -195,8 +218,10 @@ def test_stopping_sms_by_link_opts_the_number_out(client, session, future_visit,
     assert client.post(f"/s/{code}/stop").status_code == 302
     assert session.get(SmsOptOut, phone).source == "link"
     assert session.get(Message, waiting.id).status == MessageStatus.CANCELLED
-    assert "không nhận tin nhắn" in client.get(f"/s/{code}").get_data(as_text=True).lower() or \
-        "no sms" in client.get(f"/s/{code}").get_data(as_text=True).lower()
+    assert (
+        "không nhận tin nhắn" in client.get(f"/s/{code}").get_data(as_text=True).lower()
+        or "no sms" in client.get(f"/s/{code}").get_data(as_text=True).lower()
+    )
 
 
 def test_the_outcome_report_target_is_for_volunteers(client, session, future_visit, settings):
@@ -209,8 +234,9 @@ def test_the_outcome_report_target_is_for_volunteers(client, session, future_vis
     assert client.get(f"/s/{household}/report").status_code == 404
 
 
-def test_a_volunteer_reports_the_outcome_by_link_after_the_visit(client, session, published,
-                                                                  settings):
+def test_a_volunteer_reports_the_outcome_by_link_after_the_visit(
+    client, session, published, settings
+):
     published.visit.starts_at = utcnow() - timedelta(hours=2)
     published.visit.ends_at = utcnow() - timedelta(hours=1)
     session.commit()
@@ -218,8 +244,9 @@ def test_a_volunteer_reports_the_outcome_by_link_after_the_visit(client, session
     form = client.get(f"/s/{code}/report")
     assert form.status_code == 200 and 'name="people_helped"' in form.get_data(as_text=True)
     services = [s.code for s in published.visit.request.services]
-    incomplete = client.post(f"/s/{code}/report", data={f"outcome_{services[0]}": "done",
-                                                        "people_helped": "1"})
+    incomplete = client.post(
+        f"/s/{code}/report", data={f"outcome_{services[0]}": "done", "people_helped": "1"}
+    )
     assert incomplete.status_code == 422
     assert published.visit.status == VisitStatus.SCHEDULED
     data = {f"outcome_{c}": "done" for c in services} | {"people_helped": "2"}
@@ -237,10 +264,16 @@ def test_a_failed_outcome_report_keeps_the_answers(client, session, published, s
     first, second = [s.code for s in published.visit.request.services]
     note = "Bà cụ chưa có CCCD gắn chip, hẹn tuần sau"
     # The second service is "referred" without saying where to: refused, nothing saved.
-    sent = client.post(f"/s/{code}/report", data={
-        f"outcome_{first}": "partly_done", f"outcome_{second}": "referred",
-        "people_helped": "3", "minutes_spent": "40", "note": note,
-    })
+    sent = client.post(
+        f"/s/{code}/report",
+        data={
+            f"outcome_{first}": "partly_done",
+            f"outcome_{second}": "referred",
+            "people_helped": "3",
+            "minutes_spent": "40",
+            "note": note,
+        },
+    )
     assert sent.status_code == 422
     page = sent.get_data(as_text=True)
     assert f'name="outcome_{first}" value="partly_done" checked' in page

@@ -60,14 +60,18 @@ def test_each_volunteer_gets_an_assignment_with_everything_they_need(
 def test_the_link_in_a_message_opens_that_visit_for_that_person(
     session, published, settings, clock
 ):
-    (to_lan, _) = notify_assignment(session, published.visit, version=1, now=clock(),
-                                    settings=settings)
+    (to_lan, _) = notify_assignment(
+        session, published.visit, version=1, now=clock(), settings=settings
+    )
     session.commit()
     code = LINK.search(to_lan.body).group(1)
     link = links.find_link(session, code, now=clock())
     assert link is not None
     assert (link.visit_id, link.volunteer_id, link.purpose) == (
-        published.visit.id, published.lan.id, links.VOLUNTEER_VISIT)
+        published.visit.id,
+        published.lan.id,
+        links.VOLUNTEER_VISIT,
+    )
     # Only a hash is stored.
     assert code not in {row.code_hash for row in session.scalars(select(PersonalLink))}
     assert link.code_hash == links.hash_code(code)
@@ -89,8 +93,7 @@ def test_publishing_twice_queues_nothing_twice(session, published, settings, clo
 def test_the_household_is_told_the_window_the_team_and_what_to_have_ready(
     session, published, settings, clock
 ):
-    message = notify_household(session, published.visit, version=1, now=clock(),
-                               settings=settings)
+    message = notify_household(session, published.visit, version=1, now=clock(), settings=settings)
     session.commit()
     body = message.body
     assert message.to_phone == published.visit.request.phone
@@ -105,26 +108,30 @@ def test_the_household_is_told_the_window_the_team_and_what_to_have_ready(
 
 def test_a_household_without_a_mobile_gets_nothing(session, published, settings, clock):
     published.visit.request.phone_is_mobile = False
-    assert notify_household(session, published.visit, version=1, now=clock(),
-                            settings=settings) is None
+    assert (
+        notify_household(session, published.visit, version=1, now=clock(), settings=settings)
+        is None
+    )
     published.visit.request.phone = None
-    assert notify_household(session, published.visit, version=1, now=clock(),
-                            settings=settings) is None
+    assert (
+        notify_household(session, published.visit, version=1, now=clock(), settings=settings)
+        is None
+    )
     assert messages(session) == []
 
 
 def test_a_drive_with_accents_on_sends_ucs2(session, published, settings, clock):
     published.drive.unaccented_sms = False
-    message = notify_household(session, published.visit, version=1, now=clock(),
-                               settings=settings)
+    message = notify_household(session, published.visit, version=1, now=clock(), settings=settings)
     assert message.encoding == UCS2
     assert "Thứ Bảy 28/11" in message.body and "Đoàn TN Huế" in message.body
 
 
 def test_english_readers_get_english(session, published, settings, clock):
     published.lan.languages = ["en"]
-    (to_lan, to_huy) = notify_assignment(session, published.visit, version=1, now=clock(),
-                                         settings=settings)
+    (to_lan, to_huy) = notify_assignment(
+        session, published.visit, version=1, now=clock(), settings=settings
+    )
     assert "You are assigned a home visit on Saturday 28/11 at 08:00" in to_lan.body
     assert to_lan.locale == "en" and to_huy.locale == "vi"
 
@@ -133,8 +140,14 @@ def test_a_change_notice_drops_what_was_queued_for_the_old_visit(
     session, published, settings, clock, world
 ):
     old = published.visit
-    reminder = queue_message(session, key=f"visit:{old.id}:reminder-day:v1", kind="reminder",
-                             to_phone=old.request.phone, body="x", visit_id=old.id)
+    reminder = queue_message(
+        session,
+        key=f"visit:{old.id}:reminder-day:v1",
+        kind="reminder",
+        to_phone=old.request.phone,
+        body="x",
+        visit_id=old.id,
+    )
     sent = notify_change(session, old, version=2, replaces=old, now=clock(), settings=settings)
     session.commit()
     assert reminder.status == MessageStatus.CANCELLED
@@ -181,23 +194,34 @@ def test_broadcast_reaches_invited_volunteers_and_households_once_each(
         DriveVolunteer(volunteer=gone, status=InvitationStatus.DECLINED),
     ]
     no_phone = factories.help_request(session, world.a.commune, phone=None)
-    landline = factories.help_request(session, world.a.commune, phone="+842343812345",
-                                      phone_is_mobile=False)
-    same_phone = factories.help_request(session, world.a.commune,
-                                        phone=published.visit.request.phone)
+    landline = factories.help_request(
+        session, world.a.commune, phone="+842343812345", phone_is_mobile=False
+    )
+    same_phone = factories.help_request(
+        session, world.a.commune, phone=published.visit.request.phone
+    )
     from volunteer_hub.models import DriveRequest
 
     drive.requests += [DriveRequest(request=r) for r in (no_phone, landline, same_phone)]
     session.flush()
-    count = broadcast(session, drive, "  Trời mưa to sáng thứ Bảy,\n mang áo mưa. ",
-                      now=clock(), settings=settings)
+    count = broadcast(
+        session,
+        drive,
+        "  Trời mưa to sáng thứ Bảy,\n mang áo mưa. ",
+        now=clock(),
+        settings=settings,
+    )
     session.commit()
     sent = messages(session, kind="broadcast")
     assert count == 3 == len(sent)
     assert {m.to_phone for m in sent} == {lan.phone, huy.phone, published.visit.request.phone}
     assert sent[0].body == "Doan TN Hue: Troi mua to sang thu Bay, mang ao mua."
-    assert broadcast(session, drive, "Trời mưa to sáng thứ Bảy, mang áo mưa.", now=clock(),
-                     settings=settings) == 0
+    assert (
+        broadcast(
+            session, drive, "Trời mưa to sáng thứ Bảy, mang áo mưa.", now=clock(), settings=settings
+        )
+        == 0
+    )
     with pytest.raises(MessagingError):
         broadcast(session, drive, "   ", settings=settings)
 

@@ -17,8 +17,14 @@ def test_messages_wait_out_a_provider_outage_and_each_goes_exactly_once(
 ):
     phones = [f"+8490{i:07d}" for i in range(40)]
     for i, phone in enumerate(phones):
-        queue_message(session, key=f"outage:{i}", kind="broadcast", to_phone=phone,
-                      body=f"Doan TN: tin {i}", send_after=THURSDAY)
+        queue_message(
+            session,
+            key=f"outage:{i}",
+            kind="broadcast",
+            to_phone=phone,
+            body=f"Doan TN: tin {i}",
+            send_after=THURSDAY,
+        )
     session.commit()
     gateway = build_gateway(twilio_config(fake_twilio))
 

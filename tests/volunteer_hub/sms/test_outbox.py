@@ -29,12 +29,25 @@ from volunteer_hub.services.messaging import (
 from volunteer_hub.sms import SenderThrottle
 
 
-def queue(session, n: int = 1, *, phone: str = "+84901234567", urgent: bool = False,  # type: ignore[no-untyped-def]
-          prefix: str = "t", send_after=None):
+def queue(
+    session,
+    n: int = 1,
+    *,
+    phone: str = "+84901234567",
+    urgent: bool = False,  # type: ignore[no-untyped-def]
+    prefix: str = "t",
+    send_after=None,
+):
     made = [
-        queue_message(session, key=f"{prefix}:{i}", kind="broadcast", to_phone=phone if n == 1
-                      else f"+8490{i:07d}", body=f"Doan TN: tin {prefix} {i}", urgent=urgent,
-                      send_after=send_after or THURSDAY)
+        queue_message(
+            session,
+            key=f"{prefix}:{i}",
+            kind="broadcast",
+            to_phone=phone if n == 1 else f"+8490{i:07d}",
+            body=f"Doan TN: tin {prefix} {i}",
+            urgent=urgent,
+            send_after=send_after or THURSDAY,
+        )
         for i in range(n)
     ]
     session.commit()
@@ -46,10 +59,22 @@ def statuses(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def test_queuing_twice_with_the_same_key_makes_one_message(session):
-    first = queue_message(session, key="visit:1:reminder-eve:v2", kind="reminder",
-                          to_phone="+84901234567", body="Doan TN: nhac lich", send_after=THURSDAY)
-    second = queue_message(session, key="visit:1:reminder-eve:v2", kind="reminder",
-                           to_phone="+84901234567", body="another body", send_after=THURSDAY)
+    first = queue_message(
+        session,
+        key="visit:1:reminder-eve:v2",
+        kind="reminder",
+        to_phone="+84901234567",
+        body="Doan TN: nhac lich",
+        send_after=THURSDAY,
+    )
+    second = queue_message(
+        session,
+        key="visit:1:reminder-eve:v2",
+        kind="reminder",
+        to_phone="+84901234567",
+        body="another body",
+        send_after=THURSDAY,
+    )
     session.commit()
     assert first.id == second.id
     assert session.scalars(select(Message)).all() == [first]
@@ -57,17 +82,20 @@ def test_queuing_twice_with_the_same_key_makes_one_message(session):
 
 
 def test_queue_message_stores_encoding_and_parts(session):
-    plain = queue_message(session, key="a", kind="k", to_phone="+84901234567", body="x" * 170,
-                          send_after=THURSDAY)
-    accented = queue_message(session, key="b", kind="k", to_phone="+84901234567", body="Đoàn",
-                             send_after=THURSDAY)
+    plain = queue_message(
+        session, key="a", kind="k", to_phone="+84901234567", body="x" * 170, send_after=THURSDAY
+    )
+    accented = queue_message(
+        session, key="b", kind="k", to_phone="+84901234567", body="Đoàn", send_after=THURSDAY
+    )
     assert (plain.encoding, plain.segments) == ("GSM-7", 2)
     assert (accented.encoding, accented.segments) == ("UCS-2", 1)
 
 
 def test_queue_message_never_commits(session, app):
-    queue_message(session, key="x", kind="k", to_phone="+84901234567", body="hello",
-                  send_after=THURSDAY)
+    queue_message(
+        session, key="x", kind="k", to_phone="+84901234567", body="hello", send_after=THURSDAY
+    )
     session.rollback()
     assert session.scalars(select(Message)).all() == []
 
@@ -76,10 +104,12 @@ def test_queue_message_after_other_writes_never_commits_them(session, app):
     # SQLite's driver commits a SAVEPOINT opened outside a transaction; inside one it nests.
     session.add(SmsOptOut(phone="+84909999999", source="coordinator"))
     session.flush()
-    queue_message(session, key="x", kind="k", to_phone="+84901234567", body="hello",
-                  send_after=THURSDAY)
-    queue_message(session, key="x", kind="k", to_phone="+84901234567", body="again",
-                  send_after=THURSDAY)
+    queue_message(
+        session, key="x", kind="k", to_phone="+84901234567", body="hello", send_after=THURSDAY
+    )
+    queue_message(
+        session, key="x", kind="k", to_phone="+84901234567", body="again", send_after=THURSDAY
+    )
     session.rollback()
     assert session.scalars(select(Message)).all() == []
     assert session.get(SmsOptOut, "+84909999999") is None
@@ -87,8 +117,9 @@ def test_queue_message_after_other_writes_never_commits_them(session, app):
 
 def test_an_opted_out_number_gets_a_cancelled_row(session, gateway):
     opt_out(session, "+84901234567", source="link")
-    message = queue_message(session, key="x", kind="k", to_phone="+84901234567", body="hello",
-                            send_after=THURSDAY)
+    message = queue_message(
+        session, key="x", kind="k", to_phone="+84901234567", body="hello", send_after=THURSDAY
+    )
     session.commit()
     assert message.status == MessageStatus.CANCELLED and message.error_code == "opted_out"
     send_due_messages(session, gateway)
@@ -97,11 +128,13 @@ def test_an_opted_out_number_gets_a_cancelled_row(session, gateway):
 
 def test_bad_phone_or_empty_body_is_refused(session):
     with pytest.raises(MessagingError):
-        queue_message(session, key="x", kind="k", to_phone="0901234567", body="hello",
-                      send_after=THURSDAY)
+        queue_message(
+            session, key="x", kind="k", to_phone="0901234567", body="hello", send_after=THURSDAY
+        )
     with pytest.raises(MessagingError):
-        queue_message(session, key="y", kind="k", to_phone="+84901234567", body="  ",
-                      send_after=THURSDAY)
+        queue_message(
+            session, key="y", kind="k", to_phone="+84901234567", body="  ", send_after=THURSDAY
+        )
 
 
 @pytest.mark.skipif(server_url() is None, reason="needs PostgreSQL: SQLite has one writer")
@@ -112,8 +145,14 @@ def test_concurrent_inserts_of_one_key_make_one_message_and_keep_the_callers_wor
 
     def first() -> None:
         with app.app_context():
-            message = queue_message(db.session, key="race", kind="k", to_phone="+84901111111",
-                                    body="first", send_after=THURSDAY)
+            message = queue_message(
+                db.session,
+                key="race",
+                kind="k",
+                to_phone="+84901111111",
+                body="first",
+                send_after=THURSDAY,
+            )
             first_inserted.set()
             threading.Event().wait(0.5)  # hold the row uncommitted while the second inserts
             db.session.commit()
@@ -124,8 +163,14 @@ def test_concurrent_inserts_of_one_key_make_one_message_and_keep_the_callers_wor
         with app.app_context():
             first_inserted.wait(5)
             db.session.add(SmsOptOut(phone="+84902222222", source="coordinator"))
-            message = queue_message(db.session, key="race", kind="k", to_phone="+84901111111",
-                                    body="second", send_after=THURSDAY)
+            message = queue_message(
+                db.session,
+                key="race",
+                kind="k",
+                to_phone="+84901111111",
+                body="second",
+                send_after=THURSDAY,
+            )
             db.session.commit()
             results["second"] = message.id
             results["second_body"] = message.body
@@ -214,8 +259,9 @@ def test_an_opted_out_error_records_the_opt_out(session, gateway, settings):
     made = queue(session, 1)
     gateway.fail_next(made[0].to_phone, permanent("21610", opted_out=True))
     send_due_messages(session, gateway, settings=settings)
-    later = queue_message(session, key="later", kind="k", to_phone=made[0].to_phone, body="x",
-                          send_after=THURSDAY)
+    later = queue_message(
+        session, key="later", kind="k", to_phone=made[0].to_phone, body="x", send_after=THURSDAY
+    )
     session.commit()
     assert session.get(SmsOptOut, made[0].to_phone).source == "provider"
     assert later.status == MessageStatus.CANCELLED
@@ -290,8 +336,9 @@ def test_two_claims_at_once_never_share_a_row(app, session, settings, clock):
             barrier.wait(5)
             got: list[int] = []
             while True:
-                batch = claim_due_messages(db.session, worker_id=name, provider="recording",
-                                           now=clock(), limit=7)
+                batch = claim_due_messages(
+                    db.session, worker_id=name, provider="recording", now=clock(), limit=7
+                )
                 if not batch:
                     break
                 got += [m.id for m in batch]
@@ -335,8 +382,9 @@ def test_the_sender_throttle_paces_segments():
 def test_a_rate_limit_claims_only_a_few_seconds_of_work_at_a_time(session, gateway, settings):
     queue(session, 30)
     throttle = SenderThrottle(1.0, burst=100)  # a long code: one segment a second
-    report = send_due_messages(session, gateway, settings=settings, throttle=throttle,
-                               max_batches=1)
+    report = send_due_messages(
+        session, gateway, settings=settings, throttle=throttle, max_batches=1
+    )
     assert report.claimed == 10
     assert statuses(session) == {"queued": 20, "sent": 10}
 

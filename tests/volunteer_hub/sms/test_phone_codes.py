@@ -31,8 +31,9 @@ def volunteer(world):  # type: ignore[no-untyped-def]
 def sent_code(session, volunteer, clock, settings) -> tuple[PhoneVerification, str]:  # type: ignore[no-untyped-def]
     verification = send_phone_code(session, volunteer, now=clock(), settings=settings)
     session.commit()
-    message = session.scalar(select(Message).where(Message.idempotency_key
-                                                   == f"phone-code:{verification.id}"))
+    message = session.scalar(
+        select(Message).where(Message.idempotency_key == f"phone-code:{verification.id}")
+    )
     return verification, code_in(message)
 
 
@@ -58,8 +59,9 @@ def test_the_right_code_verifies_the_phone(session, volunteer, settings, clock):
 
 def test_spaces_in_a_typed_code_are_fine(session, volunteer, settings, clock):
     _, code = sent_code(session, volunteer, clock, settings)
-    assert verify_phone_code(session, volunteer, f" {code[:3]} {code[3:]} ", now=clock(),
-                             settings=settings)
+    assert verify_phone_code(
+        session, volunteer, f" {code[:3]} {code[3:]} ", now=clock(), settings=settings
+    )
 
 
 def test_five_wrong_tries_use_the_code_up(session, volunteer, settings, clock):

@@ -12,8 +12,13 @@ from volunteer_hub.services.reminders import plan_reminders
 
 
 def reminder_rows(session) -> list[Message]:  # type: ignore[no-untyped-def]
-    return list(session.scalars(select(Message).where(Message.kind.like("reminder%"))
-                                .order_by(Message.send_after, Message.id)))
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.kind.like("reminder%"))
+            .order_by(Message.send_after, Message.id)
+        )
+    )
 
 
 def run_day(session, settings, start, end, step_min: int = 10):  # type: ignore[no-untyped-def]
@@ -32,8 +37,10 @@ def test_the_reminders_come_at_their_times_once_each(session, published, setting
     for message in sent:
         by_kind.setdefault(message.kind, []).append(message)
     assert sorted(by_kind) == [
-        "reminder_household_day", "reminder_household_morning",
-        "reminder_volunteer_eve", "reminder_volunteer_soon",
+        "reminder_household_day",
+        "reminder_household_morning",
+        "reminder_volunteer_eve",
+        "reminder_volunteer_soon",
     ]
     (day,) = by_kind["reminder_household_day"]
     (morning,) = by_kind["reminder_household_morning"]
@@ -42,7 +49,9 @@ def test_the_reminders_come_at_their_times_once_each(session, published, setting
     assert {m.send_after for m in by_kind["reminder_volunteer_eve"]} == {vn(2026, 11, 27, 19)}
     assert {m.send_after for m in by_kind["reminder_volunteer_soon"]} == {vn(2026, 11, 28, 6)}
     assert {m.to_phone for m in by_kind["reminder_volunteer_eve"]} == {
-        published.lan.phone, published.huy.phone}
+        published.lan.phone,
+        published.huy.phone,
+    }
     assert "1 luot ho tro" in by_kind["reminder_volunteer_eve"][0].body
     assert all("/s/" in m.body for m in sent)
 
@@ -82,8 +91,9 @@ def test_unpublished_declined_or_cancelled_visits_get_no_reminders(session, publ
 def test_only_the_newest_published_version_is_reminded(session, published, settings, world):
     from volunteer_hub.models import Plan, PlanStatus
 
-    newer = Plan(drive=published.drive, version=2, status=PlanStatus.DONE,
-                 published_at=vn(2026, 11, 26, 9))
+    newer = Plan(
+        drive=published.drive, version=2, status=PlanStatus.DONE, published_at=vn(2026, 11, 26, 9)
+    )
     session.add(newer)
     session.commit()
     run_day(session, settings, vn(2026, 11, 27, 16), vn(2026, 11, 28, 9), step_min=30)
@@ -95,15 +105,20 @@ def test_households_without_a_mobile_get_no_reminder(session, published, setting
     session.commit()
     run_day(session, settings, vn(2026, 11, 27, 16), vn(2026, 11, 28, 9), step_min=30)
     assert {m.kind for m in reminder_rows(session)} == {
-        "reminder_volunteer_eve", "reminder_volunteer_soon"}
+        "reminder_volunteer_eve",
+        "reminder_volunteer_soon",
+    }
 
 
 def test_thanks_follow_the_visit_with_the_outcome_and_feedback_links(session, published, settings):
     # The visit runs 08:00-08:45 on Saturday 28/11; thanks go from 09:15.
     run_day(session, settings, vn(2026, 11, 28, 8), vn(2026, 11, 28, 12), step_min=15)
     thanks = session.scalars(select(Message).where(Message.kind.like("thanks%"))).all()
-    assert sorted(m.kind for m in thanks) == ["thanks_household", "thanks_volunteer",
-                                              "thanks_volunteer"]
+    assert sorted(m.kind for m in thanks) == [
+        "thanks_household",
+        "thanks_volunteer",
+        "thanks_volunteer",
+    ]
     assert {m.send_after for m in thanks} == {vn(2026, 11, 28, 9, 15)}
     assert all("/s/" in m.body for m in thanks)
 

@@ -31,17 +31,20 @@ def test_the_household_texts_warn_about_otps():
         assert "OTP" in DEFAULTS[kind]["vi"] and "OTP" in DEFAULTS[kind]["en"]
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("", "cannot be empty"),
-    ("Hello {link}", "{sender}"),
-    ("{sender}: hello", "{link}"),
-    ("{sender}: {link} {nope}", "{nope}"),
-    ("{sender}: {link.__class__}", "Unknown placeholder"),
-    ("{sender}: {link!r}", "Unknown placeholder"),
-    ("{sender}: {link:>20}", "Unknown placeholder"),
-    ("{sender}: {link", "Braces"),
-    ("{sender}: {link} " + "x" * 1000, "too long"),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("", "cannot be empty"),
+        ("Hello {link}", "{sender}"),
+        ("{sender}: hello", "{link}"),
+        ("{sender}: {link} {nope}", "{nope}"),
+        ("{sender}: {link.__class__}", "Unknown placeholder"),
+        ("{sender}: {link!r}", "Unknown placeholder"),
+        ("{sender}: {link:>20}", "Unknown placeholder"),
+        ("{sender}: {link", "Braces"),
+        ("{sender}: {link} " + "x" * 1000, "too long"),
+    ],
+)
 def test_wrong_templates_say_what_is_wrong(app, body, expected):
     errors = template_errors("assignment", body)
     assert errors and any(expected in e for e in errors), errors
@@ -57,11 +60,18 @@ def test_saving_refuses_wrong_templates(session):
 
 
 def test_rendering_fills_placeholders_and_unaccents_the_whole_text(session, settings):
-    body = render_sms(session, "broadcast", "vi", {"text": "Trời mưa, mang áo mưa."},
-                      unaccented=True, settings=settings)
+    body = render_sms(
+        session,
+        "broadcast",
+        "vi",
+        {"text": "Trời mưa, mang áo mưa."},
+        unaccented=True,
+        settings=settings,
+    )
     assert body == "Doan TN Hue: Troi mua, mang ao mua."
-    kept = render_sms(session, "broadcast", "vi", {"text": "Trời mưa"}, unaccented=False,
-                      settings=settings)
+    kept = render_sms(
+        session, "broadcast", "vi", {"text": "Trời mưa"}, unaccented=False, settings=settings
+    )
     assert kept == "Đoàn TN Huế: Trời mưa"
 
 

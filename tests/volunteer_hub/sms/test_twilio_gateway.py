@@ -111,8 +111,13 @@ def test_the_backend_is_chosen_by_setting():
     with pytest.raises(GatewayConfigError, match="VH_TWILIO_ACCOUNT_SID"):
         build_gateway({"SMS_BACKEND": "twilio"})
     with pytest.raises(GatewayConfigError, match="VH_TWILIO_FROM"):
-        build_gateway({"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                       "TWILIO_AUTH_TOKEN": AUTH_TOKEN})
+        build_gateway(
+            {
+                "SMS_BACKEND": "twilio",
+                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            }
+        )
     with pytest.raises(GatewayConfigError, match="cannot import"):
         build_gateway({"SMS_BACKEND": "no.such.module:factory"})
 

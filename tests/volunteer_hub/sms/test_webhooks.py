@@ -29,16 +29,31 @@ SMS = "/webhooks/twilio/sms"
 STATUS = "/webhooks/twilio/status"
 
 
-def signed_post(client, path: str, params: dict[str, str], *, url: str | None = None,  # type: ignore[no-untyped-def]
-                token: str = AUTH_TOKEN, headers: dict[str, str] | None = None):
+def signed_post(
+    client,
+    path: str,
+    params: dict[str, str],
+    *,
+    url: str | None = None,  # type: ignore[no-untyped-def]
+    token: str = AUTH_TOKEN,
+    headers: dict[str, str] | None = None,
+):
     signature = compute_signature(token, url or f"{PUBLIC}{path}", params)
-    return client.post(path, data=params,
-                        headers={"X-Twilio-Signature": signature, **(headers or {})})
+    return client.post(
+        path, data=params, headers={"X-Twilio-Signature": signature, **(headers or {})}
+    )
 
 
 def inbound(sid: str, phone: str, body: str) -> dict[str, str]:
-    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC1", "From": phone,
-            "To": "+15005550006", "Body": body, "NumMedia": "0"}
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "AC1",
+        "From": phone,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+    }
 
 
 def count(session, model) -> int:  # type: ignore[no-untyped-def]
@@ -46,8 +61,9 @@ def count(session, model) -> int:  # type: ignore[no-untyped-def]
 
 
 def sent_message(session, phone: str = "+84901234567", sid: str = "SM1") -> Message:  # type: ignore[no-untyped-def]
-    message = queue_message(session, key=f"m:{sid}", kind="broadcast", to_phone=phone, body="x",
-                            send_after=THURSDAY)
+    message = queue_message(
+        session, key=f"m:{sid}", kind="broadcast", to_phone=phone, body="x", send_after=THURSDAY
+    )
     message.status = MessageStatus.SENT
     message.provider_sid = sid
     session.commit()
@@ -74,8 +90,10 @@ def test_a_forged_signature_is_refused(client, session, path):
 
 @pytest.mark.app_config(TWILIO_AUTH_TOKEN="", PUBLIC_BASE_URL=PUBLIC)
 def test_without_an_auth_token_every_webhook_is_refused(client):
-    assert signed_post(client, SMS, inbound("SM1", "+84901234567", "HELP"),
-                       token="x").status_code == 403
+    assert (
+        signed_post(client, SMS, inbound("SM1", "+84901234567", "HELP"), token="x").status_code
+        == 403
+    )
 
 
 def test_a_signed_help_gets_a_twiml_answer(client, session):
@@ -89,14 +107,16 @@ def test_a_signed_help_gets_a_twiml_answer(client, session):
 
 
 def test_stop_opts_the_number_out_and_every_later_send_honours_it(client, session):
-    waiting = queue_message(session, key="w", kind="k", to_phone="+84901234567", body="x",
-                            send_after=THURSDAY)
+    waiting = queue_message(
+        session, key="w", kind="k", to_phone="+84901234567", body="x", send_after=THURSDAY
+    )
     session.commit()
     assert signed_post(client, SMS, inbound("SM2", "+84901234567", "HUY")).status_code == 200
     assert session.get(SmsOptOut, "+84901234567").source == "sms"
     assert session.get(Message, waiting.id).status == MessageStatus.CANCELLED
-    later = queue_message(session, key="later", kind="k", to_phone="+84901234567", body="x",
-                          send_after=THURSDAY)
+    later = queue_message(
+        session, key="later", kind="k", to_phone="+84901234567", body="x", send_after=THURSDAY
+    )
     assert later.status == MessageStatus.CANCELLED
 
 
@@ -145,7 +165,8 @@ def test_a_code_of_someone_elses_visit_does_nothing(client, session, published, 
 
 def test_unknown_text_gets_a_helpful_answer(client, session):
     body = signed_post(client, SMS, inbound("SMu", "+84901234567", "alo ai day")).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "HELP" in body
     assert session.scalar(select(InboundMessage.action)) == "unknown"
 
@@ -187,8 +208,9 @@ def test_delivery_reports_update_the_message_and_never_go_back(client, session):
 
 def test_a_failed_report_keeps_the_error_code(client, session):
     message = sent_message(session)
-    signed_post(client, STATUS, {"MessageSid": "SM1", "MessageStatus": "undelivered",
-                                 "ErrorCode": "30003"})
+    signed_post(
+        client, STATUS, {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    )
     assert message.status == MessageStatus.UNDELIVERED and message.error_code == "30003"
 
 
@@ -202,8 +224,11 @@ def test_numbers_that_keep_failing_are_flagged(client, session):
     phone = "+84907654321"
     for i in range(3):
         sent_message(session, phone=phone, sid=f"SMf{i}")
-        signed_post(client, STATUS, {"MessageSid": f"SMf{i}", "MessageStatus": "failed",
-                                     "ErrorCode": "30005"})
+        signed_post(
+            client,
+            STATUS,
+            {"MessageSid": f"SMf{i}", "MessageStatus": "failed", "ErrorCode": "30005"},
+        )
     flagged = failing_numbers(session, threshold=3)
     assert [(f.phone, f.failures, f.last_error) for f in flagged] == [(phone, 3, "30005")]
     # One delivery breaks the streak.
@@ -214,20 +239,43 @@ def test_numbers_that_keep_failing_are_flagged(client, session):
 
 # --- signed, but malformed ----------------------------------------------------------------------
 
-FIELDS = ["MessageSid", "SmsSid", "MessageStatus", "ErrorCode", "ErrorMessage", "From", "To",
-          "Body", "AccountSid", "NumMedia"]
+FIELDS = [
+    "MessageSid",
+    "SmsSid",
+    "MessageStatus",
+    "ErrorCode",
+    "ErrorMessage",
+    "From",
+    "To",
+    "Body",
+    "AccountSid",
+    "NumMedia",
+]
 ODD_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
 
 
-@settings(max_examples=80, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(path=st.sampled_from([SMS, STATUS]),
-       params=st.dictionaries(st.sampled_from(FIELDS), st.one_of(ODD_TEXT, st.just("SM1")),
-                              max_size=len(FIELDS)))
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    path=st.sampled_from([SMS, STATUS]),
+    params=st.dictionaries(
+        st.sampled_from(FIELDS), st.one_of(ODD_TEXT, st.just("SM1")), max_size=len(FIELDS)
+    ),
+)
 @example(path=SMS, params={"MessageSid": "SM\x00", "From": "+84901234567", "Body": "CO\x00 1"})
 @example(path=SMS, params={"MessageSid": "SM2", "From": "+84901234567", "Body": "\x00" * 2000})
-@example(path=STATUS, params={"MessageSid": "SM1", "MessageStatus": "delivered\x00",
-                              "ErrorCode": "\x00" * 50, "ErrorMessage": "\ud7ff" * 500})
+@example(
+    path=STATUS,
+    params={
+        "MessageSid": "SM1",
+        "MessageStatus": "delivered\x00",
+        "ErrorCode": "\x00" * 50,
+        "ErrorMessage": "\ud7ff" * 500,
+    },
+)
 @example(path=STATUS, params={"MessageSid": "SM1", "MessageStatus": "x" * 64})
 def test_a_signed_but_malformed_webhook_is_answered_without_a_server_error(
     client, session, path, params

@@ -28,8 +28,14 @@ def test_the_worker_has_coalescing_jobs_with_explicit_ids(app):
     built = worker.build_scheduler(app)
     assert isinstance(built.scheduler, BlockingScheduler)
     jobs = {job.id: job for job in built.scheduler.get_jobs()}
-    assert set(jobs) == {"sms-dispatch", "sms-reconcile", "sms-reminders", "links-expire",
-                         "plans-run", "privacy-purge"}
+    assert set(jobs) == {
+        "sms-dispatch",
+        "sms-reconcile",
+        "sms-reminders",
+        "links-expire",
+        "plans-run",
+        "privacy-purge",
+    }
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     for job_id in set(jobs) - {"privacy-purge"}:
@@ -51,8 +57,11 @@ def _ended_request(session, days_ago: int, **kw):  # type: ignore[no-untyped-def
     """A household helped (request done, no visit row) ``days_ago`` days ago."""
     commune = kw.pop("commune", None) or factories.commune(session)
     return factories.help_request(
-        session, commune, status=RequestStatus.DONE,
-        status_changed_at=utcnow() - timedelta(days=days_ago), **kw,
+        session,
+        commune,
+        status=RequestStatus.DONE,
+        status_changed_at=utcnow() - timedelta(days=days_ago),
+        **kw,
     )
 
 
@@ -85,8 +94,9 @@ def test_a_wrong_retention_setting_stops_the_worker_before_it_starts(app, value)
 def test_run_once_sends_what_is_due_with_the_configured_backend(app, session, caplog):
     caplog.set_level("INFO", logger="volunteer_hub.sms.console")
     app.config["SMS_QUIET_HOURS"] = ""
-    queue_message(session, key="w", kind="broadcast", to_phone="+84901234567",
-                  body="Doan TN: thu worker")
+    queue_message(
+        session, key="w", kind="broadcast", to_phone="+84901234567", body="Doan TN: thu worker"
+    )
     session.commit()
     reports = worker.run_once(app)
     assert reports["sms-dispatch"].sent == 1
@@ -117,12 +127,15 @@ def test_a_failing_job_is_logged_and_the_next_run_starts_afresh(app, session, ca
     assert "sms-reconcile failed" in caplog.text
 
 
-@pytest.mark.parametrize(("setting", "value", "error"), [
-    ("SMS_QUIET_HOURS", "late", SmsSettingsError),
-    ("SMS_SENDING_TIMEOUT_S", 10, SmsSettingsError),
-    ("SMS_BACKEND", "pigeon", GatewayConfigError),
-    ("SMS_BACKEND", "twilio", GatewayConfigError),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "error"),
+    [
+        ("SMS_QUIET_HOURS", "late", SmsSettingsError),
+        ("SMS_SENDING_TIMEOUT_S", 10, SmsSettingsError),
+        ("SMS_BACKEND", "pigeon", GatewayConfigError),
+        ("SMS_BACKEND", "twilio", GatewayConfigError),
+    ],
+)
 def test_wrong_settings_stop_the_worker_before_it_starts(app, setting, value, error):
     app.config[setting] = value
     with pytest.raises(error):
@@ -175,13 +188,25 @@ def test_drives_list_broadcast_status_and_worker_from_the_command_line(cli_env):
     lines = run("drives", "list").stdout.splitlines()
     assert f"{drive['id']}\t{drive['name']}\tdraft\t{drive['first_day']}" in lines
 
-    queued = run("sms", "broadcast", "--drive", str(drive["id"]), "--text",
-                 "Trời mưa to sáng thứ Bảy, các đội mang áo mưa.")
+    queued = run(
+        "sms",
+        "broadcast",
+        "--drive",
+        str(drive["id"]),
+        "--text",
+        "Trời mưa to sáng thứ Bảy, các đội mang áo mưa.",
+    )
     assert queued.exit_code == 0, queued.output
     count = int(queued.stdout.strip().splitlines()[-1])
     assert count > 20
-    again = run("sms", "broadcast", "--drive", str(drive["id"]), "--text",
-                "Trời mưa to sáng thứ Bảy, các đội mang áo mưa.")
+    again = run(
+        "sms",
+        "broadcast",
+        "--drive",
+        str(drive["id"]),
+        "--text",
+        "Trời mưa to sáng thứ Bảy, các đội mang áo mưa.",
+    )
     assert again.stdout.strip().splitlines()[-1] == "0"
 
     status = json.loads(run("sms", "status", "--json").stdout)
