@@ -274,3 +274,24 @@ def test_opening_personal_data_is_written_to_the_audit_log(client, world, sessio
     ]
     assert {v.user_id for v in views} == {world.a.coordinator.id}
     assert all(v.ip and v.at for v in views)
+
+
+def test_certificates_and_report_exports_are_written_to_the_audit_log(client, world, session):
+    from volunteer_hub.models import AuditEvent
+
+    login(client, world.a.coordinator.email)
+    assert client.get(f"/volunteers/{world.a.volunteer.id}/certificate").status_code == 200
+    assert client.get("/reports/export.xlsx").status_code == 200
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity.in_(["certificate", "report"]))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.entity) for e in events] == [
+        ("view", "certificate"),
+        ("export", "report"),
+    ]
+    assert events[0].entity_id == str(world.a.volunteer.id)
+    assert events[1].detail["format"] == "xlsx"
+    assert {e.user_id for e in events} == {world.a.coordinator.id}
+    assert all(e.ip and e.at for e in events)

@@ -13,6 +13,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone, localized
 from volunteer_hub.labels import label
 from volunteer_hub.models import Drive, Role, Service, User
+from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.overview import drives_query
 from volunteer_hub.services.report_files import report_csv, report_xlsx
@@ -226,6 +227,7 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
         action="export",
         entity="report",
         user=user,
+        ip=client_ip(),
         detail={
             "from": report.period.first.isoformat(),
             "to": report.period.last.isoformat(),
@@ -272,6 +274,7 @@ def certificate(volunteer_id: int):  # type: ignore[no-untyped-def]
         entity_id=volunteer.id,
         user=user,
         commune_id=volunteer.home_commune_id,
+        ip=client_ip(),
     )
     db.session.commit()
     return render_template(
