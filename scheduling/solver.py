@@ -426,13 +426,13 @@ def sisr_size(inst: Instance) -> int:
 
 
 def fleet_bound(inst: Instance) -> int:
-    """A lower bound on the tours needed: total demand over the largest tour capacity
-    (capped by the vehicles available); the number of vehicles when there is no demand."""
+    """The tours to expect, for sizing ruins and telling long tours from short ones: the
+    :func:`tours_needed` by every visit's load (capped by the vehicles available), or the
+    number of vehicles when there is no load to go by."""
     fleet = max(1, len(inst.vehicles))
-    if inst.capacity and int(inst.demand.sum()) > 0:
-        cap = max(1, max(inst.capacity.values()))
-        fleet = max(1, min(fleet, -(-int(inst.demand.sum()) // cap)))
-    return fleet
+    if not inst.capacity or int(inst.demand.sum()) <= 0:
+        return fleet
+    return min(fleet, tours_needed(inst, [list(range(inst.n_visits))]))
 
 
 def tours_needed(inst: Instance, routes: list[list[int]]) -> int:
