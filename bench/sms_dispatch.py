@@ -88,7 +88,7 @@ def drain(uri: str, base_url: str, concurrency: int, start: Any) -> None:
     """One worker process: send until nothing is due (what the sms-dispatch job does)."""
     from volunteer_hub import create_app
     from volunteer_hub.extensions import db
-    from volunteer_hub.services.messaging import send_due_messages
+    from volunteer_hub.services.messaging.dispatch import send_due_messages
     from volunteer_hub.sms import build_gateway
 
     app = create_app(config(uri, base_url, concurrency))

@@ -248,7 +248,7 @@ def worker_command(once: bool) -> None:
     from flask import current_app
 
     from volunteer_hub import worker
-    from volunteer_hub.services.messaging import SmsSettingsError
+    from volunteer_hub.services.messaging.settings import SmsSettingsError
     from volunteer_hub.services.privacy import RetentionError
     from volunteer_hub.sms import GatewayConfigError
 
@@ -280,7 +280,7 @@ def sms_broadcast(drive_id: int, text: str, urgent: bool) -> None:
     """Queue TEXT to every volunteer and household of a drive; the last line is the count."""
     from volunteer_hub.extensions import db
     from volunteer_hub.models import Drive
-    from volunteer_hub.services.messaging import MessagingError
+    from volunteer_hub.services.messaging.outbox import MessagingError
     from volunteer_hub.services.notifications import broadcast
 
     drive = db.session.get(Drive, drive_id)
@@ -304,7 +304,7 @@ def sms_status(as_json: bool) -> None:
     import json
 
     from volunteer_hub.extensions import db
-    from volunteer_hub.services.messaging import outbox_counts
+    from volunteer_hub.services.messaging.outbox import outbox_counts
 
     counts = outbox_counts(db.session)
     if as_json:

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from volunteer_hub.extensions import db
-from volunteer_hub.services import links, messaging, privacy, reminders
+from volunteer_hub.services import links, privacy, reminders
+from volunteer_hub.services.messaging import dispatch, reconcile
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
 logger = logging.getLogger("volunteer_hub.worker")
@@ -44,11 +45,11 @@ def dispatch_messages(
     gateway: SmsGateway,
     throttle: SenderThrottle,
     stop: threading.Event | None = None,
-) -> messaging.DispatchReport | None:
+) -> dispatch.DispatchReport | None:
     """Send what is due in the outbox."""
 
-    def work() -> messaging.DispatchReport:
-        report = messaging.send_due_messages(
+    def work() -> dispatch.DispatchReport:
+        report = dispatch.send_due_messages(
             db.session, gateway, throttle=throttle, time_budget_s=DISPATCH_BUDGET_S, stop=stop
         )
         if report.claimed:
@@ -68,11 +69,11 @@ def dispatch_messages(
     return _in_context(app, "sms-dispatch", work)
 
 
-def reconcile_messages(app: Flask, gateway: SmsGateway) -> messaging.ReconcileReport | None:
+def reconcile_messages(app: Flask, gateway: SmsGateway) -> reconcile.ReconcileReport | None:
     """Settle messages left ``sending`` by a crash."""
 
-    def work() -> messaging.ReconcileReport:
-        report = messaging.reconcile_stale_messages(db.session, gateway)
+    def work() -> reconcile.ReconcileReport:
+        report = reconcile.reconcile_stale_messages(db.session, gateway)
         if report.checked:
             logger.warning(
                 "reconciled %d stale message(s): %d found sent, %d queued again, %d held, "

@@ -29,7 +29,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from volunteer_hub import jobs
-from volunteer_hub.services.messaging import SmsSettings
+from volunteer_hub.services.messaging.settings import SmsSettings
 from volunteer_hub.services.privacy import retention_days
 from volunteer_hub.sms import SenderThrottle, SmsGateway, build_gateway
 
@@ -80,7 +80,7 @@ def check_settings(app: Flask) -> tuple[SmsSettings, SmsGateway]:
     retention_days(app.config)  # a nightly job that fails every night helps nobody
     settings = SmsSettings.from_config(app.config)
     if settings.sending_timeout_s <= float(app.config.get("SMS_HTTP_TIMEOUT_S", 15)):
-        from volunteer_hub.services.messaging import SmsSettingsError
+        from volunteer_hub.services.messaging.settings import SmsSettingsError
 
         raise SmsSettingsError(
             "VH_SMS_SENDING_TIMEOUT_S must be longer than VH_SMS_HTTP_TIMEOUT_S, or a slow "

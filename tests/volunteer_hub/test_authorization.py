@@ -11,7 +11,7 @@ from tests.conftest import login
 from volunteer_hub.extensions import db
 from volunteer_hub.models import DriveRequest, DriveVolunteer, HelpRequest, Message, MessageStatus
 from volunteer_hub.services.accounts import create_api_token
-from volunteer_hub.services.messaging import queue_message
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.services.sms_templates import KINDS
 
 # Blueprints anyone may reach: the home page and health check, the public forms, sign-in,

@@ -736,7 +736,7 @@ JUNK = ["\x00", "x\x00y", "9" * 30, "²", "\u202e" + "x" * 5000]
 def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, who):
     from tests.volunteer_hub.test_authorization import build, protected_rules, record_ids
     from volunteer_hub.models import MessageStatus
-    from volunteer_hub.services.messaging import queue_message
+    from volunteer_hub.services.messaging.outbox import queue_message
 
     held = queue_message(
         session,

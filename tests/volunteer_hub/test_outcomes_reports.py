@@ -30,7 +30,7 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services import planning, publishing
 from volunteer_hub.services.accounts import create_api_token
-from volunteer_hub.services.messaging import queue_message
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.services.outcomes import OutcomeIn, parse_outcome, record_outcome
 from volunteer_hub.services.privacy import REMOVED, purge_contacts
 from volunteer_hub.services.reports import Period, build_report

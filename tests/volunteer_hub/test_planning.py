@@ -444,7 +444,7 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
     client, session, dw, world
 ):
     from volunteer_hub.phones import national_format
-    from volunteer_hub.services.messaging import queue_message
+    from volunteer_hub.services.messaging.outbox import queue_message
 
     plan = solve(session, dw.drive)
     publishing.publish_plan(session, plan, user=dw.coordinator)

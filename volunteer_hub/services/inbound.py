@@ -28,7 +28,8 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import responses
-from volunteer_hub.services.messaging import SmsSettings, insert_once, opt_out, sms_settings
+from volunteer_hub.services.messaging.outbox import insert_once, opt_out
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.services.notifications import recipient_locale
 from volunteer_hub.services.sms_templates import render_sms
 from volunteer_hub.sms.text import unaccent

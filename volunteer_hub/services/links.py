@@ -26,7 +26,7 @@ from volunteer_hub.models import (
     VisitStatus,
     utcnow,
 )
-from volunteer_hub.services.messaging import SmsSettings, sms_settings
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 10

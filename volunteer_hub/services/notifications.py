@@ -30,14 +30,13 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import links
-from volunteer_hub.services.messaging import (
+from volunteer_hub.services.messaging.outbox import (
     MessagingError,
-    SmsSettings,
     cancel_queued,
     message_exists,
     queue_message,
-    sms_settings,
 )
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.services.sms_templates import render_sms
 
 #: Households are told a window, not a minute: the team may run early or late.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from volunteer_hub.models import (
 from volunteer_hub.models.messaging import VisitResponse
 from volunteer_hub.services import audit
 from volunteer_hub.services.intake import effective_point
+from volunteer_hub.services.workers import worker_name
 
 log = logging.getLogger(__name__)
 
@@ -300,13 +300,6 @@ def request_stop(session: Session, plan: Plan) -> None:
 # --- the worker side --------------------------------------------------------------------------
 
 
-def worker_id() -> str:
-    """Return this process's name in heartbeats."""
-    import os
-
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def claim_plan(session: Session, plan_id: int, worker: str, now: datetime) -> bool:
     """Atomically move a queued plan to running for this worker; False if another got it."""
     claimed = session.execute(
@@ -431,7 +424,7 @@ def solve_stored(
 
 def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: int = 2) -> bool:
     """Claim and solve one queued plan, writing progress and the result. True if it ran."""
-    worker = worker_id()
+    worker = worker_name()
     with session_factory() as session:
         if not claim_plan(session, plan_id, worker, utcnow()):
             return False

@@ -36,7 +36,7 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.messaging import cancel_queued
+from volunteer_hub.services.messaging.outbox import cancel_queued
 from volunteer_hub.services.notifications import (
     notify_assignment,
     notify_cancellation,

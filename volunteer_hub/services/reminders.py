@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import Drive, DriveStatus, Plan, Visit, VisitStatus, Volunteer, utcnow
-from volunteer_hub.services.messaging import SmsSettings, message_exists, sms_settings
+from volunteer_hub.services.messaging.outbox import message_exists
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.services.notifications import (
     notify_thanks,
     queue_for_household,

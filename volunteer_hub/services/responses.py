@@ -24,7 +24,7 @@ from volunteer_hub.models import (
     Volunteer,
     utcnow,
 )
-from volunteer_hub.services.messaging import MessagingError, cancel_queued
+from volunteer_hub.services.messaging.outbox import MessagingError, cancel_queued
 
 #: Visits people may still answer about.
 OPEN_STATUSES = frozenset({VisitStatus.SCHEDULED, VisitStatus.CONFIRMED})

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import MessageTemplate, utcnow
-from volunteer_hub.services.messaging import SmsSettings, sms_settings
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.sms.text import TextStats, analyse, unaccent
 
 LOCALES = ("vi", "en")

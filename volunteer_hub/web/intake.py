@@ -294,7 +294,7 @@ def volunteer_form():  # type: ignore[no-untyped-def]
 
 
 def _send_code(volunteer: Volunteer) -> None:
-    from volunteer_hub.services.messaging import PhoneCodeError, send_phone_code
+    from volunteer_hub.services.phone_codes import PhoneCodeError, send_phone_code
 
     try:
         send_phone_code(db.session, volunteer)
@@ -306,7 +306,7 @@ def _send_code(volunteer: Volunteer) -> None:
 @limiter.limit(_intake_limit, methods=["POST"])
 def volunteer_verify():  # type: ignore[no-untyped-def]
     """Ask for the code sent by SMS; also lets a volunteer ask for a new code by phone number."""
-    from volunteer_hub.services.messaging import verify_phone_code
+    from volunteer_hub.services.phone_codes import verify_phone_code
 
     volunteer = None
     volunteer_id = session.get("verify_volunteer_id")

@@ -19,7 +19,8 @@ from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.models import PersonalLink, Visit, Volunteer, utcnow
-from volunteer_hub.services import links, messaging, responses
+from volunteer_hub.services import links, responses
+from volunteer_hub.services.messaging import outbox
 from volunteer_hub.services.notifications import address_of
 from volunteer_hub.web.sms_labels import sms_label
 
@@ -107,7 +108,7 @@ def _page(
         is_open=current and visit.status in responses.OPEN_STATUSES and not started,
         has_started=started,
         answers=responses.responses_for(db.session, visit.id),
-        opted_out=bool(phone) and messaging.is_opted_out(db.session, phone),
+        opted_out=bool(phone) and outbox.is_opted_out(db.session, phone),
         error=error,
     ), status
 
@@ -188,7 +189,7 @@ def stop(code: str):  # type: ignore[no-untyped-def]
     phone = volunteer.phone if volunteer else visit.request.phone
     if not phone:
         abort(404)
-    messaging.opt_out(db.session, phone, source="link", note=f"personal link, visit {visit.id}")
+    outbox.opt_out(db.session, phone, source="link", note=f"personal link, visit {visit.id}")
     links.touch(link)
     db.session.commit()
     flash(

@@ -685,7 +685,8 @@ def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/drives/<id:drive_id>/board")
 def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
     """The live board of the published plan, with the drive's SMS problems; it refreshes itself."""
-    from volunteer_hub.services import messaging, sms_templates
+    from volunteer_hub.services import sms_templates
+    from volunteer_hub.services.messaging import delivery
     from volunteer_hub.web.sms_labels import sms_label
 
     drive = _drive(drive_id)
@@ -695,7 +696,7 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
         "planning/board.html",
         drive=drive,
         board=board,
-        sms=messaging.drive_sms_problems(db.session, drive.id),
+        sms=delivery.drive_sms_problems(db.session, drive.id),
         sms_label=sms_label,
         sms_kinds={kind: spec.label for kind, spec in sms_templates.KINDS.items()},
         volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
@@ -705,16 +706,16 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/drives/<id:drive_id>/messages/<id:message_id>/decide")
 def drive_message_decide(drive_id: int, message_id: int):  # type: ignore[no-untyped-def]
     """Settle a held message of the drive: it was sent, send it again, or drop it."""
-    from volunteer_hub.services import messaging
+    from volunteer_hub.services.messaging import delivery, outbox, reconcile
 
     drive = _drive(drive_id)
-    message = messaging.drive_message(db.session, drive.id, message_id)
+    message = delivery.drive_message(db.session, drive.id, message_id)
     if message is None:
         abort(404)
     decision = request.form.get("decision", "")
     try:
-        messaging.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
-    except messaging.MessagingError as exc:
+        reconcile.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
+    except outbox.MessagingError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".drive_board", drive_id=drive.id, _anchor="sms")), 303

@@ -23,7 +23,9 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus, MessageTemplate, SmsOptOut
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.security import admin_required, client_ip
-from volunteer_hub.services import messaging, sms_templates
+from volunteer_hub.services import sms_templates
+from volunteer_hub.services.messaging import delivery, reconcile
+from volunteer_hub.services.messaging import outbox as sms_outbox
 from volunteer_hub.web.query import page_arg
 from volunteer_hub.web.sms_labels import sms_label
 
@@ -66,9 +68,9 @@ def outbox():  # type: ignore[no-untyped-def]
     return render_template(
         "sms/outbox.html",
         page=page,
-        counts=messaging.outbox_counts(db.session),
+        counts=sms_outbox.outbox_counts(db.session),
         held=held,
-        failing=messaging.failing_numbers(db.session),
+        failing=delivery.failing_numbers(db.session),
         status=status,
         phone=phone_text,
         statuses=[s.value for s in MessageStatus],
@@ -84,8 +86,8 @@ def decide(message_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     decision = request.form.get("decision", "")
     try:
-        messaging.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
-    except messaging.MessagingError as exc:
+        reconcile.resolve_held(db.session, message, decision, user=current_user, ip=client_ip())
+    except sms_outbox.MessagingError as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".outbox", status="held")), 303
@@ -182,11 +184,11 @@ def opt_out_change():  # type: ignore[no-untyped-def]
         flash(str(exc), "error")
         return redirect(url_for(".opt_outs")), 303
     if request.form.get("action") == "remove":
-        if messaging.remove_opt_out(db.session, phone):
+        if sms_outbox.remove_opt_out(db.session, phone):
             flash(_("This number receives SMS again."), "success")
     else:
         note = (request.form.get("note") or "").strip()[:300] or None
-        messaging.opt_out(db.session, phone, source="coordinator", note=note)
+        sms_outbox.opt_out(db.session, phone, source="coordinator", note=note)
         flash(_("This number receives no more SMS."), "success")
     db.session.commit()
     return redirect(url_for(".opt_outs")), 303

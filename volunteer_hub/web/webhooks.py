@@ -11,7 +11,8 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.models import MessageStatus
-from volunteer_hub.services import inbound, messaging
+from volunteer_hub.services import inbound
+from volunteer_hub.services.messaging import delivery, outbox
 from volunteer_hub.services.validation import clean_text
 from volunteer_hub.sms.twilio import SIGNATURE_HEADER, is_valid_signature, twiml_reply
 
@@ -79,7 +80,7 @@ def twilio_sms():  # type: ignore[no-untyped-def]
     if not sid or len(sid) > 64 or not sid.isprintable():
         abort(400)
     from_phone = _required("From")
-    if not messaging.E164.match(from_phone):
+    if not outbox.E164.match(from_phone):
         abort(400)
     result = inbound.handle_inbound(
         db.session,
@@ -98,7 +99,7 @@ def twilio_status():  # type: ignore[no-untyped-def]
     """Apply a delivery report (queued, sent, delivered, undelivered, failed + error code)."""
     sid = _required("MessageSid")
     status = _required("MessageStatus")
-    change = messaging.apply_status(
+    change = delivery.apply_status(
         db.session,
         provider_sid=sid,
         provider_status=status,
@@ -113,7 +114,7 @@ def twilio_status():  # type: ignore[no-untyped-def]
         MessageStatus.FAILED,
         MessageStatus.UNDELIVERED,
     ):
-        flagged = messaging.failing_numbers(db.session)
+        flagged = delivery.failing_numbers(db.session)
         if any(f.phone == change.message.to_phone for f in flagged):
             logger.warning(
                 "number of message %s keeps failing; flagged on the SMS outbox page",

@@ -19,7 +19,7 @@ from volunteer_hub.models import (
     VisitStatus,
     Volunteer,
 )
-from volunteer_hub.services.messaging import SmsSettings
+from volunteer_hub.services.messaging.settings import SmsSettings
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PUBLIC = "https://hotro.example.vn"

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from tests.conftest import login
 from volunteer_hub.models import MessageStatus, MessageTemplate, SmsOptOut
 from volunteer_hub.services import sms_templates
-from volunteer_hub.services.messaging import queue_message, send_due_messages
+from volunteer_hub.services.messaging.dispatch import send_due_messages
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.sms.console import ConsoleGateway
 
 PAGES = [

@@ -27,7 +27,7 @@ from tests.fakes import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from volunteer_hub import create_app
 from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus, utcnow
-from volunteer_hub.services.messaging import queue_message
+from volunteer_hub.services.messaging.outbox import queue_message
 
 MESSAGES = 1000
 

@@ -21,7 +21,7 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import links
-from volunteer_hub.services.messaging import queue_message
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.services.responses import pending_replans
 
 

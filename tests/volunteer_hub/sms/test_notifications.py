@@ -17,7 +17,7 @@ from volunteer_hub.models import (
     PersonalLink,
 )
 from volunteer_hub.services import links
-from volunteer_hub.services.messaging import MessagingError, opt_out, queue_message
+from volunteer_hub.services.messaging.outbox import MessagingError, opt_out, queue_message
 from volunteer_hub.services.notifications import (
     broadcast,
     notify_assignment,

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from tests.volunteer_hub.sms.conftest import THURSDAY, twilio_config
 from volunteer_hub.models import Message, MessageStatus
-from volunteer_hub.services.messaging import queue_message, send_due_messages
+from volunteer_hub.services.messaging.dispatch import send_due_messages
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.sms import build_gateway
 
 

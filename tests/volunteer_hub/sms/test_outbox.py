@@ -14,17 +14,18 @@ from tests.fakes import FixedClock, RecordingGateway, permanent, transient, unce
 from tests.volunteer_hub.sms.conftest import THURSDAY, vn
 from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus, SmsOptOut
-from volunteer_hub.services import messaging
-from volunteer_hub.services.messaging import (
+from volunteer_hub.services.messaging import outbox
+from volunteer_hub.services.messaging.dispatch import claim_due_messages, send_due_messages
+from volunteer_hub.services.messaging.outbox import (
     MessagingError,
-    SmsSettingsError,
-    claim_due_messages,
-    is_quiet_time,
     opt_out,
     outbox_counts,
-    parse_quiet_hours,
     queue_message,
-    send_due_messages,
+)
+from volunteer_hub.services.messaging.settings import (
+    SmsSettingsError,
+    is_quiet_time,
+    parse_quiet_hours,
 )
 from volunteer_hub.sms import SenderThrottle
 
@@ -404,4 +405,4 @@ def test_the_dispatcher_stops_between_batches_when_asked(session, gateway, setti
     report = send_due_messages(session, gateway, settings=settings, stop=stop)
     assert report.claimed == 0
     assert statuses(session) == {"queued": 5}
-    assert messaging.message_exists(session, "t:0")
+    assert outbox.message_exists(session, "t:0")

@@ -12,14 +12,9 @@ from tests.fakes import RecordingGateway
 from tests.volunteer_hub.sms.conftest import THURSDAY
 from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus
-from volunteer_hub.services.messaging import (
-    MessagingError,
-    claim_due_messages,
-    queue_message,
-    reconcile_stale_messages,
-    resolve_held,
-    send_due_messages,
-)
+from volunteer_hub.services.messaging.dispatch import claim_due_messages, send_due_messages
+from volunteer_hub.services.messaging.outbox import MessagingError, queue_message
+from volunteer_hub.services.messaging.reconcile import reconcile_stale_messages, resolve_held
 from volunteer_hub.sms import SendResult
 
 
@@ -206,7 +201,7 @@ def test_two_reconcilers_never_decide_the_same_row(app, session, settings, clock
 
 
 def test_a_send_that_outlived_its_claim_still_records_its_id(session, gateway, settings, clock):
-    from volunteer_hub.services.messaging import ClaimedMessage, record_sent
+    from volunteer_hub.services.messaging.dispatch import ClaimedMessage, record_sent
 
     message = queue_message(
         session, key="slow", kind="k", to_phone="+84901234567", body="x", send_after=THURSDAY

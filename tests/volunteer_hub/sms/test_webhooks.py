@@ -20,7 +20,8 @@ from volunteer_hub.models import (
     VisitStatus,
     utcnow,
 )
-from volunteer_hub.services.messaging import failing_numbers, queue_message
+from volunteer_hub.services.messaging.delivery import failing_numbers
+from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.sms.twilio import compute_signature
 
 pytestmark = pytest.mark.app_config(TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL=PUBLIC)

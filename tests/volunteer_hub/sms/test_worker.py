@@ -19,7 +19,8 @@ from tests import factories
 from volunteer_hub import jobs, worker
 from volunteer_hub.cli import cli
 from volunteer_hub.models import AuditEvent, Message, MessageStatus, RequestStatus, utcnow
-from volunteer_hub.services.messaging import SmsSettingsError, queue_message
+from volunteer_hub.services.messaging.outbox import queue_message
+from volunteer_hub.services.messaging.settings import SmsSettingsError
 from volunteer_hub.services.privacy import RetentionError
 from volunteer_hub.sms import GatewayConfigError
 

@@ -1,0 +1,10 @@
+"""SMS as the service sends it.
+
+| module | what it does |
+|---|---|
+| ``settings`` | the ``VH_SMS_*`` settings, read once |
+| ``outbox`` | queueing, cancelling, opting out: messages are rows in their cause's transaction |
+| ``dispatch`` | the worker sends due messages and records what the provider said |
+| ``reconcile`` | after a crash, ``sending`` rows are settled with the provider |
+| ``delivery`` | delivery reports, failing numbers, a drive's SMS problems |
+"""
