@@ -63,8 +63,8 @@ def prepare(uri: str) -> dict[str, str]:
     from volunteer_hub import create_app
     from volunteer_hub.extensions import db
     from volunteer_hub.models import Commune, Message, MessageStatus, Service, utcnow
-    from volunteer_hub.services.catalogue import load_default_catalogue
-    from volunteer_hub.services.places import load_places
+    from volunteer_hub.services.reference.catalogue import load_default_catalogue
+    from volunteer_hub.services.reference.places import load_places
 
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": uri})
     with app.app_context():

@@ -35,7 +35,7 @@ from volunteer_hub.models import (
     VolunteerKind,
     VolunteerStatus,
 )
-from volunteer_hub.services.catalogue import load_default_catalogue
+from volunteer_hub.services.reference.catalogue import load_default_catalogue
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -243,7 +243,7 @@ def drive_world(session: Session, *, households: int = 8, day: date | None = Non
         VolunteerAvailability,
         VolunteerSkill,
     )
-    from volunteer_hub.services.teams import form_teams
+    from volunteer_hub.services.drives.teams import form_teams
 
     services = catalogue(session)
     skills = {s.code: s for s in session.query(Skill)}

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from volunteer_hub.extensions import db
-from volunteer_hub.services import links, privacy, reminders
-from volunteer_hub.services.messaging import dispatch, reconcile
+from volunteer_hub.services import privacy
+from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
 logger = logging.getLogger("volunteer_hub.worker")
@@ -113,7 +113,7 @@ def run_plans(app: Flask) -> list[int] | None:
     """Solve queued drive plans, oldest first (the planner writes its own progress)."""
     from sqlalchemy.orm import Session
 
-    from volunteer_hub.services import planning
+    from volunteer_hub.services.drives import planning
 
     def work() -> list[int]:
         workers = int(app.config.get("PLAN_WORKERS") or 2)

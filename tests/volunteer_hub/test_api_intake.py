@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from volunteer_hub.models import HelpRequest, RequestSource, Role
-from volunteer_hub.services.accounts import create_api_token, create_user
+from volunteer_hub.services.reference.accounts import create_api_token, create_user
 
 
 @pytest.fixture

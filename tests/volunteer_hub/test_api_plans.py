@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from tests import factories
 from volunteer_hub.extensions import db
-from volunteer_hub.services import planning
-from volunteer_hub.services.accounts import create_api_token
+from volunteer_hub.services.drives import planning
+from volunteer_hub.services.reference.accounts import create_api_token
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_bad_plan_requests_are_4xx(client, session, dw, token, world):
 
 def test_partner_tokens_cannot_plan(client, session, dw):
     from volunteer_hub.models import Role
-    from volunteer_hub.services.accounts import create_user
+    from volunteer_hub.services.reference.accounts import create_user
 
     partner = create_user(
         session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from volunteer_hub import create_app
-from volunteer_hub.services.accounts import create_api_token
+from volunteer_hub.services.reference.accounts import create_api_token
 
 
 def served_document() -> dict[str, object]:

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import login
 from tests.factories import PASSWORD
 from volunteer_hub.models import AuditEvent, Role, utcnow
-from volunteer_hub.services.accounts import (
+from volunteer_hub.services.reference.accounts import (
     AccountError,
     authenticate,
     create_api_token,

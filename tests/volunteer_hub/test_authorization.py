@@ -10,9 +10,9 @@ from sqlalchemy import select
 from tests.conftest import login
 from volunteer_hub.extensions import db
 from volunteer_hub.models import DriveRequest, DriveVolunteer, HelpRequest, Message, MessageStatus
-from volunteer_hub.services.accounts import create_api_token
 from volunteer_hub.services.messaging.outbox import queue_message
-from volunteer_hub.services.sms_templates import KINDS
+from volunteer_hub.services.messaging.templates import KINDS
+from volunteer_hub.services.reference.accounts import create_api_token
 
 # Blueprints anyone may reach: the home page and health check, the public forms, sign-in,
 # personal SMS links (the code in the link is the key) and Twilio's webhooks (signed). Every
@@ -404,7 +404,7 @@ def test_a_token_of_a_cannot_plan_or_read_b(client, world, session):
 
 @pytest.mark.parametrize("purpose", ["volunteer_visit", "household_visit"])
 def test_a_personal_link_opens_its_visit_and_nothing_else(client, app, world, session, purpose):
-    from volunteer_hub.services import links
+    from volunteer_hub.services.messaging import links
 
     visit = world.a.visit
     issued = links.issue_link(

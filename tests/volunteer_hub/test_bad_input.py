@@ -32,7 +32,7 @@ from volunteer_hub.models import (
     VolunteerAvailability,
     VolunteerSkill,
 )
-from volunteer_hub.services.accounts import create_api_token, create_user
+from volunteer_hub.services.reference.accounts import create_api_token, create_user
 
 # --- the nasty values ---------------------------------------------------------------------------
 

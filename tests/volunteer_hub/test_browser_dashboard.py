@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from volunteer_hub.services.demo import COORDINATOR_EMAIL, seed_demo
+from volunteer_hub.demo.hue import COORDINATOR_EMAIL, seed_demo
 
 pytestmark = pytest.mark.browser
 

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests import factories
+from volunteer_hub.demo.hue import COORDINATOR_EMAIL, seed_demo
 from volunteer_hub.extensions import db
 from volunteer_hub.models import Commune, Drive, Message, Plan
-from volunteer_hub.services import planning
-from volunteer_hub.services.demo import COORDINATOR_EMAIL, seed_demo
+from volunteer_hub.services.drives import planning
 
 pytestmark = pytest.mark.browser
 

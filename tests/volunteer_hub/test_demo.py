@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from volunteer_hub.demo.hue import next_saturday, seed_demo
 from volunteer_hub.models import (
     Commune,
     Drive,
@@ -16,8 +17,7 @@ from volunteer_hub.models import (
     Volunteer,
 )
 from volunteer_hub.phones import parse_phone
-from volunteer_hub.services.accounts import authenticate
-from volunteer_hub.services.demo import next_saturday, seed_demo
+from volunteer_hub.services.reference.accounts import authenticate
 
 
 def count(session, model) -> int:  # type: ignore[no-untyped-def]

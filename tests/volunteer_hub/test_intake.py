@@ -15,7 +15,11 @@ from volunteer_hub.models import (
     RequestSource,
     RequestStatus,
 )
-from volunteer_hub.services.intake import REFERENCE_ALPHABET, parse_request, submit_request
+from volunteer_hub.services.intake.help_requests import (
+    REFERENCE_ALPHABET,
+    parse_request,
+    submit_request,
+)
 
 
 def form(world, **changes):  # type: ignore[no-untyped-def]

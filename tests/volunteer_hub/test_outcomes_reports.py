@@ -28,12 +28,12 @@ from volunteer_hub.models import (
     VisitStatus,
     utcnow,
 )
-from volunteer_hub.services import planning, publishing
-from volunteer_hub.services.accounts import create_api_token
+from volunteer_hub.services.drives import planning, publishing
 from volunteer_hub.services.messaging.outbox import queue_message
-from volunteer_hub.services.outcomes import OutcomeIn, parse_outcome, record_outcome
 from volunteer_hub.services.privacy import REMOVED, purge_contacts
-from volunteer_hub.services.reports import Period, build_report
+from volunteer_hub.services.reference.accounts import create_api_token
+from volunteer_hub.services.results.outcomes import OutcomeIn, parse_outcome, record_outcome
+from volunteer_hub.services.results.reports import Period, build_report
 from volunteer_hub.services.validation import FieldErrors
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

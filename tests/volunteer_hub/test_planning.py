@@ -22,8 +22,8 @@ from volunteer_hub.models import (
     VisitStatus,
     utcnow,
 )
-from volunteer_hub.services import plan_review, planning, publishing
-from volunteer_hub.services.responses import household_confirm, volunteer_decline
+from volunteer_hub.services.drives import plan_review, planning, publishing
+from volunteer_hub.services.messaging.responses import household_confirm, volunteer_decline
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from volunteer_hub.models import Message, Volunteer, VolunteerStatus
-from volunteer_hub.services.volunteers import can_be_assigned
+from volunteer_hub.services.intake.volunteers import can_be_assigned
 
 
 def signup(world, **changes):  # type: ignore[no-untyped-def]

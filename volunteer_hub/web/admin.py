@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 from volunteer_hub.extensions import db
 from volunteer_hub.models import AuditEvent, Commune, Role, User
 from volunteer_hub.security import admin_required
-from volunteer_hub.services.accounts import AccountError, create_user
+from volunteer_hub.services.reference.accounts import AccountError, create_user
 from volunteer_hub.web.query import page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

@@ -13,9 +13,10 @@ from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.models import Plan, PlanStatus, RequestSource, Role, User
 from volunteer_hub.security import client_ip
-from volunteer_hub.services import access, overview, planning
-from volunteer_hub.services.accounts import user_for_token
-from volunteer_hub.services.intake import parse_request, submit_request
+from volunteer_hub.services import access, overview
+from volunteer_hub.services.drives import planning
+from volunteer_hub.services.intake.help_requests import parse_request, submit_request
+from volunteer_hub.services.reference.accounts import user_for_token
 from volunteer_hub.services.validation import FieldErrors
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -227,7 +228,7 @@ def report_summary():  # type: ignore[no-untyped-def]
     """The dashboard's totals for a period (and one commune), as JSON."""
     from datetime import datetime
 
-    from volunteer_hub.services.reports import build_report
+    from volunteer_hub.services.results.reports import build_report
     from volunteer_hub.web.reports import PeriodError, parse_period
 
     # A misspelt parameter (?commun=...) must not silently give every commune's figures.

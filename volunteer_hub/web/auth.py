@@ -10,7 +10,7 @@ from volunteer_hub.extensions import db, limiter
 from volunteer_hub.models import Role, utcnow
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import audit
-from volunteer_hub.services.accounts import authenticate, normalize_email
+from volunteer_hub.services.reference.accounts import authenticate, normalize_email
 from volunteer_hub.web.forms import LoginForm
 from volunteer_hub.web.public import safe_next
 

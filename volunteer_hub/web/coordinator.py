@@ -10,7 +10,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import HamletKind, RequestStatus, Skill, VolunteerStatus
 from volunteer_hub.security import client_ip, coordinator_required
 from volunteer_hub.services import access, audit, overview
-from volunteer_hub.services.places import PlaceError, add_hamlet, find_commune
+from volunteer_hub.services.reference.places import PlaceError, add_hamlet, find_commune
 from volunteer_hub.services.validation import is_code, parse_whole, search_text
 from volunteer_hub.web.forms import HamletForm
 from volunteer_hub.web.query import id_arg, page_arg

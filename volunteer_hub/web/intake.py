@@ -32,11 +32,19 @@ from volunteer_hub.models import (
     VolunteerKind,
 )
 from volunteer_hub.security import client_ip
-from volunteer_hub.services.catalogue import active_services
-from volunteer_hub.services.drives import upcoming_blocks
-from volunteer_hub.services.intake import parse_request, served_communes, submit_request
+from volunteer_hub.services.drives.setup import upcoming_blocks
+from volunteer_hub.services.intake.help_requests import (
+    parse_request,
+    served_communes,
+    submit_request,
+)
+from volunteer_hub.services.intake.volunteers import (
+    find_by_phone,
+    parse_volunteer,
+    register_volunteer,
+)
+from volunteer_hub.services.reference.catalogue import active_services
 from volunteer_hub.services.validation import FieldErrors, parse_id
-from volunteer_hub.services.volunteers import find_by_phone, parse_volunteer, register_volunteer
 
 bp = Blueprint("intake", __name__)
 
@@ -294,7 +302,7 @@ def volunteer_form():  # type: ignore[no-untyped-def]
 
 
 def _send_code(volunteer: Volunteer) -> None:
-    from volunteer_hub.services.phone_codes import PhoneCodeError, send_phone_code
+    from volunteer_hub.services.intake.phone_codes import PhoneCodeError, send_phone_code
 
     try:
         send_phone_code(db.session, volunteer)
@@ -306,7 +314,7 @@ def _send_code(volunteer: Volunteer) -> None:
 @limiter.limit(_intake_limit, methods=["POST"])
 def volunteer_verify():  # type: ignore[no-untyped-def]
     """Ask for the code sent by SMS; also lets a volunteer ask for a new code by phone number."""
-    from volunteer_hub.services.phone_codes import verify_phone_code
+    from volunteer_hub.services.intake.phone_codes import verify_phone_code
 
     volunteer = None
     volunteer_id = session.get("verify_volunteer_id")

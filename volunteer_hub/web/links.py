@@ -19,9 +19,8 @@ from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.models import PersonalLink, Visit, Volunteer, utcnow
-from volunteer_hub.services import links, responses
-from volunteer_hub.services.messaging import outbox
-from volunteer_hub.services.notifications import address_of
+from volunteer_hub.services.messaging import links, outbox, responses
+from volunteer_hub.services.messaging.notifications import address_of
 from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("links", __name__, url_prefix="/s")
@@ -204,7 +203,7 @@ def stop(code: str):  # type: ignore[no-untyped-def]
 def report(code: str):  # type: ignore[no-untyped-def]
     """A volunteer reports how the visit went: an outcome per service, people helped, a note."""
     from volunteer_hub.i18n import local_zone
-    from volunteer_hub.services import outcomes
+    from volunteer_hub.services.results import outcomes
     from volunteer_hub.services.validation import FieldErrors
     from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from pydantic import BaseModel
 
-from volunteer_hub.services.intake import HelpRequestIn
+from volunteer_hub.services.intake.help_requests import HelpRequestIn
 
 _REF = "#/components/schemas/{model}"
 

@@ -36,17 +36,9 @@ from volunteer_hub.models import (
     Service,
 )
 from volunteer_hub.security import client_ip, coordinator_required
-from volunteer_hub.services import (
-    access,
-    audit,
-    exports,
-    outcomes,
-    plan_review,
-    planning,
-    publishing,
-    teams,
-)
-from volunteer_hub.services.drives import (
+from volunteer_hub.services import access, audit
+from volunteer_hub.services.drives import exports, plan_review, planning, publishing, teams
+from volunteer_hub.services.drives.setup import (
     RequestFilters,
     candidate_requests,
     include_requests,
@@ -54,6 +46,7 @@ from volunteer_hub.services.drives import (
     save_drive,
     triage_requests,
 )
+from volunteer_hub.services.results import outcomes
 from volunteer_hub.services.validation import (
     MAX_ID,
     FieldErrors,
@@ -685,8 +678,7 @@ def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/drives/<id:drive_id>/board")
 def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
     """The live board of the published plan, with the drive's SMS problems; it refreshes itself."""
-    from volunteer_hub.services import sms_templates
-    from volunteer_hub.services.messaging import delivery
+    from volunteer_hub.services.messaging import delivery, templates
     from volunteer_hub.web.sms_labels import sms_label
 
     drive = _drive(drive_id)
@@ -698,7 +690,7 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
         board=board,
         sms=delivery.drive_sms_problems(db.session, drive.id),
         sms_label=sms_label,
-        sms_kinds={kind: spec.label for kind, spec in sms_templates.KINDS.items()},
+        sms_kinds={kind: spec.label for kind, spec in templates.KINDS.items()},
         volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
     )
 

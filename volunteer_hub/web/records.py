@@ -26,9 +26,9 @@ from volunteer_hub.labels import label
 from volunteer_hub.models import Hamlet, RequestSource, Skill, VolunteerStatus
 from volunteer_hub.security import client_ip, coordinator_required
 from volunteer_hub.services import access
-from volunteer_hub.services.catalogue import active_services
-from volunteer_hub.services.drives import upcoming_blocks
-from volunteer_hub.services.imports import (
+from volunteer_hub.services.drives.setup import upcoming_blocks
+from volunteer_hub.services.intake.help_requests import parse_request, submit_request
+from volunteer_hub.services.intake.imports import (
     REQUEST_COLUMNS,
     VOLUNTEER_COLUMNS,
     ImportFileError,
@@ -37,10 +37,10 @@ from volunteer_hub.services.imports import (
     template_csv,
     template_xlsx,
 )
-from volunteer_hub.services.intake import parse_request, submit_request
-from volunteer_hub.services.places import find_commune
+from volunteer_hub.services.intake.volunteers import set_status, update_profile
+from volunteer_hub.services.reference.catalogue import active_services
+from volunteer_hub.services.reference.places import find_commune
 from volunteer_hub.services.validation import FieldErrors, is_code
-from volunteer_hub.services.volunteers import set_status, update_profile
 from volunteer_hub.web.intake import request_payload
 
 bp = Blueprint("records", __name__)

@@ -16,8 +16,8 @@ from volunteer_hub.models import Drive, Role, Service, User
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.overview import drives_query
-from volunteer_hub.services.report_files import report_csv, report_xlsx
-from volunteer_hub.services.reports import (
+from volunteer_hub.services.results.report_files import report_csv, report_xlsx
+from volunteer_hub.services.results.reports import (
     OUTCOME_ORDER,
     Period,
     Report,

@@ -23,9 +23,9 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import Message, MessageStatus, MessageTemplate, SmsOptOut
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.security import admin_required, client_ip
-from volunteer_hub.services import sms_templates
 from volunteer_hub.services.messaging import delivery, reconcile
 from volunteer_hub.services.messaging import outbox as sms_outbox
+from volunteer_hub.services.messaging import templates as sms_templates
 from volunteer_hub.web.query import page_arg
 from volunteer_hub.web.sms_labels import sms_label
 

@@ -11,8 +11,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.models import MessageStatus
-from volunteer_hub.services import inbound
-from volunteer_hub.services.messaging import delivery, outbox
+from volunteer_hub.services.messaging import delivery, inbound, outbox
 from volunteer_hub.services.validation import clean_text
 from volunteer_hub.sms.twilio import SIGNATURE_HEADER, is_valid_signature, twiml_reply
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from tests.conftest import login
 from volunteer_hub.models import MessageStatus, MessageTemplate, SmsOptOut
-from volunteer_hub.services import sms_templates
+from volunteer_hub.services.messaging import templates
 from volunteer_hub.services.messaging.dispatch import send_due_messages
 from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.sms.console import ConsoleGateway
@@ -101,7 +101,7 @@ def test_saving_a_template_changes_the_messages_and_bad_ones_are_refused(
     (row,) = session.scalars(select(MessageTemplate)).all()
     assert row.updated_by_id == world.admin.id
 
-    from volunteer_hub.services.notifications import notify_assignment
+    from volunteer_hub.services.messaging.notifications import notify_assignment
 
     (message, _) = notify_assignment(
         session, published.visit, version=1, now=clock(), settings=settings
@@ -122,7 +122,7 @@ def test_unknown_kinds_and_languages_are_404(client, world):
 def test_every_template_lists_on_the_texts_page(client, world):
     login(client, world.admin.email)
     body = client.get("/admin/sms/templates").get_data(as_text=True)
-    for kind in sms_templates.KINDS:
+    for kind in templates.KINDS:
         assert f"/admin/sms/templates/{kind}/vi" in body
 
 

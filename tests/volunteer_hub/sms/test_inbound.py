@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from volunteer_hub.services.inbound import ParsedReply, parse_reply
+from volunteer_hub.services.messaging.inbound import ParsedReply, parse_reply
 
 
 @pytest.mark.parametrize(

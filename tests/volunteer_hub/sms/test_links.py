@@ -20,9 +20,9 @@ from volunteer_hub.models import (
     VisitStatus,
     utcnow,
 )
-from volunteer_hub.services import links
+from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.outbox import queue_message
-from volunteer_hub.services.responses import pending_replans
+from volunteer_hub.services.messaging.responses import pending_replans
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from volunteer_hub.models import (
     MessageStatus,
     PersonalLink,
 )
-from volunteer_hub.services import links
-from volunteer_hub.services.messaging.outbox import MessagingError, opt_out, queue_message
-from volunteer_hub.services.notifications import (
+from volunteer_hub.services.messaging import links
+from volunteer_hub.services.messaging.notifications import (
     broadcast,
     notify_assignment,
     notify_cancellation,
@@ -26,6 +25,7 @@ from volunteer_hub.services.notifications import (
     notify_household,
     notify_thanks,
 )
+from volunteer_hub.services.messaging.outbox import MessagingError, opt_out, queue_message
 from volunteer_hub.sms.text import GSM7, UCS2
 
 LINK = re.compile(r"https://hotro\.example\.vn/s/([A-Za-z0-9]{10})\b")

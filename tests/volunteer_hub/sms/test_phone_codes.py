@@ -11,8 +11,12 @@ from sqlalchemy import select
 from tests.fakes import FixedClock
 from tests.volunteer_hub.sms.conftest import vn
 from volunteer_hub.models import Message, PhoneVerification
+from volunteer_hub.services.intake.phone_codes import (
+    PhoneCodeError,
+    send_phone_code,
+    verify_phone_code,
+)
 from volunteer_hub.services.messaging.outbox import opt_out
-from volunteer_hub.services.phone_codes import PhoneCodeError, send_phone_code, verify_phone_code
 
 
 def code_in(message: Message) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.fakes import FixedClock
 from tests.volunteer_hub.sms.conftest import vn
 from volunteer_hub.models import Message, VisitStatus
-from volunteer_hub.services.reminders import plan_reminders
+from volunteer_hub.services.messaging.reminders import plan_reminders
 
 
 def reminder_rows(session) -> list[Message]:  # type: ignore[no-untyped-def]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from volunteer_hub.services import sms_templates
-from volunteer_hub.services.sms_templates import (
+from volunteer_hub.services.messaging import templates
+from volunteer_hub.services.messaging.templates import (
     DEFAULTS,
     KINDS,
     TemplateError,
@@ -90,5 +90,5 @@ def test_the_preview_prices_each_part(settings):
 
 
 def test_the_sample_values_cover_every_placeholder():
-    for locale in sms_templates.LOCALES:
-        assert set(sms_templates.SAMPLES[locale]) | {"sender"} == set(sms_templates.PLACEHOLDERS)
+    for locale in templates.LOCALES:
+        assert set(templates.SAMPLES[locale]) | {"sender"} == set(templates.PLACEHOLDERS)

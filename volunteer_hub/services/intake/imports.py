@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from unidecode import unidecode
 
 from volunteer_hub.models import RequestSource, User
-from volunteer_hub.services.intake import parse_request, submit_request
+from volunteer_hub.services.intake.help_requests import parse_request, submit_request
+from volunteer_hub.services.intake.volunteers import parse_volunteer, register_volunteer
 from volunteer_hub.services.validation import FieldErrors
-from volunteer_hub.services.volunteers import parse_volunteer, register_volunteer
 
 log = logging.getLogger(__name__)
 

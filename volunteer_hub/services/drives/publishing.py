@@ -36,15 +36,15 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.messaging.outbox import cancel_queued
-from volunteer_hub.services.notifications import (
+from volunteer_hub.services.drives.planning import PlanningError, start_plan
+from volunteer_hub.services.messaging.notifications import (
     notify_assignment,
     notify_cancellation,
     notify_change,
     notify_household,
     queue_for_household,
 )
-from volunteer_hub.services.planning import PlanningError, start_plan
+from volunteer_hub.services.messaging.outbox import cancel_queued
 
 #: Two start times closer than this are "the same time" for the people concerned.
 SAME_TIME = timedelta(minutes=5)

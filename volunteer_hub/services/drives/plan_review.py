@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import scheduling
 from volunteer_hub.models import Plan, PlanStatus, User, Visit
 from volunteer_hub.services import audit
-from volunteer_hub.services.planning import PlanningError, plan_of, problem_of, store_result
+from volunteer_hub.services.drives.planning import PlanningError, plan_of, problem_of, store_result
 
 
 class ConflictError(RuntimeError):

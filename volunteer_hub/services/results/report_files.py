@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from volunteer_hub.i18n import localized
 from volunteer_hub.labels import label
 from volunteer_hub.models import Service
-from volunteer_hub.services.reports import OUTCOME_ORDER, Figures, Report
+from volunteer_hub.services.results.reports import OUTCOME_ORDER, Figures, Report
 
 
 def indicators(f: Figures) -> list[tuple[str, object]]:

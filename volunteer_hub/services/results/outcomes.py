@@ -30,7 +30,7 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.intake import new_reference
+from volunteer_hub.services.intake.help_requests import new_reference
 from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
 
 #: Visits whose outcome can be reported: published, and not called off.

@@ -29,7 +29,7 @@ from volunteer_hub.models import (
 from volunteer_hub.models.people import ADULT_AGE, age_on
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
-from volunteer_hub.services.intake import CONSENT_VERSION, VIETNAM_LAT, VIETNAM_LNG
+from volunteer_hub.services.intake.help_requests import CONSENT_VERSION, VIETNAM_LAT, VIETNAM_LNG
 from volunteer_hub.services.validation import (
     FieldErrors,
     Line,

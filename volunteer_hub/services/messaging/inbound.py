@@ -27,11 +27,11 @@ from volunteer_hub.models import (
     team_member,
     utcnow,
 )
-from volunteer_hub.services import responses
+from volunteer_hub.services.messaging import responses
+from volunteer_hub.services.messaging.notifications import recipient_locale
 from volunteer_hub.services.messaging.outbox import insert_once, opt_out
 from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
-from volunteer_hub.services.notifications import recipient_locale
-from volunteer_hub.services.sms_templates import render_sms
+from volunteer_hub.services.messaging.templates import render_sms
 from volunteer_hub.sms.text import unaccent
 
 KEYWORDS: dict[str, frozenset[str]] = {

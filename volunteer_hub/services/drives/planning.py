@@ -40,7 +40,7 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.models.messaging import VisitResponse
 from volunteer_hub.services import audit
-from volunteer_hub.services.intake import effective_point
+from volunteer_hub.services.intake.help_requests import effective_point
 from volunteer_hub.services.workers import worker_name
 
 log = logging.getLogger(__name__)

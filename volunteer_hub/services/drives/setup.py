@@ -28,7 +28,7 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import access, audit
-from volunteer_hub.services.intake import VIETNAM_LAT, VIETNAM_LNG
+from volunteer_hub.services.intake.help_requests import VIETNAM_LAT, VIETNAM_LNG
 from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors, is_code
 
 #: Drives whose time blocks households may choose on the request form.

@@ -29,7 +29,7 @@ from volunteer_hub.models import (
     Volunteer,
     utcnow,
 )
-from volunteer_hub.services import links
+from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.outbox import (
     MessagingError,
     cancel_queued,
@@ -37,7 +37,7 @@ from volunteer_hub.services.messaging.outbox import (
     queue_message,
 )
 from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
-from volunteer_hub.services.sms_templates import render_sms
+from volunteer_hub.services.messaging.templates import render_sms
 
 #: Households are told a window, not a minute: the team may run early or late.
 HOUSEHOLD_WINDOW = timedelta(minutes=60)

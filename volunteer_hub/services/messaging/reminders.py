@@ -19,13 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import Drive, DriveStatus, Plan, Visit, VisitStatus, Volunteer, utcnow
-from volunteer_hub.services.messaging.outbox import message_exists
-from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
-from volunteer_hub.services.notifications import (
+from volunteer_hub.services.messaging.notifications import (
     notify_thanks,
     queue_for_household,
     queue_for_volunteer,
 )
+from volunteer_hub.services.messaging.outbox import message_exists
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 
 VOLUNTEER_EVENING = time(19, 0)
 VOLUNTEER_BEFORE = timedelta(hours=2)

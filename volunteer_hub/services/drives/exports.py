@@ -16,8 +16,8 @@ from openpyxl.styles import Font
 from volunteer_hub.i18n import localized
 from volunteer_hub.models import Plan, Team, Visit, Volunteer
 from volunteer_hub.phones import national_format
-from volunteer_hub.services.intake import effective_point
-from volunteer_hub.services.notifications import address_of
+from volunteer_hub.services.intake.help_requests import effective_point
+from volunteer_hub.services.messaging.notifications import address_of
 
 
 def _point(visit: Visit) -> tuple[float, float] | None:

@@ -24,7 +24,12 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.planning import SKILL_LEVEL, PlanningError, is_available, team_mode
+from volunteer_hub.services.drives.planning import (
+    SKILL_LEVEL,
+    PlanningError,
+    is_available,
+    team_mode,
+)
 
 #: How far from a drive's communes a volunteer may live to be invited, by travel mode (km).
 REACH_KM = {"walk": 3.0, "bicycle": 8.0, "motorbike": 20.0}

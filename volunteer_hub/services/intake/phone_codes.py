@@ -18,7 +18,7 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services.messaging.outbox import MessagingError, is_opted_out, queue_message
 from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
-from volunteer_hub.services.sms_templates import render_sms
+from volunteer_hub.services.messaging.templates import render_sms
 
 PHONE_CODE_DIGITS = 6
 PHONE_CODE_TTL = timedelta(minutes=10)

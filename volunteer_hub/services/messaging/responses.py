@@ -204,7 +204,7 @@ def household_cancel(
     now: datetime | None = None,
 ) -> Answer:
     """The household no longer wants the visit: it is cancelled and the team told."""
-    from volunteer_hub.services.notifications import notify_cancellation
+    from volunteer_hub.services.messaging.notifications import notify_cancellation
 
     now = now or utcnow()
     note = _note(reason, required=False)
@@ -227,7 +227,7 @@ def household_reschedule(
     now: datetime | None = None,
 ) -> Answer:
     """The household cannot be home then: the visit waits for a re-plan, the team is told."""
-    from volunteer_hub.services.notifications import notify_cancellation
+    from volunteer_hub.services.messaging.notifications import notify_cancellation
 
     now = now or utcnow()
     text = _note(note, required=channel == "link")

@@ -7,7 +7,6 @@ seed twice adds nothing the second time.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,15 +46,15 @@ from volunteer_hub.models import (
     VolunteerSkill,
     VolunteerStatus,
 )
-from volunteer_hub.services.accounts import create_user, find_user
-from volunteer_hub.services.catalogue import load_default_catalogue
-from volunteer_hub.services.intake import (
+from volunteer_hub.services.intake.help_requests import (
     CONSENT_VERSION,
     REFERENCE_ALPHABET,
     REFERENCE_LENGTH,
     suggest_priority,
 )
-from volunteer_hub.services.places import load_places
+from volunteer_hub.services.reference.accounts import create_user, find_user
+from volunteer_hub.services.reference.catalogue import load_default_catalogue
+from volunteer_hub.services.reference.places import load_places
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SEED = 2025
@@ -614,7 +613,7 @@ def _upcoming_drive(
     session.add(drive)
     session.flush()
     if coordinator is not None:
-        from volunteer_hub.services.teams import form_teams
+        from volunteer_hub.services.drives.teams import form_teams
 
         form_teams(session, drive, user=coordinator, tz=TZ)
     return 1
@@ -649,9 +648,9 @@ def _past_drive(
 ) -> int:
     """A completed drive some weeks ago: planned, published, visited and reported."""
     from volunteer_hub.models import Message, MessageStatus, PlanStatus, VisitStatus
-    from volunteer_hub.services import planning, publishing
-    from volunteer_hub.services.outcomes import OutcomeIn, ServiceOutcomeIn, record_outcome
-    from volunteer_hub.services.teams import form_teams
+    from volunteer_hub.services.drives import planning, publishing
+    from volunteer_hub.services.drives.teams import form_teams
+    from volunteer_hub.services.results.outcomes import OutcomeIn, ServiceOutcomeIn, record_outcome
 
     saturday = next_saturday(today) - timedelta(weeks=weeks_ago + 1)
     name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')} - trung tâm Huế"
@@ -806,48 +805,3 @@ def seed_demo(
     report.drives += _upcoming_drive(session, communes, requests, volunteers, saturday, coordinator)
     session.flush()
     return report
-
-
-def run_demo(
-    *,
-    host: str,
-    port: int,
-    password: str,
-    seed_only: bool,
-    echo: Callable[[str], None],
-) -> None:
-    """Upgrade the database, seed the demo, print the accounts and serve the app."""
-    from flask_migrate import upgrade
-    from werkzeug.serving import run_simple
-
-    from volunteer_hub import create_app
-    from volunteer_hub.extensions import db
-
-    # The demo never talks to a real SMS provider: its people and phone numbers are invented.
-    app = create_app(
-        {"DEMO": True, "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://{host}:{port}"}
-    )
-    with app.app_context():
-        upgrade(directory=app.extensions["migrate"].directory)
-        report = seed_demo(db.session, password=password)
-        db.session.commit()
-        database = db.engine.url.render_as_string(hide_password=True)
-        # Return the seeding connections: psycopg warns about connections left to the collector.
-        db.engine.dispose()
-    echo(
-        f"demo data in {database}: added {report.volunteers} volunteers, "
-        f"{report.requests} requests, {report.drives} drive(s)"
-    )
-    echo(f"  admin:        {ADMIN_EMAIL} / {password}")
-    echo(f"  coordinator:  {COORDINATOR_EMAIL} / {password}")
-    if seed_only:
-        return
-    echo(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
-    # The one in-process scheduler the web app ever runs: the demo's SMS worker (console).
-    from volunteer_hub.worker import start_demo_scheduler
-
-    scheduler = start_demo_scheduler(app)
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        scheduler.shutdown(wait=False)

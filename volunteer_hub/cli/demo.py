@@ -1,0 +1,63 @@
+"""``volunteer-hub demo``: seed the demo data, then serve the app with its in-process worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+from flask_migrate import upgrade
+from werkzeug.serving import run_simple
+
+from volunteer_hub import create_app
+from volunteer_hub.demo.hue import ADMIN_EMAIL, COORDINATOR_EMAIL, seed_demo
+from volunteer_hub.extensions import db
+from volunteer_hub.worker import start_demo_scheduler
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--password", default="demo", show_default=True, help="Password of the demo accounts."
+)
+@click.option("--seed-only", is_flag=True, help="Load the demo data and exit.")
+def demo(host: str, port: int, password: str, seed_only: bool) -> None:
+    """Upgrade the database, load realistic demo data and serve the app with its worker."""
+    run_demo(host=host, port=port, password=password, seed_only=seed_only, echo=click.echo)
+
+
+def run_demo(
+    *,
+    host: str,
+    port: int,
+    password: str,
+    seed_only: bool,
+    echo: Callable[[str], None],
+) -> None:
+    """Upgrade the database, seed the demo, print the accounts and serve the app."""
+    # The demo never talks to a real SMS provider: its people and phone numbers are invented.
+    app = create_app(
+        {"DEMO": True, "SMS_BACKEND": "console", "PUBLIC_BASE_URL": f"http://{host}:{port}"}
+    )
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        report = seed_demo(db.session, password=password)
+        db.session.commit()
+        database = db.engine.url.render_as_string(hide_password=True)
+        # Return the seeding connections: psycopg warns about connections left to the collector.
+        db.engine.dispose()
+    echo(
+        f"demo data in {database}: added {report.volunteers} volunteers, "
+        f"{report.requests} requests, {report.drives} drive(s)"
+    )
+    echo(f"  admin:        {ADMIN_EMAIL} / {password}")
+    echo(f"  coordinator:  {COORDINATOR_EMAIL} / {password}")
+    if seed_only:
+        return
+    echo(f"serving on http://{host}:{port}  (Ctrl+C to stop)")
+    # The one in-process scheduler the web app ever runs: the demo's SMS worker (console).
+    scheduler = start_demo_scheduler(app)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        scheduler.shutdown(wait=False)

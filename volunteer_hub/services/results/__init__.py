@@ -1,0 +1,1 @@
+"""What the drives achieved: visit outcomes, the dashboards' figures and the report files."""
