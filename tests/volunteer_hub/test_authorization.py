@@ -107,7 +107,17 @@ def test_the_matrix_covers_every_protected_route(app, world):
         build(rule, record_ids(world.b))
     covered = {rule.endpoint.partition(".")[0] for rule in rules}
     assert covered == set(app.blueprints) - set(PUBLIC_BLUEPRINTS)
-    assert {"coordinator", "records", "planning", "reports", "admin", "sms_admin", "api"} <= covered
+    assert {
+        "coordinator",
+        "records",
+        "drives",
+        "plans",
+        "day",
+        "reports",
+        "admin",
+        "sms_admin",
+        "api",
+    } <= covered
 
 
 def test_coordinator_of_a_gets_403_or_404_for_every_record_of_b(client, app, world, session):

@@ -677,7 +677,7 @@ def test_recent_households_are_not_purged(session, published):
 
 
 def test_a_period_is_checked():
-    from volunteer_hub.web.reports import PeriodError, parse_period
+    from volunteer_hub.web.query import PeriodError, parse_period
 
     today = date(2026, 11, 22)
     assert parse_period({}, today) == Period(date(2026, 8, 24), today)

@@ -9,9 +9,11 @@ from volunteer_hub.web import (
     api,
     auth,
     coordinator,
+    day,
+    drives,
     errors,
     intake,
-    planning,
+    plans,
     public,
     query,
     records,
@@ -26,7 +28,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(records.bp)
-    app.register_blueprint(planning.bp)
+    app.register_blueprint(drives.bp)
+    app.register_blueprint(plans.bp)
+    app.register_blueprint(day.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

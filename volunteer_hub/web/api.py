@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
 
@@ -16,8 +12,9 @@ from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, overview
 from volunteer_hub.services.drives import planning
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
-from volunteer_hub.services.reference.accounts import user_for_token
 from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.web.query import PeriodError, parse_period
+from volunteer_hub.web.tokens import token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Token-authenticated: no cookies are read here, so there is nothing for CSRF to forge.
@@ -29,34 +26,6 @@ def _api_limit() -> str:
 
 
 limiter.limit(_api_limit)(bp)
-
-
-def bearer_user() -> User | None:
-    """Return the account of the request's bearer token, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return user_for_token(db.session, token.strip())
-
-
-def token_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Require a valid bearer token of an account with one of these roles (401, else 403)."""
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user = bearer_user()
-            if user is None:
-                abort(401)
-            if roles and user.role not in roles:
-                abort(403)
-            g.api_user = user
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
 
 
 @bp.get("/me")
@@ -193,13 +162,11 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
 @token_required(*STAFF)
 def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
     """A plan's status and progress; once done, the plan in the planner's JSON (version 1)."""
-    from volunteer_hub.web.planning import progress_json
-
     plan = access.visible_plan(db.session, g.api_user, plan_id)
     body: dict[str, object] = {
         **_plan_summary(plan),
         "drive_id": plan.drive_id,
-        "progress": progress_json(plan),
+        "progress": planning.progress_of(plan),
         "problem_url": url_for(".plan_problem", plan_id=plan.id),
     }
     if plan.status is PlanStatus.DONE and plan.result:
@@ -229,7 +196,6 @@ def report_summary():  # type: ignore[no-untyped-def]
     from datetime import datetime
 
     from volunteer_hub.services.results.reports import build_report
-    from volunteer_hub.web.reports import PeriodError, parse_period
 
     # A misspelt parameter (?commun=...) must not silently give every commune's figures.
     unknown = sorted(set(request.args) - SUMMARY_PARAMETERS)

@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from volunteer_hub.extensions import db
 from volunteer_hub.models import HamletKind, RequestStatus, Skill, VolunteerStatus
-from volunteer_hub.security import client_ip, coordinator_required
+from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit, overview
 from volunteer_hub.services.reference.places import PlaceError, add_hamlet, find_commune
 from volunteer_hub.services.validation import is_code, parse_whole, search_text
 from volunteer_hub.web.forms import HamletForm
 from volunteer_hub.web.query import id_arg, page_arg
+from volunteer_hub.web.staff import staff_blueprint
 
-bp = Blueprint("coordinator", __name__)
+bp = staff_blueprint("coordinator", __name__)
 
 PER_PAGE = 25
-
-
-@bp.before_request
-@coordinator_required
-def _signed_in_staff_only() -> None:
-    """Every page here needs a signed-in admin or coordinator, and is private."""
-    g.private_page = True
 
 
 def _enum_arg(name: str, enum_cls):  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date
@@ -19,7 +19,6 @@ from volunteer_hub.services.overview import drives_query
 from volunteer_hub.services.results.report_files import report_csv, report_xlsx
 from volunteer_hub.services.results.reports import (
     OUTCOME_ORDER,
-    Period,
     Report,
     build_report,
     certificate_volunteer,
@@ -27,66 +26,14 @@ from volunteer_hub.services.results.reports import (
 )
 from volunteer_hub.services.validation import parse_id
 from volunteer_hub.web import charts
+from volunteer_hub.web.query import ReportQueryError, parse_period
+from volunteer_hub.web.tokens import bearer_user
 
 bp = Blueprint("reports", __name__)
-
-#: The dashboard's default period: the last quarter.
-DEFAULT_DAYS = 90
-MAX_DAYS = 3 * 366
-#: Years a report may cover: the movement's, with room; far dates would overflow the
-#: conversion of local days to UTC instants (year 1 or 9999).
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-
-
-class ReportQueryError(ValueError):
-    """The report's parameters are not valid; the message says why (a 422)."""
-
-
-class PeriodError(ReportQueryError):
-    """The period asked for is not valid; the message says why, ``field`` which date."""
-
-    def __init__(self, message: str, field: str = "from") -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _day(args: dict[str, str], name: str) -> date | None:
-    text = args.get(name)
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise PeriodError(_("Dates are written YYYY-MM-DD."), name) from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PeriodError(
-            _(
-                "Dates must fall between the years %(first)d and %(last)d.",
-                first=FIRST_YEAR,
-                last=LAST_YEAR,
-            ),
-            name,
-        )
-    return day
-
-
-def parse_period(args: dict[str, str], today: date) -> Period:
-    """Read ``from`` and ``to`` (YYYY-MM-DD); default to the last 90 days."""
-    last = _day(args, "to") or today
-    first = _day(args, "from")
-    if first is None:
-        first = last - timedelta(days=DEFAULT_DAYS)
-    if first > last:
-        raise PeriodError(_("The first day must not be after the last."))
-    if (last - first).days > MAX_DAYS:
-        raise PeriodError(_("A report covers at most three years."))
-    return Period(first, last)
 
 
 def report_user() -> User:
     """The signed-in coordinator or admin, or the account of a bearer token."""
-    from volunteer_hub.web.api import bearer_user
-
     user = bearer_user() if request.headers.get("Authorization") else None
     if user is None and current_user.is_authenticated:
         user = current_user._get_current_object()  # type: ignore[attr-defined]

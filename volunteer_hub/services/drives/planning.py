@@ -291,6 +291,25 @@ def start_plan(
     return plan
 
 
+def progress_of(plan: Plan) -> dict[str, Any]:
+    """Return the plan's status and progress as the progress bar and the API read them."""
+    limit = float(plan.params.get("time_limit_s", 30))
+    progress = plan.progress or {}
+    return {
+        "id": plan.id,
+        "version": plan.version,
+        "status": plan.status.value,
+        "elapsed_s": progress.get("elapsed_s", 0.0),
+        "time_limit_s": limit,
+        "served": progress.get("served"),
+        "served_priority": progress.get("served_priority"),
+        "travel_min": progress.get("travel_min"),
+        "visits": len((plan.problem or {}).get("visits", [])),
+        "stop_requested": plan.stop_requested,
+        "error": plan.error,
+    }
+
+
 def request_stop(session: Session, plan: Plan) -> None:
     """Ask the worker to stop the search and keep the best plan found so far."""
     if plan.status in (PlanStatus.QUEUED, PlanStatus.RUNNING):
