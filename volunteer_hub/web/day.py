@@ -12,9 +12,7 @@ from volunteer_hub.i18n import local_zone
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.drives import exports, planning, publishing
-from volunteer_hub.services.results import outcomes
-from volunteer_hub.services.validation import FieldErrors
-from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
+from volunteer_hub.web.outcome_forms import outcome_form
 from volunteer_hub.web.staff import staff_blueprint, time_limit_arg, visible_drive, visible_plan
 
 bp = staff_blueprint("day", __name__)
@@ -131,44 +129,8 @@ def plan_export(plan_id: int, fmt: str):  # type: ignore[no-untyped-def]
 def visit_outcome(visit_id: int):  # type: ignore[no-untyped-def]
     """A coordinator records how a visit went (the volunteer usually does, by their link)."""
     visit = access.visible_visit(db.session, current_user, visit_id)
-    back = url_for(".drive_board", drive_id=visit.plan.drive_id)
     if visit.team is None or visit.plan.published_at is None:
         abort(404)
-    if request.method == "GET":
-        return render_template(
-            "outcomes/report.html",
-            visit=visit,
-            values=outcome_values(visit),
-            errors={},
-            back=back,
-            saved=False,
-        )
-    try:
-        reported = outcomes.record_outcome(
-            db.session,
-            visit,
-            outcomes.parse_outcome(outcome_payload(request.form, visit)),
-            tz=local_zone(),
-            user=current_user,
-        )
-    except FieldErrors as exc:
-        db.session.rollback()
-        return render_template(
-            "outcomes/report.html",
-            visit=visit,
-            values=request.form,
-            errors=exc.errors,
-            back=back,
-            saved=False,
-        ), 422
-    db.session.commit()
-    flash(_("The report is saved."), "success")
-    if reported.follow_up is not None:
-        flash(
-            _(
-                "A follow-up request %(code)s is waiting for the next drive.",
-                code=reported.follow_up.reference,
-            ),
-            "info",
-        )
-    return redirect(back)
+    return outcome_form(
+        visit, back=url_for(".drive_board", drive_id=visit.plan.drive_id), user=current_user
+    )

@@ -18,9 +18,11 @@ from flask import (
 from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
-from volunteer_hub.models import PersonalLink, Visit, Volunteer, utcnow
+from volunteer_hub.models import PersonalLink, Visit, Volunteer
 from volunteer_hub.services.messaging import links, outbox, responses
 from volunteer_hub.services.messaging.notifications import address_of
+from volunteer_hub.services.results import outcomes
+from volunteer_hub.web.outcome_forms import outcome_form
 from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("links", __name__, url_prefix="/s")
@@ -87,8 +89,7 @@ def _page(
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
     role = _role(link)
     current = links.is_latest_published(db.session, visit)
-    now = utcnow()
-    started = visit.starts_at is not None and visit.starts_at <= now
+    started = outcomes.has_started(visit)
     phone = volunteer.phone if volunteer else visit.request.phone
     return render_template(
         "links/visit.html",
@@ -202,63 +203,21 @@ def stop(code: str):  # type: ignore[no-untyped-def]
 @_limited
 def report(code: str):  # type: ignore[no-untyped-def]
     """A volunteer reports how the visit went: an outcome per service, people helped, a note."""
-    from volunteer_hub.i18n import local_zone
-    from volunteer_hub.services.results import outcomes
-    from volunteer_hub.services.validation import FieldErrors
-    from volunteer_hub.web.outcome_forms import outcome_payload, outcome_values
-
     link, visit = _load(code)
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
     if _role(link) != responses.VOLUNTEER or volunteer is None:
         abort(404)
-    back = url_for(".show", code=code)
-    started = visit.starts_at is not None and visit.starts_at <= utcnow()
-    can_report = (
-        started
-        and links.is_latest_published(db.session, visit)
-        and responses.is_member(visit, volunteer.id)
-        and visit.status in outcomes.REPORTABLE
+    if not outcomes.can_volunteer_report(db.session, visit, volunteer):
+        return render_template(
+            "links/report.html",
+            code=code,
+            visit=visit,
+            request_=visit.request,
+            started=outcomes.has_started(visit),
+        )
+    return outcome_form(
+        visit,
+        back=url_for(".show", code=code),
+        volunteer=volunteer,
+        before_commit=lambda: links.touch(link),
     )
-    if not can_report:
-        return render_template(
-            "links/report.html", code=code, visit=visit, request_=visit.request, started=started
-        )
-    if request.method == "GET":
-        return render_template(
-            "outcomes/report.html",
-            visit=visit,
-            values=outcome_values(visit),
-            errors={},
-            back=back,
-            saved=False,
-        )
-    try:
-        reported = outcomes.record_outcome(
-            db.session,
-            visit,
-            outcomes.parse_outcome(outcome_payload(request.form, visit)),
-            tz=local_zone(),
-            volunteer=volunteer,
-        )
-    except FieldErrors as exc:
-        db.session.rollback()
-        return render_template(
-            "outcomes/report.html",
-            visit=visit,
-            values=request.form,
-            errors=exc.errors,
-            back=back,
-            saved=False,
-        ), 422
-    links.touch(link)
-    db.session.commit()
-    flash(_("The report is saved."), "success")
-    if reported.follow_up is not None:
-        flash(
-            _(
-                "A follow-up request %(code)s is waiting for the next drive.",
-                code=reported.follow_up.reference,
-            ),
-            "info",
-        )
-    return redirect(back)

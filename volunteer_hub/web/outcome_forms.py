@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import flash, redirect, render_template, request
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from volunteer_hub.models import Visit
+from volunteer_hub.extensions import db
+from volunteer_hub.i18n import local_zone
+from volunteer_hub.models import User, Visit, Volunteer
+from volunteer_hub.services.results import outcomes
+from volunteer_hub.services.validation import FieldErrors
 
 
 def outcome_payload(form: MultiDict[str, str], visit: Visit) -> dict[str, Any]:
@@ -45,3 +52,56 @@ def outcome_values(visit: Visit) -> MultiDict[str, str]:
     if visit.report_note:
         values["note"] = visit.report_note
     return values
+
+
+def outcome_form(
+    visit: Visit,
+    *,
+    back: str,
+    user: User | None = None,
+    volunteer: Volunteer | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> Any:
+    """Show the report form for a visit, or save what it sent (422 with the errors if wrong).
+
+    Who reports is ``user`` (a coordinator) or ``volunteer`` (from their link); the caller has
+    checked that they may. ``before_commit`` runs in the same transaction as the report.
+    """
+
+    def page(values: MultiDict[str, str], errors: dict[str, list[str]]) -> str:
+        return render_template(
+            "outcomes/report.html",
+            visit=visit,
+            values=values,
+            errors=errors,
+            back=back,
+            saved=False,
+        )
+
+    if request.method == "GET":
+        return page(outcome_values(visit), {})
+    try:
+        reported = outcomes.record_outcome(
+            db.session,
+            visit,
+            outcomes.parse_outcome(outcome_payload(request.form, visit)),
+            tz=local_zone(),
+            user=user,
+            volunteer=volunteer,
+        )
+    except FieldErrors as exc:
+        db.session.rollback()
+        return page(request.form, exc.errors), 422
+    if before_commit is not None:
+        before_commit()
+    db.session.commit()
+    flash(_("The report is saved."), "success")
+    if reported.follow_up is not None:
+        flash(
+            _(
+                "A follow-up request %(code)s is waiting for the next drive.",
+                code=reported.follow_up.reference,
+            ),
+            "info",
+        )
+    return redirect(back)

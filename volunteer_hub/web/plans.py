@@ -125,30 +125,10 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
     """Move a visit to another team or time, or unassign it; refused when a rule breaks."""
     plan = visible_plan(plan_id)
     team_code = request.form.get("team_code") or None
-    start = None
-    raw_time = (request.form.get("start") or "").strip()
     try:
-        if raw_time:
-            hour, minute = (int(x) for x in raw_time.split(":"))
-            current = next((v for v in plan.visits if v.request.reference == reference), None)
-            day_source = (
-                current.starts_at if current and current.starts_at else plan.drive.first_day
-            )
-            if day_source is None:
-                raise ValueError
-            local = day_source.astimezone(local_zone())
-            start = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            day = request.form.get("day", "")
-            if day:
-                start = start.replace(
-                    **{
-                        k: int(v)
-                        for k, v in zip(("year", "month", "day"), day.split("-"), strict=True)
-                    }
-                )
-    except (ValueError, OverflowError):  # "25:00", "²:00", a year of twenty digits
-        return _refused(plan, [_("Enter a time as HH:MM.")])
-    try:
+        start = plan_review.requested_start(
+            plan, reference, request.form.get("start"), request.form.get("day"), local_zone()
+        )
         plan_review.move_visit(
             db.session,
             plan,
@@ -256,14 +236,7 @@ def plan_compare(plan_id: int):  # type: ignore[no-untyped-def]
     """Compare two versions of a drive's plan."""
     plan = visible_plan(plan_id)
     other_id = parse_id(request.args.get("with"))
-    if other_id:
-        other = visible_plan(other_id)
-    else:
-        # Without a choice, compare with the version it came from, or the one before it.
-        earlier = [
-            p for p in plan.drive.plans if p.version < plan.version and p.status is PlanStatus.DONE
-        ]
-        other = plan.based_on or (earlier[-1] if earlier else None)
+    other = visible_plan(other_id) if other_id else plan_review.default_comparison(plan)
     if other is None:
         flash(_("There is no other version to compare with."), "info")
         return redirect(url_for(".plan_view", plan_id=plan.id))

@@ -8,8 +8,9 @@ the reason, and nothing is saved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
@@ -235,6 +236,43 @@ def move_visit(
     return EditResult(plan, result.plan.stats.served, result.plan.stats.travel_min)
 
 
+def requested_start(
+    plan: Plan, reference: str, time_text: str | None, day_text: str | None, tz: ZoneInfo
+) -> datetime | None:
+    """Read the start a coordinator typed for a visit ("HH:MM", and a "YYYY-MM-DD" day).
+
+    Without a day the visit keeps its own day (or the drive's first). None when no time was
+    typed; EditRefused when it is not a time.
+    """
+    text = (time_text or "").strip()
+    if not text:
+        return None
+    refused = EditRefused([_("Enter a time as HH:MM.")])
+    hour, _sep, minute = text.partition(":")
+    day = (day_text or "").strip()
+    # ASCII digits only: "²".isdigit() is true and int("²") fails.
+    if not (_is_digits(hour) and _is_digits(minute)):
+        raise refused
+    current = next((v for v in plan.visits if v.request.reference == reference), None)
+    source = current.starts_at if current and current.starts_at else plan.drive.first_day
+    if source is None:
+        raise refused
+    try:
+        local = source.astimezone(tz).replace(
+            hour=int(hour), minute=int(minute), second=0, microsecond=0
+        )
+        if day:
+            chosen = date.fromisoformat(day)
+            local = local.replace(year=chosen.year, month=chosen.month, day=chosen.day)
+    except ValueError:  # "25:00", "2026-02-30", a day that is not a date
+        raise refused from None
+    return local
+
+
+def _is_digits(text: str) -> bool:
+    return 1 <= len(text) <= 2 and text.isascii() and text.isdigit()
+
+
 def set_pinned(
     session: Session,
     plan: Plan,
@@ -290,6 +328,16 @@ def _describe(visit: Visit | None, fmt: Any) -> str:
     if visit.team is None:
         return _("not planned")
     return f"{visit.team.code} · {fmt(visit.starts_at)}"
+
+
+def default_comparison(plan: Plan) -> Plan | None:
+    """The version to compare a plan with when none is chosen: its source, or the one before."""
+    if plan.based_on is not None:
+        return plan.based_on
+    earlier = [
+        p for p in plan.drive.plans if p.version < plan.version and p.status is PlanStatus.DONE
+    ]
+    return max(earlier, key=lambda p: p.version) if earlier else None
 
 
 def compare_plans(a: Plan, b: Plan, fmt: Any) -> Comparison:

@@ -31,6 +31,8 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.services import audit
 from volunteer_hub.services.intake.help_requests import new_reference
+from volunteer_hub.services.messaging.links import is_latest_published
+from volunteer_hub.services.messaging.responses import is_member
 from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
 
 #: Visits whose outcome can be reported: published, and not called off.
@@ -144,6 +146,27 @@ def _follow_up(
     session.add(follow)
     session.flush()
     return follow
+
+
+def has_started(visit: Visit, now: datetime | None = None) -> bool:
+    """Return True once the visit's planned start has come."""
+    return visit.starts_at is not None and visit.starts_at <= (now or utcnow())
+
+
+def can_volunteer_report(
+    session: Session, visit: Visit, volunteer: Volunteer, *, now: datetime | None = None
+) -> bool:
+    """Return True when this volunteer may report the visit from their personal link.
+
+    The visit has started, belongs to the drive's newest published plan, the volunteer is in
+    its team, and it was not called off.
+    """
+    return (
+        has_started(visit, now)
+        and is_latest_published(session, visit)
+        and is_member(visit, volunteer.id)
+        and visit.status in REPORTABLE
+    )
 
 
 def record_outcome(
