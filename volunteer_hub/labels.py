@@ -136,6 +136,32 @@ LABELS: dict[str, dict[str, Any]] = {
         "pac": _l("Pa Kô"),
         "cma": _l("Cơ Tu"),
     },
+    "message_status": {
+        "queued": _l("Queued"),
+        "sending": _l("Sending"),
+        "sent": _l("Sent"),
+        "delivered": _l("Delivered"),
+        "undelivered": _l("Not delivered"),
+        "failed": _l("Failed"),
+        "held": _l("Held: sent or not?"),
+        "cancelled": _l("Cancelled"),
+    },
+    "answer": {
+        "accept": _l("accepted"),
+        "decline": _l("declined"),
+        "confirm": _l("confirmed"),
+        "cancel": _l("cancelled"),
+        "reschedule": _l("asked for another time"),
+        "done": _l("done"),
+        "feedback": _l("feedback"),
+    },
+    "opt_out_source": {
+        "link": _l("personal link"),
+        "sms": _l("SMS reply (STOP)"),
+        "coordinator": _l("coordinator"),
+        "provider": _l("the provider (opted out there)"),
+        "invalid_number": _l("invalid number"),
+    },
 }
 
 

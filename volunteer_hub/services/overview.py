@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -11,33 +12,53 @@ from volunteer_hub.models import (
     Drive,
     DriveStatus,
     HelpRequest,
+    RequestService,
     RequestStatus,
+    Service,
     User,
     Volunteer,
     VolunteerStatus,
+    utcnow,
 )
 from volunteer_hub.services import access
 
 
 @dataclass(frozen=True)
 class RequestFilters:
-    """What a coordinator narrows the request list by."""
+    """What a coordinator narrows a list of requests by (the request list, a drive's choice)."""
 
     commune_id: int | None = None
+    hamlet_id: int | None = None
+    service_code: str | None = None
     status: RequestStatus | None = None
     min_priority: int | None = None
+    older_than_days: int | None = None
     text: str | None = None
 
 
-def requests_query(user: User, filters: RequestFilters) -> Select[tuple[HelpRequest]]:
-    """Return the user's visible requests matching the filters, most urgent and oldest first."""
-    query = access.requests_for(user)
+def filter_requests(
+    query: Select[tuple[HelpRequest]], filters: RequestFilters, *, now: datetime | None = None
+) -> Select[tuple[HelpRequest]]:
+    """Narrow a query of requests by the filters; most urgent and oldest first."""
     if filters.commune_id:
         query = query.where(HelpRequest.commune_id == filters.commune_id)
+    if filters.hamlet_id:
+        query = query.where(HelpRequest.hamlet_id == filters.hamlet_id)
+    if filters.service_code:
+        query = query.where(
+            HelpRequest.id.in_(
+                select(RequestService.request_id)
+                .join(Service)
+                .where(Service.code == filters.service_code)
+            )
+        )
     if filters.status:
         query = query.where(HelpRequest.status == filters.status)
     if filters.min_priority:
         query = query.where(HelpRequest.priority >= filters.min_priority)
+    if filters.older_than_days:
+        cutoff = (now or utcnow()) - timedelta(days=filters.older_than_days)
+        query = query.where(HelpRequest.created_at <= cutoff)
     if filters.text:
         like = f"%{filters.text.strip()[:60]}%"
         query = query.where(
@@ -49,6 +70,11 @@ def requests_query(user: User, filters: RequestFilters) -> Select[tuple[HelpRequ
             )
         )
     return query.order_by(HelpRequest.priority.desc(), HelpRequest.created_at, HelpRequest.id)
+
+
+def requests_query(user: User, filters: RequestFilters) -> Select[tuple[HelpRequest]]:
+    """Return the user's visible requests matching the filters, most urgent and oldest first."""
+    return filter_requests(access.requests_for(user), filters)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ Line = Annotated[str, BeforeValidator(_cleaned(clean_line))]
 Text = Annotated[str, BeforeValidator(_cleaned(clean_text))]
 #: A record's id as a form or JSON gives it: 1 to ``MAX_ID``.
 RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: An ISO 639 language code, as people's languages are stored ("vi", "en", "km").
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 def parse_whole(text: str | None, *, low: int = 0, high: int = MAX_ID) -> int | None:

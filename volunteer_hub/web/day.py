@@ -22,7 +22,6 @@ bp = staff_blueprint("day", __name__)
 def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
     """The live board of the published plan, with the drive's SMS problems; it refreshes itself."""
     from volunteer_hub.services.messaging import delivery, templates
-    from volunteer_hub.web.sms_labels import sms_label
 
     drive = visible_drive(drive_id)
     board = publishing.board(db.session, drive)
@@ -32,7 +31,6 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
         drive=drive,
         board=board,
         sms=delivery.drive_sms_problems(db.session, drive.id),
-        sms_label=sms_label,
         sms_kinds={kind: spec.label for kind, spec in templates.KINDS.items()},
         volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
     )

@@ -15,13 +15,13 @@ from volunteer_hub.models import Hamlet, InvitationStatus, RequestStatus, Servic
 from volunteer_hub.services import access
 from volunteer_hub.services.drives import planning, teams
 from volunteer_hub.services.drives.setup import (
-    RequestFilters,
     candidate_requests,
     include_requests,
     parse_drive,
     save_drive,
     triage_requests,
 )
+from volunteer_hub.services.overview import RequestFilters
 from volunteer_hub.services.validation import FieldErrors, is_code, parse_id, parse_ids, parse_whole
 from volunteer_hub.web.query import page_arg, query_args
 from volunteer_hub.web.staff import staff_blueprint, visible_drive

@@ -23,7 +23,6 @@ from volunteer_hub.services.messaging import links, outbox, responses
 from volunteer_hub.services.messaging.notifications import address_of
 from volunteer_hub.services.results import outcomes
 from volunteer_hub.web.outcome_forms import outcome_form
-from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("links", __name__, url_prefix="/s")
 
@@ -58,11 +57,6 @@ def _limited(view: Any) -> Any:
 def _private() -> None:
     """A personal page must not stay in a shared cache or a borrowed phone's history."""
     g.private_page = True
-
-
-@bp.context_processor
-def _labels() -> dict[str, Any]:
-    return {"sms_label": sms_label}
 
 
 @bp.after_request

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     abort,
@@ -27,7 +25,6 @@ from volunteer_hub.services.messaging import delivery, reconcile
 from volunteer_hub.services.messaging import outbox as sms_outbox
 from volunteer_hub.services.messaging import templates as sms_templates
 from volunteer_hub.web.query import page_arg
-from volunteer_hub.web.sms_labels import sms_label
 
 bp = Blueprint("sms_admin", __name__, url_prefix="/admin/sms")
 
@@ -39,11 +36,6 @@ PER_PAGE = 50
 def _admins_only() -> None:
     """Every page here needs a signed-in admin, and is private."""
     g.private_page = True
-
-
-@bp.context_processor
-def _labels() -> dict[str, Any]:
-    return {"sms_label": sms_label}
 
 
 @bp.get("/")

@@ -42,7 +42,7 @@ from volunteer_hub.services.messaging.notifications import (
     notify_cancellation,
     notify_change,
     notify_household,
-    queue_for_household,
+    queue_about_visit,
 )
 from volunteer_hub.services.messaging.outbox import cancel_queued
 
@@ -163,7 +163,7 @@ def publish_plan(
                 counted["assign"] += len(
                     notify_assignment(session, visit, version=plan.version, now=now)
                 )
-                message = queue_for_household(
+                message = queue_about_visit(
                     session,
                     visit,
                     kind="change_household",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -20,7 +19,6 @@ from volunteer_hub.models import (
     DriveStatus,
     HelpRequest,
     MeetingPoint,
-    RequestService,
     RequestStatus,
     Service,
     TimeBlock,
@@ -28,7 +26,8 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import access, audit
-from volunteer_hub.services.intake.help_requests import VIETNAM_LAT, VIETNAM_LNG
+from volunteer_hub.services.overview import RequestFilters, filter_requests
+from volunteer_hub.services.reference.places import VIETNAM_LAT, VIETNAM_LNG
 from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors, is_code
 
 #: Drives whose time blocks households may choose on the request form.
@@ -189,18 +188,6 @@ def save_drive(
     return drive
 
 
-@dataclass(frozen=True)
-class RequestFilters:
-    """How a coordinator narrows the requests offered to a drive."""
-
-    commune_id: int | None = None
-    hamlet_id: int | None = None
-    service_code: str | None = None
-    min_priority: int | None = None
-    status: RequestStatus | None = None
-    older_than_days: int | None = None
-
-
 def candidate_requests(
     drive: Drive, user: User, filters: RequestFilters, *, now: datetime | None = None
 ) -> Select[tuple[HelpRequest]]:
@@ -210,25 +197,7 @@ def candidate_requests(
         HelpRequest.commune_id.in_(sorted(drive.commune_ids)),
         HelpRequest.status.in_(INCLUDABLE),
     )
-    if filters.commune_id:
-        query = query.where(HelpRequest.commune_id == filters.commune_id)
-    if filters.hamlet_id:
-        query = query.where(HelpRequest.hamlet_id == filters.hamlet_id)
-    if filters.service_code:
-        query = query.where(
-            HelpRequest.id.in_(
-                select(RequestService.request_id)
-                .join(Service)
-                .where(Service.code == filters.service_code)
-            )
-        )
-    if filters.min_priority:
-        query = query.where(HelpRequest.priority >= filters.min_priority)
-    if filters.status:
-        query = query.where(HelpRequest.status == filters.status)
-    if filters.older_than_days:
-        query = query.where(HelpRequest.created_at <= now - timedelta(days=filters.older_than_days))
-    return query.order_by(HelpRequest.priority.desc(), HelpRequest.created_at, HelpRequest.id)
+    return filter_requests(query, filters, now=now)
 
 
 def include_requests(

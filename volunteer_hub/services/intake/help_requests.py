@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from unidecode import unidecode
 
 from volunteer_hub.models import (
     AgeGroup,
@@ -35,8 +34,10 @@ from volunteer_hub.models import (
 )
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
+from volunteer_hub.services.reference.places import pin_errors, place_key, resolve_place
 from volunteer_hub.services.validation import (
     FieldErrors,
+    LanguageCode,
     Line,
     RecordId,
     Text,
@@ -51,11 +52,6 @@ REFERENCE_LENGTH = 6
 DUPLICATE_WINDOW = timedelta(days=14)
 #: The wording of the consent text a person agrees to; bump it when the text changes.
 CONSENT_VERSION = "2025-07"
-# Vietnam's mainland and islands, generously: a pin outside is a mistake.
-VIETNAM_LAT = (8.0, 23.5)
-VIETNAM_LNG = (102.0, 117.5)
-
-LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 class WindowIn(BaseModel):
@@ -174,11 +170,6 @@ def parse_request(payload: object, *, staff: bool = False) -> HelpRequestIn:
         raise FieldErrors(field_errors(exc)) from None
 
 
-def address_key(text: str | None) -> str:
-    """Return an address reduced for comparison: no tone marks, case, punctuation or spaces."""
-    return "".join(ch for ch in unidecode(text or "").lower() if ch.isalnum())
-
-
 def find_duplicate(
     session: Session,
     *,
@@ -200,9 +191,9 @@ def find_duplicate(
     else:
         # Without a phone, the same person at the same address is the best evidence we have.
         query = query.where(func.lower(HelpRequest.beneficiary_name) == beneficiary_name.lower())
-    wanted = address_key(house)
+    wanted = place_key(house or "")
     for candidate in session.scalars(query.order_by(HelpRequest.created_at)):
-        if address_key(candidate.house) == wanted:
+        if place_key(candidate.house or "") == wanted:
             return candidate
     return None
 
@@ -210,22 +201,13 @@ def find_duplicate(
 def _errors_for_references(
     session: Session, data: HelpRequestIn, user: User | None
 ) -> tuple[Commune | None, Hamlet | None, list[Service], dict[str, list[str]]]:
-    errors: dict[str, list[str]] = {}
-    commune = session.scalar(select(Commune).where(Commune.code == data.commune))
-    if commune is None:
-        errors["commune"] = [_("Choose a commune from the list.")]
-    elif user is not None and user.is_coordinator and not user.can_see_commune(commune.id):
-        errors["commune"] = [_("This commune is not one of yours.")]
-    hamlet = None
-    if data.hamlet_id is not None and commune is not None:
-        hamlet = session.get(Hamlet, data.hamlet_id)
-        if hamlet is None or hamlet.commune_id != commune.id:
-            errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
-            hamlet = None
-    elif data.hamlet_name and commune is not None:
-        # A typed name that matches a known hamlet links to it (imports, phone intake).
-        wanted = address_key(data.hamlet_name)
-        hamlet = next((h for h in commune.hamlets if address_key(h.name) == wanted), None)
+    commune, hamlet, errors = resolve_place(
+        session,
+        data.commune,
+        hamlet_id=data.hamlet_id,
+        hamlet_name=data.hamlet_name,
+        user=user,
+    )
     codes = list(dict.fromkeys(data.services))
     wellformed = [code for code in codes if is_code(code)]
     services = list(
@@ -258,17 +240,7 @@ def _cross_field_errors(data: HelpRequestIn) -> tuple[dict[str, list[str]], str 
         ]
     if not data.contact_is_beneficiary and not data.contact_name:
         errors["contact_name"] = [_("Tell us who is asking.")]
-    if (data.lat is None) != (data.lng is None):
-        errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
-    elif (
-        data.lat is not None
-        and data.lng is not None
-        and not (
-            VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1]
-            and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
-        )
-    ):
-        errors["lat"] = [_("The map pin is outside Vietnam.")]
+    errors.update(pin_errors(data.lat, data.lng))
     for index, window in enumerate(data.windows):
         if window.end <= window.start:
             errors[f"windows.{index}"] = [_("A time window must end after it starts.")]

@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
     AvailabilitySlot,
-    Commune,
-    Hamlet,
     Skill,
     TravelMode,
     User,
@@ -29,9 +27,11 @@ from volunteer_hub.models import (
 from volunteer_hub.models.people import ADULT_AGE, age_on
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
-from volunteer_hub.services.intake.help_requests import CONSENT_VERSION, VIETNAM_LAT, VIETNAM_LNG
+from volunteer_hub.services.intake.help_requests import CONSENT_VERSION
+from volunteer_hub.services.reference.places import pin_errors, resolve_place
 from volunteer_hub.services.validation import (
     FieldErrors,
+    LanguageCode,
     Line,
     RecordId,
     Text,
@@ -42,8 +42,6 @@ from volunteer_hub.services.validation import (
 #: Youngest age at which the movement takes volunteers (with a guardian's consent).
 MIN_AGE = 14
 MAX_AGE = 90
-
-LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
 
 
 class AbsenceIn(BaseModel):
@@ -149,27 +147,11 @@ def register_volunteer(
         except PhoneError as exc:
             errors["guardian_phone"] = [str(exc)]
 
-    commune = session.scalar(select(Commune).where(Commune.code == data.commune))
-    if commune is None:
-        errors["commune"] = [_("Choose a commune from the list.")]
-    elif user is not None and user.is_coordinator and not user.can_see_commune(commune.id):
-        errors["commune"] = [_("This commune is not one of yours.")]
-    hamlet = None
-    if data.hamlet_id is not None and commune is not None:
-        hamlet = session.get(Hamlet, data.hamlet_id)
-        if hamlet is None or hamlet.commune_id != commune.id:
-            errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
-    if (data.lat is None) != (data.lng is None):
-        errors["lat"] = [_("The map pin is incomplete; place it again or leave it out.")]
-    elif (
-        data.lat is not None
-        and data.lng is not None
-        and not (
-            VIETNAM_LAT[0] <= data.lat <= VIETNAM_LAT[1]
-            and VIETNAM_LNG[0] <= data.lng <= VIETNAM_LNG[1]
-        )
-    ):
-        errors["lat"] = [_("The map pin is outside Vietnam.")]
+    commune, hamlet, place_errors = resolve_place(
+        session, data.commune, hamlet_id=data.hamlet_id, user=user
+    )
+    errors.update(place_errors)
+    errors.update(pin_errors(data.lat, data.lng))
 
     skills = _skills_by_code(session, data.skills)
     if len(skills) != len(data.skills):

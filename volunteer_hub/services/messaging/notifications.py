@@ -111,10 +111,10 @@ def _is_soon(visit: Visit, now: datetime) -> bool:
     return when is not None and when - now < URGENT_WITHIN
 
 
-def queue_for_volunteer(
+def queue_about_visit(
     session: Session,
     visit: Visit,
-    volunteer: Volunteer,
+    volunteer: Volunteer | None = None,
     *,
     kind: str,
     key: str,
@@ -124,20 +124,28 @@ def queue_for_volunteer(
     extra: dict[str, Any] | None = None,
     now: datetime | None = None,
     settings: SmsSettings | None = None,
-) -> Message:
-    """Queue one message about a visit to one volunteer, with their own personal link."""
+) -> Message | None:
+    """Queue one message about a visit to one of its volunteers, or to its household.
+
+    Each recipient gets their own personal link. None when the household has no mobile; the
+    message already queued under ``key``, if any, is returned as it is.
+    """
     settings = sms_settings(settings)
     now = now or utcnow()
+    request = visit.request
+    if volunteer is None and (not request.can_receive_sms or not request.phone):
+        return None
     if message_exists(session, key):
-        return session.scalar(select(Message).where(Message.idempotency_key == key))  # type: ignore[return-value]
-    locale = recipient_locale(volunteer.languages)
+        return session.scalar(select(Message).where(Message.idempotency_key == key))
+    locale = recipient_locale(volunteer.languages if volunteer else request.languages)
     values = visit_values(visit, locale, settings, volunteer=volunteer)
     if with_link:
         values["link"] = links.issue_link(
             session,
-            purpose=links.VOLUNTEER_VISIT,
+            purpose=links.VOLUNTEER_VISIT if volunteer else links.HOUSEHOLD_VISIT,
             visit=visit,
-            volunteer_id=volunteer.id,
+            volunteer_id=volunteer.id if volunteer else None,
+            request_id=None if volunteer else request.id,
             now=now,
             settings=settings,
         ).url
@@ -149,64 +157,15 @@ def queue_for_volunteer(
         session,
         key=key,
         kind=kind,
-        to_phone=volunteer.phone,
+        to_phone=volunteer.phone if volunteer else request.phone,
         body=body,
         locale=locale,
         urgent=urgent,
         send_after=send_after or now,
         drive_id=visit.plan.drive_id,
         visit_id=visit.id,
-        volunteer_id=volunteer.id,
+        volunteer_id=volunteer.id if volunteer else None,
         request_id=visit.request_id,
-    )
-
-
-def queue_for_household(
-    session: Session,
-    visit: Visit,
-    *,
-    kind: str,
-    key: str,
-    urgent: bool = False,
-    send_after: datetime | None = None,
-    with_link: bool = True,
-    now: datetime | None = None,
-    settings: SmsSettings | None = None,
-) -> Message | None:
-    """Queue one message about a visit to its household (None when it has no mobile)."""
-    settings = sms_settings(settings)
-    now = now or utcnow()
-    request = visit.request
-    if not request.can_receive_sms or not request.phone:
-        return None
-    if message_exists(session, key):
-        return session.scalar(select(Message).where(Message.idempotency_key == key))
-    locale = recipient_locale(request.languages)
-    values = visit_values(visit, locale, settings)
-    if with_link:
-        values["link"] = links.issue_link(
-            session,
-            purpose=links.HOUSEHOLD_VISIT,
-            visit=visit,
-            request_id=request.id,
-            now=now,
-            settings=settings,
-        ).url
-    body = render_sms(
-        session, kind, locale, values, unaccented=_drive_unaccented(visit), settings=settings
-    )
-    return queue_message(
-        session,
-        key=key,
-        kind=kind,
-        to_phone=request.phone,
-        body=body,
-        locale=locale,
-        urgent=urgent,
-        send_after=send_after or now,
-        drive_id=visit.plan.drive_id,
-        visit_id=visit.id,
-        request_id=request.id,
     )
 
 
@@ -224,7 +183,7 @@ def notify_assignment(
 ) -> list[Message]:
     """Tell each volunteer of the visit's team where and when to go, with their link."""
     return [
-        queue_for_volunteer(
+        queue_about_visit(
             session,
             visit,
             volunteer,
@@ -247,7 +206,7 @@ def notify_household(
     settings: SmsSettings | None = None,
 ) -> Message | None:
     """Tell the household when the team comes, what to have ready, and how to answer."""
-    return queue_for_household(
+    return queue_about_visit(
         session,
         visit,
         kind="household_confirmation",
@@ -278,7 +237,7 @@ def notify_change(
         cancel_queued(session, visit_id=replaces.id, reason="replaced")
     urgent = _is_soon(visit, now) or (replaces is not None and _is_soon(replaces, now))
     sent = [
-        queue_for_volunteer(
+        queue_about_visit(
             session,
             visit,
             volunteer,
@@ -291,7 +250,7 @@ def notify_change(
         for volunteer in _members(visit)
     ]
     if household:
-        message = queue_for_household(
+        message = queue_about_visit(
             session,
             visit,
             kind="change_household",
@@ -322,7 +281,7 @@ def notify_cancellation(
     sent: list[Message] = []
     if volunteers:
         sent += [
-            queue_for_volunteer(
+            queue_about_visit(
                 session,
                 visit,
                 volunteer,
@@ -336,7 +295,7 @@ def notify_cancellation(
             for volunteer in _members(visit)
         ]
     if household:
-        message = queue_for_household(
+        message = queue_about_visit(
             session,
             visit,
             kind="cancellation_household",
@@ -360,7 +319,7 @@ def notify_thanks(
 ) -> list[Message]:
     """Thank the team (with the outcome link) and the household (with a feedback link)."""
     sent = [
-        queue_for_volunteer(
+        queue_about_visit(
             session,
             visit,
             volunteer,
@@ -371,7 +330,7 @@ def notify_thanks(
         )
         for volunteer in _members(visit)
     ]
-    message = queue_for_household(
+    message = queue_about_visit(
         session,
         visit,
         kind="thanks_household",

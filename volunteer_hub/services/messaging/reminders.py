@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 from volunteer_hub.models import Drive, DriveStatus, Plan, Visit, VisitStatus, Volunteer, utcnow
 from volunteer_hub.services.messaging.notifications import (
     notify_thanks,
-    queue_for_household,
-    queue_for_volunteer,
+    queue_about_visit,
 )
 from volunteer_hub.services.messaging.outbox import message_exists
 from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
@@ -134,7 +133,7 @@ def plan_reminders(
             key = f"visit:{visit.id}:{label}:v{version}"
             if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
                 continue
-            message = queue_for_household(
+            message = queue_about_visit(
                 session,
                 visit,
                 kind=kind,
@@ -168,7 +167,7 @@ def plan_reminders(
         )
         if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
             continue
-        queue_for_volunteer(
+        queue_about_visit(
             session,
             visit,
             members[volunteer_id],
@@ -187,7 +186,7 @@ def plan_reminders(
         key = f"visit:{visit.id}:vol{volunteer_id}:reminder-soon:v{visit.plan.version}"
         if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
             continue
-        queue_for_volunteer(
+        queue_about_visit(
             session,
             visit,
             members[volunteer_id],

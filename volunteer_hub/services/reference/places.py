@@ -1,16 +1,22 @@
-"""Vietnam's provinces and communes, loaded offline from the vietnamadminunits package."""
+"""Vietnam's provinces and communes (loaded offline from the vietnamadminunits package), and
+where a person says they are: a commune, a hamlet, a map pin."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from unidecode import unidecode
 from vietnamadminunits.database import get_data
 
-from volunteer_hub.models import Commune, Hamlet, HamletKind, Province
+from volunteer_hub.models import Commune, Hamlet, HamletKind, Province, User
+
+# Vietnam's mainland and islands, generously: a pin outside is a mistake.
+VIETNAM_LAT = (8.0, 23.5)
+VIETNAM_LNG = (102.0, 117.5)
 
 _FIELDS = [
     "province",
@@ -133,3 +139,45 @@ def add_hamlet(
 def find_commune(session: Session, code: str) -> Commune | None:
     """Return the commune with that official code, or None."""
     return session.scalar(select(Commune).where(Commune.code == code.strip()))
+
+
+def resolve_place(
+    session: Session,
+    commune_code: str,
+    *,
+    hamlet_id: int | None = None,
+    hamlet_name: str | None = None,
+    user: User | None = None,
+) -> tuple[Commune | None, Hamlet | None, dict[str, list[str]]]:
+    """Find the commune and hamlet a person chose, with the errors to show (field: messages).
+
+    A coordinator may only choose one of their communes. A typed hamlet name that matches a
+    known hamlet of the commune links to it (imports, phone intake).
+    """
+    errors: dict[str, list[str]] = {}
+    commune = session.scalar(select(Commune).where(Commune.code == commune_code))
+    if commune is None:
+        errors["commune"] = [_("Choose a commune from the list.")]
+    elif user is not None and user.is_coordinator and not user.can_see_commune(commune.id):
+        errors["commune"] = [_("This commune is not one of yours.")]
+    hamlet = None
+    if hamlet_id is not None and commune is not None:
+        hamlet = session.get(Hamlet, hamlet_id)
+        if hamlet is None or hamlet.commune_id != commune.id:
+            errors["hamlet_id"] = [_("Choose a hamlet of the chosen commune.")]
+            hamlet = None
+    elif hamlet_name and commune is not None:
+        wanted = place_key(hamlet_name)
+        hamlet = next((h for h in commune.hamlets if place_key(h.name) == wanted), None)
+    return commune, hamlet, errors
+
+
+def pin_errors(lat: float | None, lng: float | None) -> dict[str, list[str]]:
+    """Return what is wrong with a map pin (nothing when there is none, or it is in Vietnam)."""
+    if (lat is None) != (lng is None):
+        return {"lat": [_("The map pin is incomplete; place it again or leave it out.")]}
+    if lat is not None and lng is not None:
+        inside = VIETNAM_LAT[0] <= lat <= VIETNAM_LAT[1] and VIETNAM_LNG[0] <= lng <= VIETNAM_LNG[1]
+        if not inside:
+            return {"lat": [_("The map pin is outside Vietnam.")]}
+    return {}
