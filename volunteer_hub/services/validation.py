@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from flask_babel import gettext as _
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 # Characters that have no business in a name or an address: controls, and the invisible
 # formatting marks used to disguise text (bidirectional overrides, zero-width spaces).
@@ -204,3 +204,16 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
         if message not in errors[key]:
             errors[key].append(message)
     return errors
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], payload: object) -> M:
+    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors."""
+    if not isinstance(payload, dict):
+        raise FieldErrors({"_form": [_("Expected an object.")]})
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise FieldErrors(field_errors(exc)) from None

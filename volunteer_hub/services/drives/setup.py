@@ -7,7 +7,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,7 +28,13 @@ from volunteer_hub.models import (
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.overview import RequestFilters, filter_requests
 from volunteer_hub.services.reference.places import VIETNAM_LAT, VIETNAM_LNG
-from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors, is_code
+from volunteer_hub.services.validation import (
+    FieldErrors,
+    Line,
+    Text,
+    is_code,
+    parse_model,
+)
 
 #: Drives whose time blocks households may choose on the request form.
 OPEN_STATUSES = (DriveStatus.DRAFT, DriveStatus.PLANNING, DriveStatus.PUBLISHED)
@@ -93,12 +99,7 @@ class DriveIn(BaseModel):
 
 def parse_drive(payload: object) -> DriveIn:
     """Validate a drive set-up payload or raise FieldErrors."""
-    if not isinstance(payload, dict):
-        raise FieldErrors({"_form": [_("Expected an object.")]})
-    try:
-        return DriveIn.model_validate(payload)
-    except ValidationError as exc:
-        raise FieldErrors(field_errors(exc)) from None
+    return parse_model(DriveIn, payload)
 
 
 def save_drive(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from flask_babel import gettext as _
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,8 @@ from volunteer_hub.services.validation import (
     Line,
     RecordId,
     Text,
-    field_errors,
     is_code,
+    parse_model,
 )
 
 # No 0/O and no 1/I: codes are read out over the phone and copied by hand.
@@ -161,13 +161,7 @@ def suggest_priority(age_group: AgeGroup | None, situations: Iterable[str]) -> i
 
 def parse_request(payload: object, *, staff: bool = False) -> HelpRequestIn:
     """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors."""
-    model = StaffRequestIn if staff else HelpRequestIn
-    if not isinstance(payload, dict):
-        raise FieldErrors({"_form": [_("Expected an object.")]})
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise FieldErrors(field_errors(exc)) from None
+    return parse_model(StaffRequestIn if staff else HelpRequestIn, payload)
 
 
 def find_duplicate(

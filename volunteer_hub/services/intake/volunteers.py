@@ -37,6 +37,7 @@ from volunteer_hub.services.validation import (
     Text,
     field_errors,
     is_code,
+    parse_model,
 )
 
 #: Youngest age at which the movement takes volunteers (with a guardian's consent).
@@ -86,12 +87,7 @@ class VolunteerIn(BaseModel):
 
 def parse_volunteer(payload: object) -> VolunteerIn:
     """Validate a sign-up payload or raise FieldErrors."""
-    if not isinstance(payload, dict):
-        raise FieldErrors({"_form": [_("Expected an object.")]})
-    try:
-        return VolunteerIn.model_validate(payload)
-    except ValidationError as exc:
-        raise FieldErrors(field_errors(exc)) from None
+    return parse_model(VolunteerIn, payload)
 
 
 def _skills_by_code(session: Session, codes: Iterable[str]) -> dict[str, Skill]:

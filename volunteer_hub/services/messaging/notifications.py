@@ -173,6 +173,42 @@ def _members(visit: Visit) -> list[Volunteer]:
     return list(visit.team.members) if visit.team else []
 
 
+def _queue_to_everyone(
+    session: Session,
+    visit: Visit,
+    *,
+    kind: str,
+    key: str,
+    version: int | None = None,
+    volunteers: bool = True,
+    household: bool = True,
+    **options: Any,
+) -> list[Message]:
+    """Queue ``{kind}_volunteer`` to each member of the team and ``{kind}_household`` to the
+    household, keyed ``{key}:vol{id}`` and ``{key}`` (with ``:v{version}`` when given)."""
+    suffix = f":v{version}" if version is not None else ""
+    sent: list[Message | None] = []
+    if volunteers:
+        sent += [
+            queue_about_visit(
+                session,
+                visit,
+                volunteer,
+                kind=f"{kind}_volunteer",
+                key=f"{key}:vol{volunteer.id}{suffix}",
+                **options,
+            )
+            for volunteer in _members(visit)
+        ]
+    if household:
+        sent.append(
+            queue_about_visit(
+                session, visit, kind=f"{kind}_household", key=f"{key}{suffix}", **options
+            )
+        )
+    return [message for message in sent if message is not None]
+
+
 def notify_assignment(
     session: Session,
     visit: Visit,
@@ -236,32 +272,17 @@ def notify_change(
     if replaces is not None:
         cancel_queued(session, visit_id=replaces.id, reason="replaced")
     urgent = _is_soon(visit, now) or (replaces is not None and _is_soon(replaces, now))
-    sent = [
-        queue_about_visit(
-            session,
-            visit,
-            volunteer,
-            kind="change_volunteer",
-            key=f"visit:{visit.id}:change:vol{volunteer.id}:v{version}",
-            urgent=urgent,
-            now=now,
-            settings=settings,
-        )
-        for volunteer in _members(visit)
-    ]
-    if household:
-        message = queue_about_visit(
-            session,
-            visit,
-            kind="change_household",
-            key=f"visit:{visit.id}:change:v{version}",
-            urgent=urgent,
-            now=now,
-            settings=settings,
-        )
-        if message is not None:
-            sent.append(message)
-    return sent
+    return _queue_to_everyone(
+        session,
+        visit,
+        kind="change",
+        key=f"visit:{visit.id}:change",
+        version=version,
+        household=household,
+        urgent=urgent,
+        now=now,
+        settings=settings,
+    )
 
 
 def notify_cancellation(
@@ -277,37 +298,19 @@ def notify_cancellation(
     """Tell the team (and the household) that the visit is off; drop its queued messages."""
     now = now or utcnow()
     cancel_queued(session, visit_id=visit.id, reason="visit_cancelled")
-    urgent = _is_soon(visit, now)
-    sent: list[Message] = []
-    if volunteers:
-        sent += [
-            queue_about_visit(
-                session,
-                visit,
-                volunteer,
-                kind="cancellation_volunteer",
-                key=f"visit:{visit.id}:cancel:vol{volunteer.id}:v{version}",
-                urgent=urgent,
-                with_link=False,
-                now=now,
-                settings=settings,
-            )
-            for volunteer in _members(visit)
-        ]
-    if household:
-        message = queue_about_visit(
-            session,
-            visit,
-            kind="cancellation_household",
-            key=f"visit:{visit.id}:cancel:v{version}",
-            urgent=urgent,
-            with_link=False,
-            now=now,
-            settings=settings,
-        )
-        if message is not None:
-            sent.append(message)
-    return sent
+    return _queue_to_everyone(
+        session,
+        visit,
+        kind="cancellation",
+        key=f"visit:{visit.id}:cancel",
+        version=version,
+        volunteers=volunteers,
+        household=household,
+        urgent=_is_soon(visit, now),
+        with_link=False,
+        now=now,
+        settings=settings,
+    )
 
 
 def notify_thanks(
@@ -318,29 +321,9 @@ def notify_thanks(
     settings: SmsSettings | None = None,
 ) -> list[Message]:
     """Thank the team (with the outcome link) and the household (with a feedback link)."""
-    sent = [
-        queue_about_visit(
-            session,
-            visit,
-            volunteer,
-            kind="thanks_volunteer",
-            key=f"visit:{visit.id}:thanks:vol{volunteer.id}",
-            now=now,
-            settings=settings,
-        )
-        for volunteer in _members(visit)
-    ]
-    message = queue_about_visit(
-        session,
-        visit,
-        kind="thanks_household",
-        key=f"visit:{visit.id}:thanks",
-        now=now,
-        settings=settings,
+    return _queue_to_everyone(
+        session, visit, kind="thanks", key=f"visit:{visit.id}:thanks", now=now, settings=settings
     )
-    if message is not None:
-        sent.append(message)
-    return sent
 
 
 def drive_recipients(session: Session, drive: Drive) -> list[tuple[str, str, dict[str, Any]]]:

@@ -13,7 +13,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from volunteer_hub.services import audit
 from volunteer_hub.services.intake.help_requests import new_reference
 from volunteer_hub.services.messaging.links import is_latest_published
 from volunteer_hub.services.messaging.responses import is_member
-from volunteer_hub.services.validation import FieldErrors, Line, Text, field_errors
+from volunteer_hub.services.validation import FieldErrors, Line, Text, parse_model
 
 #: Visits whose outcome can be reported: published, and not called off.
 REPORTABLE = (
@@ -81,12 +81,7 @@ class Reported:
 
 def parse_outcome(payload: object) -> OutcomeIn:
     """Validate a visit report or raise FieldErrors."""
-    if not isinstance(payload, dict):
-        raise FieldErrors({"_form": [_("Expected an object.")]})
-    try:
-        return OutcomeIn.model_validate(payload)
-    except ValidationError as exc:
-        raise FieldErrors(field_errors(exc)) from None
+    return parse_model(OutcomeIn, payload)
 
 
 def _follow_up(
