@@ -19,13 +19,14 @@ import multiprocessing as mp
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from scheduling.instance import Instance
-from scheduling.solver import PORTFOLIO, Budget, Hooks, Weights, search
+from scheduling.params import SolveParams
+from scheduling.solver import PORTFOLIO, Budget, Hooks, Progress, Weights, search
 from scheduling.timeline import (
     TourFailure,
     service_ticks,
@@ -33,10 +34,8 @@ from scheduling.timeline import (
     time_tour,
     window_ticks,
 )
+from scheduling.tours import Context, Tour, tours_from_routes
 from scheduling.travel import TICKS_PER_MIN, end_id, minutes_to_ticks, start_id
-
-if TYPE_CHECKING:
-    from scheduling.planner import Context, SolveParams, Tour
 
 PART_VISITS = 600
 REPAIR_SHARE = 0.1
@@ -134,8 +133,6 @@ def _share_teams(
 
 def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]:
     """Decompose, solve the parts in parallel, repair; return the tours."""
-    from scheduling.planner import tours_from_routes
-
     problem = ctx.problem
     visit_ids = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
     k = max(2, math.ceil(len(visit_ids) / PART_VISITS))
@@ -191,8 +188,6 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]
             if routes is not None:
                 tours.extend(tours_from_routes(inst, routes))
             if params.progress is not None:
-                from scheduling.solver import Progress
-
                 served = sum(len(t.visit_ids) for t in tours)
                 prio = {v.id: v.priority for v in problem.visits}
                 params.progress(
@@ -212,8 +207,6 @@ def _repair(
     ctx: Context, tours: list[Tour], deadline: float, should_stop: Callable[[], bool] | None = None
 ) -> list[Tour]:
     """Insert left-out visits at their cheapest feasible place, most urgent first."""
-    from scheduling.planner import Tour
-
     problem = ctx.problem
     travel, clock = ctx.travel, ctx.clock
     by_vehicle: dict[tuple[int, int], list[str]] = {

@@ -11,18 +11,11 @@ from datetime import datetime
 
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned, Violation
-from scheduling.planner import (
-    Context,
-    SolveParams,
-    Tour,
-    assemble,
-    finish_reserve_s,
-    run_portfolio,
-    stats_of,
-    tours_from_routes,
-)
+from scheduling.params import SolveParams
+from scheduling.planner import assemble, finish_reserve_s, run_portfolio, stats_of
 from scheduling.reasons import skill_matrix
 from scheduling.timeline import TourFailure, build_route, time_tour, tour_points
+from scheduling.tours import Context, Tour, tours_from_routes
 
 LEFT_OUT_DETAIL = "left out of the edited routes"
 

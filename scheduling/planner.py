@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from scheduling.decompose import solve_large
 from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
-from scheduling.reasons import CAPACITY_DETAIL, Screening, screen
-from scheduling.solver import Budget, Portfolio, Progress, SearchConfig, Weights
-from scheduling.timeline import Clock, TourFailure, build_route
-from scheduling.travel import Travel
+from scheduling.params import SolveParams
+from scheduling.reasons import CAPACITY_DETAIL
+from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
+from scheduling.timeline import TourFailure, build_route
+from scheduling.tours import Context, Tour, tours_from_routes
 
 SOLOMON_PORTFOLIO: tuple[SearchConfig, ...] = (
     SearchConfig(first="PATH_CHEAPEST_ARC", meta="gls", reduce_share=0.7),
@@ -29,92 +30,6 @@ SOLOMON_PORTFOLIO: tuple[SearchConfig, ...] = (
 empty tours one at a time until 70% of it (the ILS worker only while tours are short),
 sharing plans; the rest goes to travel, with guided local search in this process and
 ruin-and-recreate ILS in the child. See docs/scheduling.md for the measurements."""
-
-
-@dataclass(frozen=True)
-class SolveParams:
-    """How long and how to search.
-
-    Parameters
-    ----------
-    time_limit_s : float
-        Wall-clock limit for the whole call, in seconds (setup included).
-    seed : int
-        Seeds the node order each worker sees; worker ``i`` uses ``seed + i``.
-    workers : int
-        Parallel searches, each differently seeded and configured; the best plan is kept.
-        ``1`` runs in this process only; the default 2 uses both cores of the target machine.
-    solution_limit : int or None
-        Deterministic budget: each worker stops after this many solutions. With the same
-        seed, workers and solution limit (reached before the time limit) the plan is the
-        same on every run; with only a time limit it depends on machine speed and load.
-    progress : callable or None
-        Called with a :class:`Progress` whenever the best plan improves, including once
-        after the search if the final insertion pass (:mod:`scheduling.insertion`) serves
-        more.
-    should_stop : callable or None
-        Polled about every 50 ms; when it returns True the search ends and the best plan
-        so far is returned.
-    minimize_vehicles : bool
-        Use as few tours as possible before minimising travel (Solomon's
-        vehicles-then-distance objective); still after served priority.
-    vehicle_fixed_cost_min : float
-        Extension: a cost, in travel minutes, for every tour in use (0 by default).
-    balance : bool
-        Break ties in travel by the largest number of visits on one tour.
-    decompose_above : int
-        Problems with more routable visits than this are split by location and the parts
-        solved in parallel (see :mod:`scheduling.decompose`).
-    configs : sequence of SearchConfig or None
-        Override the search portfolio (for measurements).
-    """
-
-    time_limit_s: float = 10.0
-    seed: int = 0
-    workers: int = 2
-    solution_limit: int | None = None
-    progress: Callable[[Progress], None] | None = None
-    should_stop: Callable[[], bool] | None = None
-    minimize_vehicles: bool = False
-    vehicle_fixed_cost_min: float = 0.0
-    balance: bool = True
-    decompose_above: int = 1200
-    configs: Sequence[SearchConfig] | None = None
-
-
-@dataclass(frozen=True)
-class Tour:
-    """A team shift's visits in order, with the solver's arc ticks when known."""
-
-    team: int
-    shift: int
-    visit_ids: list[str]
-    arcs: list[int] | None = None
-    fixed_start: dict[str, int] | None = None  # visit id -> service start, ticks
-
-
-class Context:
-    """What every step needs about one problem: travel, clock and screening."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        self.travel = Travel(problem)
-        self.clock = Clock.for_problem(problem)
-        self.screening: Screening = screen(problem, self.travel, self.clock)
-
-
-def tours_from_routes(inst: Instance, routes: list[list[int]]) -> list[Tour]:
-    """Turn solver routes (visit nodes per vehicle) into tours with their arc ticks."""
-    tours = []
-    for k, nodes in enumerate(routes):
-        if not nodes:
-            continue
-        v = inst.vehicles[k]
-        path = [v.start_node, *nodes, v.end_node]
-        arcs = [int(x) for x in inst.ticks[v.mode][path[:-1], path[1:]]]
-        fixed = {inst.visit_ids[n]: inst.fixed[n][1] for n in nodes if n in inst.fixed}
-        tours.append(Tour(v.team, v.shift, [inst.visit_ids[n] for n in nodes], arcs, fixed or None))
-    return tours
 
 
 def assemble(
@@ -230,8 +145,6 @@ def run_portfolio(
     )
     configs = params.configs
     if configs is None:
-        from scheduling.solver import PORTFOLIO
-
         configs = SOLOMON_PORTFOLIO if params.minimize_vehicles else PORTFOLIO
     progress = params.progress
     portfolio = Portfolio(
@@ -276,8 +189,6 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     ctx = Context(problem)
     routable = len(ctx.screening.allowed)
     if routable > params.decompose_above:
-        from scheduling.decompose import solve_large
-
         tours = solve_large(ctx, params, started)
         return assemble(ctx, tours, time.monotonic() - started, params.progress, started)
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
