@@ -547,3 +547,41 @@ def test_the_board_flags_the_drives_failing_numbers_and_held_or_failed_sms(
         ).status_code
         == 404
     )
+
+
+def test_planner_workers_claiming_at_once_take_different_plans(session, dw):
+    import threading
+
+    queued = [
+        planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4).id
+        for _ in range(3)
+    ]
+    session.commit()
+    claimed: list[int | None] = []
+    start = threading.Barrier(6)
+    engine = db.engine  # the threads have no app context
+
+    def claim(name: str) -> None:
+        with Session(engine) as own:
+            start.wait()
+            claimed.append(planning.claim_next_plan(own, name, utcnow()))
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(c for c in claimed if c is not None) == sorted(queued)
+    assert claimed.count(None) == 3
+    session.expire_all()
+    workers = {session.get(Plan, i).progress["worker"] for i in queued}
+    assert len(workers) == 3  # three plans, three different workers
+    assert planning.claim_next_plan(factory(), "late", utcnow()) is None
+
+
+def test_the_oldest_queued_plan_is_claimed_first(session, dw):
+    first = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    assert planning.claim_next_plan(factory(), "w", utcnow()) == first.id

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 import scheduling
 from volunteer_hub.models import (
@@ -354,7 +355,12 @@ def requeue_stale(session: Session, *, now: datetime | None = None) -> list[int]
             plan.status = PlanStatus.QUEUED
             plan.progress = {"attempts": attempts}
             requeued.append(plan.id)
-    session.commit()
+    try:
+        session.commit()
+    except StaleDataError:
+        # Another planner worker settled the same plan first (the row version moved on).
+        session.rollback()
+        return []
     return requeued
 
 
@@ -441,12 +447,53 @@ def solve_stored(
     return scheduling.solve(problem, params)
 
 
+def claim_next_plan(session: Session, worker: str, now: datetime) -> int | None:
+    """Atomically move the oldest queued plan to running for this worker; return its id.
+
+    One statement claims it, as the outbox does: on PostgreSQL the CTE locks the row with
+    ``FOR UPDATE SKIP LOCKED``, so N planner workers claiming at once take N different plans
+    instead of queueing behind one row lock; on SQLite the single ``UPDATE ... RETURNING`` runs
+    under the database's one write lock. Either way a plan runs in exactly one worker.
+    """
+    session.commit()  # a fresh snapshot: SQLite cannot upgrade a stale read to a write
+    oldest = (
+        select(Plan.id)
+        .where(Plan.status == PlanStatus.QUEUED)
+        .order_by(Plan.created_at, Plan.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .cte("oldest")
+    )
+    statement = (
+        update(Plan)
+        .where(Plan.id == oldest.c.id, Plan.status == PlanStatus.QUEUED)
+        .values(
+            status=PlanStatus.RUNNING,
+            started_at=now,
+            progress={"worker": worker, "heartbeat": now.isoformat(), "elapsed_s": 0.0},
+            row_version=Plan.row_version + 1,
+        )
+        .returning(Plan.id)
+    )
+    plan_id = session.execute(statement, execution_options={"synchronize_session": False}).scalar()
+    session.commit()
+    return plan_id
+
+
 def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: int = 2) -> bool:
     """Claim and solve one queued plan, writing progress and the result. True if it ran."""
     worker = worker_name()
     with session_factory() as session:
         if not claim_plan(session, plan_id, worker, utcnow()):
             return False
+    _solve_claimed(session_factory, plan_id, worker, workers=workers)
+    return True
+
+
+def _solve_claimed(
+    session_factory: Callable[[], Session], plan_id: int, worker: str, *, workers: int
+) -> None:
+    """Solve a plan this worker has claimed and store the result (or the failure)."""
     reporter = _Reporter(session_factory, plan_id, worker)
     try:
         with session_factory() as session:
@@ -469,7 +516,7 @@ def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: i
                 plan.error = str(exc)[:1000]
                 plan.finished_at = utcnow()
                 session.commit()
-        return True
+        return
     with session_factory() as session:
         plan = session.get(Plan, plan_id)
         assert plan is not None
@@ -487,22 +534,17 @@ def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: i
         if plan.drive.status is DriveStatus.DRAFT:
             plan.drive.status = DriveStatus.PLANNING
         session.commit()
-    return True
 
 
 def run_next_plan(session_factory: Callable[[], Session], *, workers: int = 2) -> int | None:
-    """Run the oldest queued plan, if any; return its id."""
+    """Claim the oldest queued plan, if any, and solve it; return its id."""
+    worker = worker_name()
     with session_factory() as session:
         requeue_stale(session)
-        plan_id = session.scalar(
-            select(Plan.id)
-            .where(Plan.status == PlanStatus.QUEUED)
-            .order_by(Plan.created_at, Plan.id)
-            .limit(1)
-        )
+        plan_id = claim_next_plan(session, worker, utcnow())
     if plan_id is None:
         return None
-    run_plan(session_factory, plan_id, workers=workers)
+    _solve_claimed(session_factory, plan_id, worker, workers=workers)
     return plan_id
 
 
