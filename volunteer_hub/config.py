@@ -81,8 +81,12 @@ DEFAULTS: dict[str, Any] = {
     "SMS_SENDER_NAME": "Đoàn TN",
     # Local times ("HH:MM-HH:MM", in TIMEZONE) when non-urgent messages wait; empty: never.
     "SMS_QUIET_HOURS": "21:00-07:00",
-    # Segments per second per sender, in each worker process (0: no limit, the provider queues).
+    # Segments per second per sender, for all workers together (0: no limit, the provider
+    # queues), counted in SMS_RATE_STORAGE_URI.
     "SMS_RATE_PER_S": 0,
+    # Where the workers share the sender's rate; empty: RATELIMIT_STORAGE_URI (Redis in
+    # production). memory:// keeps it per process.
+    "SMS_RATE_STORAGE_URI": "",
     # Provider calls in flight at once in each worker process.
     "SMS_CONCURRENCY": 8,
     "SMS_BATCH_SIZE": 100,
@@ -105,6 +109,8 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_RECONCILE_INTERVAL_S": 60,
     "WORKER_REMINDERS_INTERVAL_S": 300,
     "WORKER_LINKS_INTERVAL_S": 3600,
+    # Every worker writes its heartbeat (for /readyz and /metrics) this often.
+    "WORKER_HEARTBEAT_INTERVAL_S": 15,
     # Personal links stay valid this many days after their drive's last block.
     "LINK_VALID_DAYS": 7,
     # Personal link pages per client address; wrong codes count against a tighter limit.

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from volunteer_hub.extensions import db
-from volunteer_hub.services import privacy
+from volunteer_hub.services import privacy, workers
 from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
@@ -149,3 +149,23 @@ def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
         return privacy.purge_contacts(db.session, days=days, actor="worker")
 
     return _in_context(app, "privacy-purge", work)
+
+
+def heartbeat(app: Flask, name: str, roles: tuple[str, ...]) -> bool | None:
+    """Write this worker's heartbeat (its name and roles) for /readyz and /metrics."""
+
+    def work() -> bool:
+        workers.beat(db.session, name, roles)
+        return True
+
+    return _in_context(app, "worker-heartbeat", work)
+
+
+def forget(app: Flask, name: str) -> bool | None:
+    """Remove this worker's heartbeat: it is stopping cleanly."""
+
+    def work() -> bool:
+        workers.forget(db.session, name)
+        return True
+
+    return _in_context(app, "worker-heartbeat", work)

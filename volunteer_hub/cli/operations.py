@@ -30,10 +30,28 @@ def places_load(province: str | None) -> None:
     )
 
 
+def _roles(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    from volunteer_hub.worker import WorkerRolesError, parse_roles
+
+    try:
+        return parse_roles(value)
+    except WorkerRolesError as exc:
+        raise click.BadParameter(str(exc)) from None  # usage error: exit status 2
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run each job once and exit (for cron or a check).")
+@click.option(
+    "--jobs",
+    "roles",
+    default=None,
+    callback=_roles,
+    metavar="ROLES",
+    help="Comma-separated roles to run: sms, plans, reminders, links, reconcile, purge "
+    "(default: all).",
+)
 @with_appcontext
-def worker_command(once: bool) -> None:
+def worker_command(once: bool, roles: tuple[str, ...]) -> None:
     """Run the worker: SMS outbox, reminders, links, reconciliation, plans, nightly purge."""
     import logging
 
@@ -50,10 +68,10 @@ def worker_command(once: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
         if once:
-            for job_id, report in worker.run_once(app).items():
+            for job_id, report in worker.run_once(app, roles).items():
                 click.echo(f"{job_id}: {report}")
         else:
-            worker.run(app)
+            worker.run(app, roles)
     except (SmsSettingsError, GatewayConfigError, RetentionError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -33,6 +33,7 @@ from volunteer_hub.models.messaging import (
     SmsOptOut,
     VisitResponse,
 )
+from volunteer_hub.models.operations import WorkerHeartbeat
 from volunteer_hub.models.people import (
     AvailabilitySlot,
     TravelMode,
@@ -108,6 +109,7 @@ __all__ = [
     "VolunteerKind",
     "VolunteerSkill",
     "VolunteerStatus",
+    "WorkerHeartbeat",
     "drive_commune",
     "team_member",
     "user_commune",
