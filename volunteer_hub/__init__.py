@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
 
-    from volunteer_hub import cli, i18n, labels, security
+    from volunteer_hub import cli, i18n, labels, logs, security
     from volunteer_hub.extensions import csrf, db, limiter, migrate
     from volunteer_hub.web import register_blueprints
 
@@ -72,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     labels.init_app(app)
     security.init_app(app)
+    logs.init_app(app)
     register_blueprints(app)
     cli.init_app(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -109,6 +110,13 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_RECONCILE_INTERVAL_S": 60,
     "WORKER_REMINDERS_INTERVAL_S": 300,
     "WORKER_LINKS_INTERVAL_S": 3600,
+    # Logs: "json" (one object per line, for production) or "text"; the root level.
+    "LOG_FORMAT": "text",
+    "LOG_LEVEL": "INFO",
+    # /metrics answers only a bearer token equal to this, or an address in METRICS_ALLOW
+    # (a list of networks, e.g. ["10.0.0.0/8"]); with neither it answers 404 to everyone.
+    "METRICS_TOKEN": "",
+    "METRICS_ALLOW": [],
     # Every worker writes its heartbeat (for /readyz and /metrics) this often.
     "WORKER_HEARTBEAT_INTERVAL_S": 15,
     # Personal links stay valid this many days after their drive's last block.
@@ -187,6 +195,23 @@ def _check_numbers(config: dict[str, Any]) -> None:
             )
 
 
+def metrics_networks(value: object) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Parse ``VH_METRICS_ALLOW`` (a JSON list, or a comma-separated string, of networks)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError('VH_METRICS_ALLOW must be a list of networks, e.g. ["10.0.0.0/8"]')
+    networks = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"VH_METRICS_ALLOW: {text!r} is not a network") from None
+    return networks
+
+
 def _database_uri(app: Flask) -> str:
     """Return the configured database URI, normalised for the drivers we ship."""
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or os.environ.get("DATABASE_URL")
@@ -253,6 +278,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "(python -c 'import secrets; print(secrets.token_hex(32))') "
             "or use --debug for development"
         )
+    app.config["METRICS_NETWORKS"] = metrics_networks(app.config.get("METRICS_ALLOW"))
     if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
         raise ConfigError(
             f"VH_BABEL_DEFAULT_LOCALE must be one of {', '.join(app.config['LANGUAGES'])}"

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask
 
 from volunteer_hub.extensions import db
+from volunteer_hub.logs import REQUEST_ID, job_run_id
 from volunteer_hub.services import privacy, workers
 from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
@@ -27,6 +28,7 @@ DISPATCH_BUDGET_S = 30.0
 
 
 def _in_context(app: Flask, name: str, work: Callable[[], T]) -> T | None:
+    token = REQUEST_ID.set(job_run_id(name))  # every line of this run carries one id
     with app.app_context():
         try:
             result = work()
@@ -38,6 +40,7 @@ def _in_context(app: Flask, name: str, work: Callable[[], T]) -> T | None:
             return None
         finally:
             db.session.remove()
+            REQUEST_ID.reset(token)
 
 
 def dispatch_messages(

@@ -34,11 +34,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
-from volunteer_hub import jobs
+from volunteer_hub import jobs, logs
 from volunteer_hub.extensions import db
 from volunteer_hub.services.messaging.settings import SmsSettings
 from volunteer_hub.services.privacy import retention_days
-from volunteer_hub.services.workers import live_workers, worker_name
+from volunteer_hub.services.workers import ROLES, live_workers, worker_name
 from volunteer_hub.sms import SenderThrottle, SmsGateway, build_gateway
 
 logger = logging.getLogger("volunteer_hub.worker")
@@ -69,7 +69,7 @@ ROLE_JOBS = {
     "reconcile": RECONCILE_JOB,
     "purge": PURGE_JOB,
 }
-ROLES = tuple(ROLE_JOBS)
+assert tuple(ROLE_JOBS) == ROLES  # services.workers.ROLES is the one list
 
 
 class WorkerRolesError(ValueError):
@@ -354,10 +354,9 @@ def main(argv: list[str] | None = None) -> None:
         roles = parse_roles(args.jobs)
     except WorkerRolesError as exc:
         parser.error(str(exc))  # exits 2, as click does for the CLI
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    run(create_app(), roles)
+    app = create_app()
+    logs.configure(app.config, "worker")
+    run(app, roles)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,9 +15,10 @@ from volunteer_hub.services.messaging.templates import KINDS
 from volunteer_hub.services.reference.accounts import create_api_token
 
 # Blueprints anyone may reach: the home page and health check, the public forms, sign-in,
-# personal SMS links (the code in the link is the key) and Twilio's webhooks (signed). Every
+# personal SMS links (the code in the link is the key), Twilio's webhooks (signed) and the
+# operators' /readyz and /metrics (its own token or allow-list: test_operations.py). Every
 # other blueprint, present or future, is protected and walked by the matrix below.
-PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks")
+PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks", "operations")
 
 
 @pytest.fixture(autouse=True)

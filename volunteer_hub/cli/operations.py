@@ -53,26 +53,22 @@ def _roles(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @with_appcontext
 def worker_command(once: bool, roles: tuple[str, ...]) -> None:
     """Run the worker: SMS outbox, reminders, links, reconciliation, plans, nightly purge."""
-    import logging
-
     from flask import current_app
 
-    from volunteer_hub import worker
+    from volunteer_hub import logs, worker
     from volunteer_hub.services.messaging.settings import SmsSettingsError
     from volunteer_hub.services.privacy import RetentionError
     from volunteer_hub.sms import GatewayConfigError
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
+        logs.configure(app.config, "worker")
         if once:
             for job_id, report in worker.run_once(app, roles).items():
                 click.echo(f"{job_id}: {report}")
         else:
             worker.run(app, roles)
-    except (SmsSettingsError, GatewayConfigError, RetentionError) as exc:
+    except (SmsSettingsError, GatewayConfigError, RetentionError, logs.LogSettingsError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

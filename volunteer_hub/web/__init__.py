@@ -13,6 +13,7 @@ from volunteer_hub.web import (
     drives,
     errors,
     intake,
+    operations,
     plans,
     public,
     query,
@@ -24,6 +25,7 @@ from volunteer_hub.web import (
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint and the error pages."""
     app.register_blueprint(public.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
