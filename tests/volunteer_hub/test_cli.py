@@ -233,11 +233,31 @@ def test_demo_seed_only_twice_duplicates_nothing(cli_env):
     volunteers, requests = count(cli_env, Volunteer), count(cli_env, HelpRequest)
     assert 35 <= volunteers <= 45
     assert 150 + 2 * 36 <= requests <= 150 + 2 * 36 + 40  # two past drives and follow-ups
+    password = first.output.split("admin@demo.vn / ")[1].split()[0]
+    assert len(password) >= 16 and password != "demo"
     second = run("demo", "--seed-only")
     assert second.exit_code == 0
     assert "added 0 volunteers, 0 requests, 0 drive(s)" in second.output
+    assert password not in second.output and "unchanged" in second.output
     assert count(cli_env, Volunteer) == volunteers
     assert count(cli_env, HelpRequest) == requests
+
+
+def test_demo_refuses_a_database_with_other_accounts(cli_env):
+    run("db", "upgrade")
+    run(
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--email",
+        "real@hue.gov.vn",
+        "--password",
+        "a long password",
+    )
+    refused = CliRunner().invoke(cli, ["demo", "--seed-only", "--password", "demo"])
+    assert refused.exit_code == 1 and "real@hue.gov.vn" in refused.output
+    assert count(cli_env, Volunteer) == 0 and count(cli_env, User) == 1
 
 
 def test_the_console_script_is_installed_and_runs(cli_env):
