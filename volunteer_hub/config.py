@@ -45,6 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 512 * 1024,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # With the shared store (Redis) away, count in each process instead of failing requests;
+    # /healthz says "ratelimit": "degraded" meanwhile. Short timeouts so a store that hangs
+    # never holds a request for long.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     "RATELIMIT_LOGIN": "10 per minute; 50 per hour",
     "RATELIMIT_API": "120 per minute",
     # Public forms (help requests, volunteer sign-ups, phone codes) per client address. A commune

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+
+
+def ratelimit_store_ok(storage: Any) -> bool:
+    """Return True when the rate-limit store answers (the in-process one always does)."""
+    try:
+        return bool(storage.check())
+    except Exception:  # noqa: BLE001 - any failure of the store means it is away
+        return False
 
 
 def database_ok(session: Session) -> bool:
