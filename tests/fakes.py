@@ -496,3 +496,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def real_text(message, settings=None) -> str:  # type: ignore[no-untyped-def]
+    """Return what the person receives: a waiting message's sealed text, else its body."""
+    from volunteer_hub.services.messaging.sealing import unseal
+    from volunteer_hub.services.messaging.settings import sms_settings
+
+    if message.sealed_body is None:
+        return message.body
+    text = unseal(message.sealed_body, sms_settings(settings).sealing_keys)
+    assert text is not None, "the test's key does not open the message"
+    return text

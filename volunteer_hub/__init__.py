@@ -63,8 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from volunteer_hub import cli, i18n, labels, logs, security
     from volunteer_hub.extensions import csrf, db, limiter, migrate
+    from volunteer_hub.redaction import install_log_redaction
     from volunteer_hub.web import register_blueprints
 
+    install_log_redaction()
     db.init_app(app)
     migrate.init_app(app, db, directory=migrations_directory(), render_as_batch=True)
     csrf.init_app(app)

@@ -23,7 +23,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": DEFAULT_SECRET_KEY,
     # None means "a SQLite file in the instance folder", resolved in load_config.
     "SQLALCHEMY_DATABASE_URI": None,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # hide_parameters: an error's log line never prints the values of its statement (phones,
+    # names, notes of households).
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     "SQLALCHEMY_RECORD_QUERIES": False,
     # Seconds the app waits for PostgreSQL before /healthz reports an error.
     "DATABASE_CONNECT_TIMEOUT_S": 3,
@@ -44,6 +46,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 512 * 1024,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # With the shared store (Redis) away, count in each process instead of failing requests;
+    # /healthz says "ratelimit": "degraded" meanwhile. Short timeouts so a store that hangs
+    # never holds a request for long.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     "RATELIMIT_LOGIN": "10 per minute; 50 per hour",
     "RATELIMIT_API": "120 per minute",
     # Public forms (help requests, volunteer sign-ups, phone codes) per client address. A commune
@@ -60,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "MAP_TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
     "MAP_TILE_ATTRIBUTION": "© OpenStreetMap contributors",
     "DEMO": False,
+    # Fernet key(s) sealing the phone codes and personal links of SMS waiting to be sent, the
+    # first for new messages; empty: derived from SECRET_KEY (services/messaging/sealing.py).
+    "MESSAGE_KEY": "",
     # Planning a drive: the planner's time limit, and its parallel searches (processes).
     "PLAN_TIME_LIMIT_S": 30,
     "PLAN_WORKERS": 2,
@@ -279,6 +289,12 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
             "or use --debug for development"
         )
     app.config["METRICS_NETWORKS"] = metrics_networks(app.config.get("METRICS_ALLOW"))
+    from volunteer_hub.services.messaging.sealing import MessageKeyError, message_keys
+
+    try:
+        message_keys(app.config)
+    except MessageKeyError as exc:
+        raise ConfigError(str(exc)) from None
     if app.config["BABEL_DEFAULT_LOCALE"] not in app.config["LANGUAGES"]:
         raise ConfigError(
             f"VH_BABEL_DEFAULT_LOCALE must be one of {', '.join(app.config['LANGUAGES'])}"

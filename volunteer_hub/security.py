@@ -34,15 +34,46 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+#: The key in the (signed) session cookie naming its server-side ``UserSession`` row.
+SESSION_KEY = "_sk"
+
+
 @login_manager.user_loader
 def _load_user(session_id: str) -> User | None:
+    from flask import session as cookie
+
+    from volunteer_hub.services.reference.accounts import is_session_live
+
     user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit():
+    if not user_id.isdigit() or len(user_id) > 10:
         return None
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or str(user.session_version) != version:
         return None
+    # Decided on every request: a deactivation, a password change or a sign-out elsewhere
+    # holds from the next request on, and a cookie replayed after sign-out is refused.
+    if not is_session_live(db.session, user.id, cookie.get(SESSION_KEY)):
+        return None
     return user
+
+
+#: Endpoints a person who must replace a one-time password may still reach.
+_PASSWORD_CHANGE_ALLOWED = {"account.password", "auth.logout", "static", "public.switch_language"}
+
+
+def _require_new_password():  # type: ignore[no-untyped-def]
+    """Send someone signed in with a one-time password to choose their own first."""
+    from flask import redirect, url_for
+
+    if (
+        request.endpoint
+        and request.endpoint not in _PASSWORD_CHANGE_ALLOWED
+        and not request.path.startswith("/api/")
+        and current_user.is_authenticated
+        and current_user.must_change_password
+    ):
+        return redirect(url_for("account.password"))
+    return None
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
@@ -105,4 +136,5 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    app.before_request(_require_new_password)
     app.after_request(_security_headers)

@@ -9,7 +9,14 @@ from sqlalchemy import select
 
 from tests.conftest import login
 from volunteer_hub.extensions import db
-from volunteer_hub.models import DriveRequest, DriveVolunteer, HelpRequest, Message, MessageStatus
+from volunteer_hub.models import (
+    ApiToken,
+    DriveRequest,
+    DriveVolunteer,
+    HelpRequest,
+    Message,
+    MessageStatus,
+)
 from volunteer_hub.services.messaging.outbox import queue_message
 from volunteer_hub.services.messaging.templates import KINDS
 from volunteer_hub.services.reference.accounts import create_api_token
@@ -23,8 +30,9 @@ PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks", "operation
 
 @pytest.fixture(autouse=True)
 def outbox(world, session):  # type: ignore[no-untyped-def]
-    """A held SMS of each commune's drive, for the routes that name a message."""
+    """A held SMS of each commune's drive, for the routes that name a message; a token each."""
     for part in (world.a, world.b):
+        create_api_token(session, part.coordinator, name=f"token of {part.commune.code}")
         message = queue_message(
             session,
             key=f"held-{part.commune.code}",
@@ -43,6 +51,9 @@ def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
     message_id = db.session.scalar(
         select(Message.id).where(Message.drive_id == world_part.drive.id)
     )
+    token_id = db.session.scalar(
+        select(ApiToken.id).where(ApiToken.user_id == world_part.coordinator.id)
+    )
     return {
         "request_id": world_part.request.id,
         "volunteer_id": world_part.volunteer.id,
@@ -56,6 +67,8 @@ def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "reference": world_part.request.reference,
         "team_code": world_part.team.code,
         "message_id": message_id,
+        "user_id": world_part.coordinator.id,
+        "token_id": token_id,
     }
 
 
@@ -82,6 +95,13 @@ def protected_rules(app: Flask):  # type: ignore[no-untyped-def]
 
 def is_admin_only(rule) -> bool:  # type: ignore[no-untyped-def]
     return rule.endpoint.startswith(("admin.", "sms_admin."))
+
+
+def test_a_coordinator_cannot_revoke_another_accounts_token(client, world, session):
+    login(client, world.a.coordinator.email)
+    token_id = record_ids(world.b)["token_id"]
+    assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 404
+    assert session.get(ApiToken, token_id).revoked_at is None
 
 
 def build(rule, values: dict[str, object]) -> str:  # type: ignore[no-untyped-def]

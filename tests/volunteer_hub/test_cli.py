@@ -233,11 +233,31 @@ def test_demo_seed_only_twice_duplicates_nothing(cli_env):
     volunteers, requests = count(cli_env, Volunteer), count(cli_env, HelpRequest)
     assert 35 <= volunteers <= 45
     assert 150 + 2 * 36 <= requests <= 150 + 2 * 36 + 40  # two past drives and follow-ups
+    password = first.output.split("admin@demo.vn / ")[1].split()[0]
+    assert len(password) >= 16 and password != "demo"
     second = run("demo", "--seed-only")
     assert second.exit_code == 0
     assert "added 0 volunteers, 0 requests, 0 drive(s)" in second.output
+    assert password not in second.output and "unchanged" in second.output
     assert count(cli_env, Volunteer) == volunteers
     assert count(cli_env, HelpRequest) == requests
+
+
+def test_demo_refuses_a_database_with_other_accounts(cli_env):
+    run("db", "upgrade")
+    run(
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--email",
+        "real@hue.gov.vn",
+        "--password",
+        "a long password",
+    )
+    refused = CliRunner().invoke(cli, ["demo", "--seed-only", "--password", "demo"])
+    assert refused.exit_code == 1 and "real@hue.gov.vn" in refused.output
+    assert count(cli_env, Volunteer) == 0 and count(cli_env, User) == 1
 
 
 def test_the_console_script_is_installed_and_runs(cli_env):
@@ -256,3 +276,86 @@ def test_the_console_script_is_installed_and_runs(cli_env):
 
 def test_roles_are_the_three_documented_ones():
     assert {r.value for r in Role} == {"admin", "coordinator", "partner"}
+
+
+def test_users_deactivate_activate_and_set_password(cli_env):
+    run("db", "upgrade")
+    made = run(
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--email",
+        "a@example.vn",
+        "--password",
+        "first password",
+    )
+    assert made.exit_code == 0, made.output
+    run(
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--email",
+        "b@example.vn",
+        "--password",
+        "first password",
+    )
+
+    off = run("users", "deactivate", "A@example.vn")
+    assert off.exit_code == 0 and "a@example.vn deactivated" in off.output
+    assert "inactive" in run("users", "list").output.splitlines()[0]
+    assert "already" in run("users", "deactivate", "a@example.vn").output
+    on = run("users", "activate", "a@example.vn")
+    assert on.exit_code == 0 and "a@example.vn active" in on.output
+
+    changed = run("users", "set-password", "a@example.vn", "--password", "second password")
+    assert changed.exit_code == 0, changed.output
+    short = CliRunner().invoke(
+        cli, ["users", "set-password", "a@example.vn", "--password", "short"]
+    )
+    assert short.exit_code == 1 and "10" in short.output
+    unknown = CliRunner().invoke(cli, ["users", "deactivate", "nobody@example.vn"])
+    assert unknown.exit_code == 1 and "nobody@example.vn" in unknown.output
+
+    engine = create_engine(cli_env.replace("postgresql://", "postgresql+psycopg://"))
+    with Session(engine) as session:
+        from volunteer_hub.services.reference.accounts import authenticate
+
+        assert authenticate(session, "a@example.vn", "second password") is not None
+        logged = list(session.scalars(select(AuditEvent.action).where(AuditEvent.entity == "user")))
+    engine.dispose()
+    assert {"deactivate", "activate", "password_change"} <= set(logged)
+
+
+def test_api_tokens_list_and_revoke(cli_env):
+    run("db", "upgrade")
+    run(
+        "users",
+        "create",
+        "--role",
+        "admin",
+        "--email",
+        "a@example.vn",
+        "--password",
+        "first password",
+    )
+    run("users", "create", "--role", "partner", "--email", "app@partner.vn")
+    run("api-tokens", "create", "--user", "a@example.vn", "--name", "script")
+    run("api-tokens", "create", "--user", "app@partner.vn", "--name", "hue-s", "--days", "30")
+
+    lines = run("api-tokens", "list").output.strip().splitlines()
+    assert len(lines) == 2
+    first = lines[0].split("\t")
+    assert first[0].isdigit() and first[1:3] == ["script", "a@example.vn"]
+    assert first[4] == "-" and first[5] == "-"  # never used, never expires
+    second = lines[1].split("\t")
+    assert second[1:3] == ["hue-s", "app@partner.vn"] and second[5] != "-"
+    only = run("api-tokens", "list", "--user", "app@partner.vn").output.strip().splitlines()
+    assert len(only) == 1 and only[0].startswith(second[0] + "\t")
+
+    revoked = run("api-tokens", "revoke", first[0])
+    assert revoked.exit_code == 0 and f"token {first[0]} revoked" in revoked.output
+    assert "revoked" in run("api-tokens", "list").output.strip().splitlines()[0]
+    missing = CliRunner().invoke(cli, ["api-tokens", "revoke", "999"])
+    assert missing.exit_code == 1 and "999" in missing.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from volunteer_hub.demo.hue import next_saturday, seed_demo
@@ -72,3 +73,25 @@ def test_the_drive_is_on_the_next_saturday():
     assert next_saturday(date(2026, 11, 22)) == date(2026, 11, 28)  # a Sunday
     assert next_saturday(date(2026, 11, 28)) == date(2026, 12, 5)  # a Saturday
     assert next_saturday(date(2026, 11, 27)) == date(2026, 11, 28)  # a Friday
+
+
+def test_without_a_password_the_demo_accounts_get_a_random_one(session):
+    first = seed_demo(session)
+    session.commit()
+    assert first.password and len(first.password) >= 16
+    assert authenticate(session, "admin@demo.vn", "demo") is None
+    assert authenticate(session, "admin@demo.vn", first.password) is not None
+    again = seed_demo(session)
+    assert again.password is None  # kept: nothing to print
+    assert authenticate(session, "admin@demo.vn", first.password) is not None
+
+
+def test_the_demo_refuses_a_database_with_real_accounts(session):
+    from tests import factories
+    from volunteer_hub.demo.hue import DemoError
+
+    factories.user(session, Role.ADMIN, email="bithu@thanhdoan-hue.vn")
+    session.commit()
+    with pytest.raises(DemoError, match="bithu@thanhdoan-hue.vn"):
+        seed_demo(session, password="demo")
+    assert count(session, Volunteer) == 0

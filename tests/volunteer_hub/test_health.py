@@ -8,7 +8,7 @@ from volunteer_hub import create_app
 def test_healthz_reports_ok_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "ratelimit": "ok"}
 
 
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
@@ -21,7 +21,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
     )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "error"}
+    assert response.get_json() == {"status": "error", "database": "error", "ratelimit": "ok"}
 
 
 def test_healthz_is_503_when_postgresql_refuses_connections():

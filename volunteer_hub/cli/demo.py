@@ -9,7 +9,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from volunteer_hub import create_app
-from volunteer_hub.demo.hue import ADMIN_EMAIL, COORDINATOR_EMAIL, seed_demo
+from volunteer_hub.demo.hue import ADMIN_EMAIL, COORDINATOR_EMAIL, DemoError, seed_demo
 from volunteer_hub.extensions import db
 from volunteer_hub.worker import start_demo_scheduler
 
@@ -18,10 +18,11 @@ from volunteer_hub.worker import start_demo_scheduler
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
-    "--password", default="demo", show_default=True, help="Password of the demo accounts."
+    "--password",
+    help="Password of the demo accounts (default: a random one, printed once).",
 )
 @click.option("--seed-only", is_flag=True, help="Load the demo data and exit.")
-def demo(host: str, port: int, password: str, seed_only: bool) -> None:
+def demo(host: str, port: int, password: str | None, seed_only: bool) -> None:
     """Upgrade the database, load realistic demo data and serve the app with its worker."""
     run_demo(host=host, port=port, password=password, seed_only=seed_only, echo=click.echo)
 
@@ -30,7 +31,7 @@ def run_demo(
     *,
     host: str,
     port: int,
-    password: str,
+    password: str | None,
     seed_only: bool,
     echo: Callable[[str], None],
 ) -> None:
@@ -41,7 +42,12 @@ def run_demo(
     )
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
-        report = seed_demo(db.session, password=password)
+        try:
+            report = seed_demo(db.session, password=password)
+        except DemoError as exc:
+            db.session.rollback()
+            db.engine.dispose()
+            raise click.ClickException(str(exc)) from None
         db.session.commit()
         database = db.engine.url.render_as_string(hide_password=True)
         # Return the seeding connections: psycopg warns about connections left to the collector.
@@ -50,8 +56,17 @@ def run_demo(
         f"demo data in {database}: added {report.volunteers} volunteers, "
         f"{report.requests} requests, {report.drives} drive(s)"
     )
-    echo(f"  admin:        {ADMIN_EMAIL} / {password}")
-    echo(f"  coordinator:  {COORDINATOR_EMAIL} / {password}")
+    if report.password:
+        # Printed this once and stored only hashed: note it down.
+        echo(f"  admin:        {ADMIN_EMAIL} / {report.password}")
+        echo(f"  coordinator:  {COORDINATOR_EMAIL} / {report.password}")
+    else:
+        echo(f"  admin:        {ADMIN_EMAIL}")
+        echo(f"  coordinator:  {COORDINATOR_EMAIL}")
+        echo(
+            "  (their password is unchanged: give one with --password, or "
+            "volunteer-hub users set-password EMAIL)"
+        )
     if seed_only:
         return
     echo(f"serving on http://{host}:{port}  (Ctrl+C to stop)")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from volunteer_hub.models import (
     AgeGroup,
@@ -52,7 +53,7 @@ from volunteer_hub.services.intake.help_requests import (
     REFERENCE_LENGTH,
     suggest_priority,
 )
-from volunteer_hub.services.reference.accounts import create_user, find_user
+from volunteer_hub.services.reference.accounts import create_user, find_user, one_time_password
 from volunteer_hub.services.reference.catalogue import load_default_catalogue
 from volunteer_hub.services.reference.places import load_places
 
@@ -252,6 +253,25 @@ class DemoReport:
     requests: int = 0
     drives: int = 0
     accounts: int = 0
+    #: The password given to the demo accounts this time, or None when they kept theirs.
+    password: str | None = None
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be seeded here; the message says why."""
+
+
+DEMO_EMAILS = frozenset({ADMIN_EMAIL, COORDINATOR_EMAIL, PARTNER_EMAIL})
+
+
+def _refuse_real_accounts(session: Session) -> None:
+    """Never seed a real database: its accounts would sit beside ones with a known password."""
+    others = session.scalars(select(User.email).where(User.email.not_in(DEMO_EMAILS))).all()
+    if others:
+        raise DemoError(
+            f"this database holds {len(others)} account(s) that are not the demo's "
+            f"(for example {sorted(others)[0]}): the demo is seeded only into its own database"
+        )
 
 
 def _phone(rng: random.Random) -> str:
@@ -295,7 +315,14 @@ def _hamlets(session: Session, commune: Commune, spec: DemoCommune) -> list[Haml
     return [existing[n] for n in names]
 
 
-def _accounts(session: Session, password: str, communes: list[Commune]) -> int:
+def _accounts(
+    session: Session, password: str | None, communes: list[Commune]
+) -> tuple[int, str | None]:
+    """Create the demo accounts; return how many and the password they were given.
+
+    New accounts get ``password``, or a random one when it is None; existing ones keep theirs
+    unless a password is given.
+    """
     added = 0
     specs = (
         (ADMIN_EMAIL, "Quản trị Thành đoàn Huế", Role.ADMIN, []),
@@ -307,19 +334,26 @@ def _accounts(session: Session, password: str, communes: list[Commune]) -> int:
         ),
         (PARTNER_EMAIL, "Ứng dụng Hue-S (đối tác)", Role.PARTNER, []),
     )
+    missing = [spec for spec in specs if find_user(session, spec[0]) is None]
+    chosen = password if password else (one_time_password() if missing else None)
     for email, name, role, codes in specs:
-        if find_user(session, email) is None:
+        user = find_user(session, email)
+        if user is None:
             create_user(
                 session,
                 email=email,
                 name=name,
                 role=role,
-                password=None if role is Role.PARTNER else password,
+                password=None if role is Role.PARTNER else chosen,
                 commune_codes=codes,
                 allow_weak_password=True,
             )
             added += 1
-    return added
+        elif password and role is not Role.PARTNER:
+            # The demo's own accounts only (checked above); a short password is allowed here.
+            user.password_hash = generate_password_hash(password)
+            user.session_version += 1
+    return added, chosen
 
 
 def _volunteers(
@@ -759,10 +793,15 @@ def _past_drive(
 def seed_demo(
     session: Session,
     *,
-    password: str = "demo",  # noqa: S107 (the documented demo password)
+    password: str | None = None,
     now: datetime | None = None,
 ) -> DemoReport:
-    """Load Huế and the demo data; safe to run again (nothing is duplicated)."""
+    """Load Huế and the demo data; safe to run again (nothing is duplicated).
+
+    The demo accounts get ``password``, or a random one (in the report) when it is None. A
+    database holding any other account is refused with :class:`DemoError`.
+    """
+    _refuse_real_accounts(session)
     now = now or datetime.now(UTC)
     today = now.astimezone(TZ).date()
     report = DemoReport()
@@ -776,7 +815,9 @@ def seed_demo(
         )
     }
     hamlets = {spec.code: _hamlets(session, communes[spec.code], spec) for spec in DEMO_COMMUNES}
-    report.accounts = _accounts(session, password, [communes[d.code] for d in DEMO_COMMUNES])
+    report.accounts, report.password = _accounts(
+        session, password, [communes[d.code] for d in DEMO_COMMUNES]
+    )
     skills = {s.code: s for s in session.scalars(select(Skill))}
     services = {s.code: s for s in session.scalars(select(Service))}
 

@@ -1,6 +1,6 @@
 """The data model, one module per aggregate; importing this registers every table."""
 
-from volunteer_hub.models.accounts import ApiToken, Role, User, user_commune
+from volunteer_hub.models.accounts import ApiToken, Role, User, UserSession, user_commune
 from volunteer_hub.models.audit import AuditEvent
 from volunteer_hub.models.base import Base, utcnow
 from volunteer_hub.models.catalogue import Service, Skill
@@ -99,6 +99,7 @@ __all__ = [
     "TimeBlock",
     "TravelMode",
     "User",
+    "UserSession",
     "Visit",
     "VisitOutcome",
     "VisitResponse",

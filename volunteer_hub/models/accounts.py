@@ -47,6 +47,8 @@ class User(UserMixin, Base):
     last_login_at: Mapped[datetime | None]
     # Bumped on password change or deactivation: sessions signed in before are void.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Set by an admin's password reset: the one-time password must be replaced at sign-in.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
 
     communes: Mapped[list[Commune]] = relationship(secondary=user_commune, order_by=Commune.name)
     tokens: Mapped[list[ApiToken]] = relationship(
@@ -96,3 +98,20 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class UserSession(Base):
+    """One signed-in browser: its cookie carries a random key whose SHA-256 is kept here.
+
+    Signing out ends the row, so a copy of the cookie taken before is worthless afterwards.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]

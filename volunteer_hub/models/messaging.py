@@ -36,7 +36,10 @@ class Message(Base):
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_phone: Mapped[str] = mapped_column(String(20), index=True)
+    # What people (admins, exports, logs) see: a phone code or personal link in it is masked.
     body: Mapped[str] = mapped_column(Text)
+    # The real text, Fernet-encrypted, only while it waits to be sent (see services/secrets.py).
+    sealed_body: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8), default="vi")
     encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
     segments: Mapped[int] = mapped_column(default=1)

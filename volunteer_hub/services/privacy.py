@@ -145,7 +145,7 @@ def purge_contacts(
         session.execute(
             update(Message)
             .where(Message.request_id.in_(ids))
-            .values(body="", to_phone="")
+            .values(body="", to_phone="", sealed_body=None)
             .execution_options(synchronize_session=False)
         )
         visit_ids = select(Visit.id).where(Visit.request_id.in_(ids))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from volunteer_hub.web import (
+    account,
     admin,
     api,
     auth,
@@ -35,6 +36,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(day.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
     # SMS: personal link pages, Twilio's webhooks, the admins' outbox and texts.
     from volunteer_hub.web import links, sms_admin, webhooks

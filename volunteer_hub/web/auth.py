@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.models import Role, utcnow
-from volunteer_hub.security import client_ip
+from volunteer_hub.security import SESSION_KEY, client_ip
 from volunteer_hub.services import audit
-from volunteer_hub.services.reference.accounts import authenticate, normalize_email
+from volunteer_hub.services.reference.accounts import (
+    authenticate,
+    end_session,
+    failed_login_actor,
+    start_session,
+)
 from volunteer_hub.web.forms import LoginForm
 from volunteer_hub.web.public import safe_next
 
@@ -39,12 +53,15 @@ def login():  # type: ignore[no-untyped-def]
                 db.session,
                 action="login_failed",
                 entity="user",
-                actor=normalize_email(form.email.data or "")[:254],
+                actor=failed_login_actor(db.session, form.email.data or ""),
                 ip=client_ip(),
             )
             db.session.commit()
             form.password.errors.append(_("Wrong email or password."))
         else:
+            # A fresh cookie for a fresh session: nothing from before sign-in carries over.
+            session.clear()
+            session[SESSION_KEY] = start_session(db.session, user)
             login_user(user)
             user.last_login_at = utcnow()
             audit.record(
@@ -56,6 +73,8 @@ def login():  # type: ignore[no-untyped-def]
                 ip=client_ip(),
             )
             db.session.commit()
+            if user.must_change_password:
+                return redirect(url_for("account.password"))
             return redirect(
                 safe_next(request.args.get("next")) if request.args.get("next") else _landing()
             )
@@ -65,7 +84,18 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
-    """Sign out."""
+    """Sign out, ending the session on the server too."""
+    end_session(db.session, session.get(SESSION_KEY))
+    audit.record(
+        db.session,
+        action="logout",
+        entity="user",
+        entity_id=current_user.id,
+        user=current_user,
+        ip=client_ip(),
+    )
+    db.session.commit()
     logout_user()
+    session.pop(SESSION_KEY, None)
     flash(_("You are signed out."), "info")
     return redirect(url_for("public.home"))

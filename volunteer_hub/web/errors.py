@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
-from volunteer_hub.extensions import db
+from volunteer_hub.extensions import db, login_manager
 from volunteer_hub.services.access import NotVisibleError
 
 
@@ -84,6 +84,9 @@ def init_app(app: Flask) -> None:
         app.logger.warning("database unavailable: %s", first_line)
         with suppress(SQLAlchemyError):
             db.session.rollback()
+        # The page must not ask the database who is signed in (it would fail again and turn
+        # the 503 into a 500): render it as for a visitor.
+        g._login_user = login_manager.anonymous_user()
         response, code = render_error(503)
         final = app.make_response((response, code))
         final.headers["Retry-After"] = "30"

@@ -12,7 +12,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from volunteer_hub.models import HamletKind, Role
 
@@ -53,3 +53,29 @@ class UserForm(FlaskForm):
     )
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=200)])
     communes = SelectMultipleField(_l("Communes"), coerce=str, validate_choice=True)
+
+
+class UserEditForm(FlaskForm):
+    """An admin changes an account's name, role and communes."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice(Role.COORDINATOR.value, _l("Coordinator")),
+            SelectChoice(Role.ADMIN.value, _l("Admin")),
+            SelectChoice(Role.PARTNER.value, _l("Partner app (intake API only)")),
+        ],
+    )
+    communes = SelectMultipleField(_l("Communes"), coerce=str, validate_choice=True)
+
+
+class PasswordChangeForm(FlaskForm):
+    """Someone signed in replaces their password, proving they know the current one."""
+
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10, max=200)])
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two new passwords differ."))],
+    )

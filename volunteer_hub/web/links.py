@@ -77,9 +77,17 @@ def _role(link: PersonalLink) -> str:
     return responses.VOLUNTEER if link.purpose == links.VOLUNTEER_VISIT else responses.HOUSEHOLD
 
 
+def _not_yours(reason: str, status: int = 200) -> Any:
+    """The polite page of a volunteer link whose visit is no longer the holder's."""
+    return render_template("links/not_yours.html", reason=reason), status
+
+
 def _page(
     link: PersonalLink, visit: Visit, code: str, error: str | None = None, status: int = 200
 ) -> Any:
+    reason = links.holder_reason(db.session, link, visit)
+    if reason is not None:
+        return _not_yours(reason, status)
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
     role = _role(link)
     current = links.is_latest_published(db.session, visit)
@@ -136,6 +144,9 @@ def act(code: str):  # type: ignore[no-untyped-def]
     if not links.is_latest_published(db.session, visit):
         changed = _("This visit was changed. Please use your newest message.")
         return _page(link, visit, code, changed, 409)
+    reason = links.holder_reason(db.session, link, visit)
+    if reason is not None:
+        return _not_yours(reason, 409)
     try:
         if role == responses.VOLUNTEER:
             volunteer = db.session.get(Volunteer, link.volunteer_id)
@@ -201,6 +212,9 @@ def report(code: str):  # type: ignore[no-untyped-def]
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
     if _role(link) != responses.VOLUNTEER or volunteer is None:
         abort(404)
+    reason = links.holder_reason(db.session, link, visit)
+    if reason is not None:
+        return _not_yours(reason)
     if not outcomes.can_volunteer_report(db.session, visit, volunteer):
         return render_template(
             "links/report.html",

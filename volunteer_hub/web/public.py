@@ -18,7 +18,7 @@ from flask import (
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.i18n import LANG_COOKIE
-from volunteer_hub.services.health import database_ok
+from volunteer_hub.services.health import database_ok, ratelimit_store_ok
 
 bp = Blueprint("public", __name__)
 
@@ -69,7 +69,19 @@ def vendor(filename: str):  # type: ignore[no-untyped-def]
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():  # type: ignore[no-untyped-def]
-    """Report whether the app and its database answer (200 or 503)."""
+    """Report whether the app and its database answer (200 or 503), and the rate-limit store.
+
+    Without the store (Redis) the site keeps serving with per-process limits: 200 with
+    ``"ratelimit": "degraded"``, so it is seen and fixed but no traffic is turned away.
+    """
     ok = database_ok(db.session)
-    body = {"status": "ok" if ok else "error", "database": "ok" if ok else "error"}
+    limits_ok = not current_app.config.get("RATELIMIT_ENABLED", True) or ratelimit_store_ok(
+        limiter.storage
+    )
+    status = "error" if not ok else "ok" if limits_ok else "degraded"
+    body = {
+        "status": status,
+        "database": "ok" if ok else "error",
+        "ratelimit": "ok" if limits_ok else "degraded",
+    }
     return jsonify(body), 200 if ok else 503

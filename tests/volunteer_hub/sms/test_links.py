@@ -308,3 +308,57 @@ def test_answers_need_the_forms_csrf_token(client, session, future_visit, settin
     code = volunteer_code(session, future_visit, settings)
     assert client.post(f"/s/{code}", data={"action": "accept"}).status_code == 400
     assert answers(session) == []
+
+
+# --- a link is worth only what its holder may still see -----------------------------------------
+
+
+def shows_household(body: str) -> bool:
+    return any(s in body for s in ("Hoàng Thị Hoa", "12 kiệt 5 Lê Lợi", "gần chợ Đông Ba"))
+
+
+def test_after_declining_the_link_no_longer_shows_the_household(
+    client, session, future_visit, settings
+):
+    code = volunteer_code(session, future_visit, settings)
+    phone = future_visit.visit.request.phone
+    assert shows_household(client.get(f"/s/{code}").get_data(as_text=True))
+    client.post(f"/s/{code}", data={"action": "decline", "note": "Em bị ốm"})
+    page = client.get(f"/s/{code}")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert not shows_household(body) and phone not in body
+    assert "không còn là của bạn" in body  # the polite page, in Vietnamese
+
+
+def test_a_volunteer_moved_off_the_team_loses_the_details_at_once(
+    client, session, future_visit, settings, world
+):
+    code = volunteer_code(session, future_visit, settings)
+    future_visit.visit.team.members = [future_visit.huy]  # Lan was moved to another team
+    session.commit()
+    body = client.get(f"/s/{code}").get_data(as_text=True)
+    assert not shows_household(body)
+    assert client.post(f"/s/{code}", data={"action": "accept"}).status_code == 409
+    assert not shows_household(client.get(f"/s/{code}/report").get_data(as_text=True))
+    assert answers(session) == []
+
+
+def test_a_cancelled_or_replanned_visit_hides_the_household(
+    client, session, future_visit, settings
+):
+    code = volunteer_code(session, future_visit, settings)
+    future_visit.visit.status = VisitStatus.CANCELLED
+    session.commit()
+    assert not shows_household(client.get(f"/s/{code}").get_data(as_text=True))
+    future_visit.visit.status = VisitStatus.SCHEDULED
+    session.add(
+        Plan(drive=future_visit.drive, version=2, status=PlanStatus.DONE, published_at=utcnow())
+    )
+    session.commit()
+    body = client.get(f"/s/{code}").get_data(as_text=True)
+    assert not shows_household(body) and "tin nhắn mới nhất" in body
+    # The household's own link still shows its own visit.
+    assert "CCCD" in client.get(f"/s/{household_code(session, future_visit, settings)}").get_data(
+        as_text=True
+    )

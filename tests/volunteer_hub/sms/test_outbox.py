@@ -291,6 +291,7 @@ def test_a_number_that_opts_out_after_queuing_is_skipped_at_send_time(session, g
 
 
 def test_quiet_hours_hold_non_urgent_messages_until_morning(session, gateway, settings):
+    settings = replace(settings, quiet_hours=(time(21), time(7)))
     clock = FixedClock(vn(2026, 11, 26, 22, 30))
     routine = queue(session, 1, prefix="routine", phone="+84901111111")[0]
     urgent = queue(session, 1, prefix="urgent", phone="+84902222222", urgent=True)[0]

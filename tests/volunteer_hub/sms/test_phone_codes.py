@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.fakes import FixedClock
+from tests.fakes import FixedClock, real_text
 from tests.volunteer_hub.sms.conftest import vn
 from volunteer_hub.models import Message, PhoneVerification
 from volunteer_hub.services.intake.phone_codes import (
@@ -20,7 +20,7 @@ from volunteer_hub.services.messaging.outbox import opt_out
 
 
 def code_in(message: Message) -> str:
-    return re.search(r"\b(\d{6})\b", message.body).group(1)
+    return re.search(r"\b(\d{6})\b", real_text(message)).group(1)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from unidecode import unidecode
 
@@ -314,6 +314,10 @@ def _run(
         except FieldErrors as exc:
             for name, messages in exc.errors.items():
                 report.errors.append(RowError(number, name, messages))
+        except OperationalError:
+            # The database is away, not this row: stop at once (the caller answers 503 and
+            # nothing of the file is kept) instead of logging a traceback per row.
+            raise
         except SQLAlchemyError:
             log.exception("import: row %d could not be stored", number)
             report.errors.append(

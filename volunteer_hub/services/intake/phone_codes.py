@@ -100,6 +100,8 @@ def send_phone_code(
         urgent=True,
         send_after=now,
         volunteer_id=volunteer.id,
+        secrets=[code],
+        settings=settings,
     )
     return verification
 

@@ -26,6 +26,7 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services.messaging.outbox import opt_out
+from volunteer_hub.services.messaging.sealing import mask_links, unseal
 from volunteer_hub.services.messaging.settings import SmsSettings, is_quiet_time, sms_settings
 from volunteer_hub.services.workers import worker_name
 from volunteer_hub.sms import (
@@ -46,7 +47,8 @@ class ClaimedMessage:
 
     id: int
     to_phone: str
-    body: str
+    # None when the message's secret was sealed with a key no longer configured.
+    body: str | None
     segments: int
     attempts: int
 
@@ -76,6 +78,7 @@ def claim_due_messages(
     now: datetime,
     limit: int,
     urgent_only: bool = False,
+    keys: tuple[bytes, ...] | None = None,
 ) -> list[ClaimedMessage]:
     """Mark up to ``limit`` due messages ``sending`` for this worker and commit.
 
@@ -110,15 +113,34 @@ def claim_due_messages(
             attempts=Message.attempts + 1,
             status_updated_at=now,
         )
-        .returning(Message.id, Message.to_phone, Message.body, Message.segments, Message.attempts)
+        .returning(
+            Message.id,
+            Message.to_phone,
+            Message.body,
+            Message.segments,
+            Message.attempts,
+            Message.sealed_body,
+        )
     )
     rows = atomically(
         session,
         lambda: session.execute(statement, execution_options={"synchronize_session": False}).all(),
     )
-    claimed = [ClaimedMessage(r[0], r[1], r[2], int(r[3] or 1), int(r[4])) for r in rows]
+    if keys is None and any(r[5] for r in rows):
+        keys = sms_settings().sealing_keys
+    claimed = [
+        ClaimedMessage(r[0], r[1], real_body(r[2], r[5], keys), int(r[3] or 1), int(r[4]))
+        for r in rows
+    ]
     claimed.sort(key=lambda m: m.id)
     return claimed
+
+
+def real_body(body: str, sealed: str | None, keys: tuple[bytes, ...] | None) -> str | None:
+    """Return the text to send: the sealed one when there is one (None if no key opens it)."""
+    if sealed is None:
+        return body
+    return unseal(sealed, keys or ())
 
 
 def atomically(session: Session, work: Callable[[], Any], attempts: int = 8) -> Any:
@@ -176,6 +198,8 @@ def record_sent(
         "status_updated_at": now,
         "error_code": None,
         "error_message": None,
+        # The provider has it: the secret is not kept a moment longer.
+        "sealed_body": None,
     }
     if result.segments:
         values["segments"] = result.segments
@@ -214,7 +238,7 @@ def _failure(
     claimed: ClaimedMessage, exc: Exception, *, now: datetime, settings: SmsSettings
 ) -> _Failure:
     code = getattr(exc, "code", None)
-    text = str(exc)[:500]
+    text = mask_links(str(exc))[:500]
     if isinstance(exc, TransientGatewayError):
         values: dict[str, Any] = {
             "error_code": (code or "transient")[:20],
@@ -222,7 +246,9 @@ def _failure(
             "status_updated_at": now,
         }
         if claimed.attempts >= settings.max_attempts:
-            return _Failure({**values, "status": MessageStatus.FAILED}, "failed")
+            return _Failure(
+                {**values, "status": MessageStatus.FAILED, "sealed_body": None}, "failed"
+            )
         delay = _backoff_s(claimed.attempts, settings, exc.retry_after_s)
         values.update(
             status=MessageStatus.QUEUED, send_after=now + timedelta(seconds=delay), claimed_by=None
@@ -235,6 +261,7 @@ def _failure(
             "error_code": (code or "permanent")[:20],
             "error_message": text,
             "status_updated_at": now,
+            "sealed_body": None,
         }
         return _Failure(values, "failed", source)
     # UncertainSendError, or a bug in a backend: the provider may have the message, so the row
@@ -323,12 +350,19 @@ def _cancel_opted_out(
         "status": MessageStatus.CANCELLED,
         "error_code": "opted_out",
         "status_updated_at": now,
+        "sealed_body": None,
     }
     atomically(
         session,
         lambda: [update_claimed(session, m.id, worker_id, values) for m in dropped],
     )
     return [m for m in claimed if m.to_phone not in out], len(dropped)
+
+
+def _unreadable(message: ClaimedMessage) -> SendResult:
+    raise PermanentGatewayError(
+        "no configured VH_MESSAGE_KEY opens this message's sealed text", code="sealed"
+    )
 
 
 def send_due_messages(
@@ -379,6 +413,7 @@ def send_due_messages(
                 now=now,
                 limit=limit,
                 urgent_only=is_quiet_time(now, settings),
+                keys=settings.sealing_keys,
             )
             batches += 1
             if not claimed:
@@ -389,7 +424,10 @@ def send_due_messages(
             futures: dict[Future[SendResult], ClaimedMessage] = {}
             for message in claimed:
                 throttle.acquire(message.segments)
-                futures[pool.submit(gateway.send, message.to_phone, message.body)] = message
+                if message.body is None:
+                    futures[pool.submit(_unreadable, message)] = message
+                else:
+                    futures[pool.submit(gateway.send, message.to_phone, message.body)] = message
             waiting = set(futures)
             while waiting:
                 done, waiting = wait(waiting, timeout=0.02, return_when=FIRST_COMPLETED)

@@ -157,6 +157,39 @@ def visit_of(session: Session, link: PersonalLink) -> Visit | None:
     return session.get(Visit, link.visit_id)
 
 
+#: Visit states in which its team still holds it: their links show the household's details.
+HELD_BY_TEAM = frozenset(
+    {
+        VisitStatus.SCHEDULED,
+        VisitStatus.CONFIRMED,
+        VisitStatus.IN_PROGRESS,
+        VisitStatus.DONE,
+        VisitStatus.NOT_HOME,
+    }
+)
+
+
+def holder_reason(session: Session, link: PersonalLink, visit: Visit) -> str | None:
+    """Return why a volunteer's link may no longer show the household, or None if it may.
+
+    Decided on every request, not by a job: once the volunteer declined, the visit was
+    re-planned to another team or another version, or it was cancelled, the old link shows no
+    phone, address or notes. The reasons: "changed", "cancelled", "declined", "not_yours".
+    """
+    if link.purpose != VOLUNTEER_VISIT:
+        return None
+    if not is_latest_published(session, visit):
+        return "changed"
+    if visit.status is VisitStatus.CANCELLED:
+        return "cancelled"
+    if visit.status is VisitStatus.DECLINED:
+        return "declined"
+    members = {m.id for m in visit.team.members} if visit.team is not None else set()
+    if link.volunteer_id not in members or visit.status not in HELD_BY_TEAM:
+        return "not_yours"
+    return None
+
+
 def is_latest_published(session: Session, visit: Visit) -> bool:
     """Return True when the visit belongs to its drive's newest published plan."""
     newest = session.scalar(

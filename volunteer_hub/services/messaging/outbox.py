@@ -23,6 +23,8 @@ from volunteer_hub.models import (
     SmsOptOut,
     utcnow,
 )
+from volunteer_hub.services.messaging.sealing import masked, seal, secrets_in
+from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.sms.text import analyse
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -72,8 +74,14 @@ def queue_message(
     visit_id: int | None = None,
     volunteer_id: int | None = None,
     request_id: int | None = None,
+    secrets: Iterable[str] = (),
+    settings: SmsSettings | None = None,
 ) -> Message:
     """Add a message to the outbox unless one with the same idempotency key exists.
+
+    ``secrets`` (a phone code) and every personal link code in the body are masked in the
+    stored ``body``; the real text is sealed in ``sealed_body`` until it is sent (see
+    ``sealing``). Its length and encoding are those of the real text.
 
     The caller commits: the message is written in the same transaction as its cause, so a
     rolled-back change never leaves a message behind and a committed one always has it.
@@ -89,11 +97,16 @@ def queue_message(
         raise MessagingError("an SMS needs a body")
     stats = analyse(body)
     opted_out = is_opted_out(session, to_phone)
+    hidden = secrets_in(body, secrets)
+    sealed = None
+    if hidden and not opted_out:
+        sealed = seal(body, sms_settings(settings).sealing_keys)
     message = Message(
         idempotency_key=key,
         kind=kind,
         to_phone=to_phone,
-        body=body,
+        body=masked(body, hidden),
+        sealed_body=sealed,
         locale=locale,
         encoding=stats.encoding,
         segments=stats.segments,
@@ -162,7 +175,10 @@ def cancel_queued(
         statement = statement.where(Message.kind.in_(list(kinds)))
     result = session.execute(
         statement.values(
-            status=MessageStatus.CANCELLED, error_code=reason[:20], status_updated_at=utcnow()
+            status=MessageStatus.CANCELLED,
+            error_code=reason[:20],
+            status_updated_at=utcnow(),
+            sealed_body=None,
         ),
         execution_options={"synchronize_session": "fetch"},
     )

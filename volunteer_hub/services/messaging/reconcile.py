@@ -22,7 +22,12 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.messaging.dispatch import WriteBatch, atomically, update_claimed
+from volunteer_hub.services.messaging.dispatch import (
+    WriteBatch,
+    atomically,
+    real_body,
+    update_claimed,
+)
 from volunteer_hub.services.messaging.outbox import MessagingError
 from volunteer_hub.services.messaging.settings import SmsSettings, sms_settings
 from volunteer_hub.services.workers import worker_name
@@ -90,7 +95,9 @@ def reconcile_stale_messages(
             Message.claimed_at < cutoff,
         )
         .values(claimed_at=now, claimed_by=worker_id)
-        .returning(Message.id, Message.to_phone, Message.body, Message.created_at)
+        .returning(
+            Message.id, Message.to_phone, Message.body, Message.created_at, Message.sealed_body
+        )
     )
     session.commit()
     taken = atomically(
@@ -99,7 +106,9 @@ def reconcile_stale_messages(
     )
     by_phone: dict[str, list[Any]] = {}
     for row in sorted(taken, key=lambda r: r[0]):
-        by_phone.setdefault(row[1], []).append(row)
+        # The provider holds the real text: compare with the sealed one, not the masked one.
+        real = real_body(row[2], row[4], settings.sealing_keys)
+        by_phone.setdefault(row[1], []).append((row[0], row[1], real, row[3]))
     report.checked = len(taken)
     writes = WriteBatch(session)
     for phone, rows in by_phone.items():
@@ -151,7 +160,7 @@ def _reconcile_decisions(
             (
                 p
                 for p in sorted(found, key=lambda p: p.created_at or now)
-                if p.provider_sid not in used and _same_body(body, p.body)
+                if p.provider_sid not in used and body is not None and _same_body(body, p.body)
             ),
             None,
         )
@@ -163,6 +172,7 @@ def _reconcile_decisions(
                 "sent_at": match.created_at or now,
                 "error_code": None,
                 "error_message": None,
+                "sealed_body": None,
             }
         else:
             values = {
@@ -198,11 +208,12 @@ def resolve_held(
         values: dict[str, Any] = {
             "status": MessageStatus.SENT,
             "sent_at": func.coalesce(Message.sent_at, Message.claimed_at, now),
+            "sealed_body": None,
         }
     elif decision == "resend":
         values = {"status": MessageStatus.QUEUED, "send_after": now, "claimed_by": None}
     elif decision == "cancel":
-        values = {"status": MessageStatus.CANCELLED}
+        values = {"status": MessageStatus.CANCELLED, "sealed_body": None}
     else:
         raise MessagingError(str(_l("Unknown decision.")))
     values.update(error_code=f"decided_{decision}"[:20], status_updated_at=now)

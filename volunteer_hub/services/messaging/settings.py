@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from volunteer_hub.services.messaging.sealing import derived_key, message_keys
+
 
 class SmsSettingsError(ValueError):
     """An SMS setting has a value that cannot work; one line a person can act on."""
@@ -53,6 +55,13 @@ class SmsSettings:
     unaccented_default: bool = True
     link_valid_days: int = 7
     secret_key: str = ""
+    #: Fernet keys for the secrets of waiting messages (``VH_MESSAGE_KEY``), first one sealing.
+    message_keys: tuple[bytes, ...] = ()
+
+    @property
+    def sealing_keys(self) -> tuple[bytes, ...]:
+        """Return the message keys, or the one derived from the secret key when none is set."""
+        return self.message_keys or (derived_key(self.secret_key),)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SmsSettings:
@@ -75,6 +84,7 @@ class SmsSettings:
                 unaccented_default=bool(config.get("SMS_UNACCENTED_DEFAULT", True)),
                 link_valid_days=max(0, int(config.get("LINK_VALID_DAYS", 7))),
                 secret_key=str(config.get("SECRET_KEY") or ""),
+                message_keys=tuple(message_keys(config)),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, SmsSettingsError):
