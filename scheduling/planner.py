@@ -17,7 +17,7 @@ from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.params import SolveParams
-from scheduling.reasons import CAPACITY_DETAIL
+from scheduling.reasons import capacity_detail
 from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour, tours_from_routes
@@ -85,7 +85,7 @@ def assemble(
         if v.id in served:
             continue
         reason = ctx.screening.reasons.get(v.id)
-        unassigned.append(reason or Unassigned(v.id, "capacity", CAPACITY_DETAIL))
+        unassigned.append(reason or Unassigned(v.id, "capacity", capacity_detail(v)))
     stats = stats_of(problem, routes, solve_s)
     if inserted and progress is not None:
         progress(
