@@ -127,6 +127,40 @@ def cmd_bench_scale(args: argparse.Namespace) -> int:
     return 1 if any(r["violations"] for r in rows) else 0
 
 
+def cmd_bench_peers(args: argparse.Namespace) -> int:
+    from scheduling import peers
+
+    if not peers.has_vroom():
+        raise InputError("pyvroom is not installed: pip install -e '.[bench]'")
+    json_path = Path(args.json) if args.json else None
+    if args.solomon:
+        if not peers.has_pyvrp():
+            raise InputError("pyvrp is not installed: pip install -e '.[bench]'")
+        directory = Path(args.solomon)
+        if not directory.is_dir():
+            raise InputError(f"{directory}: no such directory")
+        names = [n.strip() for n in (args.instances or "").split(",") if n.strip()] or None
+        missing = [n for n in names or () if not (directory / f"{n}.txt").exists()]
+        if missing:
+            raise InputError(f"{directory}: no instance file for {', '.join(missing)}")
+        limit = args.time_limit if args.time_limit is not None else 10.0
+        try:
+            srows = peers.run_peers_solomon(directory, names, limit, sys.stdout, json_path)
+        except ProblemError as exc:
+            raise InputError(str(exc)) from None
+        return 1 if any(r.violations for r in srows) else 0
+    try:
+        sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else list(peers.PEER_SIZES)
+    except ValueError:
+        raise InputError(
+            f"--sizes: expected numbers separated by commas, got {args.sizes!r}"
+        ) from None
+    if any(n < 1 for n in sizes):
+        raise InputError(f"--sizes: expected whole numbers >= 1, got {args.sizes!r}")
+    rows = peers.run_peers(sizes, args.time_limit, sys.stdout, args.seed, json_path)
+    return 1 if any(r.violations for r in rows) else 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -189,6 +223,18 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--workers", type=int, default=2, help="parallel searches (default 2)")
     sc.add_argument("--search", metavar="FIRST:META[:REDUCE],...", help="override the portfolio")
     sc.set_defaults(func=cmd_bench_scale)
+    pe = bsub.add_parser(
+        "peers", help="ours against VROOM and greedy insertion (or PyVRP and VROOM on Solomon)"
+    )
+    pe.add_argument("--sizes", metavar="60,300,1000", help="default 60,300,1000")
+    pe.add_argument(
+        "--time-limit", type=float, default=None, metavar="S", help="default per size; 10 s Solomon"
+    )
+    pe.add_argument("--json", metavar="OUT")
+    pe.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--solomon", metavar="DIR", help="Solomon/Homberger files instead")
+    pe.add_argument("--instances", metavar="C101,R101,...", help="with --solomon")
+    pe.set_defaults(func=cmd_bench_peers)
     return p
 
 

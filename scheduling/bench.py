@@ -279,6 +279,103 @@ def generate(n_visits: int, n_teams: int | None = None, seed: int = 0) -> Proble
     return Problem(teams=tuple(teams), visits=tuple(visits))
 
 
+def generate_weekend(n_visits: int, n_teams: int | None = None, seed: int = 0) -> Problem:
+    """A realistic Huế weekend drive: :func:`generate`'s communes, over two days.
+
+    Teams work Saturday morning and, each with its own chance, Saturday afternoon, Sunday
+    morning and Sunday afternoon (07:30-11:00, 14:00-17:00), with at most 5-10 visits
+    over the whole weekend (so ``max_visits`` is shared by up to four shifts). Visits need
+    one or two skills, 10% a minority language; 35% have no window, the others one to
+    three windows on either day; service 20-60 min; priority 1-5. About 3% are pinned to
+    a team of their commune (one with their skills where there is one) and 5% have a team
+    of their commune in ``forbidden_teams`` (a volunteer declined).
+    """
+    rng = np.random.default_rng(seed)
+    n_teams = n_teams or PEER_TEAMS.get(n_visits, max(2, round(0.15 * n_visits)))
+    communes = max(1, round(n_visits / 100))
+    centre = np.array([16.4637, 107.5909])
+    spread = 0.02 * math.sqrt(communes)
+    centres = centre + rng.uniform(-spread, spread, size=(communes, 2))
+    sat = datetime(2026, 11, 28, tzinfo=_ICT)
+    sun = sat + timedelta(days=1)
+    blocks = [
+        Shift(d.replace(hour=h0, minute=m0), d.replace(hour=h1))
+        for d in (sat, sun)
+        for h0, m0, h1 in ((7, 30, 11), (14, 0, 17))
+    ]
+    chances = (1.0, 0.5, 0.6, 0.3)
+    teams = []
+    commune_teams: dict[int, list[int]] = {}
+    for k in range(n_teams):
+        home_commune = k % communes
+        commune_teams.setdefault(home_commune, []).append(k)
+        c = centres[home_commune]
+        home = c + rng.normal(0, 0.012, size=2) if rng.random() < 0.5 else c
+        skills = set(rng.choice(SKILLS, size=int(rng.integers(2, 5)), replace=False).tolist())
+        langs = {"vi"} | ({"km"} if rng.random() < 0.2 else set())
+        mode = str(rng.choice(["walk", "bicycle", "motorbike"], p=[0.3, 0.3, 0.4]))
+        shifts = tuple(b for b, p in zip(blocks, chances, strict=True) if rng.random() < p)
+        teams.append(
+            Team(
+                id=f"T{k + 1}",
+                members=(f"V{2 * k + 1}", f"V{2 * k + 2}"),
+                skills=frozenset(skills),
+                languages=frozenset(langs),
+                mode=mode,
+                start=Location(float(home[0]), float(home[1])),
+                shifts=shifts,
+                max_visits=int(rng.integers(5, 11)),
+            )
+        )
+    visits = []
+    for i in range(n_visits):
+        ci = int(rng.integers(communes))
+        p = centres[ci] + rng.normal(0, 0.01, size=2)
+        need = set(rng.choice(SKILLS[:4], size=int(rng.integers(1, 3)), replace=False).tolist())
+        langs = frozenset({"km"}) if rng.random() < 0.1 else frozenset()
+        r = rng.random()
+        windows: tuple[Window, ...] = ()
+        if r >= 0.35:
+            count = 1 if r < 0.6 else (2 if r < 0.85 else 3)
+            picks = sorted(rng.choice(len(blocks), size=count, replace=False).tolist())
+            windows = tuple(_window_in(blocks[b], rng) for b in picks)
+        local = commune_teams.get(ci, [])
+        pinned = forbidden = None
+        draw = rng.random()
+        if local and draw < 0.03:
+            able = [k for k in local if need <= teams[k].skills and langs <= teams[k].languages]
+            pinned = teams[int(rng.choice(able or local))].id
+        elif local and draw < 0.08:
+            forbidden = teams[int(rng.choice(local))].id
+        visits.append(
+            Visit(
+                id=f"R{i + 1}",
+                location=Location(float(p[0]), float(p[1])),
+                service_min=float(rng.choice([20, 30, 45, 60])),
+                skills=frozenset(need),
+                languages=langs,
+                priority=int(rng.integers(1, 6)),
+                windows=windows,
+                pinned_team=pinned,
+                forbidden_teams=frozenset({forbidden} if forbidden else ()),
+            )
+        )
+    return Problem(teams=tuple(teams), visits=tuple(visits))
+
+
+def _window_in(block: Shift, rng: np.random.Generator) -> Window:
+    """A window of 1-3 hours inside a shift block (whole quarter hours)."""
+    length_q = int((block.end - block.start).total_seconds() // 900)
+    width = int(rng.integers(4, 13))
+    first = int(rng.integers(0, max(1, length_q - width) + 1))
+    start = block.start + timedelta(minutes=15 * first)
+    return Window(start, min(block.end, start + timedelta(minutes=15 * width)))
+
+
+PEER_TEAMS = {60: 10, 300: 40, 1000: 150, 1500: 200, 5000: 1000}
+"""Teams per generated weekend in ``bench peers`` (the sizes of issue #13's tables)."""
+
+
 MEMORY_SAMPLE_S = 0.1
 """How often ``bench scale`` samples the memory of the solving process tree, seconds."""
 

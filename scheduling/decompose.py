@@ -145,6 +145,13 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]
     )
     sizes = np.bincount(labels, minlength=k).astype(float) + 1e-9
     team_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
+    # A pinned visit can only go to its team: it joins its team's part, wherever it lies
+    # (in another part it would have no vehicle at all).
+    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
+    for i, vid in enumerate(visit_ids):
+        pin = problem.visit(vid).pinned_team
+        if pin is not None:
+            labels[i] = team_part[team_pos[pin]]
     parts = []
     for j in range(k):
         vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
@@ -218,7 +225,8 @@ def _repair(
         count[ti] = count.get(ti, 0) + len(ids)
     visits = {v.id: v for v in problem.visits}
     todo = [v for v in problem.visits if v.id in ctx.screening.allowed and v.id not in served]
-    todo.sort(key=lambda v: (-v.priority, v.id))
+    # Pinned visits first (before any priority), then the most urgent.
+    todo.sort(key=lambda v: (v.pinned_team is None, -v.priority, v.id))
 
     def arcs_of(ti: int, ids: list[str]) -> list[int]:
         team = problem.teams[ti]

@@ -225,6 +225,80 @@ class _Planner:
                 return True
         return False
 
+    def _state(self) -> tuple:
+        return dict(self.tours), dict(self.gaps), dict(self.count), dict(self.load)
+
+    def _restore(self, state: tuple) -> None:
+        # In place: ``fill``'s caller holds the tours dict.
+        for mine, saved in zip((self.tours, self.gaps, self.count, self.load), state, strict=True):
+            mine.clear()
+            mine.update(saved)
+
+    def _remove(self, key: tuple[int, int], visit_id: str) -> bool:
+        """Take a visit out of a tour and re-time it; say if done."""
+        problem = self.problem
+        ti, si = key
+        tour = self.tours[key]
+        ids = [v for v in tour.visit_ids if v != visit_id]
+        requested = {v: t for v, t in tour.requested.items() if v != visit_id}
+        if ids:
+            route = build_route(
+                problem,
+                self.travel,
+                self.clock,
+                problem.teams[ti],
+                si,
+                ids,
+                requested=[requested.get(x) for x in ids] if requested else None,
+            )
+            # Without the triangle inequality (a matrix) a shorter tour can be later.
+            if isinstance(route, TourFailure):
+                return False
+            self.tours[key] = PlacedTour(ti, si, ids, route, requested)
+        else:
+            del self.tours[key]
+        self.gaps.pop(key, None)
+        self.count[ti] -= 1
+        self.load[key] = self.load.get(key, 0) - problem.visit(visit_id).demand
+        return True
+
+    def give_way(self, visit_id: str, options: Sequence[tuple[int, int]]) -> list[str] | None:
+        """Make room for a pinned visit in its team by taking out unpinned visits.
+
+        Tries taking out one visit (least urgent first), then takes them out one after
+        the other until the pinned visit fits. Visits kept in place by ``replan`` and other
+        pinned visits never give way. Returns the visits taken out (to be inserted
+        elsewhere if they fit), or ``None``, leaving the plan as it was, when the visit
+        fits nowhere even so.
+        """
+        problem = self.problem
+        teams = {ti for ti, _ in options}
+        order = {v.id: i for i, v in enumerate(problem.visits)}
+        movable = sorted(
+            (
+                (problem.visit(u).priority, order[u], key, u)
+                for key, tour in self.tours.items()
+                if key[0] in teams
+                for u in tour.visit_ids
+                if problem.visit(u).pinned_team is None and u not in tour.requested
+            ),
+        )
+        if not movable:
+            return None
+        before = self._state()
+        for _, _, key, u in movable:
+            if self._remove(key, u) and self.insert(visit_id, options):
+                return [u]
+            self._restore(before)
+        removed = []
+        for _, _, key, u in movable:
+            if key in self.tours and self._remove(key, u):
+                removed.append(u)
+                if self.insert(visit_id, options):
+                    return removed
+        self._restore(before)
+        return None
+
     def _place(self, key: tuple[int, int], visit_id: str, pos: int) -> bool:
         """Time the tour with the visit at ``pos``; keep it if it can be timed."""
         problem = self.problem
@@ -283,19 +357,38 @@ def fill(
         return []
     planner = _Planner(problem, travel, clock, tours)
     order = {v.id: i for i, v in enumerate(problem.visits)}
-    pending = sorted(left, key=lambda vid: (-problem.visit(vid).priority, order[vid]))
+
+    def urgency(vid: str) -> tuple[bool, int, int]:
+        v = problem.visit(vid)
+        return (v.pinned_team is None, -v.priority, order[vid])
+
+    pending = sorted(left, key=urgency)
     inserted: list[str] = []
     # An insertion only tightens its own tour and uses up its team's room, so a visit
     # that did not fit still does not, except with a matrix that breaks the triangle
     # inequality, where the new stop can open a shortcut: repeat until nothing more fits.
+    # A pinned visit that does not fit pushes unpinned visits out of its team, and they
+    # are tried again everywhere.
     while pending:
         still = []
         for vid in pending:
             if planner.insert(vid, allowed.get(vid, ())):
                 inserted.append(vid)
-            else:
+                continue
+            out = None
+            if problem.visit(vid).pinned_team is not None:
+                out = planner.give_way(vid, allowed.get(vid, ()))
+            if out is None:
                 still.append(vid)
-        if len(still) == len(pending):
+                continue
+            inserted.append(vid)
+            still.extend(out)
+        if len(still) == len(pending) and set(still) == set(pending):
             break
-        pending = still
-    return inserted
+        pending = sorted(dict.fromkeys(still), key=urgency)
+    # A visit inserted and later pushed out by a pinned one may not have found a place.
+    return [v for v in dict.fromkeys(inserted) if _placed(tours, v)]
+
+
+def _placed(tours: Mapping[tuple[int, int], PlacedTour], visit_id: str) -> bool:
+    return any(visit_id in t.visit_ids for t in tours.values())

@@ -56,10 +56,16 @@ class Instance:
         default_factory=dict
     )  # visit node -> (vehicle, start)
     previous: dict[int, int] = field(default_factory=dict)  # visit node -> vehicle before replan
+    # Per visit node: the visit is pinned to a team (served before any priority).
+    pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def n_visits(self) -> int:
         return len(self.visit_ids)
+
+    def is_pinned(self, node: int) -> bool:
+        """Whether the visit of this node is pinned to its team."""
+        return bool(self.pinned.size == self.n_visits and self.pinned[node])
 
     @property
     def n_nodes(self) -> int:
@@ -191,6 +197,7 @@ class Instance:
                 for ti in teams
                 if problem.teams[ti].capacity is not None
             },
+            pinned=np.array([v.pinned_team is not None for v in visits], dtype=bool),
         )
 
     def vehicle_index(self, team: int, shift: int) -> int | None:
@@ -226,6 +233,7 @@ class Instance:
                 ticks=ticks,
                 fixed={int(inv[k]): v for k, v in self.fixed.items()},
                 previous={int(inv[k]): v for k, v in self.previous.items()},
+                pinned=self.pinned[perm[:nv]] if self.pinned.size == nv else self.pinned,
             ),
             perm,
         )

@@ -17,7 +17,7 @@ from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.params import SolveParams
-from scheduling.reasons import CAPACITY_DETAIL
+from scheduling.reasons import capacity_detail
 from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour, tours_from_routes
@@ -38,6 +38,7 @@ def assemble(
     solve_s: float = 0.0,
     progress: Callable[[Progress], None] | None = None,
     started: float | None = None,
+    fill_left: bool = True,
 ) -> Plan:
     """Time every tour and build the plan; unserved visits get their screened reason.
 
@@ -47,7 +48,8 @@ def assemble(
     (:func:`scheduling.insertion.fill`): a visit is reported as ``capacity`` only when it
     fits nowhere. An insertion serves more priority than any plan the search reported, so
     it is reported to ``progress`` too (``started`` is the ``time.monotonic()`` the elapsed
-    time counts from).
+    time counts from). With ``fill_left=False`` the tours are only timed (the benchmarks
+    use it to check other solvers' plans as they are).
     """
     problem = ctx.problem
     placed: dict[tuple[int, int], PlacedTour] = {}
@@ -77,7 +79,11 @@ def assemble(
             arcs = None
     served = {v for p in placed.values() for v in p.visit_ids}
     left = [v.id for v in problem.visits if v.id not in served and v.id in ctx.screening.allowed]
-    inserted = fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    inserted = (
+        fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+        if fill_left
+        else []
+    )
     routes = sorted((p.route for p in placed.values()), key=lambda r: (r.team, r.shift))
     served = {v for p in placed.values() for v in p.visit_ids}
     unassigned = []
@@ -85,7 +91,7 @@ def assemble(
         if v.id in served:
             continue
         reason = ctx.screening.reasons.get(v.id)
-        unassigned.append(reason or Unassigned(v.id, "capacity", CAPACITY_DETAIL))
+        unassigned.append(reason or Unassigned(v.id, "capacity", capacity_detail(v)))
     stats = stats_of(problem, routes, solve_s)
     if inserted and progress is not None:
         progress(

@@ -183,25 +183,40 @@ def screen(problem: Problem, travel: Travel, clock: Clock) -> Screening:
         if feasible[i]:
             result.allowed[v.id] = feasible[i]
             continue
+        pin = v.pinned_team
         if not skilled[i].any():
             reason, detail = "no_skill", _skill_detail(problem, v)
         elif not allowed_team[i].any():
             names = [team_ids[t] for t in np.nonzero(skilled[i])[0]]
             reason = "forbidden"
-            detail = f"every team able to make it is excluded: {_names(names)}"
+            detail = (
+                f"it is pinned to team {pin}, which is also in its forbidden teams"
+                if pin is not None
+                else f"every team able to make it is excluded: {_names(names)}"
+            )
         elif not window_ok[i].any():
             reason = "no_window"
+            who = f"its pinned team {pin}" if pin is not None else "a team able to make it"
             detail = (
-                "no shift of a team able to make it meets its time windows"
+                f"no shift of {who} meets its time windows"
                 if v.windows
-                else "its service is longer than every shift of a team able to make it"
+                else f"its service is longer than every shift of {who}"
             )
         elif not reach_ok[i].any():
             reason = "unreachable"
-            detail = "no team able to make it can get there (and on to its end point) in time"
+            who = f"its pinned team {pin}" if pin is not None else "no team able to make it"
+            detail = (
+                f"{who} cannot get there (and on to its end point) in time"
+                if pin is not None
+                else f"{who} can get there (and on to its end point) in time"
+            )
         else:
             reason = "capacity"
-            detail = "every team able to make it takes no more visits or cannot carry its demand"
+            detail = (
+                f"its pinned team {pin} takes no more visits or cannot carry its demand"
+                if pin is not None
+                else "every team able to make it takes no more visits or cannot carry its demand"
+            )
         result.reasons[v.id] = Unassigned(v.id, reason, detail)
     return result
 
@@ -210,3 +225,14 @@ CAPACITY_DETAIL = (
     "it could be made alone, but the teams able to make it are full "
     "(their time, visit limit or load is used by the plan)"
 )
+
+
+def capacity_detail(visit: Visit) -> str:
+    """The detail of a ``capacity`` left-out in the final plan."""
+    if visit.pinned_team is None:
+        return CAPACITY_DETAIL
+    return (
+        f"it is pinned to team {visit.pinned_team}, which has no room for it even without "
+        "its unpinned visits: its other pinned or confirmed visits use its time, visit "
+        "limit or load"
+    )

@@ -135,6 +135,7 @@ class Weights:
     vehicle_cost: int
     priority_unit: int
     change_cost: int = 0
+    pin_unit: int = 0  # penalty of leaving out a pinned visit, above all priorities together
 
     @classmethod
     def for_instance(
@@ -155,11 +156,21 @@ class Weights:
         change_cost = other + nveh * vehicle_cost + 1 if changes else 0
         unit = other + nveh * vehicle_cost + changes * change_cost + 1
         total_priority = int(inst.priority.sum()) + 1
-        if unit * total_priority >= INT64_SAFE and balance:
+        # Pinned visits come before any priority: leaving one out costs more than leaving
+        # out every other visit together.
+        pins = len({inst.visit_ids[n] for n in range(nv) if inst.is_pinned(n)})
+        pin_unit = unit * total_priority if pins else 0
+        total = unit * total_priority + pin_unit * pins
+        if total >= INT64_SAFE and balance:
             return cls.for_instance(inst, minimize_vehicles, False, fixed_cost_ticks)
-        if unit * total_priority >= INT64_SAFE:
+        if total >= INT64_SAFE:
             raise OverflowError("the problem's horizon and size overflow the objective")
-        return cls(weight, vehicle_cost, unit, change_cost)
+        return cls(weight, vehicle_cost, unit, change_cost, pin_unit)
+
+    def penalty(self, inst: Instance, node: int) -> int:
+        """What leaving out the visit of ``node`` costs: its priority, and the pin."""
+        pin = self.pin_unit if inst.is_pinned(node) else 0
+        return int(inst.priority[node]) * self.priority_unit + pin
 
 
 @dataclass
@@ -335,7 +346,7 @@ class Model:
                         routing.ActiveVar(idx).SetValue(0)
                 continue
             # One disjunction per visit: at most one of its window nodes is performed.
-            routing.AddDisjunction(idxs, int(inst.priority[nodes[0]]) * weights.priority_unit)
+            routing.AddDisjunction(idxs, weights.penalty(inst, nodes[0]))
         for node, k in inst.previous.items():
             idx = self.manager.NodeToIndex(node)
             routing.AddSoftSameVehicleConstraint([routing.Start(k), idx], weights.change_cost)
@@ -570,7 +581,8 @@ def _eliminate(
         groups.setdefault(inst.visit_ids[node], []).append(node)
     # Weighted penalties must stay below 2^62 in total, like the plain ones.
     total = int(inst.priority.sum()) + 1
-    cap = max(1, INT64_SAFE // max(1, weights.priority_unit * total))
+    pins = weights.pin_unit * int(np.count_nonzero(inst.pinned))
+    cap = max(1, (INT64_SAFE - pins) // max(1, weights.priority_unit * total))
     scale = np.ones(nv, dtype=np.int64)
     current = trial
     end = time.monotonic() + budget.time_s

@@ -1,0 +1,541 @@
+"""``bench peers``: our planner against the best free routing engines, on the same problems.
+
+* Door-to-door (:func:`run_peers`): weekends from :func:`scheduling.bench.generate_weekend`,
+  solved by ours (:func:`scheduling.solve`, 2 workers), by VROOM (``pyvroom``, 2 threads,
+  the same time limit) and by greedy cheapest insertion (the floor: the planner's own final
+  insertion pass from empty tours).
+* Solomon (:func:`run_peers_solomon`): ours, PyVRP (one thread) and VROOM with the
+  vehicles-then-distance objective, against the best known solutions.
+
+Every plan, whoever made it, is timed by :func:`scheduling.timeline.build_route` from the
+solver's visit order and checked by :func:`scheduling.check`; a tour that cannot be timed
+counts as a violation. ``pyvroom`` and ``pyvrp`` come with the ``bench`` extra and are
+imported only here.
+
+How a problem is given to VROOM (see docs/scheduling.md, "Peers"):
+
+* one VROOM vehicle per team shift, with the shift as its time window, the team's start
+  point, its end point or an open end, and its travel mode as the VROOM profile, each
+  profile with its own duration matrix;
+* the rules that decide which teams may make a visit (skills, languages, pinned and
+  forbidden teams) become one VROOM skill per distinct set of allowed teams;
+* VROOM has no limit shared by several vehicles, so a team's ``max_visits`` is shared out
+  among its shifts in proportion to their length (``max_tasks``), as our own model does
+  above 200 visits;
+* priorities 1-5 become VROOM priorities 15-75 and pinned visits 100 (VROOM's highest; it
+  cannot put pins before *every* priority, only above each single one);
+* times in whole seconds (Solomon: thousandths of a time unit): travel and service rounded
+  up, windows and shifts inwards, so VROOM's plans stay feasible in exact arithmetic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from scheduling.bench import PEER_TEAMS, generate_weekend, solomon_distance
+from scheduling.check import check
+from scheduling.model import Plan, Problem
+from scheduling.planner import SolveParams, assemble, solve
+from scheduling.solomon import SolomonInstance, read_bks, read_instance
+from scheduling.timeline import TourFailure, build_route, service_ticks, shift_ticks, window_ticks
+from scheduling.tours import Context, Tour
+from scheduling.travel import end_id, minutes_to_ticks, start_id
+
+PEER_SIZES = (60, 300, 1000)
+PEER_TIME_S = {60: 20.0, 300: 60.0, 1000: 60.0, 1500: 120.0, 5000: 300.0}
+"""Default time limit per size (seconds), as in the tables of issue #13."""
+
+VROOM_THREADS = 2
+VROOM_EXPLORATION = 5
+PIN_PRIORITY = 100
+SOLOMON_VEHICLE_COST = 10**9
+"""VROOM's and PyVRP's fixed cost per tour for vehicles-then-distance: above any travel
+total in their units (Solomon distances times 1,000)."""
+
+
+def has_vroom() -> bool:
+    """Whether ``pyvroom`` is installed (the ``bench`` extra)."""
+    try:
+        import vroom  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def has_pyvrp() -> bool:
+    """Whether ``pyvrp`` is installed (the ``bench`` extra)."""
+    try:
+        import pyvrp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@dataclass
+class Outcome:
+    """One solver's plan of one problem, checked."""
+
+    solver: str
+    plan: Plan | None
+    seconds: float
+    violations: int
+    untimed: int = 0  # tours of the solver that could not be timed (counted as violations)
+
+
+def plan_of(ctx: Context, tours: Sequence[Tour], seconds: float, solver: str) -> Outcome:
+    """Time another solver's tours as they are, build the plan and check it."""
+    untimed = 0
+    for tour in tours:
+        team = ctx.problem.teams[tour.team]
+        route = build_route(
+            ctx.problem, ctx.travel, ctx.clock, team, tour.shift, list(tour.visit_ids)
+        )
+        if isinstance(route, TourFailure):
+            untimed += 1
+    plan = assemble(ctx, tours, seconds, fill_left=False)
+    return Outcome(solver, plan, seconds, len(check(ctx.problem, plan)) + untimed, untimed)
+
+
+def ours(problem: Problem, time_limit_s: float, **kw: Any) -> Outcome:
+    """Our planner with 2 workers."""
+    t = time.monotonic()
+    plan = solve(problem, SolveParams(time_limit_s=time_limit_s, workers=2, **kw))
+    seconds = time.monotonic() - t
+    return Outcome("ours", plan, seconds, len(check(problem, plan)))
+
+
+def greedy(ctx: Context) -> Outcome:
+    """Greedy cheapest insertion from empty tours: pinned first, then most urgent first."""
+    t = time.monotonic()
+    plan = assemble(ctx, [])
+    seconds = time.monotonic() - t
+    return Outcome("greedy", plan, seconds, len(check(ctx.problem, plan)))
+
+
+# --------------------------------------------------------------------------- VROOM
+
+
+def shared_max_visits(problem: Problem, ti: int) -> list[int | None]:
+    """A team's ``max_visits`` shared out among its shifts in proportion to their length."""
+    team = problem.teams[ti]
+    if team.max_visits is None:
+        return [None] * len(team.shifts)
+    if len(team.shifts) == 1:
+        return [team.max_visits]
+    lengths = np.array([(s.end - s.start).total_seconds() for s in team.shifts])
+    share = lengths / lengths.sum() * team.max_visits
+    part = np.floor(share).astype(int)
+    for j in np.argsort(-(share - part), kind="stable")[: team.max_visits - int(part.sum())]:
+        part[j] += 1
+    return [int(x) for x in part]
+
+
+def allowed_teams(problem: Problem) -> dict[str, frozenset[int]]:
+    """Per visit, the teams the rules allow (skills, languages, pinned, forbidden)."""
+    out = {}
+    for v in problem.visits:
+        ok = []
+        for ti, t in enumerate(problem.teams):
+            if v.pinned_team is not None and t.id != v.pinned_team:
+                continue
+            if t.id in v.forbidden_teams or not v.skills <= t.skills:
+                continue
+            if v.languages and not v.languages & t.languages:
+                continue
+            ok.append(ti)
+        out[v.id] = frozenset(ok)
+    return out
+
+
+def vroom_input(
+    ctx: Context,
+    unit_ticks: int = 1000,
+    vehicle_cost: int = 0,
+    priority: bool = True,
+) -> tuple[Any, list[tuple[int, int]], list[str]]:
+    """The problem as a ``vroom.Input``; returns it, the team shift of each vehicle id and
+    the visit of each job id. See the module docstring for the mapping."""
+    import vroom
+
+    problem, clock, travel = ctx.problem, ctx.clock, ctx.travel
+    visits = [v for v in problem.visits if v.id in ctx.screening.allowed]
+    keys: list[str] = [v.id for v in visits]
+    place: dict[tuple, int] = {}
+    start_of: dict[int, int] = {}
+    end_of: dict[int, int] = {}
+    for ti, t in enumerate(problem.teams):
+        for which, key, table in (
+            ("start", start_id(t.id), start_of),
+            ("end", end_id(t.id), end_of),
+        ):
+            if which == "end" and not problem.team_has_end(t):
+                continue
+            sig = (which, *travel.signature(key))
+            if sig not in place:
+                place[sig] = len(keys)
+                keys.append(key)
+            table[ti] = place[sig]
+
+    def up(ticks: float) -> int:
+        return int(-(-int(ticks) // unit_ticks))
+
+    def down(ticks: float) -> int:
+        return int(int(ticks) // unit_ticks)
+
+    inp = vroom.Input()
+    modes = sorted({travel.mode_of(t) for t in problem.teams})
+    meters = None if travel.matrix is not None else travel.meters_matrix(keys)
+    for mode in modes:
+        ticks = minutes_to_ticks(travel.minutes_matrix(mode, keys, meters))
+        inp.set_durations_matrix(mode, (-(-ticks // unit_ticks)).astype(np.uint32))
+    del meters
+    allowed = allowed_teams(problem)
+    skill_of: dict[frozenset[int], int] = {}
+    for v in visits:
+        skill_of.setdefault(allowed[v.id], len(skill_of))
+    team_skills: dict[int, set[int]] = {ti: set() for ti in range(len(problem.teams))}
+    for teams, sk in skill_of.items():
+        for ti in teams:
+            team_skills[ti].add(sk)
+    has_load = any(v.demand for v in problem.visits)
+    vehicles: list[tuple[int, int]] = []
+    for ti, t in enumerate(problem.teams):
+        caps = shared_max_visits(problem, ti)
+        for si in range(len(t.shifts)):
+            t0, t1 = shift_ticks(clock, t, si)
+            kw: dict[str, Any] = {}
+            if caps[si] is not None:
+                kw["max_tasks"] = caps[si]
+            if has_load:
+                kw["capacity"] = [t.capacity if t.capacity is not None else 10**9]
+            if vehicle_cost:
+                kw["costs"] = vroom.VehicleCosts(fixed=vehicle_cost)
+            inp.add_vehicle(
+                vroom.Vehicle(
+                    len(vehicles),
+                    start=start_of[ti],
+                    end=end_of.get(ti),
+                    profile=travel.mode_of(t),
+                    skills=team_skills[ti],
+                    time_window=vroom.TimeWindow(up(t0), down(t1)),
+                    **kw,
+                )
+            )
+            vehicles.append((ti, si))
+    for j, v in enumerate(visits):
+        wins = [(max(0, up(a)), down(b)) for a, b in window_ticks(clock, v)]
+        wins = [vroom.TimeWindow(a, b) for a, b in wins if a <= b]
+        if v.windows and not wins:
+            continue
+        kw = {"delivery": vroom.Amount([v.demand])} if has_load else {}
+        prio = 0
+        if priority:
+            prio = PIN_PRIORITY if v.pinned_team is not None else 15 * v.priority
+        inp.add_job(
+            vroom.Job(
+                j,
+                location=j,
+                default_service=up(service_ticks(v)),
+                skills={skill_of[allowed[v.id]]},
+                priority=prio,
+                time_windows=wins,
+                **kw,
+            )
+        )
+    # Job ids are positions in ``visits`` (a visit with no usable window is left out).
+    return inp, vehicles, [v.id for v in visits]
+
+
+def vroom_tours(
+    ctx: Context, time_limit_s: float, unit_ticks: int = 1000, vehicle_cost: int = 0
+) -> tuple[list[Tour], float]:
+    """Solve with VROOM; return its tours and the seconds it took (building included)."""
+    t = time.monotonic()
+    inp, vehicles, visit_of = vroom_input(ctx, unit_ticks, vehicle_cost)
+    sol = inp.solve(
+        exploration_level=VROOM_EXPLORATION,
+        nb_threads=VROOM_THREADS,
+        timeout=timedelta(seconds=max(0.1, time_limit_s - (time.monotonic() - t))),
+    )
+    seconds = time.monotonic() - t
+    order: dict[int, list[str]] = {}
+    for step in sol.to_dict().get("routes", []):
+        vid = int(step["vehicle"])
+        for s in step["steps"]:
+            if s.get("type") == "job":
+                order.setdefault(vid, []).append(visit_of[int(s["id"])])
+    tours = [Tour(vehicles[k][0], vehicles[k][1], ids) for k, ids in sorted(order.items()) if ids]
+    return tours, seconds
+
+
+def vroom_plan(ctx: Context, time_limit_s: float) -> Outcome:
+    """VROOM's plan of a door-to-door problem, timed and checked."""
+    tours, seconds = vroom_tours(ctx, time_limit_s)
+    return plan_of(ctx, tours, seconds, "vroom")
+
+
+# --------------------------------------------------------------------------- door-to-door
+
+
+@dataclass
+class PeerRow:
+    """One solver on one generated weekend."""
+
+    visits: int
+    teams: int
+    limit_s: float
+    solver: str
+    served: int
+    served_priority: int
+    travel_min: float
+    pinned: int
+    pinned_served: int
+    seconds: float
+    violations: int
+
+    @property
+    def travel_per_served(self) -> float:
+        return self.travel_min / max(1, self.served)
+
+
+def _row(problem: Problem, limit: float, out: Outcome) -> PeerRow:
+    plan = out.plan
+    assert plan is not None
+    served = plan.assignment()
+    pins = [v for v in problem.visits if v.pinned_team is not None]
+    return PeerRow(
+        visits=len(problem.visits),
+        teams=len(problem.teams),
+        limit_s=limit,
+        solver=out.solver,
+        served=plan.stats.served,
+        served_priority=plan.stats.served_priority,
+        travel_min=plan.stats.travel_min,
+        pinned=len(pins),
+        pinned_served=sum(1 for v in pins if served.get(v.id) == v.pinned_team),
+        seconds=out.seconds,
+        violations=out.violations,
+    )
+
+
+PEER_HEADER = (
+    f"{'visits':>7}{'teams':>6}{'limit':>6}  {'solver':<7}{'served':>7}{'priority':>9}"
+    f"{'min/visit':>10}{'pinned':>9}{'sec':>7}  ok"
+)
+
+
+def format_peer_row(r: PeerRow) -> str:
+    ok = "yes" if r.violations == 0 else f"NO ({r.violations})"
+    return (
+        f"{r.visits:>7}{r.teams:>6}{r.limit_s:>6.0f}  {r.solver:<7}{r.served:>7}"
+        f"{r.served_priority:>9}{r.travel_per_served:>10.2f}"
+        f"{f'{r.pinned_served}/{r.pinned}':>9}{r.seconds:>7.1f}  {ok}"
+    )
+
+
+def run_peers(
+    sizes: Sequence[int],
+    time_limit_s: float | None,
+    out: TextIO,
+    seed: int = 0,
+    json_path: Path | None = None,
+    solvers: Sequence[str] = ("ours", "vroom", "greedy"),
+) -> list[PeerRow]:
+    """Solve a generated weekend per size with every solver; print a row each."""
+    rows: list[PeerRow] = []
+    print(PEER_HEADER, file=out, flush=True)
+    for n in sizes:
+        limit = time_limit_s if time_limit_s is not None else PEER_TIME_S.get(n, 60.0)
+        problem = generate_weekend(n, PEER_TEAMS.get(n), seed=seed)
+        ctx = Context(problem)
+        for name in solvers:
+            if name == "ours":
+                outcome = ours(problem, limit, seed=seed)
+            elif name == "vroom":
+                outcome = vroom_plan(ctx, limit)
+            else:
+                outcome = greedy(ctx)
+            row = _row(problem, limit, outcome)
+            rows.append(row)
+            print(format_peer_row(row), file=out, flush=True)
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps([{**asdict(r), "travel_per_served": r.travel_per_served} for r in rows])
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- Solomon
+
+SOLOMON_UNIT_TICKS = 60
+"""Solomon's time unit is one planner minute (60,000 ticks); VROOM and PyVRP get
+thousandths of it, as whole numbers."""
+
+
+def pyvrp_routes(inst: SolomonInstance, time_limit_s: float, seed: int = 0) -> list[list[int]]:
+    """PyVRP (one thread) on a Solomon instance, vehicles then distance; customer numbers."""
+    from pyvrp import Model
+    from pyvrp.stop import MaxRuntime
+
+    scale = 1000
+    m = Model()
+    points = [inst.depot, *inst.customers]
+    locs = [m.add_location(c.x, c.y) for c in points]
+    depot = m.add_depot(locs[0], tw_early=round(inst.depot.ready * scale))
+    m.add_vehicle_type(
+        num_available=inst.vehicles,
+        capacity=inst.capacity,
+        start_depot=depot,
+        end_depot=depot,
+        fixed_cost=SOLOMON_VEHICLE_COST,
+        tw_early=round(inst.depot.ready * scale),
+        tw_late=round(inst.depot.due * scale),
+        unit_distance_cost=1,
+    )
+    for c, loc in zip(inst.customers, locs[1:], strict=True):
+        m.add_client(
+            loc,
+            delivery=c.demand,
+            service_duration=round(c.service * scale),
+            tw_early=round(c.ready * scale),
+            tw_late=round(c.due * scale),
+        )
+    for a, la in zip(points, locs, strict=True):
+        for b, lb in zip(points, locs, strict=True):
+            # Rounded up: a plan PyVRP finds feasible is feasible in exact arithmetic.
+            d = math.ceil(inst.distance(a, b) * scale) if a is not b else 0
+            m.add_edge(la, lb, distance=d, duration=d)
+    result = m.solve(MaxRuntime(time_limit_s), seed=seed, display=False)
+    # A route iterates over its activities; a client's ``idx`` counts clients only.
+    routes = [
+        [inst.customers[a.idx].number for a in r if a.is_client()] for r in result.best.routes()
+    ]
+    return [r for r in routes if r]
+
+
+@dataclass
+class SolomonPeerRow:
+    instance: str
+    bks_vehicles: int | None
+    bks_distance: float | None
+    solver: str
+    vehicles: int
+    distance: float
+    unserved: int
+    seconds: float
+    violations: int
+
+    @property
+    def gap(self) -> float | None:
+        if self.bks_distance is None:
+            return None
+        return 100.0 * (self.distance - self.bks_distance) / self.bks_distance
+
+
+def _solomon_tours(problem: Problem, routes: list[list[int]]) -> list[Tour]:
+    return [Tour(k, 0, [str(n) for n in r]) for k, r in enumerate(routes)]
+
+
+def run_peers_solomon(
+    directory: Path,
+    names: Sequence[str] | None,
+    time_limit_s: float,
+    out: TextIO,
+    json_path: Path | None = None,
+    solvers: Sequence[str] = ("ours", "pyvrp", "vroom"),
+) -> list[SolomonPeerRow]:
+    """Solomon instances, vehicles then distance: a line per instance with every solver."""
+    bks_path = directory / "BKS.csv"
+    bks = read_bks(bks_path) if bks_path.exists() else {}
+    if not names:
+        names = sorted(p.stem for p in directory.glob("*.txt"))
+    rows: list[SolomonPeerRow] = []
+    head = f"{'instance':<9}{'BKS':>4}{'BKS dist':>10}"
+    for s in solvers:
+        head += f"{s + ' veh':>11}{'gap %':>7}"
+    print(head + "  ok", file=out, flush=True)
+    for name in names:
+        inst = read_instance(directory / f"{name}.txt")
+        problem = inst.to_problem()
+        ctx = Context(problem)
+        best = bks.get((inst.name, "vehicles-then-distance")) or bks.get(
+            (name, "vehicles-then-distance")
+        )
+        line = f"{inst.name:<9}{(best.vehicles if best else 0):>4}"
+        line += f"{(best.distance if best else 0):>10.2f}"
+        oks = []
+        for s in solvers:
+            t = time.monotonic()
+            if s == "ours":
+                outcome = ours(problem, time_limit_s, minimize_vehicles=True, balance=False)
+            elif s == "pyvrp":
+                routes = pyvrp_routes(inst, time_limit_s)
+                outcome = plan_of(ctx, _solomon_tours(problem, routes), time.monotonic() - t, s)
+            else:
+                tours, seconds = vroom_tours(
+                    ctx, time_limit_s, SOLOMON_UNIT_TICKS, SOLOMON_VEHICLE_COST
+                )
+                outcome = plan_of(ctx, tours, seconds, s)
+            plan = outcome.plan
+            assert plan is not None
+            routes = [[int(x.visit) for x in r.stops] for r in plan.routes if r.stops]
+            row = SolomonPeerRow(
+                instance=inst.name,
+                bks_vehicles=best.vehicles if best else None,
+                bks_distance=best.distance if best else None,
+                solver=s,
+                vehicles=len(routes),
+                distance=solomon_distance(inst, routes),
+                unserved=len(plan.unassigned),
+                seconds=outcome.seconds,
+                violations=outcome.violations,
+            )
+            rows.append(row)
+            gap = "" if row.gap is None else f"{row.gap:.2f}"
+            line += f"{row.vehicles:>11}{gap:>7}"
+            oks.append(row.violations == 0 and row.unserved == 0)
+        print(line + "  " + ("yes" if all(oks) else "NO"), file=out, flush=True)
+    for text in solomon_peer_summary(rows, solvers):
+        print(text, file=out, flush=True)
+    if json_path is not None:
+        json_path.write_text(json.dumps([{**asdict(r), "gap": r.gap} for r in rows]))
+    return rows
+
+
+def solomon_peer_summary(rows: list[SolomonPeerRow], solvers: Sequence[str]) -> list[str]:
+    """Tours in total per solver, and the mean gap where two solvers have the same fleet."""
+    lines = []
+    by = {s: {r.instance: r for r in rows if r.solver == s} for s in solvers}
+    bks_total = sum(r.bks_vehicles or 0 for r in by[solvers[0]].values())
+    totals = ", ".join(f"{s} {sum(r.vehicles for r in by[s].values())}" for s in solvers)
+    lines.append(f"tours in total: {totals} (best known {bks_total})")
+    invalid = {s: sum(1 for r in by[s].values() if r.violations or r.unserved) for s in solvers}
+    lines.append("invalid or incomplete: " + ", ".join(f"{s} {n}" for s, n in invalid.items()))
+    first = solvers[0]
+    for other in solvers[1:]:
+        same = [
+            (by[first][i], by[other][i])
+            for i in by[first]
+            if i in by[other] and by[first][i].vehicles == by[other][i].vehicles
+        ]
+        gaps = [(a.gap, b.gap) for a, b in same if a.gap is not None and b.gap is not None]
+        if gaps:
+            mine = sum(g[0] for g in gaps) / len(gaps)
+            theirs = sum(g[1] for g in gaps) / len(gaps)
+            lines.append(
+                f"same fleet as {other} on {len(gaps)} instances: mean gap "
+                f"{first} {mine:.2f}%, {other} {theirs:.2f}%"
+            )
+    return lines
