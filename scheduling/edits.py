@@ -3,21 +3,28 @@ re-planning with as little change as needed (:func:`replan`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from scheduling.instance import Instance
-from scheduling.model import Plan, Problem, Route, Stats, Unassigned, Violation
+from scheduling.model import Plan, Problem, Route, Stats, Unassigned, Violation, Visit, Window
 from scheduling.params import SolveParams
 from scheduling.planner import assemble, finish_reserve_s, run_portfolio, stats_of
 from scheduling.reasons import skill_matrix
+from scheduling.solver import Weights
 from scheduling.timeline import TourFailure, build_route, time_tour, tour_points
 from scheduling.tours import Context, Tour, tours_from_routes
 
 LEFT_OUT_DETAIL = "left out of the edited routes"
+#: Detail of a visit :func:`replan` leaves out because it was told to (``leave_out``); the
+#: reason is ``capacity``, the one reason that never contradicts the problem.
+LEFT_OUT_BY_HAND = "left out by the coordinator"
+#: How far from its previous start :func:`replan` keeps a visit people were told about.
+TOLD_SLACK_MIN = 30.0
 
 
 @dataclass(frozen=True)
@@ -262,11 +269,96 @@ def _feasible_prefix(
             del nodes[pos]
 
 
+def _shift_of(problem: Problem, team_index: int, route: Route) -> int | None:
+    """The team's shift in ``problem`` that holds the previous route.
+
+    Found by time, not by index: when a day is taken out of a team's shifts the indices
+    of the later shifts change, and a route must not slide onto another day.
+    """
+    shifts = problem.teams[team_index].shifts
+    if route.stops:
+        first = route.stops[0].start
+        for i, s in enumerate(shifts):
+            if s.start <= first <= s.end:
+                return i
+        return None
+    return route.shift if 0 <= route.shift < len(shifts) else None
+
+
+def _near(visit: Visit, start: datetime, slack: timedelta) -> tuple[Window, ...] | None:
+    """The visit's windows cut to ``start`` +- ``slack``; ``None`` when nothing is left."""
+    near = Window(start - slack, start + slack)
+    if not visit.windows:
+        return (near,)
+    cut = tuple(
+        Window(max(w.start, near.start), min(w.end, near.end))
+        for w in visit.windows
+        if w.start <= near.end and near.start <= w.end
+    )
+    return cut or None
+
+
+def _hold_told(
+    problem: Problem, previous: Plan, told: set[str], slack: timedelta
+) -> tuple[Problem, set[str]]:
+    """The problem with each told visit held to its team and near its previous start.
+
+    A visit is held only where that can still work: its team is still there and was not
+    declined for it, no other pin says otherwise, and its windows meet the slack around
+    its previous start. Returns the problem and the ids held.
+    """
+    before = {s.visit: (r.team, s.start) for r in previous.routes for s in r.stops}
+    teams = {t.id for t in problem.teams}
+    held: set[str] = set()
+    visits = []
+    for v in problem.visits:
+        if v.id in told and v.id in before:
+            team, start = before[v.id]
+            windows = _near(v, start, slack)
+            if (
+                team in teams
+                and team not in v.forbidden_teams
+                and v.pinned_team in (None, team)
+                and windows is not None
+            ):
+                v = dataclasses.replace(v, pinned_team=team, windows=windows)
+                held.add(v.id)
+        visits.append(v)
+    return dataclasses.replace(problem, visits=tuple(visits)), held
+
+
+def _favour(inst: Instance, told: set[str], params: SolveParams) -> None:
+    """Make a told visit worth more than all the others together (as far as int64 allows)."""
+    nodes = [i for i, vid in enumerate(inst.visit_ids) if vid in told]
+    if not nodes:
+        return
+    base = inst.priority.copy()
+    others = {vid: int(base[i]) for i, vid in enumerate(inst.visit_ids) if vid not in told}
+    bonus = sum(others.values()) + 1
+    while bonus > 0:
+        inst.priority = base.copy()
+        inst.priority[nodes] += bonus
+        try:
+            Weights.for_instance(
+                inst,
+                params.minimize_vehicles,
+                params.balance,
+                int(round(params.vehicle_fixed_cost_min * 60_000)),
+            )
+            return
+        except OverflowError:
+            bonus //= 2
+    inst.priority = base
+
+
 def replan(
     problem: Problem,
     previous: Plan,
     params: SolveParams | None = None,
     keep_fixed: Collection[str] = (),
+    told: Collection[str] = (),
+    leave_out: Collection[str] = (),
+    told_slack_min: float = TOLD_SLACK_MIN,
 ) -> Plan:
     """A new plan for a changed problem that changes the previous plan as little as needed.
 
@@ -288,15 +380,44 @@ def replan(
         ``previous`` (for example every visit a household already confirmed). A visit that
         can no longer be kept (its team is gone, or the rules now forbid it) is re-planned
         like any other.
+    told : collection of str
+        Visit ids whose people have been told their visit (an SMS went out). Each stays
+        with its team, starting within ``told_slack_min`` minutes of its previous start,
+        and is worth more than all untold visits together, so it is dropped only when it
+        cannot be made at all. One whose team is gone or declined it is re-planned like
+        any other, still ahead of the untold ones.
+    leave_out : collection of str
+        Visit ids the coordinator took out of the plan by hand: they stay unassigned, with
+        the reason ``capacity`` and the detail :data:`LEFT_OUT_BY_HAND`, and nothing
+        inserts them again.
+    told_slack_min : float
+        Minutes a told visit may move from its previous start.
 
     Returns
     -------
     Plan
+        Feasible for ``problem``; its figures are computed on ``problem``.
     """
     params = params or SolveParams()
     started = time.monotonic()
-    ctx = Context(problem)
-    inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
+    out = set(leave_out) & {v.id for v in problem.visits}
+    working = dataclasses.replace(
+        problem, visits=tuple(v for v in problem.visits if v.id not in out)
+    )
+    told_ids = set(told) & {v.id for v in working.visits}
+    working, held = _hold_told(working, previous, told_ids, timedelta(minutes=told_slack_min))
+    ctx = Context(working)
+    refused = held - set(ctx.screening.allowed)
+    if refused:
+        # Held where it cannot be made (its team can no longer reach it then): re-plan it.
+        originals = {v.id: v for v in problem.visits}
+        working = dataclasses.replace(
+            working,
+            visits=tuple(originals[v.id] if v.id in refused else v for v in working.visits),
+        )
+        ctx = Context(working)
+    inst = Instance.build(working, ctx.travel, ctx.clock, ctx.screening)
+    _favour(inst, told_ids, params)
     copies: dict[str, list[int]] = {}
     for i, vid in enumerate(inst.visit_ids):
         copies.setdefault(vid, []).append(i)
@@ -309,7 +430,7 @@ def replan(
                 return n
         return options[0] if options else None
 
-    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
+    team_pos = {t.id: i for i, t in enumerate(working.teams)}
     keep = set(keep_fixed)
     initial: list[list[int]] = [[] for _ in inst.vehicles]
     used: set[str] = set()
@@ -320,7 +441,8 @@ def replan(
         ti = team_pos.get(r.team)
         if ti is None:
             continue
-        k = inst.vehicle_index(ti, r.shift)
+        si = _shift_of(working, ti, r)
+        k = None if si is None else inst.vehicle_index(ti, si)
         if k is None:
             continue
         nodes = []
@@ -356,4 +478,12 @@ def replan(
     if routes is None:
         routes = initial
     tours: list[Tour] = tours_from_routes(inst, routes)
-    return assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+    plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+    left = tuple(
+        Unassigned(v.id, "capacity", LEFT_OUT_BY_HAND) for v in problem.visits if v.id in out
+    )
+    return Plan(
+        plan.routes,
+        plan.unassigned + left,
+        stats_of(problem, plan.routes, plan.stats.solve_s),
+    )

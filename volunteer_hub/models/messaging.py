@@ -166,6 +166,8 @@ class VisitResponse(Base):
     # "accept", "decline", "confirm", "cancel", "reschedule", "done", "feedback".
     action: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(String(500))
+    # For a volunteer's decline: "visit" (only this one), "day" or "drive" (cannot come then).
+    scope: Mapped[str | None] = mapped_column(String(8))
     # "link" or "sms".
     channel: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,7 +18,9 @@ from flask import (
 from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
+from volunteer_hub.i18n import local_zone
 from volunteer_hub.models import PersonalLink, Visit, Volunteer
+from volunteer_hub.models.drives import drive_days
 from volunteer_hub.services.messaging import links, outbox, responses
 from volunteer_hub.services.messaging.notifications import address_of
 from volunteer_hub.services.results import outcomes
@@ -111,6 +113,7 @@ def _page(
         has_started=started,
         answers=responses.responses_for(db.session, visit.id),
         opted_out=bool(phone) and outbox.is_opted_out(db.session, phone),
+        many_days=len(drive_days(visit.plan.drive, local_zone())) > 1,
         error=error,
     ), status
 
@@ -155,7 +158,14 @@ def act(code: str):  # type: ignore[no-untyped-def]
             if action == "accept":
                 responses.volunteer_accept(db.session, visit, volunteer)
             else:
-                responses.volunteer_decline(db.session, visit, volunteer, note)
+                responses.volunteer_decline(
+                    db.session,
+                    visit,
+                    volunteer,
+                    note,
+                    scope=request.form.get("scope") or "visit",
+                    tz=local_zone(),
+                )
         elif action == "confirm":
             responses.household_confirm(db.session, visit)
         elif action == "cancel":

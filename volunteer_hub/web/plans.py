@@ -14,6 +14,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.models import Plan, PlanStatus
 from volunteer_hub.services.drives import exports, plan_review, planning, publishing, teams
+from volunteer_hub.services.messaging import templates
 from volunteer_hub.services.validation import parse_id
 from volunteer_hub.web.staff import (
     staff_blueprint,
@@ -202,6 +203,25 @@ def plan_revise(plan_id: int):  # type: ignore[no-untyped-def]
         return _refused(plan, [str(exc)])
     db.session.commit()
     return redirect(url_for(".plan_view", plan_id=new.id))
+
+
+@bp.get("/plans/<id:plan_id>/publish")
+def plan_publish_preview(plan_id: int):  # type: ignore[no-untyped-def]
+    """Ask first: what publishing would send, and which told visits it moves or drops."""
+    plan = visible_plan(plan_id)
+    try:
+        preview = publishing.preview_publish(db.session, plan, user=current_user)
+    except planning.PlanningError as exc:
+        return _refused(plan, [str(exc)])
+    finally:
+        # The preview published for real to count the messages: keep none of it.
+        db.session.rollback()
+    return render_template(
+        "planning/publish_preview.html",
+        plan=plan,
+        preview=preview,
+        sms_kinds={kind: spec.label for kind, spec in templates.KINDS.items()},
+    )
 
 
 @bp.post("/plans/<id:plan_id>/publish")

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 import scheduling
 from volunteer_hub.models import Plan, PlanStatus, User, Visit
 from volunteer_hub.services import audit
-from volunteer_hub.services.drives.planning import PlanningError, plan_of, problem_of, store_result
+from volunteer_hub.services.drives.planning import (
+    PlanningError,
+    hand_decisions,
+    plan_of,
+    problem_of,
+    store_result,
+)
 
 
 class ConflictError(RuntimeError):
@@ -221,6 +227,7 @@ def move_visit(
     if found:
         raise EditRefused([violation_text(v, names) for v in found])
     store_result(session, plan, result.plan)
+    _remember(plan, reference, left_out=team_code is None, start=start)
     audit.record(
         session,
         action="update",
@@ -234,6 +241,16 @@ def move_visit(
         },
     )
     return EditResult(plan, result.plan.stats.served, result.plan.stats.travel_min)
+
+
+def _remember(plan: Plan, reference: str, *, left_out: bool, start: datetime | None) -> None:
+    """Note the coordinator's decision in the plan, so that re-plans keep it."""
+    out, timed = hand_decisions(plan)
+    out = sorted((set(out) | {reference}) if left_out else (set(out) - {reference}))
+    timed.pop(reference, None)
+    if start is not None and not left_out:
+        timed[reference] = start.isoformat()
+    plan.params = {**plan.params, "left_out": out, "timed": timed}
 
 
 def requested_start(

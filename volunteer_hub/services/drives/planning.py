@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 import scheduling
+from scheduling.edits import LEFT_OUT_BY_HAND, LEFT_OUT_DETAIL
 from volunteer_hub.models import (
     AvailabilitySlot,
     Drive,
@@ -39,7 +40,7 @@ from volunteer_hub.models import (
     Volunteer,
     utcnow,
 )
-from volunteer_hub.models.messaging import VisitResponse
+from volunteer_hub.models.messaging import Message, MessageStatus, VisitResponse
 from volunteer_hub.services import audit
 from volunteer_hub.services.intake.help_requests import effective_point
 from volunteer_hub.services.workers import worker_name
@@ -61,6 +62,8 @@ MAX_SERVICE_MIN = 180
 #: A running plan whose worker has not written for this long is re-queued.
 HEARTBEAT_TIMEOUT = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
+#: A visit's unassigned reason when the coordinator took it out by hand.
+LEFT_OUT = "left_out"
 PROGRESS_EVERY_S = 0.5
 STOP_POLL_EVERY_S = 1.0
 
@@ -225,6 +228,35 @@ def build_problem(
     return scheduling.Problem(teams=tuple(teams), visits=tuple(visits))
 
 
+def told_references(session: Session, drive: Drive) -> set[str]:
+    """Return the reference codes of the drive's requests whose people were told their visit.
+
+    Told means an SMS about it is queued or went out (a cancellation does not count: it
+    tells of no visit). Re-planning keeps these visits with their team at about their time.
+    """
+    rows = session.scalars(
+        select(HelpRequest.reference)
+        .join(Message, Message.request_id == HelpRequest.id)
+        .where(
+            Message.drive_id == drive.id,
+            Message.status.not_in([MessageStatus.CANCELLED, MessageStatus.FAILED]),
+            Message.kind.not_like("cancel%"),
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
+def hand_decisions(plan: Plan) -> tuple[list[str], dict[str, str]]:
+    """Return what the coordinator decided by hand on a plan: visits left out, times set.
+
+    Kept in the plan's params (``left_out``: reference codes; ``timed``: reference code to
+    ISO start) and carried to every version re-planned from it.
+    """
+    params = plan.params or {}
+    return list(params.get("left_out", [])), dict(params.get("timed", {}))
+
+
 def _next_version(session: Session, drive: Drive) -> int:
     versions = [p.version for p in drive.plans]
     return max(versions, default=0) + 1
@@ -244,14 +276,24 @@ def start_plan(
 ) -> Plan:
     """Queue a new plan version of the drive; the worker solves it. The caller commits.
 
-    With ``based_on``, the worker re-plans from that plan (changing as little as needed),
-    keeps its pinned visits with their teams and ``keep_fixed`` visits exactly in place.
+    With ``based_on``, the worker re-plans from that plan (changing as little as needed):
+    its pinned visits stay with their teams, ``keep_fixed`` visits and those whose time the
+    coordinator set stay exactly in place, the visits left out by hand stay out, and the
+    visits whose people were told stay with their team within half an hour of their time.
     """
     if not drive.blocks:
         raise PlanningError(_("The drive has no time blocks yet."))
     pins = {}
     if based_on is not None and keep_pins:
         pins = {v.request.reference: v.team.code for v in based_on.visits if v.pinned and v.team}
+    left_out: list[str] = []
+    timed: dict[str, str] = {}
+    told: list[str] = []
+    if based_on is not None:
+        left_out, timed = hand_decisions(based_on)
+        assigned = {v.request.reference for v in based_on.visits if v.team is not None}
+        timed = {ref: when for ref, when in timed.items() if ref in assigned}
+        told = sorted(told_references(session, drive) & assigned)
     problem = build_problem(session, drive, tz=tz, pins=pins)
     if not problem.teams:
         raise PlanningError(
@@ -266,8 +308,11 @@ def start_plan(
         based_on=based_on,
         params={
             "time_limit_s": float(time_limit_s),
-            "keep_fixed": sorted(set(keep_fixed)),
+            "keep_fixed": sorted(set(keep_fixed) | set(timed)),
             "pinned": sorted(pins),
+            "told": told,
+            "left_out": sorted(left_out),
+            "timed": timed,
             # A deterministic budget (same problem, same plan), besides the time limit.
             "solution_limit": solution_limit,
         },
@@ -443,6 +488,8 @@ def solve_stored(
             scheduling.Plan.from_json(previous.result),
             params,
             keep_fixed=plan.params.get("keep_fixed", ()),
+            told=plan.params.get("told", ()),
+            leave_out=plan.params.get("left_out", ()),
         )
     return scheduling.solve(problem, params)
 
@@ -585,7 +632,8 @@ def store_result(session: Session, plan: Plan, result: scheduling.Plan) -> None:
         visit.shift_index = visit.seq = None
         visit.arrival_at = visit.starts_at = visit.ends_at = None
         visit.status = VisitStatus.UNASSIGNED
-        visit.unassigned_reason = left.reason
+        by_hand = left.detail in (LEFT_OUT_BY_HAND, LEFT_OUT_DETAIL)
+        visit.unassigned_reason = LEFT_OUT if by_hand else left.reason
         visit.unassigned_detail = left.detail[:300]
         session.add(visit)
         seen.add(request.id)

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from volunteer_hub.labels import label
 from volunteer_hub.models import (
     Drive,
     DriveStatus,
@@ -36,7 +37,12 @@ from volunteer_hub.models import (
     utcnow,
 )
 from volunteer_hub.services import audit
-from volunteer_hub.services.drives.planning import PlanningError, start_plan
+from volunteer_hub.services.drives.planning import (
+    LEFT_OUT,
+    PlanningError,
+    start_plan,
+    told_references,
+)
 from volunteer_hub.services.messaging.notifications import (
     notify_assignment,
     notify_cancellation,
@@ -45,6 +51,7 @@ from volunteer_hub.services.messaging.notifications import (
     queue_about_visit,
 )
 from volunteer_hub.services.messaging.outbox import cancel_queued
+from volunteer_hub.services.messaging.settings import sms_settings
 
 #: Two start times closer than this are "the same time" for the people concerned.
 SAME_TIME = timedelta(minutes=5)
@@ -316,4 +323,137 @@ def replan_keeping_confirmed(
         time_limit_s=time_limit_s,
         based_on=published,
         keep_fixed=keep,
+    )
+
+
+# --- before publishing: what will go out ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToldChange:
+    """A visit whose people were told, and that this version moves or drops."""
+
+    reference: str
+    name: str
+    before: Visit
+    after: Visit | None
+    why: str
+
+
+@dataclass
+class PublishPreview:
+    """What publishing a version would do, measured by doing it and rolling it back."""
+
+    report: PublishReport
+    messages: int = 0
+    people: int = 0
+    segments: int = 0
+    cost: float = 0.0
+    price_unit: str = ""
+    kinds: dict[str, int] = field(default_factory=dict)
+    told_changes: list[ToldChange] = field(default_factory=list)
+
+
+def _why(session: Session, before: Visit, after: Visit | None, plan: Plan) -> str:
+    """Why a told visit moved or was dropped, as the coordinator reads it."""
+    team = before.team
+    problem = plan.problem or {}
+    team_codes = {t["id"] for t in problem.get("teams", [])}
+    forbidden = next(
+        (
+            set(v.get("forbidden_teams", []))
+            for v in problem.get("visits", [])
+            if v["id"] == before.request.reference
+        ),
+        set(),
+    )
+    day_off = session.scalars(
+        select(VisitResponse).where(
+            VisitResponse.visit_id == before.id,
+            VisitResponse.action == "decline",
+            VisitResponse.scope.in_(["day", "drive"]),
+        )
+    ).first()
+    if day_off is not None and team is not None:
+        who = next((m.full_name for m in team.members if m.id == day_off.volunteer_id), "")
+        return _("%(name)s cannot come that day.", name=who)
+    if team is not None and team.code in forbidden:
+        return _("A member of team %(team)s declined it.", team=team.code)
+    if team is not None and team.code not in team_codes:
+        return _("Team %(team)s no longer takes part.", team=team.code)
+    if team is not None and after is not None and after.team not in (None, team):
+        return _("Team %(team)s can no longer make it at that time.", team=team.code)
+    if after is None or after.team is None:
+        reason = after.unassigned_reason if after is not None else None
+        if reason == LEFT_OUT:
+            return _("You took it out of the plan.")
+        return str(label("reason", reason)) if reason else _("It is no longer in the drive.")
+    return _("Its team's day changed around it.")
+
+
+def told_changes(session: Session, plan: Plan) -> list[ToldChange]:
+    """Return the told visits of the published plan that ``plan`` would move or drop.
+
+    Moved means another team's people or a start more than :data:`SAME_TIME` away.
+    """
+    published = latest_published(session, plan.drive)
+    if published is None or published.id == plan.id:
+        return []
+    told = told_references(session, plan.drive)
+    after = {v.request_id: v for v in plan.visits}
+    out = []
+    for before in sorted(
+        published.visits, key=lambda v: (v.starts_at is None, v.starts_at or utcnow(), v.id)
+    ):
+        if before.team is None or before.request.reference not in told:
+            continue
+        if before.status not in (
+            VisitStatus.SCHEDULED,
+            VisitStatus.CONFIRMED,
+            VisitStatus.DECLINED,
+        ):
+            continue
+        new = after.get(before.request_id)
+        if new is not None and new.team is not None and _same(before, new):
+            continue
+        out.append(
+            ToldChange(
+                before.request.reference,
+                before.request.beneficiary_name,
+                before,
+                new,
+                _why(session, before, new, plan),
+            )
+        )
+    return out
+
+
+def preview_publish(
+    session: Session, plan: Plan, *, user: User, now: datetime | None = None
+) -> PublishPreview:
+    """Return what publishing ``plan`` would queue, without keeping anything.
+
+    The plan is published inside the caller's transaction and the messages it queued are
+    counted; **the caller must roll back** afterwards (the view does, before rendering).
+    Counting the real messages keeps the preview exact: the same recipients, opt-outs,
+    personal links and segments as the publish that follows.
+    """
+    changes = told_changes(session, plan)
+    last = session.scalar(select(func.max(Message.id))) or 0
+    report = publish_plan(session, plan, user=user, now=now)
+    queued = session.scalars(
+        select(Message).where(Message.id > last, Message.status == MessageStatus.QUEUED)
+    ).all()
+    settings = sms_settings()
+    segments = sum(m.segments for m in queued)
+    kinds = Counter(m.kind for m in queued)
+    return PublishPreview(
+        report=report,
+        messages=len(queued),
+        people=len({m.to_phone for m in queued}),
+        segments=segments,
+        cost=round(segments * settings.price_per_segment, 2),
+        price_unit=settings.price_unit,
+        kinds=dict(sorted(kinds.items())),
+        told_changes=changes,
     )

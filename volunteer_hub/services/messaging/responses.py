@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,9 +23,12 @@ from volunteer_hub.models import (
     VisitResponse,
     VisitStatus,
     Volunteer,
+    VolunteerAbsence,
     utcnow,
 )
+from volunteer_hub.models.drives import drive_days
 from volunteer_hub.services.messaging.outbox import MessagingError, cancel_queued
+from volunteer_hub.services.messaging.settings import sms_settings
 
 #: Visits people may still answer about.
 OPEN_STATUSES = frozenset({VisitStatus.SCHEDULED, VisitStatus.CONFIRMED})
@@ -126,25 +130,73 @@ def volunteer_accept(
     )
 
 
+#: What a decline can mean: only this visit, or the volunteer cannot come that day / at all.
+DECLINE_SCOPES = ("visit", "day", "drive")
+
+
 def volunteer_decline(
     session: Session,
     visit: Visit,
     volunteer: Volunteer,
     reason: str | None,
     *,
+    scope: str = "visit",
     channel: str = "link",
+    tz: ZoneInfo | None = None,
     now: datetime | None = None,
 ) -> Answer:
-    """A volunteer cannot go: the visit is ``declined`` until the coordinator re-plans."""
+    """A volunteer cannot go: the visit is ``declined`` until the coordinator re-plans.
+
+    With ``scope`` "day" (or "drive") the volunteer cannot come that day (or any day of the
+    drive): their other open visits then are declined too, and the days are recorded as
+    dates away, so the re-plan gives their team nothing new on them.
+    """
     now = now or utcnow()
+    if scope not in DECLINE_SCOPES:
+        raise ResponseError(str(_l("Please choose what you cannot do.")))
     if not is_member(visit, volunteer.id):
         raise ResponseError(str(_l("This visit is not assigned to you.")))
     note = _note(reason, required=channel == "link")
     _require_open(visit, now)
+    tz = tz or sms_settings().timezone
+    drive = visit.plan.drive
+    days = drive_days(drive, tz)
+    if scope == "day" and visit.starts_at is not None:
+        days = [visit.starts_at.astimezone(tz).date()]
+    answer = _decline_one(session, visit, volunteer, note, scope, channel, now)
+    if scope == "visit":
+        return answer
+    for other in visit.plan.visits:
+        if (
+            other.id != visit.id
+            and other.status in OPEN_STATUSES
+            and is_member(other, volunteer.id)
+            and other.starts_at is not None
+            and other.starts_at.astimezone(tz).date() in days
+        ):
+            _decline_one(session, other, volunteer, note, scope, channel, now)
+    for day in days:
+        if not volunteer.is_away_on(day):
+            volunteer.absences.append(
+                VolunteerAbsence(first_day=day, last_day=day, note=(note or "")[:200] or None)
+            )
+    session.flush()
+    return answer
+
+
+def _decline_one(
+    session: Session,
+    visit: Visit,
+    volunteer: Volunteer,
+    note: str | None,
+    scope: str,
+    channel: str,
+    now: datetime,
+) -> Answer:
     visit.status = VisitStatus.DECLINED
     # Their reminders for this visit would only confuse them now.
     cancel_queued(session, visit_id=visit.id, volunteer_id=volunteer.id, reason="declined")
-    return _record(
+    answer = _record(
         session,
         visit,
         role=VOLUNTEER,
@@ -154,6 +206,8 @@ def volunteer_decline(
         volunteer_id=volunteer.id,
         note=note,
     )
+    answer.response.scope = scope
+    return answer
 
 
 def volunteer_done(
