@@ -747,6 +747,7 @@ def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, wh
         drive_id=world.a.drive.id,
     )
     held.status = MessageStatus.HELD
+    create_api_token(session, world.a.coordinator, name="token of a")  # for the revoke routes
     session.commit()
     login(client, (world.admin if who == "admin" else world.a.coordinator).email)
     # Also every URL parameter's name and url_for's own: a page that hands its query string

@@ -166,7 +166,11 @@ def test_a_coordinator_plans_moves_a_visit_to_another_team_and_publishes(
     plan = session.scalars(select(Plan).where(Plan.drive_id == drive.id)).one()
     assert next(v.team.code for v in plan.visits if v.request.reference == reference) == target
 
-    # 6. Publish.
+    # 6. Publish: the page first says what will be sent, then sends it.
+    page.get_by_role("link", name="Công bố…").click()
+    page.locator("#publish-summary").wait_for()
+    assert "tin nhắn SMS" in page.locator("#publish-summary").inner_text()
+    page.screenshot(path=str(artifacts / "publish-preview.png"), full_page=True)
     page.get_by_role("button", name="Công bố và gửi tin nhắn").click()
     page.get_by_text("Đã công bố").first.wait_for()
     session.expire_all()

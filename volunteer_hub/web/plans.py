@@ -212,7 +212,10 @@ def plan_publish_preview(plan_id: int):  # type: ignore[no-untyped-def]
     try:
         preview = publishing.preview_publish(db.session, plan, user=current_user)
     except planning.PlanningError as exc:
-        return _refused(plan, [str(exc)])
+        # Nothing to ask about (already published, no visits, …): say why on the plan itself.
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".plan_view", plan_id=plan.id))
     finally:
         # The preview published for real to count the messages: keep none of it.
         db.session.rollback()
