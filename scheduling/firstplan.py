@@ -4,12 +4,15 @@ OR-Tools' own first solution (PATH_CHEAPEST_ARC) is built arc by arc and the gui
 search then spends much of its time repairing it. Starting instead from a good complete
 plan leaves the whole search to improve it. Two makers:
 
-* ``vroom``: VROOM through ``pyvroom`` (a main dependency; optional at run time) on a
-  *relaxation* of the problem. VROOM has no limit shared by several vehicles, so every
-  shift of a team may take the team's whole ``max_visits``; the repair below brings the
-  plan back under the full rules. VROOM gets ``first_plan_share`` of the time limit, with
-  exploration level 1 above :data:`VROOM_LIGHT_ABOVE` nodes (at level 5 a 1,000-visit
-  weekend took 103 s for a 60 s limit: VROOM checks its timeout only between searches).
+* ``vroom``: VROOM through ``pyvroom`` (a main dependency; optional at run time). VROOM
+  has no limit shared by several vehicles: a team's ``max_visits`` is shared out among its
+  shifts by length (as the model itself does above 200 visit nodes), which VROOM's plan
+  then keeps as it is; up to 200 nodes, where the model shares the limit exactly, a
+  *relaxation* (every shift may take the team's whole ``max_visits``) is solved too and
+  the better plan after the repair below is kept (see :func:`_vroom_routes`). VROOM
+  gets ``first_plan_share`` of the time limit, with exploration level 1 above
+  :data:`VROOM_LIGHT_ABOVE` nodes (at level 5 a 1,000-visit weekend took 103 s for a
+  60 s limit: VROOM checks its timeout only between searches).
 * ``greedy``: cheapest insertion from empty tours (:func:`scheduling.insertion.fill`),
   pinned visits first, then most urgent first.
 
@@ -42,7 +45,7 @@ from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Problem
 from scheduling.params import SolveParams
-from scheduling.solver import Model, Weights, shift_caps
+from scheduling.solver import EXACT_SHARED_LIMIT_VISITS, Model, Weights, shift_caps
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour
 
@@ -77,13 +80,13 @@ def choose(params: SolveParams, inst: Instance) -> str:
     return mode
 
 
-def vroom_tours(ctx: Context, seconds: float, nodes: int) -> list[Tour]:
-    """VROOM's tours for the relaxed problem (every shift may take its team's limit)."""
+def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
+    """VROOM's tours; without ``share_limits`` every shift may take its team's limit."""
     from datetime import timedelta
 
     from scheduling.peers import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
 
-    inp, vehicles, visit_of = vroom_input(ctx, share_limits=False)
+    inp, vehicles, visit_of = vroom_input(ctx, share_limits=share_limits)
     sol = inp.solve(
         exploration_level=1 if nodes > VROOM_LIGHT_ABOVE else VROOM_EXPLORATION,
         nb_threads=VROOM_THREADS,
@@ -200,27 +203,59 @@ def make(
         int(round(params.vehicle_fixed_cost_min * 60_000)),
     )
     judge = Model(inst, weights, params.balance and weights.balance_weight > 1)
-    makers = ["vroom", "greedy"] if maker == "vroom" else ["greedy"]
-    for name in makers:
-        if name == "vroom":
-            # The judge model was built meanwhile: VROOM gets what is left of the share.
-            tours = vroom_tours(ctx, until - time.monotonic(), inst.n_nodes)
-            placed = _timed(ctx, tours)
-            served = {v for p in placed.values() for v in p.visit_ids}
-            left = [
-                v.id
-                for v in ctx.problem.visits
-                if v.id in ctx.screening.allowed and v.id not in served
-            ]
-            # Trim first, so that what is inserted after respects the team limits.
-            _trim_teams(ctx, placed)
-            fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
-        else:
-            placed = greedy_placed(ctx)
-        routes = to_routes(ctx, inst, placed)
-        if judge.assignment_from(routes) is not None:
-            return routes, name
+    routes = None
+    if maker == "vroom":
+        routes = _vroom_routes(ctx, inst, judge, until)
+        if routes is not None:
+            return routes, "vroom"
+    routes = to_routes(ctx, inst, greedy_placed(ctx))
+    if judge.assignment_from(routes) is not None:
+        return routes, "greedy"
     return None, "none"
+
+
+def _value(inst: Instance, routes: list[list[int]]) -> tuple[int, int]:
+    """Served priority (more is better), then travel ticks (less): a key to maximise."""
+    prio = sum(int(inst.priority[n]) for r in routes for n in r)
+    ticks = 0
+    for k, r in enumerate(routes):
+        if r:
+            v = inst.vehicles[k]
+            path = [v.start_node, *r, v.end_node]
+            ticks += int(inst.ticks[v.mode][path[:-1], path[1:]].sum())
+    return prio, -ticks
+
+
+def _vroom_routes(
+    ctx: Context, inst: Instance, judge: Model, until: float
+) -> list[list[int]] | None:
+    """VROOM's best plan the judge accepts, repaired; ``None`` if there is none.
+
+    With limits shared out among the shifts VROOM's plan is valid as it is. Up to
+    :data:`scheduling.solver.EXACT_SHARED_LIMIT_VISITS` visit nodes the model shares a
+    team's limit exactly, so the relaxation (every shift may take the whole limit, then
+    trimmed) is tried too, with half of the time each, and the better plan kept.
+    """
+    variants = [True, False] if inst.n_visits <= EXACT_SHARED_LIMIT_VISITS else [True]
+    best: list[list[int]] | None = None
+    for i, share in enumerate(variants):
+        left = until - time.monotonic()
+        seconds = left / (len(variants) - i)
+        tours = vroom_tours(ctx, seconds, inst.n_nodes, share)
+        placed = _timed(ctx, tours)
+        served = {v for p in placed.values() for v in p.visit_ids}
+        left_out = [
+            v.id for v in ctx.problem.visits if v.id in ctx.screening.allowed and v.id not in served
+        ]
+        # Trim first, so that what is inserted after respects the team limits.
+        _trim_teams(ctx, placed)
+        fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out)
+        routes = to_routes(ctx, inst, placed)
+        if judge.assignment_from(routes) is None:
+            continue
+        if best is None or _value(inst, routes) > _value(inst, best):
+            best = routes
+    return best
 
 
 def _trim_teams(ctx: Context, placed: dict[tuple[int, int], PlacedTour]) -> None:
