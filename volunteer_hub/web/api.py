@@ -13,6 +13,7 @@ from volunteer_hub.services import access, overview
 from volunteer_hub.services.drives import planning
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.web.idempotency import idempotent
 from volunteer_hub.web.problems import field_problem, problem
 from volunteer_hub.web.query import PeriodError, parse_period
 from volunteer_hub.web.tokens import token_required
@@ -62,6 +63,7 @@ def json_body() -> object:
 
 @bp.post("/requests")
 @token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
+@idempotent
 def create_request():  # type: ignore[no-untyped-def]
     """Submit a help request (partner apps, scripts); same validation as the web form."""
     user: User = g.api_user
@@ -131,6 +133,7 @@ def drives():  # type: ignore[no-untyped-def]
 
 @bp.post("/drives/<id:drive_id>/plans")
 @token_required(*STAFF)
+@idempotent
 def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     """Start planning a drive in the background: 202 with the plan's id."""
     user: User = g.api_user
