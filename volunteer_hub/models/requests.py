@@ -153,6 +153,11 @@ class HelpRequest(Base):
     follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"))
     follow_up_reason: Mapped[str | None] = mapped_column(String(300))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The account whose API token submitted it (partner apps included), who may read it back
+    # at GET /api/v1/requests/{reference}.
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
