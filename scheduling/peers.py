@@ -164,9 +164,12 @@ def vroom_input(
     unit_ticks: int = 1000,
     vehicle_cost: int = 0,
     priority: bool = True,
+    share_limits: bool = True,
 ) -> tuple[Any, list[tuple[int, int]], list[str]]:
     """The problem as a ``vroom.Input``; returns it, the team shift of each vehicle id and
-    the visit of each job id. See the module docstring for the mapping."""
+    the visit of each job id. See the module docstring for the mapping. With
+    ``share_limits=False`` every shift may take its team's whole ``max_visits`` (the
+    relaxation :mod:`scheduling.firstplan` repairs)."""
     import vroom
 
     problem, clock, travel = ctx.problem, ctx.clock, ctx.travel
@@ -212,7 +215,7 @@ def vroom_input(
     has_load = any(v.demand for v in problem.visits)
     vehicles: list[tuple[int, int]] = []
     for ti, t in enumerate(problem.teams):
-        caps = shared_max_visits(problem, ti)
+        caps = shared_max_visits(problem, ti) if share_limits else [t.max_visits] * len(t.shifts)
         for si in range(len(t.shifts)):
             t0, t1 = shift_ticks(clock, t, si)
             kw: dict[str, Any] = {}
@@ -370,6 +373,47 @@ def run_peers(
             row = _row(problem, limit, outcome)
             rows.append(row)
             print(format_peer_row(row), file=out, flush=True)
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps([{**asdict(r), "travel_per_served": r.travel_per_served} for r in rows])
+        )
+    return rows
+
+
+CURVE_LIMITS = (5.0, 10.0, 30.0, 60.0)
+"""Time limits of the quality-over-waiting-time curve; 120 s is added from 1,500 visits."""
+
+
+def curve_limits(n: int, limits: Sequence[float] | None = None) -> list[float]:
+    """The limits to measure a size at: ``limits``, or :data:`CURVE_LIMITS` (+120 s)."""
+    if limits:
+        return list(limits)
+    return [*CURVE_LIMITS, 120.0] if n >= 1500 else list(CURVE_LIMITS)
+
+
+def run_curve(
+    sizes: Sequence[int],
+    limits: Sequence[float] | None,
+    out: TextIO,
+    seed: int = 0,
+    json_path: Path | None = None,
+    solvers: Sequence[str] = ("ours", "vroom"),
+) -> list[PeerRow]:
+    """Quality against waiting time: each size solved at every limit, a row each."""
+    rows: list[PeerRow] = []
+    print(PEER_HEADER, file=out, flush=True)
+    for n in sizes:
+        problem = generate_weekend(n, PEER_TEAMS.get(n), seed=seed)
+        ctx = Context(problem)
+        for limit in curve_limits(n, limits):
+            for name in solvers:
+                if name == "ours":
+                    outcome = ours(problem, limit, seed=seed)
+                else:
+                    outcome = vroom_plan(ctx, limit)
+                row = _row(problem, limit, outcome)
+                rows.append(row)
+                print(format_peer_row(row), file=out, flush=True)
     if json_path is not None:
         json_path.write_text(
             json.dumps([{**asdict(r), "travel_per_served": r.travel_per_served} for r in rows])
