@@ -291,3 +291,17 @@ def drive_world(session: Session, *, households: int = 8, day: date | None = Non
     form_teams(session, drv, user=coord, tz=ZoneInfo("Asia/Ho_Chi_Minh"))
     session.commit()
     return DriveWorld(com, coord, drv, vols, reqs)
+
+
+def problem_fields(response: Any) -> list[str]:
+    """Return the fields an API problem (RFC 9457, 422) names, checking its shape on the way."""
+    assert response.mimetype == "application/problem+json", response.mimetype
+    body = response.get_json()
+    assert body["status"] == response.status_code
+    assert {"type", "title", "status", "instance"} <= set(body)
+    fields: list[str] = []
+    for item in body["errors"]:
+        assert set(item) == {"field", "message"} and item["message"]
+        if item["field"] not in fields:
+            fields.append(item["field"])
+    return fields

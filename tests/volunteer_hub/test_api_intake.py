@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
+from tests.factories import problem_fields
 from volunteer_hub.models import HelpRequest, RequestSource, Role
 from volunteer_hub.services.reference.accounts import create_api_token, create_user
 
@@ -110,7 +111,7 @@ def test_bad_fields_give_422_with_field_errors_and_store_nothing(
     before = count(session)
     response = post(client, partner_token, payload(world, **change))
     assert response.status_code == 422, response.get_data(as_text=True)
-    assert field in response.get_json()["errors"]
+    assert field in problem_fields(response)
     assert count(session) == before
 
 
@@ -119,8 +120,13 @@ def test_field_errors_follow_accept_language(client, world, partner_token):
     en = post(
         client, partner_token, payload(world, phone="12"), **{"Accept-Language": "en"}
     ).get_json()
-    assert vi["errors"]["phone"] == ["Số điện thoại này không đúng định dạng số Việt Nam."]
-    assert en["errors"]["phone"] == ["This is not a valid Vietnamese phone number."]
+    assert vi["errors"] == [
+        {"field": "phone", "message": "Số điện thoại này không đúng định dạng số Việt Nam."}
+    ]
+    assert en["errors"] == [
+        {"field": "phone", "message": "This is not a valid Vietnamese phone number."}
+    ]
+    assert en["title"] == "Some fields need attention." and vi["title"] != en["title"]
 
 
 def test_malformed_bodies_are_4xx(client, world, partner_token):
@@ -140,7 +146,7 @@ def test_a_coordinator_token_submits_only_for_their_communes(client, world, sess
     session.commit()
     assert post(client, token, payload(world)).status_code == 201
     other = post(client, token, payload(world, commune=world.b.commune.code))
-    assert other.status_code == 422 and "commune" in other.get_json()["errors"]
+    assert other.status_code == 422 and "commune" in problem_fields(other)
 
 
 def test_a_partner_token_cannot_read_coordinator_data(client, world, partner_token):
@@ -179,3 +185,46 @@ def test_the_openapi_document_is_valid_and_its_example_is_accepted(
                 example = dict(example, commune=world.a.commune.code)
                 response = post(client, partner_token, example)
                 assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_every_api_error_is_problem_details_and_web_pages_keep_theirs(client, world, partner_token):
+    auth = {"Authorization": f"Bearer {partner_token}"}
+    answers = {
+        401: client.get("/api/v1/me"),
+        403: client.get("/api/v1/drives", headers=auth),
+        404: client.get("/api/v1/no-such-thing", headers=auth),
+        405: client.delete("/api/v1/me", headers=auth),
+        415: client.post("/api/v1/requests", data="a=b", headers=auth),
+        400: post(client, partner_token, "{not json"),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status
+        assert response.mimetype == "application/problem+json", status
+        body = response.get_json()
+        assert body["type"] == "about:blank" and body["status"] == status
+        assert body["title"] and body["instance"] == response.request.path
+    assert "Allow" in answers[405].headers
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+
+
+@pytest.mark.app_config(PROPAGATE_EXCEPTIONS=False)
+def test_a_crash_in_the_api_is_a_500_problem(app, client, world, partner_token, monkeypatch):
+    from volunteer_hub.web import api
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api, "parse_request", broken)
+    response = post(client, partner_token, payload(world))
+    assert response.status_code == 500 and response.mimetype == "application/problem+json"
+    assert "boom" not in response.get_data(as_text=True)
+
+
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RATELIMIT_API="2 per minute")
+def test_too_many_calls_is_a_429_problem_with_retry_after(client, world, partner_token):
+    auth = {"Authorization": f"Bearer {partner_token}"}
+    statuses = [client.get("/api/v1/me", headers=auth) for _ in range(3)]
+    refused = statuses[-1]
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["status"] == 429 and refused.headers["Retry-After"]

@@ -119,7 +119,8 @@ def test_the_api_says_401_without_a_valid_token(client, world, session):
     assert client.get("/api/v1/me").status_code == 401
     bad = client.get("/api/v1/me", headers={"Authorization": "Bearer vh_not-a-real-token"})
     assert bad.status_code == 401
-    assert bad.get_json()["error"]["code"] == 401
+    assert bad.get_json()["status"] == 401
+    assert bad.mimetype == "application/problem+json"
     assert bad.headers["WWW-Authenticate"].startswith("Bearer")
 
 

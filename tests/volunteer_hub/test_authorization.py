@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import login
+from tests.factories import problem_fields
 from volunteer_hub.extensions import db
 from volunteer_hub.models import (
     ApiToken,
@@ -297,7 +298,7 @@ def test_b_ids_in_report_queries_are_404_or_refused(client, world, session):
         query_string={"commune": world.b.commune.code},
         headers={"Authorization": f"Bearer {token}"},
     )
-    assert summary.status_code == 422 and "commune" in summary.get_json()["errors"]
+    assert summary.status_code == 422 and "commune" in problem_fields(summary)
 
 
 def state_of_b(session, world):  # type: ignore[no-untyped-def]

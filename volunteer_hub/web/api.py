@@ -13,6 +13,7 @@ from volunteer_hub.services import access, overview
 from volunteer_hub.services.drives import planning
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.web.problems import field_problem, problem
 from volunteer_hub.web.query import PeriodError, parse_period
 from volunteer_hub.web.tokens import token_required
 
@@ -71,7 +72,7 @@ def create_request():  # type: ignore[no-untyped-def]
         )
     except FieldErrors as exc:
         db.session.rollback()
-        return jsonify(errors=exc.errors), 422
+        return field_problem(exc.errors)
     db.session.commit()
     record = submitted.request
     return (
@@ -136,19 +137,17 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     drive = access.visible_drive(db.session, user, drive_id)
     body = _parsed_json() if request.data else {}
     if not isinstance(body, dict):
-        return jsonify(errors={"_form": [_("Expected an object.")]}), 422
+        return field_problem({"_form": [_("Expected an object.")]})
     limit = body.get("time_limit_s", current_app.config["PLAN_TIME_LIMIT_S"])
     if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 3 <= limit <= 600:
-        return jsonify(
-            errors={"time_limit_s": [_("Enter a number of seconds from 3 to 600.")]}
-        ), 422
+        return field_problem({"time_limit_s": [_("Enter a number of seconds from 3 to 600.")]})
     try:
         plan = planning.start_plan(
             db.session, drive, user=user, tz=local_zone(), time_limit_s=float(limit)
         )
     except planning.PlanningError as exc:
         db.session.rollback()
-        return jsonify(errors={"_form": [str(exc)]}), 422
+        return problem(422, str(exc))
     db.session.commit()
     location = url_for(".plan_detail", plan_id=plan.id)
     return (
@@ -200,17 +199,17 @@ def report_summary():  # type: ignore[no-untyped-def]
     # A misspelt parameter (?commun=...) must not silently give every commune's figures.
     unknown = sorted(set(request.args) - SUMMARY_PARAMETERS)
     if unknown:
-        return jsonify(errors={name[:40]: [_("Unknown parameter.")] for name in unknown[:10]}), 422
+        return field_problem({name[:40]: [_("Unknown parameter.")] for name in unknown[:10]})
     user: User = g.api_user
     try:
         period = parse_period(request.args, datetime.now(local_zone()).date())
     except PeriodError as exc:
-        return jsonify(errors={exc.field: [str(exc)]}), 422
+        return field_problem({exc.field: [str(exc)]})
     commune = (request.args.get("commune") or "").strip() or None
     if commune and not any(
         c.code == commune for c in db.session.scalars(access.communes_for(user))
     ):
-        return jsonify(errors={"commune": [_("This commune is not one of yours.")]}), 422
+        return field_problem({"commune": [_("This commune is not one of yours.")]})
     report = build_report(db.session, user, period, tz=local_zone(), commune_code=commune)
     return jsonify(
         period={"from": period.first.isoformat(), "to": period.last.isoformat()},

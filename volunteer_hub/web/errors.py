@@ -1,4 +1,4 @@
-"""Error pages: HTML for people, JSON for the API, never a stack trace."""
+"""Error pages: HTML for people, problem details for /api/v1 (see problems), never a trace."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from volunteer_hub.extensions import db, login_manager
 from volunteer_hub.services.access import NotVisibleError
+from volunteer_hub.web.problems import is_api_request, problem
 
 
 def wants_json() -> bool:
@@ -44,6 +45,8 @@ def _messages() -> dict[int, str]:
 
 def render_error(code: int, message: str | None = None) -> tuple[Response | str, int]:
     """Render an error in the form the client expects."""
+    if is_api_request():
+        return problem(code, message), code
     text = message or _messages().get(code, _messages()[500])
     if wants_json():
         return jsonify(error={"code": code, "message": text}), code

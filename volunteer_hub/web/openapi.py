@@ -8,6 +8,7 @@ from flask import Flask
 from pydantic import BaseModel
 
 from volunteer_hub.services.intake.help_requests import HelpRequestIn
+from volunteer_hub.web import problems
 
 _REF = "#/components/schemas/{model}"
 
@@ -21,28 +22,47 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": _REF.format(model=model.__name__)}
 
 
+#: RFC 9457 problem details: the one error shape of the API (see web/problems.py).
 ERROR = {
     "type": "object",
-    "required": ["error"],
+    "description": (
+        "Problem details (RFC 9457). `type` is `about:blank` when the status says it all, "
+        "else one of the `urn:volunteer-hub:problem:*` types; `title` and `detail` follow "
+        "Accept-Language."
+    ),
+    "required": ["type", "title", "status", "instance"],
     "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
-        }
+        "type": {"type": "string", "enum": ["about:blank", *problems.TYPES]},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "description": "The path of the call that failed"},
+        "errors": {"$ref": "#/components/schemas/FieldErrorList"},
+    },
+}
+FIELD_ERROR_LIST = {
+    "type": "array",
+    "description": "One item per message; nested fields dotted, e.g. windows.0.start",
+    "items": {
+        "type": "object",
+        "required": ["field", "message"],
+        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
     },
 }
 FIELD_ERRORS = {
-    "type": "object",
-    "required": ["errors"],
-    "properties": {
-        "errors": {
-            "type": "object",
-            "description": "Field name (nested fields dotted, e.g. windows.0.start) to messages",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        }
+    "allOf": [
+        {"$ref": "#/components/schemas/Error"},
+        {"type": "object", "required": ["errors"]},
+    ],
+    "example": {
+        "type": problems.VALIDATION,
+        "title": "Một số ô cần xem lại.",
+        "status": 422,
+        "instance": "/api/v1/requests",
+        "errors": [
+            {"field": "phone", "message": "Số điện thoại này không đúng định dạng số Việt Nam."}
+        ],
     },
-    "example": {"errors": {"phone": ["Số điện thoại này không đúng định dạng số Việt Nam."]}},
 }
 
 
@@ -50,7 +70,7 @@ def error_response(description: str) -> dict[str, Any]:
     """Return a response object whose body is the common error shape."""
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
 
 
@@ -69,7 +89,11 @@ OPTIONAL_DATE = {
 
 def build_spec(app: Flask) -> dict[str, Any]:
     """Return the OpenAPI document for the API routes registered on the app."""
-    components: dict[str, Any] = {"Error": ERROR, "FieldErrors": FIELD_ERRORS}
+    components: dict[str, Any] = {
+        "Error": ERROR,
+        "FieldErrors": FIELD_ERRORS,
+        "FieldErrorList": FIELD_ERROR_LIST,
+    }
     request_ref = _schema(HelpRequestIn, components)
     components["RequestCreated"] = {
         "type": "object",
@@ -313,7 +337,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                             "Field errors, in the language of the Accept-Language header"
                         ),
                         "content": {
-                            "application/json": {
+                            "application/problem+json": {
                                 "schema": {"$ref": "#/components/schemas/FieldErrors"}
                             }
                         },
@@ -379,12 +403,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     },
                 },
                 "404": not_found,
-                "422": {
-                    "description": "The drive cannot be planned yet",
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
-                    },
-                },
+                "422": error_response(
+                    "A bad time_limit_s (with `errors`), or the drive cannot be planned yet"
+                ),
                 **COMMON_ERRORS,
             },
         }
@@ -482,7 +503,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "422": {
                     "description": "A bad date or commune, or an unknown parameter",
                     "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/FieldErrors"}}
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/FieldErrors"}
+                        }
                     },
                 },
                 **COMMON_ERRORS,
