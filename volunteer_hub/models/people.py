@@ -92,6 +92,8 @@ class Volunteer(Base):
     source: Mapped[str] = mapped_column(String(20), default="web")
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the retention purge removed the personal details (VH_VOLUNTEER_RETENTION_DAYS).
+    contact_purged_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     approved_at: Mapped[datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
