@@ -84,7 +84,7 @@ def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) ->
     """VROOM's tours; without ``share_limits`` every shift may take its team's limit."""
     from datetime import timedelta
 
-    from scheduling.peers import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
+    from scheduling.vroom_bridge import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
 
     inp, vehicles, visit_of = vroom_input(ctx, share_limits=share_limits)
     sol = inp.solve(

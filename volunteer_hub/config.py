@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     # Days after a household's last visit when its contact details are removed (counts stay):
     # `volunteer-hub privacy purge`, and the worker nightly.
     "RETENTION_DAYS": 180,
+    # Days after a volunteer's last drive or sign-up when their (and a minor's guardian's)
+    # personal details are removed, hours and counts staying: same command, same nightly job.
+    "VOLUNTEER_RETENTION_DAYS": 730,
     # How often the worker looks for queued plans, in seconds.
     "WORKER_PLANS_INTERVAL_S": 2,
     # --- SMS and the worker (docs/sms.md) ---
@@ -120,6 +123,7 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_RECONCILE_INTERVAL_S": 60,
     "WORKER_REMINDERS_INTERVAL_S": 300,
     "WORKER_LINKS_INTERVAL_S": 3600,
+    "WORKER_IDEMPOTENCY_INTERVAL_S": 3600,
     # Logs: "json" (one object per line, for production) or "text"; the root level.
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
@@ -149,6 +153,7 @@ WHOLE_SETTINGS: dict[str, int] = {
     "PROXY_FIX": 0,
     "PLAN_WORKERS": 1,
     "RETENTION_DAYS": 1,
+    "VOLUNTEER_RETENTION_DAYS": 1,
     "SMS_CONCURRENCY": 1,
     "SMS_BATCH_SIZE": 1,
     "SMS_MAX_ATTEMPTS": 1,
@@ -168,6 +173,7 @@ DECIMAL_SETTINGS: dict[str, float] = {
     "WORKER_RECONCILE_INTERVAL_S": 0.1,
     "WORKER_REMINDERS_INTERVAL_S": 0.1,
     "WORKER_LINKS_INTERVAL_S": 0.1,
+    "WORKER_IDEMPOTENCY_INTERVAL_S": 0.1,
 }
 #: Settings where None means "no limit" (Flask's and Flask-WTF's own meaning).
 UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})

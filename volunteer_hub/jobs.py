@@ -15,7 +15,7 @@ from flask import Flask
 
 from volunteer_hub.extensions import db
 from volunteer_hub.logs import REQUEST_ID, job_run_id
-from volunteer_hub.services import privacy, workers
+from volunteer_hub.services import idempotency, privacy, workers
 from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
@@ -145,13 +145,28 @@ def expire_links(app: Flask) -> Any:
 
 
 def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
-    """Remove households' contact details past the retention period (the service logs it)."""
+    """Remove households' and volunteers' details past their retention (the service logs it)."""
 
     def work() -> privacy.PurgeReport:
         days = privacy.retention_days(app.config)
-        return privacy.purge_contacts(db.session, days=days, actor="worker")
+        volunteer_days = privacy.retention_days(app.config, "VOLUNTEER_RETENTION_DAYS")
+        report = privacy.purge_contacts(db.session, days=days, actor="worker")
+        privacy.purge_volunteers(db.session, days=volunteer_days, actor="worker")
+        return report
 
     return _in_context(app, "privacy-purge", work)
+
+
+def expire_idempotency_keys(app: Flask) -> int | None:
+    """Delete the API's Idempotency-Keys older than 24 hours (a retry after that runs again)."""
+
+    def work() -> int:
+        deleted = idempotency.expire_keys(db.session)
+        if deleted:
+            logger.info("idempotency keys: %d expired", deleted)
+        return deleted
+
+    return _in_context(app, "idempotency-expire", work)
 
 
 def heartbeat(app: Flask, name: str, roles: tuple[str, ...]) -> bool | None:
