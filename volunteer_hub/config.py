@@ -123,6 +123,7 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_RECONCILE_INTERVAL_S": 60,
     "WORKER_REMINDERS_INTERVAL_S": 300,
     "WORKER_LINKS_INTERVAL_S": 3600,
+    "WORKER_IDEMPOTENCY_INTERVAL_S": 3600,
     # Logs: "json" (one object per line, for production) or "text"; the root level.
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
@@ -172,6 +173,7 @@ DECIMAL_SETTINGS: dict[str, float] = {
     "WORKER_RECONCILE_INTERVAL_S": 0.1,
     "WORKER_REMINDERS_INTERVAL_S": 0.1,
     "WORKER_LINKS_INTERVAL_S": 0.1,
+    "WORKER_IDEMPOTENCY_INTERVAL_S": 0.1,
 }
 #: Settings where None means "no limit" (Flask's and Flask-WTF's own meaning).
 UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})

@@ -15,7 +15,7 @@ from flask import Flask
 
 from volunteer_hub.extensions import db
 from volunteer_hub.logs import REQUEST_ID, job_run_id
-from volunteer_hub.services import privacy, workers
+from volunteer_hub.services import idempotency, privacy, workers
 from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
@@ -155,6 +155,18 @@ def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
         return report
 
     return _in_context(app, "privacy-purge", work)
+
+
+def expire_idempotency_keys(app: Flask) -> int | None:
+    """Delete the API's Idempotency-Keys older than 24 hours (a retry after that runs again)."""
+
+    def work() -> int:
+        deleted = idempotency.expire_keys(db.session)
+        if deleted:
+            logger.info("idempotency keys: %d expired", deleted)
+        return deleted
+
+    return _in_context(app, "idempotency-expire", work)
 
 
 def heartbeat(app: Flask, name: str, roles: tuple[str, ...]) -> bool | None:

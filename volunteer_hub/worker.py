@@ -3,11 +3,12 @@
     volunteer-hub worker [--jobs sms,plans,reminders,links,reconcile,purge]
     python -m volunteer_hub.worker [--jobs ...]
 
-A ``BlockingScheduler`` with six jobs, each with an explicit id, coalescing missed runs and
+A ``BlockingScheduler`` with seven jobs, each with an explicit id, coalescing missed runs and
 never running twice at once: ``sms-dispatch`` (send what is due), ``sms-reconcile`` (settle
 ``sending`` rows a crash left behind), ``sms-reminders`` (queue reminders now due),
 ``links-expire``, ``plans-run`` (solve the drive plans coordinators queued), and, every night,
-``privacy-purge`` (remove households' contact details after ``VH_RETENTION_DAYS``). Several
+``privacy-purge`` (remove households' contact details after ``VH_RETENTION_DAYS``) with, hourly
+in the same ``purge`` role, ``idempotency-expire`` (the API's keys older than 24 h). Several
 workers may run at once: claims are atomic in the database. The web app never starts a
 scheduler; only the demo starts an in-process one (:func:`start_demo_scheduler`).
 
@@ -49,6 +50,7 @@ REMINDERS_JOB = "sms-reminders"
 LINKS_JOB = "links-expire"
 PLANS_JOB = "plans-run"
 PURGE_JOB = "privacy-purge"
+IDEMPOTENCY_JOB = "idempotency-expire"
 HEARTBEAT_JOB = "worker-heartbeat"
 JOB_IDS = (
     DISPATCH_JOB,
@@ -57,6 +59,7 @@ JOB_IDS = (
     LINKS_JOB,
     PLANS_JOB,
     PURGE_JOB,
+    IDEMPOTENCY_JOB,
     HEARTBEAT_JOB,
 )
 
@@ -219,6 +222,14 @@ def configure(scheduler: BaseScheduler, app: Flask, roles: tuple[str, ...] = ROL
         ("reminders", REMINDERS_JOB, jobs.plan_reminders, "WORKER_REMINDERS_INTERVAL_S", 300),
         ("links", LINKS_JOB, jobs.expire_links, "WORKER_LINKS_INTERVAL_S", 3600),
         ("plans", PLANS_JOB, jobs.run_plans, "WORKER_PLANS_INTERVAL_S", 2),
+        # The purge role removes what must not be kept; API keys past 24 h are that too.
+        (
+            "purge",
+            IDEMPOTENCY_JOB,
+            jobs.expire_idempotency_keys,
+            "WORKER_IDEMPOTENCY_INTERVAL_S",
+            3600,
+        ),
     ):
         if role not in roles:
             continue
@@ -318,6 +329,7 @@ def run_once(app: Flask, roles: tuple[str, ...] = ROLES) -> dict[str, Any]:
         done[LINKS_JOB] = jobs.expire_links(app)
     if "purge" in roles:
         done[PURGE_JOB] = jobs.purge_contacts(app)
+        done[IDEMPOTENCY_JOB] = jobs.expire_idempotency_keys(app)
     return done
 
 

@@ -1,6 +1,13 @@
 """The data model, one module per aggregate; importing this registers every table."""
 
-from volunteer_hub.models.accounts import ApiToken, Role, User, UserSession, user_commune
+from volunteer_hub.models.accounts import (
+    ApiToken,
+    IdempotencyKey,
+    Role,
+    User,
+    UserSession,
+    user_commune,
+)
 from volunteer_hub.models.audit import AuditEvent
 from volunteer_hub.models.base import Base, utcnow
 from volunteer_hub.models.catalogue import Service, Skill
@@ -73,6 +80,7 @@ __all__ = [
     "Hamlet",
     "HamletKind",
     "HelpRequest",
+    "IdempotencyKey",
     "InboundMessage",
     "InvitationStatus",
     "LocationSource",

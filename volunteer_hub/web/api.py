@@ -11,8 +11,10 @@ from volunteer_hub.models import Plan, PlanStatus, RequestSource, Role, User
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, overview
 from volunteer_hub.services.drives import planning
+from volunteer_hub.services.intake import readback
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.web.idempotency import idempotent
 from volunteer_hub.web.problems import field_problem, problem
 from volunteer_hub.web.query import PeriodError, parse_period
 from volunteer_hub.web.tokens import token_required
@@ -62,6 +64,7 @@ def json_body() -> object:
 
 @bp.post("/requests")
 @token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
+@idempotent
 def create_request():  # type: ignore[no-untyped-def]
     """Submit a help request (partner apps, scripts); same validation as the web form."""
     user: User = g.api_user
@@ -73,8 +76,9 @@ def create_request():  # type: ignore[no-untyped-def]
     except FieldErrors as exc:
         db.session.rollback()
         return field_problem(exc.errors)
-    db.session.commit()
     record = submitted.request
+    record.submitted_by_id = user.id
+    db.session.commit()
     return (
         jsonify(
             reference=record.reference,
@@ -83,7 +87,21 @@ def create_request():  # type: ignore[no-untyped-def]
             possible_duplicate=submitted.duplicate_of is not None,
         ),
         201,
+        {"Location": url_for(".request_detail", reference=record.reference)},
     )
+
+
+@bp.get("/requests/<reference>")
+@token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
+def request_detail(reference: str):  # type: ignore[no-untyped-def]
+    """What the token's account may see of a request it submitted: status, planned day, outcome.
+
+    Any other reference, existing or not, is 404: a partner cannot probe for others' requests.
+    """
+    record = readback.readable_request(db.session, g.api_user, reference)
+    if record is None:
+        abort(404)
+    return jsonify(readback.partner_view(db.session, record, tz=local_zone()))
 
 
 @bp.get("/openapi.json")
@@ -131,6 +149,7 @@ def drives():  # type: ignore[no-untyped-def]
 
 @bp.post("/drives/<id:drive_id>/plans")
 @token_required(*STAFF)
+@idempotent
 def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
     """Start planning a drive in the background: 202 with the plan's id."""
     user: User = g.api_user

@@ -105,6 +105,102 @@ def build_spec(app: Flask) -> dict[str, Any]:
             "possible_duplicate": {"type": "boolean"},
         },
     }
+    stamp = {"type": "string", "format": "date-time"}
+    components["RequestStatus"] = {
+        "type": "object",
+        "description": (
+            "What the submitting account may see of a request: no names, phone or address, "
+            "no team, nothing of an unpublished plan"
+        ),
+        "required": [
+            "reference",
+            "status",
+            "priority",
+            "created_at",
+            "commune",
+            "services",
+            "planned",
+            "outcome",
+        ],
+        "properties": {
+            "reference": {"type": "string", "pattern": "^[2-9A-HJ-NP-Z]{6}$"},
+            "status": {
+                "type": "string",
+                "enum": [
+                    "new",
+                    "triaged",
+                    "scheduled",
+                    "confirmed",
+                    "done",
+                    "not_home",
+                    "referred",
+                    "cancelled",
+                ],
+            },
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+            "created_at": stamp,
+            "commune": {"type": "string"},
+            "services": {"type": "array", "items": {"type": "string"}},
+            "planned": {
+                "description": "The visit in the drive's newest published plan, or null",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["day", "block", "status"],
+                        "properties": {
+                            "day": {"type": "string", "format": "date"},
+                            "block": {
+                                "anyOf": [
+                                    {"type": "null"},
+                                    {
+                                        "type": "object",
+                                        "required": ["starts_at", "ends_at"],
+                                        "properties": {"starts_at": stamp, "ends_at": stamp},
+                                    },
+                                ]
+                            },
+                            "status": {"type": "string"},
+                        },
+                    },
+                ],
+            },
+            "outcome": {
+                "description": "What the team reported, or null",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["reported_at", "people_helped", "services"],
+                        "properties": {
+                            "reported_at": {"anyOf": [{"type": "null"}, stamp]},
+                            "people_helped": {"type": ["integer", "null"]},
+                            "services": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["service", "outcome"],
+                                    "properties": {
+                                        "service": {"type": ["string", "null"]},
+                                        "outcome": {
+                                            "type": "string",
+                                            "enum": [
+                                                "done",
+                                                "partly_done",
+                                                "referred",
+                                                "not_possible",
+                                                "not_home",
+                                            ],
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                ],
+            },
+        },
+    }
     components["Me"] = {
         "type": "object",
         "required": ["email", "name", "role", "communes"],
@@ -323,6 +419,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "responses": {
                     "201": {
                         "description": "Stored; the household's reference code",
+                        "headers": {
+                            "Location": {
+                                "description": "GET it to follow the request",
+                                "schema": {"type": "string"},
+                            }
+                        },
                         "content": {
                             "application/json": {
                                 "schema": {"$ref": "#/components/schemas/RequestCreated"}
@@ -346,6 +448,37 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 },
             }
         },
+    }
+    paths["/requests/{reference}"] = {
+        "get": {
+            "summary": "What became of a request the token's account submitted",
+            "description": (
+                "Status, the planned day and block once a plan is published, and the outcome. "
+                "Any request the account did not submit (coordinators: outside their communes) "
+                "is 404, as is an unknown reference."
+            ),
+            "operationId": "getRequest",
+            "parameters": [
+                {
+                    "name": "reference",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 20},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The request as its submitter may see it",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/RequestStatus"}
+                        }
+                    },
+                },
+                "404": not_found,
+                **COMMON_ERRORS,
+            },
+        }
     }
     paths["/drives"] = {
         "get": {

@@ -7,19 +7,43 @@ from functools import wraps
 from typing import Any
 
 from flask import abort, g, request
+from sqlalchemy import select
 
 from volunteer_hub.extensions import db
-from volunteer_hub.models import Role, User
-from volunteer_hub.services.reference.accounts import user_for_token
+from volunteer_hub.models import ApiToken, Role, User
+from volunteer_hub.services.reference.accounts import hash_token, user_for_token
+
+_UNSET = object()
+
+
+def bearer_token() -> tuple[User, int] | None:
+    """Return the account and the token id of the request's bearer token, or None.
+
+    Looked up once per request (the rate limit's key and the view both ask).
+    """
+    cached = g.get("_bearer", _UNSET)
+    if cached is not _UNSET:
+        return cached  # type: ignore[return-value]
+    found: tuple[User, int] | None = None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        user = user_for_token(db.session, token)
+        if user is not None:
+            token_id = db.session.scalar(
+                select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))
+            )
+            if token_id is not None:
+                found = (user, token_id)
+    g._bearer = found
+    return found
 
 
 def bearer_user() -> User | None:
     """Return the account of the request's bearer token, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return user_for_token(db.session, token.strip())
+    found = bearer_token()
+    return found[0] if found else None
 
 
 def token_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -28,12 +52,14 @@ def token_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user = bearer_user()
-            if user is None:
+            found = bearer_token()
+            if found is None:
                 abort(401)
+            user, token_id = found
             if roles and user.role not in roles:
                 abort(403)
             g.api_user = user
+            g.api_token_id = token_id
             return view(*args, **kwargs)
 
         return wrapped

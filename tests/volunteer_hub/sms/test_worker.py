@@ -36,6 +36,7 @@ def test_the_worker_has_coalescing_jobs_with_explicit_ids(app):
         "links-expire",
         "plans-run",
         "privacy-purge",
+        "idempotency-expire",
         "worker-heartbeat",
     }
     for job in jobs.values():
