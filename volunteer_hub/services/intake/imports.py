@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -180,22 +181,93 @@ def _header_index(columns: tuple[Column, ...], header: list[str]) -> dict[int, C
     return found
 
 
-def read_table(filename: str, data: bytes) -> list[list[str]]:
-    """Return the rows of a CSV (UTF-8, comma or semicolon) or Excel (.xlsx) file as text."""
-    name = filename.lower()
-    if name.endswith(".xlsx"):
-        try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
-            raise ImportFileError(_("This Excel file cannot be read.")) from exc
+#: Caps that keep one upload from taking a web worker's memory or time. An .xlsx is a zip:
+#: its parts are measured before anything is unpacked (a zip's stated sizes are enforced when
+#: read: a part longer than it says fails its check), and its sheet is read as a stream.
+MAX_UNCOMPRESSED_BYTES = 16 * 1024 * 1024
+MAX_COLUMNS = 60
+MAX_CELL_CHARS = 2000
+
+
+def _too_long(row: int, column: int) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "Row %(row)d, column %(column)d holds more than %(n)d characters: "
+            "no field is that long. Check the file and try again.",
+            row=row,
+            column=column,
+            n=MAX_CELL_CHARS,
+        )
+    )
+
+
+def _checked_row(number: int, cells: list[str]) -> list[str]:
+    """Return the row cut to MAX_COLUMNS; refuse a cell longer than MAX_CELL_CHARS."""
+    cells = cells[:MAX_COLUMNS]
+    for position, cell in enumerate(cells, start=1):
+        if len(cell) > MAX_CELL_CHARS:
+            raise _too_long(number, position)
+    return cells
+
+
+def _unreadable_excel() -> ImportFileError:
+    return ImportFileError(
+        _("This Excel file cannot be read.")
+        + " "
+        + _(
+            "It is damaged or was not saved by a spreadsheet program: open it, save it again "
+            "as .xlsx (or CSV UTF-8) and try again."
+        )
+    )
+
+
+def _read_xlsx(data: bytes) -> list[list[str]]:
+    """Stream the first sheet of an .xlsx, within the caps; a broken file is an ImportFileError."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise _unreadable_excel() from exc
+    if unpacked > MAX_UNCOMPRESSED_BYTES:
+        raise ImportFileError(
+            _(
+                "This Excel file unpacks to %(mb)d MB, more than the %(cap)d MB an import may "
+                "take. Keep only the sheet to import (at most %(rows)d rows) and try again.",
+                mb=unpacked // (1024 * 1024),
+                cap=MAX_UNCOMPRESSED_BYTES // (1024 * 1024),
+                rows=MAX_ROWS,
+            )
+        )
+    rows: list[list[str]] = []
+    book = None
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = book.worksheets[0]
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            rows.append([_cell_text(v) for v in values])
+        # max_col: a sheet may claim (or lack) a <dimension> of 16,384 columns; read_only
+        # pads every row to it, so the reader is told where to stop.
+        for values in sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True):
+            rows.append(_checked_row(len(rows) + 1, [_cell_text(v) for v in values]))
             if len(rows) > MAX_ROWS + 1:
                 break
-        book.close()
-        return rows
+    except ImportFileError:
+        raise
+    except Exception as exc:  # openpyxl raises many kinds for a broken file (a bad
+        # shared-string index is an IndexError, text in a t="n" cell a ValueError...)
+        raise _unreadable_excel() from exc
+    finally:
+        if book is not None:
+            book.close()
+    return rows
+
+
+def read_table(filename: str, data: bytes) -> list[list[str]]:
+    """Return the rows of a CSV (UTF-8, comma or semicolon) or Excel (.xlsx) file as text.
+
+    At most MAX_ROWS + 1 rows and MAX_COLUMNS columns are read; a longer cell is refused.
+    """
+    name = filename.lower()
+    if name.endswith(".xlsx"):
+        return _read_xlsx(data)
     if name.endswith(".csv") or name.endswith(".txt"):
         try:
             text = data.decode("utf-8-sig")
@@ -207,7 +279,7 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
         rows = []
         try:
             for row in reader:
-                rows.append(row)
+                rows.append(_checked_row(len(rows) + 1, row))
                 if len(rows) > MAX_ROWS + 1:
                     break
         except csv.Error as exc:  # a cell over csv's limit (128 KiB), a NUL byte...

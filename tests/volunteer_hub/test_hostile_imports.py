@@ -1,0 +1,73 @@
+"""No upload can take the site down: hostile spreadsheets are a form error, read within caps."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pytest
+from sqlalchemy import func, select
+
+from tests import hostile_xlsx
+from tests.conftest import login
+from volunteer_hub.models import HelpRequest
+from volunteer_hub.services.intake import imports
+from volunteer_hub.services.intake.imports import ImportFileError, read_table
+
+
+def _post(client, data: bytes, name: str = "yeu-cau.xlsx"):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/requests/import",
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (hostile_xlsx.bad_shared_string, "Không đọc được"),
+        (hostile_xlsx.text_in_number_cell, "Không đọc được"),
+        (lambda: hostile_xlsx.bomb(64 * 1024 * 1024), "MB"),
+        (hostile_xlsx.single_huge_cell, "2000"),
+        (lambda: b"PK\x03\x04 not really a zip", "Không đọc được"),
+    ],
+    ids=["bad-shared-string", "t-n-text", "zip-bomb", "huge-cell", "not-a-zip"],
+)
+def test_a_hostile_excel_file_is_a_form_error(client, world, session, make, says):
+    login(client, world.a.coordinator.email)
+    before = session.scalar(select(func.count()).select_from(HelpRequest))
+    response = _post(client, make())
+    assert response.status_code == 422
+    assert says in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(HelpRequest)) == before
+
+
+def test_a_bomb_is_refused_before_it_is_unpacked():
+    data = hostile_xlsx.bomb()  # 640 MB of sheet XML, no <dimension>
+    assert len(data) < 8 * 1024 * 1024
+    tracemalloc.start()
+    with pytest.raises(ImportFileError):
+        read_table("bomb.xlsx", data)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024
+
+
+def test_a_sheet_claiming_every_column_is_read_only_as_wide_as_the_cap():
+    rows = read_table("wide.xlsx", hostile_xlsx.wide_claim())
+    assert len(rows) == imports.MAX_ROWS + 2 or len(rows) == 1499
+    assert max(len(r) for r in rows) == imports.MAX_COLUMNS
+    assert rows[0][0] == "Họ và tên"
+
+
+def test_rows_and_cells_are_capped_in_a_csv_too(client, world):
+    login(client, world.a.coordinator.email)
+    long_cell = ("beneficiary_name,commune\n" + "x" * 5000 + ",1\n").encode()
+    response = _post(client, long_cell, "yeu-cau.csv")
+    assert response.status_code == 422 and "2000" in response.get_data(as_text=True)
+    many = ("beneficiary_name,commune\n" + "a,1\n" * (imports.MAX_ROWS + 5)).encode()
+    response = _post(client, many, "yeu-cau.csv")
+    assert response.status_code == 422
+    wide = ("beneficiary_name," * 5000 + "\n").encode()
+    assert len(read_table("wide.csv", wide)[0]) == imports.MAX_COLUMNS
