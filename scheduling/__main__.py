@@ -49,7 +49,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     problem = _problem(args.problem)
     params = SolveParams(
-        time_limit_s=args.time_limit, seed=args.seed, solution_limit=args.solutions
+        time_limit_s=args.time_limit,
+        seed=args.seed,
+        solution_limit=args.solutions,
+        first_plan=args.first_plan,
     )
     plan = solve(problem, params)
     text = json.dumps(plan.to_json(), indent=2, ensure_ascii=False)
@@ -157,7 +160,18 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
         ) from None
     if any(n < 1 for n in sizes):
         raise InputError(f"--sizes: expected whole numbers >= 1, got {args.sizes!r}")
-    rows = peers.run_peers(sizes, args.time_limit, sys.stdout, args.seed, json_path)
+    if args.curve is not None:
+        try:
+            limits = [float(x) for x in args.curve.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(
+                f"--curve: expected seconds separated by commas, got {args.curve!r}"
+            ) from None
+        if any(x <= 0 for x in limits):
+            raise InputError(f"--curve: expected seconds > 0, got {args.curve!r}")
+        rows = peers.run_curve(sizes, limits or None, sys.stdout, args.seed, json_path)
+    else:
+        rows = peers.run_peers(sizes, args.time_limit, sys.stdout, args.seed, json_path)
     return 1 if any(r.violations for r in rows) else 0
 
 
@@ -191,6 +205,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="stop each search after N solutions: with --seed, the same plan on every run "
         "(as long as N is reached within the time limit)",
+    )
+    s.add_argument(
+        "--first-plan",
+        choices=("auto", "vroom", "greedy", "none"),
+        default="auto",
+        help="the plan the search starts from (default auto: VROOM if pyvroom is installed, "
+        "else greedy insertion; none with --solutions)",
     )
     s.set_defaults(func=cmd_solve)
 
@@ -234,6 +255,15 @@ def parser() -> argparse.ArgumentParser:
     pe.add_argument("--seed", type=int, default=0)
     pe.add_argument("--solomon", metavar="DIR", help="Solomon/Homberger files instead")
     pe.add_argument("--instances", metavar="C101,R101,...", help="with --solomon")
+    pe.add_argument(
+        "--curve",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="5,10,30,60",
+        help="quality against waiting time: ours and VROOM at each limit "
+        "(default 5,10,30,60 s, and 120 s from 1,500 visits)",
+    )
     pe.set_defaults(func=cmd_bench_peers)
     return p
 

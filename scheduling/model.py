@@ -545,6 +545,9 @@ class Stats:
         Extension: total distance in metres, ``None`` when unknown.
     teams_used : int
         Extension: number of teams with at least one visit.
+    first_plan : str
+        Extension: where the search's first plan came from (``vroom``, ``greedy``,
+        ``none``); empty for plans not made by :func:`scheduling.solve`.
     """
 
     served: int
@@ -553,6 +556,7 @@ class Stats:
     solve_s: float = 0.0
     distance_m: int | None = None
     teams_used: int = 0
+    first_plan: str = ""
 
 
 @dataclass(frozen=True)
@@ -948,6 +952,7 @@ def plan_from_json(data: Any) -> Plan:
         solve_s=_num(sd.get("solve_s", 0.0), "stats.solve_s"),
         distance_m=None if dist is None else round(_num(dist, "stats.distance_m")),
         teams_used=_int(sd.get("teams_used", 0), "stats.teams_used"),
+        first_plan=str(sd.get("first_plan", "")),
     )
     return Plan(routes=tuple(routes), unassigned=tuple(unassigned), stats=stats)
 
@@ -988,5 +993,6 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "solve_s": round(plan.stats.solve_s, 3),
             "distance_m": plan.stats.distance_m,
             "teams_used": plan.stats.teams_used,
+            **({"first_plan": plan.stats.first_plan} if plan.stats.first_plan else {}),
         },
     }

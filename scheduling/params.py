@@ -44,6 +44,13 @@ class SolveParams:
         solved in parallel (see :mod:`scheduling.decompose`).
     configs : sequence of SearchConfig or None
         Override the search portfolio (for measurements).
+    first_plan : str
+        The plan the search starts from (see :mod:`scheduling.firstplan`): ``"auto"``
+        (VROOM through ``pyvroom`` when it can be imported, else greedy insertion; none
+        with a ``solution_limit``), ``"vroom"``, ``"greedy"`` or ``"none"`` (OR-Tools'
+        own first solution). Problems solved decomposed start from none.
+    first_plan_share : float
+        The share of the time limit the first plan may take (VROOM's timeout).
     """
 
     time_limit_s: float = 10.0
@@ -57,3 +64,5 @@ class SolveParams:
     balance: bool = True
     decompose_above: int = 1200
     configs: Sequence[SearchConfig] | None = None
+    first_plan: str = "auto"
+    first_plan_share: float = 0.25

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from scheduling.decompose import solve_large
+from scheduling.firstplan import make as make_first_plan
 from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
@@ -183,6 +185,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     problem : Problem
     params : SolveParams, optional
 
+    With a first plan (``params.first_plan``, see :mod:`scheduling.firstplan`) the search
+    starts from it; ``plan.stats.first_plan`` says which one was used.
+
     Returns
     -------
     Plan
@@ -196,9 +201,15 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     routable = len(ctx.screening.allowed)
     if routable > params.decompose_above:
         tours = solve_large(ctx, params, started)
-        return assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+        plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+        return replace(plan, stats=replace(plan.stats, first_plan="none"))
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
-    routes = run_portfolio(inst, params, remaining, started)
+    initial, source = make_first_plan(ctx, inst, params, remaining)
+    remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
+    routes = run_portfolio(inst, params, remaining, started, initial=initial)
+    if routes is None and initial is not None:
+        routes = initial
     tours = [] if routes is None else tours_from_routes(inst, routes)
-    return assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+    plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
+    return replace(plan, stats=replace(plan.stats, first_plan=source))

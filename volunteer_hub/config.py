@@ -76,6 +76,9 @@ DEFAULTS: dict[str, Any] = {
     # Days after a household's last visit when its contact details are removed (counts stay):
     # `volunteer-hub privacy purge`, and the worker nightly.
     "RETENTION_DAYS": 180,
+    # Days after a volunteer's last drive or sign-up when their (and a minor's guardian's)
+    # personal details are removed, hours and counts staying: same command, same nightly job.
+    "VOLUNTEER_RETENTION_DAYS": 730,
     # How often the worker looks for queued plans, in seconds.
     "WORKER_PLANS_INTERVAL_S": 2,
     # --- SMS and the worker (docs/sms.md) ---
@@ -150,6 +153,7 @@ WHOLE_SETTINGS: dict[str, int] = {
     "PROXY_FIX": 0,
     "PLAN_WORKERS": 1,
     "RETENTION_DAYS": 1,
+    "VOLUNTEER_RETENTION_DAYS": 1,
     "SMS_CONCURRENCY": 1,
     "SMS_BATCH_SIZE": 1,
     "SMS_MAX_ATTEMPTS": 1,

@@ -145,11 +145,14 @@ def expire_links(app: Flask) -> Any:
 
 
 def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
-    """Remove households' contact details past the retention period (the service logs it)."""
+    """Remove households' and volunteers' details past their retention (the service logs it)."""
 
     def work() -> privacy.PurgeReport:
         days = privacy.retention_days(app.config)
-        return privacy.purge_contacts(db.session, days=days, actor="worker")
+        volunteer_days = privacy.retention_days(app.config, "VOLUNTEER_RETENTION_DAYS")
+        report = privacy.purge_contacts(db.session, days=days, actor="worker")
+        privacy.purge_volunteers(db.session, days=volunteer_days, actor="worker")
+        return report
 
     return _in_context(app, "privacy-purge", work)
 

@@ -226,8 +226,18 @@ def init_app(app: Flask) -> None:
         parts = [request.house, request.hamlet_label, request.commune.short_name]
         return ", ".join(p for p in parts if p)
 
+    def groupby_day(visits: list[Any]) -> list[tuple[date | None, list[Any]]]:
+        """Split visits in time order by their local day, so Saturday never runs into Sunday."""
+        groups: list[tuple[date | None, list[Any]]] = []
+        for visit in visits:
+            day = visit.starts_at.astimezone(local_zone()).date() if visit.starts_at else None
+            if not groups or groups[-1][0] != day:
+                groups.append((day, []))
+            groups[-1][1].append(visit)
+        return groups
+
     app.jinja_env.globals.update(label=label, today=today, label_choices=label_choices)
-    app.jinja_env.filters.update(short_address=short_address)
+    app.jinja_env.filters.update(short_address=short_address, groupby_day=groupby_day)
     app.jinja_env.filters.update(
         phone=national_format,
         map_options=commune_options,

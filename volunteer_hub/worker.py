@@ -137,6 +137,7 @@ def check_settings(
     """
     if "purge" in roles:
         retention_days(app.config)  # a nightly job that fails every night helps nobody
+        retention_days(app.config, "VOLUNTEER_RETENTION_DAYS")
     settings = SmsSettings.from_config(app.config)
     if not {"sms", "reconcile"} & set(roles):
         return settings, None

@@ -107,3 +107,29 @@ def test_peers_command_without_pyvroom_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setattr(peers, "has_vroom", lambda: False)
     assert main(["bench", "peers", "--sizes", "10"]) == 2
     assert "pip install -e '.[bench]'" in capsys.readouterr().err
+
+
+def test_peers_curve_prints_ours_and_vroom_at_each_limit(tmp_path):
+    pytest.importorskip("vroom")
+    out = tmp_path / "curve.json"
+    res = run("--sizes", "20", "--curve", "1,2", "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(out.read_text())
+    assert [(r["limit_s"], r["solver"]) for r in rows] == [
+        (1.0, "ours"),
+        (1.0, "vroom"),
+        (2.0, "ours"),
+        (2.0, "vroom"),
+    ]
+    assert all(r["violations"] == 0 for r in rows)
+    assert "vroom" in res.stdout and "min/visit" in res.stdout
+
+
+def test_peers_curve_default_limits_and_bad_values():
+    from scheduling.peers import curve_limits
+
+    assert curve_limits(1000) == [5.0, 10.0, 30.0, 60.0]
+    assert curve_limits(1500) == [5.0, 10.0, 30.0, 60.0, 120.0]
+    pytest.importorskip("vroom")
+    bad = run("--sizes", "20", "--curve", "5,x")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --curve")

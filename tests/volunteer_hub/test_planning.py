@@ -312,6 +312,80 @@ def test_route_sheets_and_exports_show_every_stop(client, session, dw):
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
 
 
+def test_exports_give_local_days_and_times_in_whole_minutes_and_words(
+    client, session, dw, artifacts
+):
+    import csv
+    import io
+    from datetime import date, time
+
+    from openpyxl import load_workbook
+
+    plan = solve(session, dw.drive)
+    placed = next(v for v in plan.visits if v.team and v.starts_at)
+    placed.starts_at = placed.starts_at.replace(second=36, microsecond=171000)
+    session.commit()
+    local = placed.starts_at.astimezone(TZ)
+    login(client, dw.coordinator.email)
+
+    response = client.get(f"/plans/{plan.id}/export.xlsx")
+    (artifacts / "plan-export.xlsx").write_bytes(response.data)
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert {"Ngày", "Bắt đầu", "Trạng thái"} <= set(header), header
+    row = next(r for r in rows[1:] if placed.request.reference in r)
+    day = row[header.index("Ngày")]
+    start = row[header.index("Bắt đầu")]
+    # Real Excel cells on the drive's clock (UTC+7), to the minute (36 s rounds up).
+    assert isinstance(day, date) and day.date() == local.date()  # openpyxl reads a datetime
+    assert isinstance(start, time) and start.second == 0 and start.microsecond == 0
+    minute = (local.replace(second=0, microsecond=0) + timedelta(minutes=1)).time()
+    assert start.replace(tzinfo=None) == minute
+    statuses = {r[header.index("Trạng thái")] for r in rows[1:]}
+    assert "scheduled" not in statuses and "planned" not in statuses and statuses
+    line_no = next(i for i, r in enumerate(rows, start=1) if r is row)
+    assert sheet.cell(line_no, header.index("Ngày") + 1).is_date
+    assert sheet.cell(line_no, header.index("Bắt đầu") + 1).number_format == "hh:mm"
+    with open(artifacts / "plan-export-openpyxl.txt", "w", encoding="utf-8") as out:
+        for values in rows:
+            out.write(" | ".join("" if v is None else str(v) for v in values) + "\n")
+
+    text = client.get(f"/plans/{plan.id}/export.csv").get_data(as_text=True)
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    line = next(r for r in table if placed.request.reference in r)
+    assert line[table[0].index("Ngày")] == local.date().isoformat()
+    assert line[table[0].index("Bắt đầu")] == minute.strftime("%H:%M")
+    assert "+00:00" not in text and "T0" not in text
+
+
+def test_the_review_groups_each_team_s_stops_under_their_day(client, session, dw, artifacts):
+    import re
+
+    plan = solve(session, dw.drive)
+    team = next(v.team for v in plan.visits if v.team)
+    stops = sorted((v for v in plan.visits if v.team == team), key=lambda v: v.starts_at)
+    sunday = stops[-1]
+    sunday.starts_at += timedelta(days=1)
+    sunday.ends_at += timedelta(days=1)
+    session.commit()
+    login(client, dw.coordinator.email)
+    page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    card = page[page.index(f'data-team="{team.code}"') :]
+    card = card[: card.index("</section>")]
+    days = re.findall(r'class="stops-day" data-day="([0-9-]+)">([^<]+)<', card)
+    saturday_day = stops[0].starts_at.astimezone(TZ).date()
+    assert [d for d, _ in days] == [
+        saturday_day.isoformat(),
+        (saturday_day + timedelta(days=1)).isoformat(),
+    ]
+    assert "Thứ Bảy" in days[0][1] and "Chủ Nhật" in days[1][1], days
+    # The moved visit sits under Sunday's heading, the others under Saturday's.
+    assert card.index(f"visit-{sunday.request.reference}") > card.index(days[1][0])
+    assert card.index(f"visit-{stops[0].request.reference}") < card.index(days[1][0])
+    (artifacts / "plan-review-days.html").write_text(page, encoding="utf-8")
+
+
 def test_the_review_page_and_its_map_data(client, session, dw):
     plan = solve(session, dw.drive)
     login(client, dw.coordinator.email)

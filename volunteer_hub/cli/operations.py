@@ -160,7 +160,7 @@ def drives_list(as_json: bool) -> None:
 
 @click.group("privacy")
 def privacy_group() -> None:
-    """Retention of households' personal data."""
+    """Retention of households' and volunteers' personal data."""
 
 
 #: At most this many purged reference codes are listed; the count is always exact.
@@ -173,20 +173,40 @@ PURGE_LISTED = 50
     type=click.IntRange(1, 36500),
     help="Keep contact details this many days after the last visit (default: VH_RETENTION_DAYS).",
 )
+@click.option(
+    "--volunteer-days",
+    type=click.IntRange(1, 36500),
+    help="Keep volunteers' and guardians' details this many days after their last drive or "
+    "sign-up (default: VH_VOLUNTEER_RETENTION_DAYS).",
+)
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
 @with_appcontext
-def privacy_purge(days: int | None, dry_run: bool) -> None:
-    """Remove households' contact details after the retention period; the last line is the count."""
+def privacy_purge(days: int | None, volunteer_days: int | None, dry_run: bool) -> None:
+    """Remove personal details after the retention periods; the last line is the request count.
+
+    Households' contact details go VH_RETENTION_DAYS after their last visit, volunteers' (and
+    a minor's guardian's) VH_VOLUNTEER_RETENTION_DAYS after their last drive or sign-up, from
+    every copy: records, SMS, visit notes, plan problem and result JSON, audit details.
+    """
     from flask import current_app
 
     from volunteer_hub.extensions import db
-    from volunteer_hub.services.privacy import RetentionError, purge_contacts, retention_days
+    from volunteer_hub.services.privacy import (
+        RetentionError,
+        purge_contacts,
+        purge_volunteers,
+        retention_days,
+    )
 
     try:
         days = days or retention_days(current_app.config)
+        volunteer_days = volunteer_days or retention_days(
+            current_app.config, "VOLUNTEER_RETENTION_DAYS"
+        )
     except RetentionError as exc:
         raise click.ClickException(str(exc)) from None
     report = purge_contacts(db.session, days=days, dry_run=dry_run, actor="cli")
+    people = purge_volunteers(db.session, days=volunteer_days, dry_run=dry_run, actor="cli")
     if dry_run:
         db.session.rollback()
     else:
@@ -203,6 +223,18 @@ def privacy_purge(days: int | None, dry_run: bool) -> None:
         click.echo(f"requests: {listed}" + (f" and {more} more" if more > 0 else ""))
     click.echo(f"{verb} the texts and numbers of {report.messages} SMS")
     click.echo(f"{verb} the texts and numbers of {report.inbound} inbound SMS")
-    if not dry_run and report.requests:
+    click.echo(
+        f"volunteer retention {volunteer_days} days: volunteers whose last drive or sign-up "
+        f"was before {people.cutoff.isoformat(timespec='minutes')}"
+    )
+    click.echo(
+        f"{verb} the personal details of {people.volunteers} volunteer(s) "
+        f"({people.guardians} with a guardian) and {people.messages} SMS to them"
+    )
+    if people.ids:
+        listed = ", ".join(str(i) for i in people.ids[:PURGE_LISTED])
+        more = len(people.ids) - PURGE_LISTED
+        click.echo(f"volunteers: {listed}" + (f" and {more} more" if more > 0 else ""))
+    if not dry_run and (report.requests or people.volunteers):
         click.echo("recorded in the audit log (action: purge)")
     click.echo(str(report.requests))

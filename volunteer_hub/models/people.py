@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from volunteer_hub.models.base import Base, enum_column, utcnow
 from volunteer_hub.models.catalogue import Skill
 from volunteer_hub.models.places import Commune, Hamlet
+from volunteer_hub.models.search import keep_search_text, trigram_index
 
 
 class VolunteerKind(enum.StrEnum):
@@ -62,6 +63,7 @@ class Volunteer(Base):
     __tablename__ = "volunteer"
     __table_args__ = (
         CheckConstraint("max_visits_per_day BETWEEN 1 AND 12", name="max_visits_range"),
+        trigram_index("volunteer"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,6 +73,8 @@ class Volunteer(Base):
     phone_verified_at: Mapped[datetime | None]
     kind: Mapped[VolunteerKind] = mapped_column(enum_column(VolunteerKind))
     school_or_unit: Mapped[str | None] = mapped_column(String(160))
+    # Name and school folded for search (models/search.py keeps it in step).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     date_of_birth: Mapped[date] = mapped_column(Date)
     guardian_name: Mapped[str | None] = mapped_column(String(120))
     guardian_phone: Mapped[str | None] = mapped_column(String(20))
@@ -92,6 +96,8 @@ class Volunteer(Base):
     source: Mapped[str] = mapped_column(String(20), default="web")
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the retention purge removed the personal details (VH_VOLUNTEER_RETENTION_DAYS).
+    contact_purged_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     approved_at: Mapped[datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -168,3 +174,6 @@ class VolunteerAbsence(Base):
     first_day: Mapped[date] = mapped_column(Date)
     last_day: Mapped[date] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(String(200))
+
+
+keep_search_text(Volunteer, "full_name", "school_or_unit")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from volunteer_hub.models.base import Base, enum_column, utcnow
 from volunteer_hub.models.catalogue import Service
 from volunteer_hub.models.places import Commune, Hamlet
+from volunteer_hub.models.search import keep_search_text, trigram_index
 
 
 class RequestStatus(enum.StrEnum):
@@ -104,6 +105,7 @@ class HelpRequest(Base):
     __table_args__ = (
         CheckConstraint("priority BETWEEN 1 AND 5", name="priority_range"),
         CheckConstraint("people_count BETWEEN 1 AND 20", name="people_count_range"),
+        trigram_index("help_request"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,6 +140,8 @@ class HelpRequest(Base):
     # Free text when the hamlet or residential group is not in our list.
     hamlet_name: Mapped[str | None] = mapped_column(String(120))
     house: Mapped[str | None] = mapped_column(String(200))
+    # Reference, names and house folded for search (models/search.py keeps it in step).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     landmark: Mapped[str | None] = mapped_column(String(300))
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
@@ -211,3 +215,6 @@ class RequestWindow(Base):
     )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
+
+
+keep_search_text(HelpRequest, "reference", "beneficiary_name", "contact_name", "house")

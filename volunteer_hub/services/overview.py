@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -20,6 +20,7 @@ from volunteer_hub.models import (
     VolunteerStatus,
     utcnow,
 )
+from volunteer_hub.models.search import contains
 from volunteer_hub.services import access
 
 
@@ -59,16 +60,8 @@ def filter_requests(
     if filters.older_than_days:
         cutoff = (now or utcnow()) - timedelta(days=filters.older_than_days)
         query = query.where(HelpRequest.created_at <= cutoff)
-    if filters.text:
-        like = f"%{filters.text.strip()[:60]}%"
-        query = query.where(
-            or_(
-                HelpRequest.reference.ilike(like),
-                HelpRequest.beneficiary_name.ilike(like),
-                HelpRequest.contact_name.ilike(like),
-                HelpRequest.house.ilike(like),
-            )
-        )
+    if filters.text and filters.text.strip():
+        query = query.where(contains(HelpRequest.search_text, filters.text))
     return query.order_by(HelpRequest.priority.desc(), HelpRequest.created_at, HelpRequest.id)
 
 
@@ -93,11 +86,8 @@ def volunteers_query(user: User, filters: VolunteerFilters) -> Select[tuple[Volu
         query = query.where(Volunteer.home_commune_id == filters.commune_id)
     if filters.status:
         query = query.where(Volunteer.status == filters.status)
-    if filters.text:
-        like = f"%{filters.text.strip()[:60]}%"
-        query = query.where(
-            or_(Volunteer.full_name.ilike(like), Volunteer.school_or_unit.ilike(like))
-        )
+    if filters.text and filters.text.strip():
+        query = query.where(contains(Volunteer.search_text, filters.text))
     return query.order_by(Volunteer.full_name, Volunteer.id)
 
 

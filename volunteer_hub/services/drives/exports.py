@@ -6,14 +6,16 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from volunteer_hub.i18n import localized
+from volunteer_hub.i18n import local_zone, localized
+from volunteer_hub.labels import label
 from volunteer_hub.models import Plan, Team, Visit, Volunteer
 from volunteer_hub.phones import national_format
 from volunteer_hub.services.intake.help_requests import effective_point
@@ -138,10 +140,22 @@ def _safe_cell(value: Any) -> Any:
     return value
 
 
-def _rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
+def _local_minute(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Return ``moment`` on the drive's clock, to the nearest whole minute, without a zone."""
+    local = moment.astimezone(tz).replace(tzinfo=None)
+    rounded = local.replace(second=0, microsecond=0)
+    if local - rounded >= timedelta(seconds=30):
+        rounded += timedelta(minutes=1)
+    return rounded
+
+
+def _rows(plan: Plan, tz: ZoneInfo | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Return the header and one row per visit; day, start and end are local date/time values."""
+    tz = tz or local_zone()
     header = [
         _("Team"),
         _("Order"),
+        _("Day"),
         _("Start"),
         _("End"),
         _("Code"),
@@ -169,12 +183,18 @@ def _rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
     )
     for visit in order:
         request = visit.request
+        start = _local_minute(visit.starts_at, tz) if visit.starts_at else None
+        end = _local_minute(visit.ends_at, tz) if visit.ends_at else None
+        why = visit.unassigned_detail or (
+            label("reason", visit.unassigned_reason) if visit.unassigned_reason else ""
+        )
         rows.append(
             [
                 visit.team.code if visit.team else "",
                 visit.seq or "",
-                visit.starts_at.isoformat() if visit.starts_at else "",
-                visit.ends_at.isoformat() if visit.ends_at else "",
+                start.date() if start else "",
+                start.time() if start else "",
+                end.time() if end else "",
                 request.reference,
                 request.priority,
                 request.beneficiary_name,
@@ -183,11 +203,20 @@ def _rows(plan: Plan) -> tuple[list[str], list[list[Any]]]:
                 request.landmark or "",
                 "; ".join(localized(s) for s in request.services),
                 request.notes or "",
-                visit.status.value,
-                visit.unassigned_detail or visit.unassigned_reason or "",
+                label("visit_status", visit.status),
+                why,
             ]
         )
     return header, rows
+
+
+def _text(value: Any) -> Any:
+    """Write a day as 2026-12-05 and a time as 14:07 (whole minutes) in a CSV cell."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value
 
 
 def plan_csv(plan: Plan) -> bytes:
@@ -196,7 +225,7 @@ def plan_csv(plan: Plan) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows([[_safe_cell(v) for v in row] for row in rows])
+    writer.writerows([[_safe_cell(_text(v)) for v in row] for row in rows])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -209,8 +238,17 @@ def plan_xlsx(plan: Plan) -> bytes:
     sheet.append(header)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+    day_col, start_col, end_col = 3, 4, 5
     for row in rows:
         sheet.append([_safe_cell(v) for v in row])
+        line = sheet.max_row
+        if row[day_col - 1]:
+            sheet.cell(line, day_col).number_format = "dd/mm/yyyy"
+        for col in (start_col, end_col):
+            if row[col - 1]:
+                sheet.cell(line, col).number_format = "hh:mm"
+    for col, width in ((day_col, 12), (start_col, 8), (end_col, 8)):
+        sheet.column_dimensions[sheet.cell(1, col).column_letter].width = width
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)

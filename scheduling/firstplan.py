@@ -1,0 +1,241 @@
+"""A first plan for the OR-Tools search (``SolveParams.first_plan``).
+
+OR-Tools' own first solution (PATH_CHEAPEST_ARC) is built arc by arc and the guided local
+search then spends much of its time repairing it. Starting instead from a good complete
+plan leaves the whole search to improve it. Two makers:
+
+* ``vroom``: VROOM through ``pyvroom`` (a main dependency; optional at run time) on a
+  *relaxation* of the problem. VROOM has no limit shared by several vehicles, so every
+  shift of a team may take the team's whole ``max_visits``; the repair below brings the
+  plan back under the full rules. VROOM gets ``first_plan_share`` of the time limit, with
+  exploration level 1 above :data:`VROOM_LIGHT_ABOVE` nodes (at level 5 a 1,000-visit
+  weekend took 103 s for a 60 s limit: VROOM checks its timeout only between searches).
+* ``greedy``: cheapest insertion from empty tours (:func:`scheduling.insertion.fill`),
+  pinned visits first, then most urgent first.
+
+``auto`` (the default) uses VROOM when ``pyvroom`` can be imported and greedy insertion
+otherwise; with a ``solution_limit`` (deterministic runs) it uses none, since VROOM's
+plan depends on its timeout, and with ``minimize_vehicles`` (Solomon's fewest tours, whose
+portfolio was measured without one) none too.
+
+Repair, in the instance's own terms, so that OR-Tools accepts the plan as it is:
+
+1. the tours are timed by :func:`scheduling.timeline.build_route` (a stop that cannot be
+   timed is dropped) and left-out visits that still fit are inserted;
+2. a team over its ``max_visits`` over all its shifts, or a shift over its share
+   (:func:`scheduling.solver.shift_caps`, which the model uses above 200 visits), drops
+   its least urgent unpinned visits;
+3. every visit goes to the node of its window that the tour reaches in time.
+
+The routes are then read with ``ReadAssignmentFromRoutes``; when OR-Tools refuses them
+(which would make it start from nothing without a word), VROOM's plan falls back to the
+greedy one, and that to none. The maker that was used is recorded in
+``Plan.stats.first_plan``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from scheduling.insertion import PlacedTour, fill
+from scheduling.instance import Instance
+from scheduling.model import Problem
+from scheduling.params import SolveParams
+from scheduling.solver import Model, Weights, shift_caps
+from scheduling.timeline import TourFailure, build_route
+from scheduling.tours import Context, Tour
+
+FIRST_PLANS = ("auto", "vroom", "greedy", "none")
+VROOM_LIGHT_ABOVE = 600
+"""Above this many nodes VROOM runs at exploration level 1 instead of 5."""
+
+
+def has_pyvroom() -> bool:
+    """Whether ``pyvroom`` can be imported."""
+    try:
+        import vroom  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose(params: SolveParams, inst: Instance) -> str:
+    """Which first plan to make for this solve: ``vroom``, ``greedy`` or ``none``."""
+    mode = params.first_plan
+    if mode not in FIRST_PLANS:
+        raise ValueError(f"first_plan must be one of {', '.join(FIRST_PLANS)}, not {mode!r}")
+    if mode == "none" or inst.n_visits == 0 or inst.fixed:
+        return "none"
+    if mode == "auto":
+        # Deterministic runs, and Solomon's fewest-tours search (measured without one).
+        if params.solution_limit is not None or params.minimize_vehicles:
+            return "none"
+        return "vroom" if has_pyvroom() else "greedy"
+    if mode == "vroom" and not has_pyvroom():
+        return "greedy"
+    return mode
+
+
+def vroom_tours(ctx: Context, seconds: float, nodes: int) -> list[Tour]:
+    """VROOM's tours for the relaxed problem (every shift may take its team's limit)."""
+    from datetime import timedelta
+
+    from scheduling.vroom_bridge import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
+
+    inp, vehicles, visit_of = vroom_input(ctx, share_limits=False)
+    sol = inp.solve(
+        exploration_level=1 if nodes > VROOM_LIGHT_ABOVE else VROOM_EXPLORATION,
+        nb_threads=VROOM_THREADS,
+        timeout=timedelta(seconds=max(0.1, seconds)),
+    )
+    order: dict[int, list[str]] = {}
+    for route in sol.to_dict().get("routes", []):
+        vid = int(route["vehicle"])
+        for s in route["steps"]:
+            if s.get("type") == "job":
+                order.setdefault(vid, []).append(visit_of[int(s["id"])])
+    return [Tour(vehicles[k][0], vehicles[k][1], ids) for k, ids in sorted(order.items()) if ids]
+
+
+def _timed(ctx: Context, tours: Sequence[Tour]) -> dict[tuple[int, int], PlacedTour]:
+    """Time the tours, dropping any stop that cannot be timed."""
+    problem = ctx.problem
+    placed: dict[tuple[int, int], PlacedTour] = {}
+    for tour in tours:
+        team = problem.teams[tour.team]
+        ids = list(tour.visit_ids)
+        while ids:
+            route = build_route(problem, ctx.travel, ctx.clock, team, tour.shift, ids)
+            if not isinstance(route, TourFailure):
+                placed[(tour.team, tour.shift)] = PlacedTour(tour.team, tour.shift, ids, route)
+                break
+            del ids[min(route.position, len(ids) - 1)]
+    return placed
+
+
+def _trim(ids: list[str], limit: int, problem: Problem) -> list[str]:
+    """Keep at most ``limit`` visits, dropping the least urgent unpinned ones first."""
+    if len(ids) <= limit:
+        return ids
+    order = sorted(
+        range(len(ids)),
+        key=lambda i: (
+            problem.visit(ids[i]).pinned_team is not None,
+            problem.visit(ids[i]).priority,
+            -i,
+        ),
+    )
+    drop = set(order[: len(ids) - limit])
+    return [v for i, v in enumerate(ids) if i not in drop]
+
+
+def to_routes(
+    ctx: Context, inst: Instance, placed: dict[tuple[int, int], PlacedTour]
+) -> list[list[int]]:
+    """The placed tours as routes of instance nodes, under the model's visit limits."""
+    problem = ctx.problem
+    caps = shift_caps(inst)
+    per_vehicle: dict[int, list[str]] = {}
+    for (ti, si), p in placed.items():
+        k = inst.vehicle_index(ti, si)
+        if k is not None:
+            per_vehicle[k] = _trim(list(p.visit_ids), caps[k], problem)
+    # A team's limit over all its shifts: trim its longest tours first.
+    for team, limit in inst.max_visits.items():
+        ks = [k for k in per_vehicle if inst.vehicles[k].team == team]
+        while sum(len(per_vehicle[k]) for k in ks) > limit:
+            k = max(ks, key=lambda x: len(per_vehicle[x]))
+            per_vehicle[k] = _trim(per_vehicle[k], len(per_vehicle[k]) - 1, problem)
+    nodes_of: dict[str, list[int]] = {}
+    for n, vid in enumerate(inst.visit_ids):
+        nodes_of.setdefault(vid, []).append(n)
+    routes: list[list[int]] = [[] for _ in inst.vehicles]
+    for k, ids in per_vehicle.items():
+        v = inst.vehicles[k]
+        m = inst.ticks[v.mode]
+        t, at = v.t0, v.start_node
+        for vid in ids:
+            best = None
+            for n in nodes_of.get(vid, ()):
+                if k not in inst.allowed[n]:
+                    continue
+                arrive = t + int(inst.service[at]) + int(m[at, n])
+                a, b = inst.windows[n][0] if inst.windows[n] else (v.t0, v.t1)
+                start = max(arrive, a)
+                fits = start <= b and start + int(inst.service[n]) <= v.t1
+                if fits and (best is None or start < best[1]):
+                    best = (n, start)
+            if best is None:  # not reachable in the instance's terms: leave it out
+                continue
+            routes[k].append(best[0])
+            at, t = best[0], best[1]
+    return routes
+
+
+def greedy_placed(ctx: Context) -> dict[tuple[int, int], PlacedTour]:
+    """Cheapest insertion from empty tours."""
+    problem = ctx.problem
+    placed: dict[tuple[int, int], PlacedTour] = {}
+    left = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
+    fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    return placed
+
+
+def make(
+    ctx: Context, inst: Instance, params: SolveParams, time_s: float
+) -> tuple[list[list[int]] | None, str]:
+    """Make the first plan; return its routes (instance nodes) and its maker's name.
+
+    Returns ``(None, "none")`` when no first plan is wanted or none was accepted.
+    """
+    maker = choose(params, inst)
+    if maker == "none":
+        return None, "none"
+    until = time.monotonic() + time_s * params.first_plan_share
+    weights = Weights.for_instance(
+        inst,
+        params.minimize_vehicles,
+        params.balance,
+        int(round(params.vehicle_fixed_cost_min * 60_000)),
+    )
+    judge = Model(inst, weights, params.balance and weights.balance_weight > 1)
+    makers = ["vroom", "greedy"] if maker == "vroom" else ["greedy"]
+    for name in makers:
+        if name == "vroom":
+            # The judge model was built meanwhile: VROOM gets what is left of the share.
+            tours = vroom_tours(ctx, until - time.monotonic(), inst.n_nodes)
+            placed = _timed(ctx, tours)
+            served = {v for p in placed.values() for v in p.visit_ids}
+            left = [
+                v.id
+                for v in ctx.problem.visits
+                if v.id in ctx.screening.allowed and v.id not in served
+            ]
+            # Trim first, so that what is inserted after respects the team limits.
+            _trim_teams(ctx, placed)
+            fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+        else:
+            placed = greedy_placed(ctx)
+        routes = to_routes(ctx, inst, placed)
+        if judge.assignment_from(routes) is not None:
+            return routes, name
+    return None, "none"
+
+
+def _trim_teams(ctx: Context, placed: dict[tuple[int, int], PlacedTour]) -> None:
+    """Bring each team under its ``max_visits`` (VROOM's relaxation ignores the sharing)."""
+    problem = ctx.problem
+    for ti, team in enumerate(problem.teams):
+        if team.max_visits is None:
+            continue
+        keys = [k for k in placed if k[0] == ti]
+        while sum(len(placed[k].visit_ids) for k in keys) > team.max_visits:
+            k = max(keys, key=lambda x: len(placed[x].visit_ids))
+            ids = _trim(list(placed[k].visit_ids), len(placed[k].visit_ids) - 1, problem)
+            retimed = _timed(ctx, [Tour(ti, k[1], ids)])
+            if k in retimed:
+                placed[k] = retimed[k]
+            else:
+                del placed[k]
+                keys.remove(k)

@@ -1,0 +1,97 @@
+"""The first plan the OR-Tools search starts from (``SolveParams.first_plan``).
+
+VROOM's relaxation lets every shift of a team take the team's whole ``max_visits``: the
+repair must bring it back under the shared limit, or OR-Tools refuses the plan. Without
+``pyvroom`` the planner falls back to greedy insertion.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import pytest
+from planner_factories import AFTERNOON, FAST, MORNING, near, problem, team, visit
+
+from scheduling import check, solve
+from scheduling.firstplan import choose, make
+from scheduling.instance import Instance
+from scheduling.model import Plan
+from scheduling.solver import Model, Weights
+from scheduling.tours import Context
+
+TIMED = replace(FAST, solution_limit=None, time_limit_s=3)
+
+
+def two_shift_problem(limit: int = 3):
+    """One team, two shifts, a shared limit of ``limit`` visits, eight visits nearby."""
+    t = team("T1", shifts=(MORNING, AFTERNOON), max_visits=limit)
+    vs = [visit(f"V{i}", location=near(200 * i, 100), priority=1 + i % 5) for i in range(8)]
+    return problem([t], vs)
+
+
+def blocked_vroom(monkeypatch):
+    # ``import vroom`` raises ImportError when its sys.modules entry is None.
+    monkeypatch.setitem(sys.modules, "vroom", None)
+
+
+def test_greedy_first_plan_is_recorded_and_valid():
+    p = two_shift_problem()
+    plan = solve(p, replace(TIMED, first_plan="greedy"))
+    assert plan.stats.first_plan == "greedy"
+    assert check(p, plan) == []
+    assert plan.stats.served == 3  # the shared limit, not 3 per shift
+
+
+def test_vroom_relaxation_is_repaired_under_the_shared_limit():
+    pytest.importorskip("vroom")
+    p = two_shift_problem(limit=3)
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    routes, source = make(ctx, inst, replace(TIMED, first_plan="vroom"), 2.0)
+    assert source == "vroom"
+    assert routes is not None and sum(len(r) for r in routes) == 3
+    # The most urgent visits are kept when the relaxation has to give way.
+    kept = sorted(int(inst.priority[n]) for r in routes for n in r)
+    assert kept == [3, 4, 5]
+    weights = Weights.for_instance(inst, False, True)
+    assert Model(inst, weights, True).assignment_from(routes) is not None
+
+
+def test_auto_uses_vroom_when_installed():
+    pytest.importorskip("vroom")
+    p = two_shift_problem()
+    plan = solve(p, TIMED)
+    assert plan.stats.first_plan == "vroom"
+    assert check(p, plan) == []
+
+
+def test_without_pyvroom_auto_and_vroom_fall_back_to_greedy(monkeypatch):
+    blocked_vroom(monkeypatch)
+    p = two_shift_problem()
+    for asked in ("auto", "vroom"):
+        plan = solve(p, replace(TIMED, first_plan=asked))
+        assert plan.stats.first_plan == "greedy"
+        assert check(p, plan) == []
+        assert plan.stats.served == 3
+
+
+def test_solution_limit_means_no_first_plan_unless_asked():
+    p = two_shift_problem()
+    assert solve(p, FAST).stats.first_plan == "none"
+    assert solve(p, replace(FAST, first_plan="greedy")).stats.first_plan == "greedy"
+
+
+def test_unknown_first_plan_is_refused():
+    p = two_shift_problem()
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    with pytest.raises(ValueError, match="first_plan"):
+        choose(replace(FAST, first_plan="best"), inst)
+
+
+def test_first_plan_survives_json():
+    p = two_shift_problem()
+    plan = solve(p, replace(TIMED, first_plan="greedy"))
+    again = Plan.from_json(plan.to_json())
+    assert again.stats.first_plan == "greedy"
