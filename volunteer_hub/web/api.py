@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.i18n import local_zone
-from volunteer_hub.models import Plan, PlanStatus, RequestSource, Role, User
+from volunteer_hub.models import Drive, Plan, PlanStatus, RequestSource, Role, User
 from volunteer_hub.security import client_ip
-from volunteer_hub.services import access, overview
+from volunteer_hub.services import access
 from volunteer_hub.services.drives import planning
 from volunteer_hub.services.intake import readback
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.web import paging
 from volunteer_hub.web.idempotency import idempotent
 from volunteer_hub.web.problems import field_problem, problem
 from volunteer_hub.web.query import PeriodError, parse_period
@@ -129,10 +132,40 @@ def _plan_summary(plan: Plan) -> dict[str, object]:
 @bp.get("/drives")
 @token_required(*STAFF)
 def drives():  # type: ignore[no-untyped-def]
-    """List the drives the token's account may see, newest first."""
+    """List the drives the token's account may see, newest first, a page at a time.
+
+    The plans are read as summaries (id, version, status, published): never their problem or
+    plan JSON, which can be megabytes per plan.
+    """
     user: User = g.api_user
-    rows = db.session.scalars(overview.drives_query(user)).all()
-    return jsonify(
+    try:
+        page = paging.parse_page()
+    except FieldErrors as exc:
+        return field_problem(exc.errors)
+    query = access.drives_for(user).options(
+        selectinload(Drive.communes), selectinload(Drive.blocks)
+    )
+    if page.before is not None:
+        query = query.where(Drive.id < page.before)
+    rows = list(db.session.scalars(query.order_by(Drive.id.desc()).limit(page.limit + 1)))
+    shown = rows[: page.limit]
+    plans: dict[int, list[dict[str, object]]] = {d.id: [] for d in shown}
+    if shown:
+        for plan in db.session.execute(
+            select(Plan.id, Plan.drive_id, Plan.version, Plan.status, Plan.published_at)
+            .where(Plan.drive_id.in_(list(plans)))
+            .order_by(Plan.drive_id, Plan.version)
+        ):
+            plans[plan.drive_id].append(
+                {
+                    "id": plan.id,
+                    "version": plan.version,
+                    "status": plan.status.value,
+                    "published": plan.published_at is not None,
+                }
+            )
+    following = paging.next_url(".drives", page, [d.id for d in rows])
+    response = jsonify(
         drives=[
             {
                 "id": d.id,
@@ -140,11 +173,13 @@ def drives():  # type: ignore[no-untyped-def]
                 "status": d.status.value,
                 "first_day": d.first_day.isoformat() if d.first_day else None,
                 "communes": [c.code for c in d.communes],
-                "plans": [_plan_summary(p) for p in d.plans],
+                "plans": plans[d.id],
             }
-            for d in rows
-        ]
+            for d in shown
+        ],
+        next=following,
     )
+    return paging.add_link(response, following)
 
 
 @bp.post("/drives/<id:drive_id>/plans")

@@ -81,6 +81,32 @@ COMMON_ERRORS = {
 }
 
 
+#: ?limit= and ?cursor= of every list (web/paging.py).
+PAGE_PARAMETERS = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "Rows per page (50 unless given)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "required": False,
+        "description": "Opaque: copy it from the previous page's `next`",
+        "schema": {"type": "string", "maxLength": 100},
+    },
+]
+NEXT_LINK = {
+    "description": "The next page's URL, or null on the last page",
+    "type": ["string", "null"],
+}
+LINK_HEADER = {
+    "description": 'RFC 8288 `<URL>; rel="next"` when there is a next page',
+    "schema": {"type": "string"},
+}
+
 #: A date query argument that may be left empty, as an HTML form sends an unset date field.
 OPTIONAL_DATE = {
     "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]
@@ -484,21 +510,36 @@ def build_spec(app: Flask) -> dict[str, Any]:
         "get": {
             "summary": "The drives the account may see (coordinators: their communes)",
             "operationId": "listDrives",
+            "description": (
+                "A page at a time, newest first (keyset on id): follow `next` (or the `Link` "
+                "header) until it is null; drives added meanwhile never shift the pages left."
+            ),
+            "parameters": PAGE_PARAMETERS,
             "responses": {
                 "200": {
                     "description": "Drives, newest first",
+                    "headers": {"Link": LINK_HEADER},
                     "content": {
                         "application/json": {
                             "schema": {
                                 "type": "object",
-                                "required": ["drives"],
+                                "required": ["drives", "next"],
                                 "properties": {
                                     "drives": {
                                         "type": "array",
                                         "items": {"$ref": "#/components/schemas/Drive"},
-                                    }
+                                    },
+                                    "next": NEXT_LINK,
                                 },
                             }
+                        }
+                    },
+                },
+                "422": {
+                    "description": "A bad limit or cursor",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/FieldErrors"}
                         }
                     },
                 },
