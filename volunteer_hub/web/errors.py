@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from volunteer_hub.extensions import db, login_manager
 from volunteer_hub.services.access import NotVisibleError
-from volunteer_hub.web.problems import is_api_request, problem
+from volunteer_hub.web.problems import is_api_request, problem, titles
 
 
 def wants_json() -> bool:
@@ -26,28 +26,12 @@ def wants_json() -> bool:
     )
 
 
-def _messages() -> dict[int, str]:
-    return {
-        400: _("The request could not be understood."),
-        401: _("Please sign in."),
-        403: _("You are not allowed to see this page."),
-        404: _("This page does not exist, or you are not allowed to see it."),
-        405: _("This action is not allowed here."),
-        409: _("Someone else changed this in the meantime. Please reload and try again."),
-        413: _("What you sent is too large."),
-        415: _("This type of content is not accepted."),
-        422: _("Some fields need attention."),
-        429: _("Too many attempts. Please wait a minute and try again."),
-        500: _("Something went wrong on our side. Please try again later."),
-        503: _("The service is temporarily unavailable. Please try again in a few minutes."),
-    }
-
-
 def render_error(code: int, message: str | None = None) -> tuple[Response | str, int]:
     """Render an error in the form the client expects."""
     if is_api_request():
         return problem(code, message), code
-    text = message or _messages().get(code, _messages()[500])
+    known = titles()  # one table of messages for the pages and the API
+    text = message or known.get(code, known[500])
     if wants_json():
         return jsonify(error={"code": code, "message": text}), code
     return render_template("error.html", code=code, message=text), code
