@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.models.base import Base, enum_column, utcnow
@@ -152,8 +152,11 @@ class HelpRequest(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     consent_at: Mapped[datetime]
     consent_version: Mapped[str] = mapped_column(String(20))
-    # Set when the same phone and address came in recently; a coordinator decides.
+    # Set when the same phone and address, or the same name (folded) at the same house or
+    # hamlet, came in before; a coordinator decides.
     possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"))
+    # A coordinator checked the flag and said it is another household: planning keeps both.
+    not_duplicate: Mapped[bool] = mapped_column(default=False, server_default=false())
     follow_up_of_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"))
     follow_up_reason: Mapped[str | None] = mapped_column(String(300))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

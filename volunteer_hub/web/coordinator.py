@@ -10,8 +10,9 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import HamletKind, RequestStatus, Skill, VolunteerStatus
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit, overview
+from volunteer_hub.services.intake import help_requests
 from volunteer_hub.services.reference.places import PlaceError, add_hamlet, find_commune
-from volunteer_hub.services.validation import is_code, parse_whole, search_text
+from volunteer_hub.services.validation import FieldErrors, is_code, parse_whole, search_text
 from volunteer_hub.web.forms import HamletForm
 from volunteer_hub.web.query import id_arg, page_arg
 from volunteer_hub.web.staff import staff_blueprint
@@ -76,6 +77,32 @@ def request_detail(request_id: int):  # type: ignore[no-untyped-def]
     )
     db.session.commit()
     return render_template("coordinator/request_detail.html", record=record)
+
+
+@bp.post("/requests/<id:request_id>/not-duplicate")
+def request_not_duplicate(request_id: int):  # type: ignore[no-untyped-def]
+    """Say a request flagged as a possible duplicate is another household (or take it back)."""
+    record = access.visible_request(db.session, current_user, request_id)
+    try:
+        help_requests.mark_not_duplicate(
+            db.session,
+            record,
+            user=current_user,
+            not_duplicate=request.form.get("value", "yes") != "no",
+            ip=client_ip(),
+        )
+    except FieldErrors as exc:
+        db.session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for(".request_detail", request_id=record.id)), 303
+    db.session.commit()
+    if record.not_duplicate:
+        flash(_("Marked as not a duplicate: both requests will be planned."), "success")
+    else:
+        flash(_("Marked again as a possible duplicate."), "success")
+    return redirect(url_for(".request_detail", request_id=record.id)), 303
 
 
 @bp.get("/volunteers")

@@ -198,6 +198,14 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
         max_per_page=200,
     )
     included = {dr.request_id for dr in drive.requests}
+    held = planning.duplicate_holds(drive)
+    requests_by_id = {dr.request_id: dr.request for dr in drive.requests}
+    held_list = [
+        {"request": requests_by_id[request_id], "original": original}
+        for request_id, original in sorted(
+            held.items(), key=lambda item: requests_by_id[item[0]].reference
+        )
+    ]
     hamlets = db.session.scalars(
         db.select(Hamlet)
         .where(Hamlet.commune_id.in_(sorted(drive.commune_ids)))
@@ -210,6 +218,8 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
         page=page,
         filters=filters,
         included=included,
+        held=held,
+        held_list=held_list,
         filter_args=FILTER_ARGS,
         hamlets=hamlets,
         services=services,

@@ -76,8 +76,15 @@ def _review_context(plan: Plan, errors: list[str] | None = None) -> dict[str, An
     others = [p for p in plan.drive.plans if p.id != plan.id and p.status is PlanStatus.DONE]
     tz = local_zone()
     days = sorted({b.starts_at.astimezone(tz).date() for b in plan.drive.blocks})
+    requests_by_ref = {dr.request.reference: dr.request for dr in plan.drive.requests}
+    duplicates = [
+        {"request": requests_by_ref[ref], "original": original}
+        for ref, original in sorted((plan.params or {}).get("duplicates", {}).items())
+        if ref in requests_by_ref
+    ]
     return {
         "days": [(d.isoformat(), format_date(d, "EEEE dd/MM")) for d in days],
+        "duplicates": duplicates,
         "plan": plan,
         "drive": plan.drive,
         "routes": routes,

@@ -156,6 +156,28 @@ def declined_team_codes(session: Session, drive: Drive) -> dict[int, set[str]]:
     return forbidden
 
 
+def duplicate_holds(drive: Drive) -> dict[int, HelpRequest]:
+    """Return, per request id, the request of the same drive it is likely a duplicate of.
+
+    One household gets one visit: a request flagged as a possible duplicate of another request
+    that is also in the drive and still to be visited stays out of planning, unless a
+    coordinator marked it "not a duplicate". The drive's pages say which and why.
+    """
+    in_drive = {link.request_id: link.request for link in drive.requests}
+    held: dict[int, HelpRequest] = {}
+    for request_id, request in in_drive.items():
+        original = in_drive.get(request.possible_duplicate_of_id or 0)
+        if (
+            original is not None
+            and original.id != request_id
+            and not request.not_duplicate
+            and request.status in PLANNABLE
+            and original.status in PLANNABLE
+        ):
+            held[request_id] = original
+    return held
+
+
 def build_problem(
     session: Session,
     drive: Drive,
@@ -197,9 +219,10 @@ def build_problem(
     team_codes = {t.id for t in teams}
     drive_windows = tuple(scheduling.Window(b.starts_at, b.ends_at) for b in drive.blocks)
     visits = []
+    held = duplicate_holds(drive)
     for link in sorted(drive.requests, key=lambda dr: dr.request.reference):
         request = link.request
-        if request.status not in PLANNABLE:
+        if request.status not in PLANNABLE or request.id in held:
             continue
         point = effective_point(request)
         wanted = [
@@ -295,6 +318,12 @@ def start_plan(
         timed = {ref: when for ref, when in timed.items() if ref in assigned}
         told = sorted(told_references(session, drive) & assigned)
     problem = build_problem(session, drive, tz=tz, pins=pins)
+    held = duplicate_holds(drive)
+    duplicates = {
+        link.request.reference: held[link.request_id].reference
+        for link in drive.requests
+        if link.request_id in held
+    }
     if not problem.teams:
         raise PlanningError(
             _("No team can work in this drive: form teams of available volunteers.")
@@ -313,6 +342,8 @@ def start_plan(
             "told": told,
             "left_out": sorted(left_out),
             "timed": timed,
+            # Requests held back as likely duplicates: reference code to the one planned.
+            "duplicates": duplicates,
             # A deterministic budget (same problem, same plan), besides the time limit.
             "solution_limit": solution_limit,
         },

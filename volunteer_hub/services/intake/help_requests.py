@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from flask_babel import gettext as _
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -32,6 +32,7 @@ from volunteer_hub.models import (
     User,
     utcnow,
 )
+from volunteer_hub.models.search import contains, fold
 from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
 from volunteer_hub.services.reference.places import pin_errors, place_key, resolve_place
@@ -48,8 +49,9 @@ from volunteer_hub.services.validation import (
 # No 0/O and no 1/I: codes are read out over the phone and copied by hand.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 REFERENCE_LENGTH = 6
-#: The same phone and address again within this many days is flagged as a possible duplicate.
+#: The same household again within this many days is flagged as a possible duplicate.
 DUPLICATE_WINDOW = timedelta(days=14)
+
 #: The wording of the consent text a person agrees to; bump it when the text changes.
 CONSENT_VERSION = "2025-07"
 
@@ -172,22 +174,44 @@ def find_duplicate(
     house: str | None,
     beneficiary_name: str,
     now: datetime,
+    hamlet_id: int | None = None,
+    hamlet_name: str | None = None,
 ) -> HelpRequest | None:
-    """Return a recent request from the same phone and address, if any."""
+    """Return an earlier request that is likely the same household, if any.
+
+    Two kinds of evidence count, in the same commune: the same phone at the same house, and
+    the same person's name at the same address whatever the phone (a grandmother entered
+    twice, once with her grandson's number). The address is the house when both requests give
+    one, else the hamlet (or both naming none). Names, houses and hamlets are compared folded
+    (accents, case and spacing ignored). Only requests of the last ``DUPLICATE_WINDOW`` count.
+    """
     since = now - DUPLICATE_WINDOW
     query = select(HelpRequest).where(
         HelpRequest.commune_id == commune_id,
-        HelpRequest.created_at >= since,
         HelpRequest.status != RequestStatus.CANCELLED,
+        HelpRequest.created_at >= since,
     )
-    if phone:
-        query = query.where(HelpRequest.phone == phone)
-    else:
-        # Without a phone, the same person at the same address is the best evidence we have.
-        query = query.where(func.lower(HelpRequest.beneficiary_name) == beneficiary_name.lower())
-    wanted = place_key(house or "")
-    for candidate in session.scalars(query.order_by(HelpRequest.created_at)):
-        if place_key(candidate.house or "") == wanted:
+    # The folded name is in search_text, so the database narrows the candidates down first.
+    same_person = contains(HelpRequest.search_text, beneficiary_name)
+    query = query.where(or_(HelpRequest.phone == phone, same_person) if phone else same_person)
+    wanted_house = place_key(house or "")
+    wanted_name = fold(beneficiary_name)
+    wanted_hamlet = place_key(hamlet_name or "")
+    for candidate in session.scalars(query.order_by(HelpRequest.created_at, HelpRequest.id)):
+        their_house = place_key(candidate.house or "")
+        if phone and candidate.phone == phone and their_house == wanted_house:
+            return candidate
+        if not wanted_name or fold(candidate.beneficiary_name) != wanted_name:
+            continue
+        if wanted_house and their_house:
+            # Both give a house: it decides (two women of the same name live in one hamlet).
+            if their_house == wanted_house:
+                return candidate
+            continue
+        if hamlet_id is not None or candidate.hamlet_id is not None:
+            if candidate.hamlet_id == hamlet_id:
+                return candidate
+        elif place_key(candidate.hamlet_name or "") == wanted_hamlet:
             return candidate
     return None
 
@@ -276,6 +300,8 @@ def submit_request(
         house=data.house,
         beneficiary_name=data.beneficiary_name,
         now=now,
+        hamlet_id=hamlet.id if hamlet else None,
+        hamlet_name=None if hamlet else data.hamlet_name,
     )
     record = HelpRequest(
         reference=new_reference(session),
@@ -328,6 +354,40 @@ def submit_request(
         },
     )
     return Submitted(record, duplicate)
+
+
+def mark_not_duplicate(
+    session: Session,
+    record: HelpRequest,
+    *,
+    user: User | None,
+    not_duplicate: bool = True,
+    ip: str | None = None,
+) -> None:
+    """Record a coordinator's word on a duplicate flag (audited); the caller commits.
+
+    ``not_duplicate=True`` says the request is another household than the one it resembles,
+    so planning keeps both; ``False`` takes that back.
+    """
+    if record.possible_duplicate_of_id is None:
+        raise FieldErrors({"not_duplicate": [_("This request is not flagged as a duplicate.")]})
+    if record.not_duplicate == not_duplicate:
+        return
+    record.not_duplicate = not_duplicate
+    session.flush()
+    audit.record(
+        session,
+        action="update",
+        entity="help_request",
+        entity_id=record.id,
+        user=user,
+        commune_id=record.commune_id,
+        ip=ip,
+        detail={
+            "not_duplicate": not_duplicate,
+            "possible_duplicate_of": record.possible_duplicate_of_id,
+        },
+    )
 
 
 def served_communes(session: Session) -> list[Commune]:
