@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # Public forms (help requests, volunteer sign-ups, phone codes) per client address. A commune
     # office on one connection may send several; coordinators enter phone requests signed in.
     "RATELIMIT_INTAKE": "20 per hour; 5 per minute",
+    # The household status page (/request/status): few tries, so codes cannot be guessed.
+    "RATELIMIT_STATUS": "10 per minute; 30 per hour",
     # Largest body a public form accepts, in bytes: the forms are small, so anything bigger is
     # refused (413) before it is read.
     "PUBLIC_FORM_MAX_BYTES": 64 * 1024,

@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from volunteer_hub.extensions import db, limiter
+from volunteer_hub.i18n import local_zone
 from volunteer_hub.labels import label
 from volunteer_hub.models import (
     AvailabilitySlot,
@@ -38,6 +39,7 @@ from volunteer_hub.services.intake.help_requests import (
     served_communes,
     submit_request,
 )
+from volunteer_hub.services.intake.readback import household_status
 from volunteer_hub.services.intake.volunteers import (
     find_by_phone,
     parse_volunteer,
@@ -193,6 +195,33 @@ def request_thanks():  # type: ignore[no-untyped-def]
     if not reference:
         return redirect(url_for(".request_form"))
     return render_template("intake/request_thanks.html", reference=reference)
+
+
+def _status_limit() -> str:
+    return str(current_app.config["RATELIMIT_STATUS"])
+
+
+@bp.route("/request/status", methods=["GET", "POST"])
+@limiter.limit(_status_limit, methods=["POST"])
+def request_status():  # type: ignore[no-untyped-def]
+    """Let a household see where its request stands: reference code and phone's last 4 digits."""
+    values = MultiDict({"reference": request.args.get("reference", "")[:20]})
+    if request.method == "GET":
+        return render_template("intake/request_status.html", values=values, found=None)
+    values = MultiDict(
+        {
+            "reference": request.form.get("reference", "")[:20],
+            "phone_last4": request.form.get("phone_last4", "")[:10],
+        }
+    )
+    found = household_status(
+        db.session, values["reference"], values["phone_last4"], tz=local_zone()
+    )
+    if found is None:
+        return render_template(
+            "intake/request_status.html", values=values, found=None, not_found=True
+        ), 404
+    return render_template("intake/request_status.html", values=values, found=found)
 
 
 # --- volunteers -------------------------------------------------------------------------------

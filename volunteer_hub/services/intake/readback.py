@@ -7,7 +7,9 @@ volunteer, no other household, and nothing of a plan that is not published.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+import hmac
+from dataclasses import dataclass
+from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,6 +20,7 @@ from volunteer_hub.models import (
     DriveStatus,
     HelpRequest,
     Plan,
+    RequestStatus,
     Role,
     TimeBlock,
     User,
@@ -108,3 +111,47 @@ def partner_view(session: Session, record: HelpRequest, *, tz: tzinfo) -> dict[s
         "planned": planned,
         "outcome": outcome,
     }
+
+
+@dataclass(frozen=True)
+class HouseholdStatus:
+    """Where a request stands, as its household may read it without an account."""
+
+    reference: str
+    #: received, planned, done, not_home or cancelled
+    state: str
+    day: date | None = None
+    afternoon: bool = False
+
+
+def household_status(
+    session: Session, reference: str, phone_last4: str, *, tz: tzinfo
+) -> HouseholdStatus | None:
+    """Return the status of the request with this reference and phone ending, else None.
+
+    A wrong reference, a wrong ending and a request without a phone all give None, so the
+    page cannot tell which half was wrong (nothing to enumerate).
+    """
+    digits = "".join(phone_last4.split())
+    record = lookup_reference(session, reference)
+    if (
+        record is None
+        or len(digits) != 4
+        or not digits.isdigit()
+        or not record.phone
+        or not hmac.compare_digest(record.phone[-4:], digits)
+    ):
+        return None
+    status = record.status
+    if status is RequestStatus.CANCELLED:
+        return HouseholdStatus(record.reference, "cancelled")
+    if status in (RequestStatus.DONE, RequestStatus.REFERRED):
+        return HouseholdStatus(record.reference, "done")
+    if status is RequestStatus.NOT_HOME:
+        return HouseholdStatus(record.reference, "not_home")
+    if status in (RequestStatus.SCHEDULED, RequestStatus.CONFIRMED):
+        visit = published_visit(session, record)
+        if visit is not None and visit.starts_at is not None and visit.team_id is not None:
+            local = visit.starts_at.astimezone(tz)
+            return HouseholdStatus(record.reference, "planned", local.date(), local.hour >= 12)
+    return HouseholdStatus(record.reference, "received")
