@@ -118,3 +118,12 @@ def test_a_request_read_back_has_an_etag(client, session, world):
 def test_errors_carry_no_etag(client, token):
     missing = client.get("/api/v1/plans/999999", headers={**token, "If-None-Match": "*"})
     assert missing.status_code == 404 and "ETag" not in missing.headers
+
+
+def test_the_openapi_document_describes_etags_and_304(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/requests/{reference}", "/plans/{plan_id}", "/plans/{plan_id}/problem"):
+        get = spec["paths"][path]["get"]
+        assert "If-None-Match" in [p["name"] for p in get["parameters"]], path
+        assert "ETag" in get["responses"]["200"]["headers"], path
+        assert "ETag" in get["responses"]["304"]["headers"], path
