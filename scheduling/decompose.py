@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from scheduling.firstplan import choose_large, to_routes, vroom_placed
+from scheduling.insertion import PlacedTour
 from scheduling.instance import Instance
 from scheduling.params import SolveParams
 from scheduling.solver import PORTFOLIO, Budget, Hooks, Progress, Weights, search
@@ -50,11 +52,23 @@ def _init_worker(event: Any) -> None:
 
 
 def _search_part(
-    inst: Instance, weights: Weights, balance: bool, budget: Budget, seed: int
+    inst: Instance,
+    weights: Weights,
+    balance: bool,
+    budget: Budget,
+    seed: int,
+    initial: list[list[int]] | None = None,
+    ends_at: float | None = None,
 ) -> list[list[int]] | None:
+    # A part of the second round starts late: it ends with the others (wall clock).
+    if ends_at is not None:
+        budget = Budget(max(1.0, min(budget.time_s, ends_at - time.time())), budget.solutions)
     pinst, perm = inst.permuted(seed)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(perm.size)
+    init = None if initial is None else [[int(inv[n]) for n in r] for r in initial]
     hooks = Hooks(stop=_stop_event.is_set if _stop_event is not None else None)
-    found = search(pinst, weights, balance, PORTFOLIO[0], budget, hooks)
+    found = search(pinst, weights, balance, PORTFOLIO[0], budget, hooks, init)
     if found is None:
         return None
     return [[int(perm[n]) for n in r] for r in found.routes]
@@ -131,8 +145,14 @@ def _share_teams(
     return part
 
 
-def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]:
-    """Decompose, solve the parts in parallel, repair; return the tours."""
+def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list[Tour], str]:
+    """Decompose, solve the parts in parallel, repair; return the tours and the first plan.
+
+    With a first plan (VROOM's, see :func:`scheduling.firstplan.choose_large`) each team
+    goes to the part nearest to the visits VROOM gave it, its visits follow it, and each
+    part's search starts from its share of that plan; the second value names the maker
+    used (``"vroom"`` or ``"none"``).
+    """
     problem = ctx.problem
     visit_ids = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
     k = max(2, math.ceil(len(visit_ids) / PART_VISITS))
@@ -144,26 +164,48 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]
         [vxy[labels == j].mean(axis=0) if np.any(labels == j) else vxy[0] for j in range(k)]
     )
     sizes = np.bincount(labels, minlength=k).astype(float) + 1e-9
+    placed: dict[tuple[int, int], PlacedTour] = {}
+    source = "none"
+    if choose_large(params) == "vroom":
+        seconds = max(0.5, params.time_limit_s - (time.monotonic() - started))
+        placed = vroom_placed(ctx, seconds * params.first_plan_share, len(keys))
+        source = "vroom"
+    team_of: dict[str, int] = {v: key[0] for key, p in placed.items() for v in p.visit_ids}
+    if team_of:
+        # Each team sits where VROOM sent it: at the centre of its visits.
+        pos = {v: i for i, v in enumerate(visit_ids)}
+        txy = txy.copy()
+        for ti in range(len(problem.teams)):
+            mine = [pos[v] for v, t in team_of.items() if t == ti]
+            if mine:
+                txy[ti] = vxy[mine].mean(axis=0)
     team_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
     # A pinned visit can only go to its team: it joins its team's part, wherever it lies
-    # (in another part it would have no vehicle at all).
+    # (in another part it would have no vehicle at all); so does a visit of the first plan.
     team_pos = {t.id: i for i, t in enumerate(problem.teams)}
     for i, vid in enumerate(visit_ids):
         pin = problem.visit(vid).pinned_team
         if pin is not None:
             labels[i] = team_part[team_pos[pin]]
+        elif vid in team_of:
+            labels[i] = team_part[team_of[vid]]
     parts = []
+    starts: list[list[list[int]] | None] = []
     for j in range(k):
         vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
         tis = [int(t) for t in np.nonzero(team_part == j)[0]]
         if vids and tis:
-            parts.append(Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis))
+            inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis)
+            parts.append(inst)
+            mine = {key: p for key, p in placed.items() if team_part[key[0]] == j}
+            starts.append(to_routes(ctx, inst, mine) if mine else None)
     elapsed = time.monotonic() - started
     budget_total = max(1.0, params.time_limit_s - elapsed)
     search_s = budget_total * (1 - REPAIR_SHARE)
     workers = max(1, params.workers)
     rounds = math.ceil(len(parts) / workers)
     per_part = max(1.0, search_s / rounds - 1.5)
+    ends_at = time.time() + search_s
     ctx_mp = mp.get_context("spawn")
     event = ctx_mp.Event()
     tours: list[Tour] = []
@@ -183,6 +225,8 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]
                         params.balance and w.balance_weight > 1,
                         Budget(per_part, params.solution_limit),
                         params.seed + i,
+                        starts[i],
+                        ends_at,
                     ),
                 )
             )
@@ -207,7 +251,7 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> list[Tour]
                     )
                 )
     deadline = started + params.time_limit_s - 1.0
-    return _repair(ctx, tours, deadline, params.should_stop)
+    return _repair(ctx, tours, deadline, params.should_stop), source
 
 
 def _repair(

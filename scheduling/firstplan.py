@@ -80,6 +80,22 @@ def choose(params: SolveParams, inst: Instance) -> str:
     return mode
 
 
+def choose_large(params: SolveParams) -> str:
+    """The first plan of a decomposed problem: ``vroom`` or ``none``.
+
+    Greedy insertion is not offered there: the parts and the repair after them already end
+    at least where it does (measured, see docs/scheduling.md).
+    """
+    mode = params.first_plan
+    if mode not in FIRST_PLANS:
+        raise ValueError(f"first_plan must be one of {', '.join(FIRST_PLANS)}, not {mode!r}")
+    if mode in ("none", "greedy"):
+        return "none"
+    if mode == "auto" and (params.solution_limit is not None or params.minimize_vehicles):
+        return "none"
+    return "vroom" if has_pyvroom() else "none"
+
+
 def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
     """VROOM's tours; without ``share_limits`` every shift may take its team's limit."""
     from datetime import timedelta
@@ -241,21 +257,35 @@ def _vroom_routes(
     for i, share in enumerate(variants):
         left = until - time.monotonic()
         seconds = left / (len(variants) - i)
-        tours = vroom_tours(ctx, seconds, inst.n_nodes, share)
-        placed = _timed(ctx, tours)
-        served = {v for p in placed.values() for v in p.visit_ids}
-        left_out = [
-            v.id for v in ctx.problem.visits if v.id in ctx.screening.allowed and v.id not in served
-        ]
-        # Trim first, so that what is inserted after respects the team limits.
-        _trim_teams(ctx, placed)
-        fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out)
+        placed = vroom_placed(ctx, seconds, inst.n_nodes, share)
         routes = to_routes(ctx, inst, placed)
         if judge.assignment_from(routes) is None:
             continue
         if best is None or _value(inst, routes) > _value(inst, best):
             best = routes
     return best
+
+
+def vroom_placed(
+    ctx: Context, seconds: float, nodes: int, share_limits: bool = True
+) -> dict[tuple[int, int], PlacedTour]:
+    """VROOM's plan timed in the problem's own terms, under the team limits, then filled.
+
+    Stops that cannot be timed are dropped, teams over ``max_visits`` drop their least
+    urgent unpinned visits, and left-out visits that still fit are inserted (cheapest
+    insertion, pinned first). Used for the first plan of one instance and of a
+    decomposed problem (:func:`scheduling.decompose.solve_large`).
+    """
+    tours = vroom_tours(ctx, seconds, nodes, share_limits)
+    placed = _timed(ctx, tours)
+    served = {v for p in placed.values() for v in p.visit_ids}
+    left_out = [
+        v.id for v in ctx.problem.visits if v.id in ctx.screening.allowed and v.id not in served
+    ]
+    # Trim first, so that what is inserted after respects the team limits.
+    _trim_teams(ctx, placed)
+    fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out)
+    return placed
 
 
 def _trim_teams(ctx: Context, placed: dict[tuple[int, int], PlacedTour]) -> None:

@@ -200,9 +200,9 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     ctx = Context(problem)
     routable = len(ctx.screening.allowed)
     if routable > params.decompose_above:
-        tours = solve_large(ctx, params, started)
+        tours, source = solve_large(ctx, params, started)
         plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
-        return replace(plan, stats=replace(plan.stats, first_plan="none"))
+        return replace(plan, stats=replace(plan.stats, first_plan=source))
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     initial, source = make_first_plan(ctx, inst, params, remaining)

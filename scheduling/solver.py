@@ -819,11 +819,12 @@ def search(
     count = [0]
     model = Model(inst, weights, balance)
     _attach(model, hooks, best, count)
-    # Building the model (matrices into C++) counts against the budget.
+    # Building the model (matrices into C++) and reading the first plan into it count
+    # against the budget.
+    first = model.assignment_from(initial) if initial is not None else None
     built = time.monotonic()
     budget = Budget(max(0.05, budget.time_s - (built - start)), budget.solutions)
     start = built
-    first = model.assignment_from(initial) if initial is not None else None
     reduce = bool(weights.vehicle_cost) and config.reduce_share > 0 and budget.solutions is None
     first_share = config.first_share
     if config.meta == "ils" and fleet_bound(inst) * LONG_TOURS < 1:

@@ -95,3 +95,38 @@ def test_first_plan_survives_json():
     plan = solve(p, replace(TIMED, first_plan="greedy"))
     again = Plan.from_json(plan.to_json())
     assert again.stats.first_plan == "greedy"
+
+
+def spread_problem():
+    """Four teams on two sides of town, 24 visits: decomposed when ``decompose_above`` < 24."""
+    teams = [
+        team(f"T{i}", start=near(4000 * (i % 2), 0), shifts=(MORNING,), max_visits=5)
+        for i in range(4)
+    ]
+    vs = [
+        visit(f"V{i:02d}", location=near(4000 * (i % 2) + 150 * (i // 2), 120), priority=1 + i % 5)
+        for i in range(24)
+    ]
+    return problem(teams, vs)
+
+
+def test_decomposed_problem_starts_from_vroom_and_keeps_its_priority():
+    pytest.importorskip("vroom")
+    p = spread_problem()
+    params = replace(TIMED, time_limit_s=6, decompose_above=10)
+    plan = solve(p, params)
+    assert plan.stats.first_plan == "vroom"
+    assert check(p, plan) == []
+    # Four teams of five: twenty visits, the four least urgent left out.
+    assert plan.stats.served == 20
+    left = sorted(p.visit(u.visit).priority for u in plan.unassigned)
+    assert left == [1, 1, 1, 1]
+
+
+def test_decomposed_problem_without_pyvroom_has_no_first_plan(monkeypatch):
+    blocked_vroom(monkeypatch)
+    p = spread_problem()
+    plan = solve(p, replace(TIMED, time_limit_s=6, decompose_above=10))
+    assert plan.stats.first_plan == "none"
+    assert check(p, plan) == []
+    assert plan.stats.served == 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -17,10 +17,11 @@ from volunteer_hub.services.intake import readback
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
 from volunteer_hub.web import paging
+from volunteer_hub.web.conditional import conditional
 from volunteer_hub.web.idempotency import idempotent
-from volunteer_hub.web.problems import field_problem, problem
+from volunteer_hub.web.problems import field_problem, is_api_request, problem
 from volunteer_hub.web.query import PeriodError, parse_period
-from volunteer_hub.web.tokens import token_required
+from volunteer_hub.web.tokens import api_rate_key, token_required
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Token-authenticated: no cookies are read here, so there is nothing for CSRF to forge.
@@ -31,7 +32,20 @@ def _api_limit() -> str:
     return current_app.config["RATELIMIT_API"]
 
 
-limiter.limit(_api_limit)(bp)
+# Each token has its own budget; anonymous calls share their address's (web/tokens.py).
+limiter.limit(_api_limit, key_func=api_rate_key)(bp)
+
+
+@bp.after_app_request
+def _no_store(response: Response) -> Response:
+    """Keep every /api/v1 answer (errors, 404s of unknown paths and 429s too) out of caches.
+
+    The answers are per token; a shared proxy or a browser must never hand one to another
+    caller. Registered on the app, as an unknown path or a 405 never reaches the blueprint.
+    """
+    if is_api_request():
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/me")
@@ -104,7 +118,7 @@ def request_detail(reference: str):  # type: ignore[no-untyped-def]
     record = readback.readable_request(db.session, g.api_user, reference)
     if record is None:
         abort(404)
-    return jsonify(readback.partner_view(db.session, record, tz=local_zone()))
+    return conditional(jsonify(readback.partner_view(db.session, record, tz=local_zone())))
 
 
 @bp.get("/openapi.json")
@@ -224,7 +238,7 @@ def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
     }
     if plan.status is PlanStatus.DONE and plan.result:
         body["plan"] = plan.result
-    return jsonify(body)
+    return conditional(jsonify(body))
 
 
 @bp.get("/plans/<id:plan_id>/problem")
@@ -234,7 +248,7 @@ def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
     plan = access.visible_plan(db.session, g.api_user, plan_id)
     if not plan.problem:
         abort(404)
-    return jsonify(plan.problem)
+    return conditional(jsonify(plan.problem))
 
 
 #: The query parameters GET /reports/summary knows (``lang`` chooses the messages' language,

@@ -107,6 +107,31 @@ LINK_HEADER = {
     "schema": {"type": "string"},
 }
 
+#: Conditional reads of a single resource (web/conditional.py).
+ETAG_HEADER = {
+    "description": "Strong validator of this answer's body; send it back in If-None-Match",
+    "schema": {"type": "string"},
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag last read: 304 with no body while it still holds",
+    "schema": {"type": "string"},
+}
+NOT_MODIFIED = {
+    "description": "Unchanged since the ETag sent in If-None-Match; no body",
+    "headers": {"ETag": ETAG_HEADER},
+}
+
+
+def conditional_get(operation: dict[str, Any]) -> None:
+    """Add If-None-Match, the 200's ETag and the 304 to a single resource's GET."""
+    operation["parameters"].append(IF_NONE_MATCH)
+    operation["responses"]["200"]["headers"] = {"ETag": ETAG_HEADER}
+    operation["responses"]["304"] = NOT_MODIFIED
+
+
 #: A date query argument that may be left empty, as an HTML form sends an unset date field.
 OPTIONAL_DATE = {
     "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]
@@ -686,13 +711,18 @@ def build_spec(app: Flask) -> dict[str, Any]:
             },
         }
     }
+    for single in ("/requests/{reference}", "/plans/{plan_id}", "/plans/{plan_id}/problem"):
+        conditional_get(paths[single]["get"])
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "volunteer_hub API",
             "version": "1",
             "description": (
-                "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`."
+                "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`. "
+                "Every answer is `Cache-Control: no-store`. The rate limit is per token "
+                "(anonymous calls: per address). Single resources carry a strong `ETag`; "
+                "send it in `If-None-Match` to get 304 while unchanged."
             ),
         },
         "servers": [{"url": "/api/v1"}],

@@ -162,7 +162,7 @@ def _scope_name(user: User, commune: str | None, report: Report, drive: Drive | 
 
 @bp.get("/reports/export.<any(xlsx, csv):fmt>")
 def export(fmt: str):  # type: ignore[no-untyped-def]
-    """The report as Excel (summary sheet and one sheet per commune) or CSV."""
+    """The report as Excel (a summary sheet and a sheet of one row per commune) or CSV."""
     user = report_user()
     g.private_page = True
     try:

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask import abort, g, request
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from volunteer_hub.extensions import db
@@ -65,3 +66,15 @@ def token_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[...,
         return wrapped
 
     return decorator
+
+
+def api_rate_key() -> str:
+    """Return the rate limit's key: the bearer token's id when valid, else the client address.
+
+    Two partner apps behind one address (a NAT, a shared office) each get their own budget,
+    and a busy app cannot starve another. The id is the row's, never the token itself.
+    """
+    found = bearer_token()
+    if found is not None:
+        return f"token:{found[1]}"
+    return f"address:{get_remote_address()}"

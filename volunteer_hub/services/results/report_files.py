@@ -1,5 +1,5 @@
-"""The report as a youth union sends it: an Excel workbook (a summary sheet, one sheet per
-commune) and a CSV of the same indicators per commune."""
+"""The report as a youth union sends it: an Excel workbook (a summary sheet and a sheet
+with one row per commune) and a CSV of the same indicators per commune."""
 
 from __future__ import annotations
 
@@ -97,35 +97,25 @@ def _figures_sheet(sheet: Worksheet, figures: Figures, services: dict[str, Servi
 def report_xlsx(
     report: Report, services: dict[str, Service], scope: str, fmt: Callable[[object], str]
 ) -> bytes:
-    """Return the Excel report: a summary sheet and one sheet per commune."""
+    """Return the Excel report: a summary sheet and a sheet of one row per commune."""
     book = Workbook()
     summary = book.active
     summary.title = _("Summary")[:31]
     title = _("Report on digital help at home (Bình dân học vụ số)")
     _heading(summary, title, report, scope, fmt)
     _figures_sheet(summary, report.total, services)
-    summary.append([])
-    per_commune = indicators(report.total)
-    _table(
-        summary,
-        [_("Commune")] + [name for name, _value in per_commune],
-        [[c.name] + [value for _name, value in indicators(f)] for c, f in report.communes],
-    )
     summary.column_dimensions["A"].width = 28
     summary.column_dimensions["B"].width = 44
     summary.column_dimensions["C"].width = 14
-    used: set[str] = set()
-    for commune, figures in report.communes:
-        name = commune.short_name[:28] or commune.code
-        while name in used:
-            name = f"{name[:25]}-{commune.code[-2:]}"
-        used.add(name)
-        sheet = book.create_sheet(name)
-        _heading(sheet, title, report, commune.name, fmt)
-        _figures_sheet(sheet, figures, services)
-        sheet.column_dimensions["A"].width = 28
-        sheet.column_dimensions["B"].width = 44
-        sheet.column_dimensions["C"].width = 14
+    # One row per commune on one sheet, whatever the number of communes (a country has 3,321).
+    rows = book.create_sheet(_("Communes")[:31])
+    _heading(rows, title, report, scope, fmt)
+    _table(
+        rows,
+        [_("Commune code"), _("Commune")] + [name for name, _value in indicators(report.total)],
+        [[c.code, c.name] + [value for _name, value in indicators(f)] for c, f in report.communes],
+    )
+    rows.column_dimensions["B"].width = 28
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
             for cell in row:

@@ -23,10 +23,11 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, case, distinct, func, select, true
+from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
     Commune,
@@ -38,12 +39,14 @@ from volunteer_hub.models import (
     Outcome,
     Plan,
     RequestSource,
+    Service,
     Team,
     User,
     Visit,
     VisitOutcome,
     VisitStatus,
     Volunteer,
+    team_member,
 )
 from volunteer_hub.services import access
 
@@ -187,131 +190,213 @@ def build_report(
     commune_code: str | None = None,
     drive_id: int | None = None,
 ) -> Report:
-    """Compute the figures the user may see for the period (one commune or drive if asked)."""
+    """Compute the figures the user may see for the period (one commune or drive if asked).
+
+    The database counts: each figure is one grouped query (by commune) with the user's communes
+    in its WHERE; no request, visit or message is loaded to be counted.
+    """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
     if commune_code:
         communes = [c for c in communes if c.code == commune_code]
-    commune_ids = {c.id for c in communes}
+    commune_ids = sorted(c.id for c in communes)
     figures: dict[int, Figures] = {c.id: Figures() for c in communes}
     total = Figures()
 
-    def both(commune_id: int) -> list[Figures]:
+    def both(commune_id: int | None) -> list[Figures]:
         return [total, figures[commune_id]] if commune_id in figures else []
 
     # Requests received: in the period, or included in the drive.
+    in_scope = HelpRequest.commune_id.in_(commune_ids)
     if drive_id is None:
-        received = select(HelpRequest).where(
-            HelpRequest.commune_id.in_(commune_ids),
+        received: list[ColumnElement[bool]] = [
             HelpRequest.created_at >= start,
             HelpRequest.created_at < end,
-        )
+        ]
     else:
-        received = (
-            select(HelpRequest)
-            .join(DriveRequest, DriveRequest.request_id == HelpRequest.id)
-            .where(HelpRequest.commune_id.in_(commune_ids), DriveRequest.drive_id == drive_id)
+        received = [
+            HelpRequest.id.in_(
+                select(DriveRequest.request_id).where(DriveRequest.drive_id == drive_id)
+            )
+        ]
+    follow_up = HelpRequest.source == RequestSource.FOLLOW_UP
+    urgent = (HelpRequest.priority >= 4) & (HelpRequest.source != RequestSource.FOLLOW_UP)
+    rows = session.execute(
+        select(
+            HelpRequest.commune_id,
+            func.sum(case((follow_up, 1), else_=0)),
+            func.sum(case((follow_up, 0), else_=1)),
+            func.sum(case((urgent, 1), else_=0)),
         )
-    urgent_ids: set[int] = set()
-    for request in session.scalars(received):
-        for f in both(request.commune_id):
-            if request.source is RequestSource.FOLLOW_UP:
-                f.follow_ups_received += 1
-            else:
-                f.requests_received += 1
-            if request.priority >= 4 and request.source is not RequestSource.FOLLOW_UP:
-                f.urgent_received += 1
-        if request.priority >= 4 and request.source is not RequestSource.FOLLOW_UP:
-            urgent_ids.add(request.id)
+        .where(in_scope, *received)
+        .group_by(HelpRequest.commune_id)
+    )
+    for commune_id, follow_ups, requests, urgents in rows:
+        for f in both(commune_id):
+            f.follow_ups_received += int(follow_ups or 0)
+            f.requests_received += int(requests or 0)
+            f.urgent_received += int(urgents or 0)
 
-    # Visits of the newest published plans.
+    # Visits of the newest published plans (cancelled ones count for nothing).
     visit_filter: list[ColumnElement[bool]] = [
         newest_published_plans(),
         Visit.team_id.is_not(None),
-        HelpRequest.commune_id.in_(commune_ids),
+        in_scope,
+        Visit.status != VisitStatus.CANCELLED,
     ]
     if drive_id is None:
         visit_filter += [Visit.starts_at >= start, Visit.starts_at < end]
     else:
         visit_filter.append(Plan.drive_id == drive_id)
-    visits = list(
-        session.scalars(
-            select(Visit)
+
+    def visits(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(Visit)
             .join(Plan, Plan.id == Visit.plan_id)
             .join(HelpRequest, HelpRequest.id == Visit.request_id)
             .where(*visit_filter)
-            .options(
-                selectinload(Visit.outcomes).selectinload(VisitOutcome.service),
-                selectinload(Visit.team).selectinload(Team.members),
-            )
         )
+
+    done = Visit.status == VisitStatus.DONE
+    rows = session.execute(
+        visits(
+            HelpRequest.commune_id,
+            func.count(),
+            func.sum(case((done, 1), else_=0)),
+            func.sum(case((Visit.status == VisitStatus.NOT_HOME, 1), else_=0)),
+            func.sum(case((done, func.coalesce(Visit.people_helped, 0)), else_=0)),
+        ).group_by(HelpRequest.commune_id)
     )
+    for commune_id, planned, served, not_home, people_helped in rows:
+        for f in both(commune_id):
+            f.planned += planned
+            f.served += int(served or 0)
+            f.not_home += int(not_home or 0)
+            f.people_helped += int(people_helped or 0)
+
+    # Urgent served: of the urgent requests received (so the share never passes 100%). The
+    # median needs the waits themselves: only the urgent served visits' two dates are read.
     waits: dict[int, list[float]] = defaultdict(list)
     all_waits: list[float] = []
-    minutes: Counter[int] = Counter()
-    visits_by_volunteer: Counter[int] = Counter()
-    people: dict[int, Volunteer] = {}
-    travel_cache: dict[int, dict[tuple[str, int], tuple[float, int]]] = {}
-    for visit in visits:
-        commune_id = visit.request.commune_id
-        targets = both(commune_id)
-        if visit.status is VisitStatus.CANCELLED:
-            continue
-        for f in targets:
-            f.planned += 1
-        if visit.status is VisitStatus.DONE:
-            for f in targets:
-                f.served += 1
-                f.people_helped += visit.people_helped or 0
-            # Urgent served: of the urgent requests received (so the share never passes 100%).
-            if visit.request_id in urgent_ids:
-                wait = (visit.starts_at - visit.request.created_at).total_seconds() / 86400  # type: ignore[operator]
-                for f in targets:
-                    f.urgent_served += 1
-                waits[commune_id].append(wait)
-                all_waits.append(wait)
-        elif visit.status is VisitStatus.NOT_HOME:
-            for f in targets:
-                f.not_home += 1
-        for outcome in visit.outcomes:
-            for f in targets:
-                by = f.outcomes.setdefault(outcome.service.code, {})
-                by[outcome.outcome.value] = by.get(outcome.outcome.value, 0) + 1
-        if visit.status in ATTENDED and visit.team is not None:
-            plan = visit.plan
-            tours = travel_cache.setdefault(plan.id, _travel_by_tour(plan))
-            travel, stops = tours.get((visit.team.code, visit.shift_index or 0), (0.0, 1))
-            planned = (
-                (visit.ends_at - visit.starts_at).total_seconds() / 60
-                if visit.ends_at and visit.starts_at
-                else 0
-            )
-            spent = visit.minutes_spent if visit.minutes_spent is not None else planned
-            share = spent + travel / max(1, stops)
-            for member in visit.team.members:
-                minutes[member.id] += share
-                visits_by_volunteer[member.id] += 1
-                people[member.id] = member
-            for f in targets:
-                f.volunteer_hours += share * len(visit.team.members) / 60
+    rows = session.execute(
+        visits(HelpRequest.commune_id, Visit.starts_at, HelpRequest.created_at).where(
+            done, urgent, *received
+        )
+    )
+    for commune_id, starts_at, created_at in rows:
+        wait = (starts_at - created_at).total_seconds() / 86400
+        for f in both(commune_id):
+            f.urgent_served += 1
+        waits[commune_id].append(wait)
+        all_waits.append(wait)
     for commune_id, values in waits.items():
         figures[commune_id].urgent_wait_days = round(statistics.median(values), 1)
     total.urgent_wait_days = round(statistics.median(all_waits), 1) if all_waits else None
-    total.volunteers = len(people)
-    per_commune_volunteers: dict[int, set[int]] = defaultdict(set)
-    for visit in visits:
-        if visit.status in ATTENDED and visit.team is not None:
-            per_commune_volunteers[visit.request.commune_id].update(
-                m.id for m in visit.team.members
-            )
-    for commune_id, ids in per_commune_volunteers.items():
+
+    # Outcomes per service.
+    rows = session.execute(
+        visits(HelpRequest.commune_id, Service.code, VisitOutcome.outcome, func.count())
+        .join(VisitOutcome, VisitOutcome.visit_id == Visit.id)
+        .join(Service, Service.id == VisitOutcome.service_id)
+        .group_by(HelpRequest.commune_id, Service.code, VisitOutcome.outcome)
+    )
+    for commune_id, code, outcome, count in rows:
+        for f in both(commune_id):
+            by = f.outcomes.setdefault(code, {})
+            by[outcome.value] = by.get(outcome.value, 0) + count
+
+    # Volunteers who went: distinct team members of attended visits.
+    attended = [Visit.status.in_(ATTENDED)]
+    members = (
+        visits(HelpRequest.commune_id, func.count(distinct(team_member.c.volunteer_id)))
+        .join(team_member, team_member.c.team_id == Visit.team_id)
+        .where(*attended)
+    )
+    for commune_id, count in session.execute(members.group_by(HelpRequest.commune_id)):
         if commune_id in figures:
-            figures[commune_id].volunteers = len(ids)
+            figures[commune_id].volunteers = count
+    total.volunteers = (
+        session.scalar(members.with_only_columns(func.count(distinct(team_member.c.volunteer_id))))
+        or 0
+    )
+
+    # Volunteer hours: the database sums the minutes per tour (plan, team, shift) and commune;
+    # each tour's travel, shared between its stops, comes from the plan's stored routes.
+    size = (
+        select(team_member.c.team_id, func.count().label("size"))
+        .group_by(team_member.c.team_id)
+        .subquery()
+    )
+    planned_minutes = case(
+        (
+            Visit.ends_at.is_not(None) & Visit.starts_at.is_not(None),
+            _minutes_between(session, Visit.starts_at, Visit.ends_at),
+        ),
+        else_=0,
+    )
+    spent = func.coalesce(Visit.minutes_spent, planned_minutes)
+    shift = func.coalesce(Visit.shift_index, 0)
+    tours = (
+        visits(
+            HelpRequest.commune_id,
+            Visit.plan_id,
+            Visit.team_id,
+            Team.code,
+            shift,
+            func.count(),
+            func.sum(spent),
+            func.coalesce(func.max(size.c.size), 0),
+        )
+        .join(Team, Team.id == Visit.team_id)
+        .outerjoin(size, size.c.team_id == Visit.team_id)
+    )
+    tours = tours.where(*attended).group_by(
+        HelpRequest.commune_id, Visit.plan_id, Visit.team_id, Team.code, shift
+    )
+    tour_rows = session.execute(tours).all()
+    travel_cache = _travel(session, {row[1] for row in tour_rows})
+    minutes_by_team: Counter[int] = Counter()
+    visits_by_team: Counter[int] = Counter()
+    for commune_id, plan_id, team_id, code, shift_index, count, minutes, team_size in tour_rows:
+        travel, stops = travel_cache.get(plan_id, {}).get((code, shift_index), (0.0, 1))
+        share = float(minutes or 0) + count * travel / max(1, stops)
+        minutes_by_team[team_id] += share
+        visits_by_team[team_id] += count
+        for f in both(commune_id):
+            f.volunteer_hours += share * team_size / 60
+    minutes: Counter[int] = Counter()
+    visits_by_volunteer: Counter[int] = Counter()
+    for team_id, volunteer_id in session.execute(
+        select(team_member.c.team_id, team_member.c.volunteer_id).where(
+            team_member.c.team_id.in_(sorted(minutes_by_team))
+        )
+    ):
+        minutes[volunteer_id] += minutes_by_team[team_id]
+        visits_by_volunteer[volunteer_id] += visits_by_team[team_id]
+    people = {
+        v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(sorted(minutes))))
+    }
 
     _sms(session, user, start, end, communes, total, figures, drive_id)
-    rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
+    report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
-    return Report(period, total, rows, hours)
+    return Report(period, total, report_rows, hours)
+
+
+def _minutes_between(session: Session, first: Any, last: Any) -> ColumnElement[float]:
+    """Minutes from one timestamp column to another, in the database's own arithmetic."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", last - first) / 60.0
+    return (func.julianday(last) - func.julianday(first)) * 1440.0
+
+
+def _travel(
+    session: Session, plan_ids: set[int]
+) -> dict[int, dict[tuple[str, int], tuple[float, int]]]:
+    """The stored routes' travel of the plans the hours come from (one row per plan)."""
+    plans = session.scalars(select(Plan).where(Plan.id.in_(sorted(plan_ids))))
+    return {plan.id: _travel_by_tour(plan) for plan in plans}
 
 
 def _sms(
@@ -324,43 +409,57 @@ def _sms(
     figures: dict[int, Figures],
     drive_id: int | None = None,
 ) -> None:
-    """Count the period's (or drive's) messages about the scope's households, volunteers, drives."""
-    commune_ids = [c.id for c in communes]
-    request_commune = select(HelpRequest.id, HelpRequest.commune_id).where(
-        HelpRequest.commune_id.in_(commune_ids)
-    )
-    volunteer_commune = select(Volunteer.id, Volunteer.home_commune_id).where(
-        Volunteer.home_commune_id.in_(commune_ids)
-    )
-    by_request = dict(session.execute(request_commune).all())
-    by_volunteer = dict(session.execute(volunteer_commune).all())
+    """Count the period's (or drive's) messages about the scope's households, volunteers, drives.
+
+    A message belongs to its household's commune, else to its volunteer's home commune; it is
+    counted when that commune is in the scope, or when it is about a drive the user may see.
+    """
+    commune_ids = sorted(c.id for c in communes)
+    commune = func.coalesce(HelpRequest.commune_id, Volunteer.home_commune_id)
     scope = access.drive_clause(user) if not user.is_admin else true()
-    visible_drives = set(session.scalars(select(Drive.id).where(scope)))
-    units: Counter[str] = Counter()
-    if drive_id is None:
-        messages = select(Message).where(Message.created_at >= start, Message.created_at < end)
-    else:
-        messages = select(Message).where(Message.drive_id == drive_id)
-    for message in session.scalars(messages):
-        commune_id = by_request.get(message.request_id) if message.request_id else None
-        if commune_id is None and message.volunteer_id:
-            commune_id = by_volunteer.get(message.volunteer_id)
-        in_scope = commune_id is not None or (message.drive_id in visible_drives)
-        if not in_scope:
-            continue
+    visible = commune.in_(commune_ids) | Message.drive_id.in_(select(Drive.id).where(scope))
+    when = (
+        [Message.created_at >= start, Message.created_at < end]
+        if drive_id is None
+        else [Message.drive_id == drive_id]
+    )
+
+    def messages(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(Message)
+            .outerjoin(HelpRequest, HelpRequest.id == Message.request_id)
+            .outerjoin(Volunteer, Volunteer.id == Message.volunteer_id)
+            .where(visible, *when)
+        )
+
+    def counted(statuses: tuple[MessageStatus, ...]) -> ColumnElement[int]:
+        return func.sum(case((Message.status.in_(statuses), 1), else_=0))
+
+    rows = session.execute(
+        messages(
+            commune,
+            counted(SENT),
+            counted((MessageStatus.DELIVERED,)),
+            counted(FAILED),
+            func.sum(func.abs(Message.price)),
+        ).group_by(commune)
+    )
+    for commune_id, sent, delivered, failed, cost in rows:
         targets = [total] + ([figures[commune_id]] if commune_id in figures else [])
         for f in targets:
-            if message.status in SENT:
-                f.sms_sent += 1
-            if message.status is MessageStatus.DELIVERED:
-                f.sms_delivered += 1
-            if message.status in FAILED:
-                f.sms_failed += 1
-            if message.price is not None:
-                f.sms_cost += abs(float(message.price))
-        if message.price_unit:
-            units[message.price_unit] += 1
-    unit = units.most_common(1)[0][0] if units else ""
+            f.sms_sent += int(sent or 0)
+            f.sms_delivered += int(delivered or 0)
+            f.sms_failed += int(failed or 0)
+            f.sms_cost += float(cost or 0)
+    units = session.execute(
+        messages(Message.price_unit, func.count())
+        .where(Message.price_unit.is_not(None), Message.price_unit != "")
+        .group_by(Message.price_unit)
+        .order_by(func.count().desc(), Message.price_unit)
+        .limit(1)
+    ).first()
+    unit = units[0] if units else ""
     for f in [total, *figures.values()]:
         f.sms_cost_unit = unit
 
