@@ -31,9 +31,14 @@ def home():  # type: ignore[no-untyped-def]
 
 def safe_next(target: str | None) -> str:
     """Return ``target`` if it is a path on this site, else the home page."""
-    if not target:
+    # Control characters (CR/LF would split the Location header) and backslashes (browsers
+    # read "/\\evil.example" as "//evil.example") never belong in a path of ours.
+    if not target or "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return "/"
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "/"
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
