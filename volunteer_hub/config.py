@@ -137,9 +137,11 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_HEARTBEAT_INTERVAL_S": 15,
     # Personal links stay valid this many days after their drive's last block.
     "LINK_VALID_DAYS": 7,
-    # Personal link pages per client address; wrong codes count against a tighter limit.
+    # Personal link pages: each link per client address and code; wrong codes per address
+    # (a valid code still opens past it); all link requests per address, a loose ceiling.
     "RATELIMIT_LINK": "60 per minute; 600 per hour",
     "RATELIMIT_LINK_MISS": "10 per minute; 50 per hour",
+    "RATELIMIT_LINK_ADDRESS": "300 per minute; 3000 per hour",
 }
 
 

@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.i18n import local_zone
@@ -37,15 +38,47 @@ def _miss_limit() -> str:
     return str(current_app.config["RATELIMIT_LINK_MISS"])
 
 
+def _address_limit() -> str:
+    return str(current_app.config["RATELIMIT_LINK_ADDRESS"])
+
+
+def _code() -> str:
+    return str((request.view_args or {}).get("code") or "")
+
+
+def _address_and_code() -> str:
+    return f"{get_remote_address()}|{_code()[:40]}"
+
+
+def _found() -> tuple[PersonalLink, Visit] | None:
+    """The live link and visit behind this request's code, looked up once per request."""
+    if "link_found" not in g:
+        link = links.find_link(db.session, _code())
+        visit = links.visit_of(db.session, link) if link is not None else None
+        g.link_found = (link, visit) if link is not None and visit is not None else None
+    return g.link_found  # type: ignore[no-any-return]
+
+
+def _is_valid_code() -> bool:
+    return _found() is not None
+
+
 def _is_miss(response: Any) -> bool:
     return response.status_code == 404
 
 
-# Every request counts against the general limit; wrong or expired codes also count against a
-# tighter one, so guessing codes stops long before it could find one.
+# Three limits, so that a guesser is slowed without locking out the households behind the same
+# carrier NAT (one public address for thousands of phones):
+# - each link's page, per address *and code* (``RATELIMIT_LINK``): one holder reloading their
+#   page never uses up anyone else's;
+# - unknown or expired codes, per address (``RATELIMIT_LINK_MISS``): past it, wrong codes get
+#   429, but a valid code is exempt and still opens;
+# - every link request, per address (``RATELIMIT_LINK_ADDRESS``): a loose ceiling that bounds
+#   how fast one address can try codes at all (10 letters or digits: 62**10 codes).
 _limits = (
-    limiter.limit(_link_limit),
-    limiter.limit(_miss_limit, deduct_when=_is_miss),
+    limiter.limit(_address_limit),
+    limiter.limit(_link_limit, key_func=_address_and_code),
+    limiter.limit(_miss_limit, deduct_when=_is_miss, exempt_when=_is_valid_code),
 )
 
 
@@ -68,11 +101,10 @@ def _no_index(response: Any) -> Any:
 
 
 def _load(code: str) -> tuple[PersonalLink, Visit]:
-    link = links.find_link(db.session, code)
-    visit = links.visit_of(db.session, link) if link is not None else None
-    if link is None or visit is None:
+    found = _found()
+    if found is None:
         abort(404)
-    return link, visit
+    return found
 
 
 def _role(link: PersonalLink) -> str:

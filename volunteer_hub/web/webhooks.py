@@ -24,19 +24,17 @@ logger = logging.getLogger("volunteer_hub.webhooks")
 
 
 def signed_urls() -> list[str]:
-    """Return the URLs Twilio may have signed for this request.
+    """Return the URL Twilio signed for this request: ``VH_PUBLIC_BASE_URL`` plus the path.
 
-    Twilio signs the address it was given: ``VH_PUBLIC_BASE_URL`` plus the path. Behind a
-    proxy, ``request.url`` is that address too once ``VH_PROXY_FIX`` makes Flask see the
-    forwarded scheme and host; both are tried, so either configuration works.
+    Only the configured public address counts. The request's own URL is never tried: its
+    host comes from the ``Host`` (or forwarded) header, which the caller chooses, so a
+    signature Twilio made for another site would otherwise be accepted here. Without a
+    public address nothing is accepted.
     """
     query = request.query_string.decode("latin-1")
     path = request.path + (f"?{query}" if query else "")
     base = str(current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    urls = [request.url]
-    if base:
-        urls.insert(0, base + path)
-    return urls
+    return [base + path] if base else []
 
 
 def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -303,6 +303,39 @@ def test_guessing_codes_is_rate_limited(client):
     assert [client.get(f"/s/{c}").status_code for c in codes] == [404, 404, 404, 429]
 
 
+@pytest.mark.app_config(RATELIMIT_ENABLED=True)
+def test_wrong_codes_behind_one_nat_do_not_lock_out_valid_codes(
+    client, session, future_visit, settings
+):
+    # Issue 15, item 7: one carrier address, many households; a guesser among them.
+    valid = volunteer_code(session, future_visit, settings)
+    other = household_code(session, future_visit, settings)
+    guesses = [client.get(f"/s/Guess{i:05d}").status_code for i in range(12)]
+    assert guesses == [404] * 10 + [429] * 2  # RATELIMIT_LINK_MISS: 10 per minute
+    assert client.get(f"/s/{valid}").status_code == 200
+    assert client.get(f"/s/{other}").status_code == 200
+    assert client.post(f"/s/{valid}", data={"action": "accept"}).status_code == 302
+    assert client.get("/s/Guess99999").status_code == 429  # the guesser stays slowed
+
+
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RATELIMIT_LINK="2 per minute")
+def test_one_link_reloaded_often_does_not_use_up_the_others(
+    client, session, future_visit, settings
+):
+    busy = volunteer_code(session, future_visit, settings)
+    other = household_code(session, future_visit, settings)
+    assert [client.get(f"/s/{busy}").status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get(f"/s/{other}").status_code == 200
+
+
+@pytest.mark.app_config(RATELIMIT_ENABLED=True, RATELIMIT_LINK_ADDRESS="3 per minute")
+def test_one_address_has_a_ceiling_on_link_requests(client, session, future_visit, settings):
+    valid = volunteer_code(session, future_visit, settings)
+    statuses = [client.get(f"/s/{c}").status_code for c in ("GuessA0001", valid, "GuessA0002")]
+    assert statuses == [404, 200, 404]
+    assert client.get(f"/s/{valid}").status_code == 429
+
+
 @pytest.mark.app_config(WTF_CSRF_ENABLED=True)
 def test_answers_need_the_forms_csrf_token(client, session, future_visit, settings):
     code = volunteer_code(session, future_visit, settings)

@@ -183,14 +183,35 @@ def test_the_public_url_is_what_twilio_signs_behind_a_proxy(app, client, session
     assert signed_post(client, SMS, params, url=f"{PUBLIC}{SMS}").status_code == 200
 
 
-@pytest.mark.app_config(TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL="", PROXY_FIX=1)
-def test_proxy_fix_makes_the_forwarded_address_the_signed_one(client):
+@pytest.mark.parametrize("path", [SMS, STATUS])
+def test_a_signature_for_another_host_is_refused_whatever_the_host_header(client, session, path):
+    # Signed by Twilio for somebody else's site, replayed here with that site as Host.
+    params = inbound("SMh", "+84901234567", "STOP")
+    other = f"https://other.example.com{path}"
+    assert (
+        signed_post(
+            client, path, params, url=other, headers={"Host": "other.example.com"}
+        ).status_code
+        == 403
+    )
+    assert signed_post(client, path, params, url=f"http://localhost{path}").status_code == 403
+    assert count(session, SmsOptOut) == 0 and count(session, InboundMessage) == 0
+
+
+@pytest.mark.app_config(TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL=PUBLIC, PROXY_FIX=1)
+def test_forwarded_headers_do_not_change_the_signed_address(client):
     params = inbound("SMq", "+84901234567", "HELP")
     headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "sms.example.vn"}
-    ok = signed_post(client, SMS, params, url=f"https://sms.example.vn{SMS}", headers=headers)
-    assert ok.status_code == 200
-    spoofed = signed_post(client, SMS, params, url=f"https://sms.example.vn{SMS}")
+    spoofed = signed_post(client, SMS, params, url=f"https://sms.example.vn{SMS}", headers=headers)
     assert spoofed.status_code == 403
+    ok = signed_post(client, SMS, params, headers=headers)  # signed for VH_PUBLIC_BASE_URL
+    assert ok.status_code == 200
+
+
+@pytest.mark.app_config(TWILIO_AUTH_TOKEN=AUTH_TOKEN, PUBLIC_BASE_URL="")
+def test_without_a_public_address_nothing_is_accepted(client):
+    params = inbound("SMr", "+84901234567", "HELP")
+    assert signed_post(client, SMS, params, url=f"http://localhost{SMS}").status_code == 403
 
 
 def test_delivery_reports_update_the_message_and_never_go_back(client, session):
