@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
+from volunteer_hub.clean_request import CleanRequest
 from volunteer_hub.config import load_config
 from volunteer_hub.services.validation import MAX_ID
 
@@ -52,6 +53,7 @@ def migrations_directory() -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create and configure the volunteer_hub Flask application."""
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = CleanRequest
     load_config(app, test_config)
     app.url_map.converters["id"] = RecordIdConverter
 

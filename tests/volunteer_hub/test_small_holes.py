@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
+from tests.conftest import login
 
 NEXT_VALUES = [
     "/requests\r\nSet-Cookie: evil=1",
@@ -24,3 +27,100 @@ def test_next_with_control_characters_goes_home(client, target):
 @pytest.mark.parametrize("target", NEXT_VALUES)
 def test_login_page_with_such_a_next_never_fails(client, target):
     assert client.get("/login", query_string={"next": target}).status_code < 500
+
+
+# --- NUL bytes: PostgreSQL refuses them in text, so they must never reach the database ----------
+
+NUL_TEXT = "Tổ\x00 9\x00"
+
+
+def no_nul(*values) -> bool:  # type: ignore[no-untyped-def]
+    return all(v is None or "\x00" not in v for v in values)
+
+
+def test_a_nul_in_a_links_notes_is_dropped(client, session, world):
+    from volunteer_hub.models import VisitResponse
+    from volunteer_hub.services.messaging import links
+
+    visit = world.b.visit  # rescheduling ends this visit; the volunteer declines another
+    household = links.issue_link(
+        session, purpose=links.HOUSEHOLD_VISIT, visit=visit, request_id=visit.request_id
+    ).code
+    volunteer = links.issue_link(
+        session,
+        purpose=links.VOLUNTEER_VISIT,
+        visit=world.a.visit,
+        volunteer_id=world.a.volunteer.id,
+    ).code
+    session.commit()
+    answer = client.post(f"/s/{household}", data={"action": "reschedule", "note": NUL_TEXT})
+    assert answer.status_code == 302
+    answer = client.post(f"/s/{volunteer}", data={"action": "decline", "note": "ốm\x00"})
+    assert answer.status_code == 302
+    notes = sorted(r.note for r in session.scalars(select(VisitResponse)))
+    assert notes == ["Tổ 9", "ốm"]
+
+
+def test_a_nul_in_sms_admin_forms_is_dropped(client, session, world):
+    from volunteer_hub.models import MessageTemplate, SmsOptOut
+
+    login(client, world.admin.email)
+    saved = client.post(
+        "/admin/sms/templates/assignment/vi",
+        data={"action": "save", "body": "{sender}:\x00 Lịch {date} {time}. {link}"},
+    )
+    assert saved.status_code == 303
+    (template,) = session.scalars(select(MessageTemplate))
+    assert template.body == "{sender}: Lịch {date} {time}. {link}"
+    added = client.post("/admin/sms/opt-outs", data={"phone": "0901\x00234567", "note": NUL_TEXT})
+    assert added.status_code == 303
+    assert session.get(SmsOptOut, "+84901234567").note == "Tổ 9"
+
+
+def test_a_nul_in_an_invitation_reason_or_a_hamlet_name_is_dropped(client, session, world):
+    from tests import factories
+    from volunteer_hub.models import DriveVolunteer, Hamlet
+
+    login(client, world.a.coordinator.email)
+    drive = world.a.drive
+    volunteer = factories.volunteer(session, world.a.commune, phone_verified_at=factories.now())
+    drive.volunteers.append(DriveVolunteer(volunteer=volunteer))  # invited
+    session.commit()
+    path = f"/drives/{drive.id}/volunteers"
+    answered = client.post(
+        path,
+        data={
+            "action": "answer",
+            "volunteer_id": str(volunteer.id),
+            "status": "declined",
+            "reason": "bận\x00 việc",
+        },
+    )
+    assert answered.status_code in (302, 303)
+    invitation = session.scalars(
+        select(DriveVolunteer).where(DriveVolunteer.volunteer_id == volunteer.id)
+    ).one()
+    assert invitation.reason == "bận việc"
+    added = client.post(f"/communes/{world.a.commune.code}/hamlets", data={"name": NUL_TEXT})
+    assert added.status_code in (302, 303)
+    names = session.scalars(select(Hamlet.name).where(Hamlet.commune_id == world.a.commune.id))
+    assert "Tổ 9" in list(names)
+
+
+def test_nul_bytes_in_query_strings_and_json_never_reach_a_view(app):
+    seen: dict[str, object] = {}
+
+    @app.post("/_probe")
+    def probe():  # type: ignore[no-untyped-def]
+        from flask import request
+
+        seen["args"] = request.args.getlist("q")
+        seen["form"] = request.form.to_dict(flat=False)
+        seen["json"] = request.get_json(silent=True)
+        return ""
+
+    client = app.test_client()
+    client.post("/_probe?q=a%00b&q=%00", data={"n\x00ame": ["x\x00", "y"]})
+    assert seen["args"] == ["ab", ""] and seen["form"] == {"name": ["x", "y"]}
+    client.post("/_probe", json={"a\x00": ["b\x00", {"c": "\x00d"}, 1, None]})
+    assert seen["json"] == {"a": ["b", {"c": "d"}, 1, None]}
