@@ -43,10 +43,19 @@ class CleanRequest(Request):
         return _multidict_without_nul(super().args, self.parameter_storage_class)  # type: ignore[no-any-return]
 
     def _load_form_data(self) -> None:
+        if "form" in self.__dict__:
+            return
         super()._load_form_data()
         form = self.__dict__.get("form")
         if form is not None:
+            self.__dict__["raw_form"] = form
             self.__dict__["form"] = _multidict_without_nul(form, self.parameter_storage_class)
+
+    @property
+    def raw_form(self) -> MultiDict[str, str]:
+        """The form as sent, NUL bytes and all: what a webhook's signature was computed over."""
+        self._load_form_data()
+        return self.__dict__.get("raw_form", self.form)  # type: ignore[no-any-return]
 
     def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         return without_nul(super().get_json(force=force, silent=silent, cache=cache))

@@ -124,3 +124,69 @@ def test_nul_bytes_in_query_strings_and_json_never_reach_a_view(app):
     assert seen["args"] == ["ab", ""] and seen["form"] == {"name": ["x", "y"]}
     client.post("/_probe", json={"a\x00": ["b\x00", {"c": "\x00d"}, 1, None]})
     assert seen["json"] == {"a": ["b", {"c": "d"}, 1, None]}
+
+
+# --- dates at the ends of the calendar, and years ahead --------------------------------------
+
+
+@pytest.fixture
+def partner_token(session, world) -> str:  # type: ignore[no-untyped-def]
+    from volunteer_hub.models import Role
+    from volunteer_hub.services.reference.accounts import create_api_token, create_user
+
+    partner = create_user(
+        session, email="app@partner.vn", name="App", role=Role.PARTNER, password=None
+    )
+    token = create_api_token(session, partner).token
+    session.commit()
+    return token
+
+
+EDGE_WINDOWS = [
+    ({"start": "9999-12-31T23:00:00-14:00", "end": "9999-12-31T23:30:00-14:00"}, "calendar"),
+    ({"start": "0001-01-01T00:00:00+14:00", "end": "0001-01-01T01:00:00+14:00"}, "calendar"),
+    ({"start": "9999-06-01T08:00:00+07:00", "end": "9999-06-01T09:00:00+07:00"}, "too far"),
+]
+
+
+@pytest.mark.parametrize(("window", "words"), EDGE_WINDOWS)
+def test_api_windows_at_the_calendar_edges_are_field_errors(
+    client, session, world, partner_token, window, words
+):
+    from tests.volunteer_hub.test_api_intake import count, payload, post
+
+    before = count(session)
+    response = post(
+        client, partner_token, payload(world, windows=[window]), **{"Accept-Language": "en"}
+    )
+    assert response.status_code == 422
+    errors = {e["field"]: e["message"] for e in response.get_json()["errors"]}
+    assert "windows.0.start" in errors and words in errors["windows.0.start"]
+    assert count(session) == before
+
+
+def test_drive_days_years_ahead_or_at_year_one_are_refused(client, session, world):
+    from tests.volunteer_hub.test_drive_setup import drive_form
+    from volunteer_hub.models import Drive
+
+    login(client, world.a.coordinator.email)
+    client.get("/lang/en")
+    far = client.post(
+        "/drives/new", data=drive_form(world, block_day=["9999-12-31", "9999-12-31", ""])
+    )
+    assert far.status_code == 422
+    assert "too far ahead" in far.get_data(as_text=True)
+    assert session.scalars(select(Drive).where(Drive.name == "Cuối tuần số")).first() is None
+    assert client.post("/drives/new", data=drive_form(world)).status_code == 302
+    drive = session.scalars(select(Drive).where(Drive.name == "Cuối tuần số")).one()
+    early = client.post(
+        f"/drives/{drive.id}/edit",
+        data=drive_form(
+            world,
+            block_day=["0001-01-01", "", ""],
+            block_start=["00:30", "", ""],
+            block_end=["03:00", "", ""],
+        ),
+    )
+    assert early.status_code == 422
+    assert "outside the calendar" in early.get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from flask_babel import gettext as _
@@ -18,6 +19,30 @@ _KEEP_IN_TEXT = {"\n", "\t"}
 #: SQLite, "out of range" on PostgreSQL) instead of simply finding nothing.
 MAX_ID = 2**31 - 1
 _ASCII_DIGITS = frozenset("0123456789")
+
+#: How far ahead a drive day or a preferred visit time may be. Further is a typo (year 9999),
+#: not a plan, and near the end of the calendar a time zone would carry it past year 9999.
+FAR_AHEAD = timedelta(days=2 * 366)
+
+
+def too_far_ahead() -> str:
+    """The message for a date beyond ``FAR_AHEAD``."""
+    return _("This date is too far ahead: at most two years from today.")
+
+
+def checked_moment(value: datetime, *, now: datetime | None = None) -> datetime:
+    """Return an aware ``value`` if it is a real instant no further than ``FAR_AHEAD``.
+
+    Raise ValueError (a field error in pydantic) otherwise: 9999-12-31T23:00-14:00 or
+    0001-01-01T00:00+14:00 cannot be converted to UTC at all.
+    """
+    try:
+        instant = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(_("This date is outside the calendar.")) from None
+    if instant > (now or datetime.now(UTC)) + FAR_AHEAD:
+        raise ValueError(too_far_ahead())
+    return value
 
 
 class FieldErrors(ValueError):

@@ -37,6 +37,11 @@ def signed_urls() -> list[str]:
     return [base + path] if base else []
 
 
+def _signed_form() -> Any:
+    """The form exactly as Twilio sent and signed it (``request.form`` has NUL bytes dropped)."""
+    return getattr(request, "raw_form", request.form)
+
+
 def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     """Answer 403 unless the request carries Twilio's signature for our public URL."""
 
@@ -44,7 +49,7 @@ def twilio_signed(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         token = str(current_app.config.get("TWILIO_AUTH_TOKEN") or "")
         signature = request.headers.get(SIGNATURE_HEADER)
-        if not is_valid_signature(token, signed_urls(), request.form, signature):
+        if not is_valid_signature(token, signed_urls(), _signed_form(), signature):
             logger.warning("webhook %s refused: missing or wrong signature", request.path)
             abort(403)
         return view(*args, **kwargs)

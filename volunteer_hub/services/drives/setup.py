@@ -32,6 +32,7 @@ from volunteer_hub.services.validation import (
     FieldErrors,
     Line,
     Text,
+    checked_moment,
     is_code,
     parse_model,
 )
@@ -102,6 +103,16 @@ def parse_drive(payload: object) -> DriveIn:
     return parse_model(DriveIn, payload)
 
 
+def _calendar_problem(starts: datetime, ends: datetime, now: datetime) -> str | None:
+    """A block beyond ``FAR_AHEAD``, or at an end of the calendar UTC cannot hold (year 1)."""
+    try:
+        checked_moment(starts, now=now)
+        checked_moment(ends, now=now)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def save_drive(
     session: Session,
     data: DriveIn,
@@ -128,6 +139,8 @@ def save_drive(
             errors[f"blocks.{index}"] = [_("A block must end after it starts.")]
         elif ends - starts > timedelta(hours=10):
             errors[f"blocks.{index}"] = [_("A block lasts at most 10 hours.")]
+        elif (problem := _calendar_problem(starts, ends, now)) is not None:
+            errors[f"blocks.{index}"] = [problem]
         elif drive is None and starts < now - timedelta(days=1):
             errors[f"blocks.{index}"] = [_("This block is in the past.")]
         blocks.append((starts, ends))

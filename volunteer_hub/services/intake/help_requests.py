@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from flask_babel import gettext as _
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from volunteer_hub.services.validation import (
     Line,
     RecordId,
     Text,
+    checked_moment,
     is_code,
     parse_model,
 )
@@ -63,6 +64,11 @@ class WindowIn(BaseModel):
 
     start: AwareDatetime
     end: AwareDatetime
+
+    @field_validator("start", "end")
+    @classmethod
+    def _on_the_calendar(cls, value: datetime) -> datetime:
+        return checked_moment(value)
 
 
 class HelpRequestIn(BaseModel):
