@@ -117,10 +117,72 @@ def test_bad_sign_ups_are_refused_and_store_nothing(client, world, session, fiel
     assert session.scalar(select(func.count()).select_from(Volunteer)) == before
 
 
-def test_a_registered_phone_cannot_sign_up_again(client, world, session):
-    response = client.post("/volunteer", data=signup(world, phone=world.a.volunteer.phone))
-    assert response.status_code == 422
-    assert "đã được đăng ký" in response.get_data(as_text=True)
+# --- a stranger learns nothing about whether a phone is registered (issue 15, item 7) -----------
+
+
+def _same_page(text: str) -> str:
+    """The page without what differs between any two visitors: the CSRF token and the number."""
+    text = re.sub(r'name="csrf_token" value="[^"]*"', "", text)
+    text = re.sub(r'name="csrf_token" content="[^"]*"', "", text)
+    return re.sub(r"0\d{2,3} \d{3} \d{3,4}|\+84\d{9}", "PHONE", text)
+
+
+def _answer(client, method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    first = getattr(client, method)(path, **kwargs)
+    page = client.get(first.headers["Location"]) if first.status_code in (302, 303) else first
+    return (
+        first.status_code,
+        first.headers.get("Location"),
+        page.status_code,
+        _same_page(page.get_data(as_text=True)),
+    )
+
+
+def _messages(session, phone: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.kind for m in session.scalars(select(Message).where(Message.to_phone == phone))]
+
+
+@pytest.mark.parametrize("verified", [False, True])
+def test_signing_up_with_a_registered_phone_answers_as_for_a_new_one(app, world, session, verified):
+    owner = world.a.volunteer
+    if verified:
+        owner.phone_verified_at = owner.created_at
+        session.commit()
+    before = session.scalar(select(func.count()).select_from(Volunteer))
+    known = _answer(app.test_client(), "post", "/volunteer", data=signup(world, phone=owner.phone))
+    assert session.scalar(select(func.count()).select_from(Volunteer)) == before  # none added
+    fresh = _answer(app.test_client(), "post", "/volunteer", data=signup(world))
+    assert known == fresh and known[:3] == (302, "/volunteer/verify", 200)
+    # The owner hears of it: a code to verify, or a notice that they are already registered.
+    assert _messages(session, owner.phone) == ["already_registered" if verified else "phone_code"]
+    assert _messages(session, "+84987654321") == ["phone_code"]
+
+
+def test_the_session_cookie_does_not_say_whether_the_phone_is_registered(app, world, session):
+    client = app.test_client()
+    client.post("/volunteer", data=signup(world, phone=world.a.volunteer.phone))
+    with client.session_transaction() as stored:
+        assert stored.get("verify_phone") == world.a.volunteer.phone
+        assert not any("volunteer" in key for key in stored)
+
+
+def test_verify_by_phone_answers_alike_for_registered_and_unknown_numbers(app, world, session):
+    registered, unknown = app.test_client(), app.test_client()
+    phone = world.a.volunteer.phone
+    for _ in range(2):  # the second asks within a minute: the limit must not show either
+        start = {"action": "start"}
+        assert _answer(registered, "post", "/volunteer/verify", data=start | {"phone": phone}) == (
+            _answer(unknown, "post", "/volunteer/verify", data=start | {"phone": "0909 000 111"})
+        )
+    resend = {"action": "resend"}
+    assert _answer(registered, "post", "/volunteer/verify", data=resend) == _answer(
+        unknown, "post", "/volunteer/verify", data=resend
+    )
+    wrong = {"action": "verify", "code": "000000"}
+    answered = _answer(registered, "post", "/volunteer/verify", data=wrong)
+    assert answered == _answer(unknown, "post", "/volunteer/verify", data=wrong)
+    assert answered[0] == 422
+    assert _messages(session, phone) == ["phone_code"]  # one code: the second came too soon
 
 
 def test_an_imported_volunteer_verifies_by_phone_number(client, world, session):

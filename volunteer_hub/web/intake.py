@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import (
@@ -32,6 +33,7 @@ from volunteer_hub.models import (
     Volunteer,
     VolunteerKind,
 )
+from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.security import client_ip
 from volunteer_hub.services.drives.setup import upcoming_blocks
 from volunteer_hub.services.intake.help_requests import (
@@ -41,14 +43,17 @@ from volunteer_hub.services.intake.help_requests import (
 )
 from volunteer_hub.services.intake.readback import household_status
 from volunteer_hub.services.intake.volunteers import (
+    PhoneTaken,
     find_by_phone,
     parse_volunteer,
     register_volunteer,
 )
+from volunteer_hub.services.messaging.outbox import is_opted_out
 from volunteer_hub.services.reference.catalogue import active_services
 from volunteer_hub.services.validation import FieldErrors, parse_id
 
 bp = Blueprint("intake", __name__)
+logger = logging.getLogger("volunteer_hub.intake")
 
 #: The honeypot: a field people never see; a bot that fills it is refused.
 HONEYPOT = "homepage"
@@ -318,15 +323,27 @@ def volunteer_form():  # type: ignore[no-untyped-def]
         ), 422
     try:
         data = parse_volunteer(volunteer_payload(request.form, _skills()))
-        volunteer = register_volunteer(db.session, data, source="web", ip=client_ip())
-        _send_code(volunteer)
+        try:
+            volunteer = register_volunteer(
+                db.session, data, source="web", ip=client_ip(), reveal_taken=False
+            )
+        except PhoneTaken as taken:
+            # Answer exactly as for a new number; the owner of the phone hears of it by SMS.
+            db.session.rollback()
+            volunteer = taken.volunteer
+            _tell_the_owner(volunteer)
+        else:
+            _send_code(volunteer)
     except FieldErrors as exc:
         db.session.rollback()
         return render_template(
             "intake/volunteer.html", **_volunteer_context(request.form, exc.errors)
         ), 422
     db.session.commit()
-    session["verify_volunteer_id"] = volunteer.id
+    # Only the number the visitor typed goes in the (readable) session cookie, never whether
+    # or which volunteer has it.
+    session.pop("verify_volunteer_id", None)
+    session["verify_phone"] = volunteer.phone
     return redirect(url_for(".volunteer_verify"))
 
 
@@ -339,64 +356,92 @@ def _send_code(volunteer: Volunteer) -> None:
         raise FieldErrors({"code": [str(exc)]}) from None
 
 
+def _send_code_quietly(volunteer: Volunteer) -> None:
+    """Send a code to a number the visitor may not own; its problems are not shown to them.
+
+    "A code was sent a moment ago" or "too many codes today" would tell a stranger that the
+    number is a volunteer's, so the page says the same whether or not a code went out.
+    """
+    from volunteer_hub.services.intake.phone_codes import PhoneCodeError, send_phone_code
+
+    try:
+        with db.session.begin_nested():
+            send_phone_code(db.session, volunteer)
+    except PhoneCodeError as exc:
+        logger.info("no code sent to volunteer %s: %s", volunteer.id, exc)
+
+
+def _tell_the_owner(volunteer: Volunteer) -> None:
+    """Someone signed up with a registered number: a code if unverified, else a notice."""
+    from volunteer_hub.services.intake.phone_codes import OPTED_OUT, send_already_registered
+
+    if is_opted_out(db.session, volunteer.phone):
+        # What a new number that asked for no more SMS gets, too.
+        raise FieldErrors({"code": [str(OPTED_OUT)]})
+    if volunteer.phone_verified_at is None:
+        _send_code_quietly(volunteer)
+    else:
+        send_already_registered(db.session, volunteer)
+
+
+def _unverified(phone: str | None) -> Volunteer | None:
+    """The volunteer still to verify with this phone number, or None."""
+    if not phone:
+        return None
+    found = find_by_phone(db.session, phone)
+    return found if found is not None and found.phone_verified_at is None else None
+
+
 @bp.route("/volunteer/verify", methods=["GET", "POST"])
 @limiter.limit(_intake_limit, methods=["POST"])
 def volunteer_verify():  # type: ignore[no-untyped-def]
-    """Ask for the code sent by SMS; also lets a volunteer ask for a new code by phone number."""
+    """Ask for the code sent by SMS; also lets a volunteer ask for a new code by phone number.
+
+    Every answer is the same whether or not the number is a volunteer's: the page shows the
+    number typed and the code box, a wrong code and an unknown number read alike, and only
+    the number (never a volunteer's id) is kept in the session.
+    """
     from volunteer_hub.services.intake.phone_codes import verify_phone_code
 
-    volunteer = None
-    volunteer_id = session.get("verify_volunteer_id")
-    if volunteer_id:
-        volunteer = db.session.get(Volunteer, volunteer_id)
+    phone = session.get("verify_phone")
+    phone = phone if isinstance(phone, str) else None
     errors: dict[str, list[str]] = {}
 
     if request.method == "POST":
         action = request.form.get("action", "verify")
         if action == "start":
-            # A volunteer imported from a spreadsheet verifies here: we send a code to the
-            # number if it belongs to a volunteer, and say the same thing either way.
-            found = find_by_phone(db.session, request.form.get("phone", ""))
-            if found is not None and found.phone_verified_at is None:
-                try:
-                    _send_code(found)
-                except FieldErrors as exc:
-                    errors = exc.errors
-                else:
-                    db.session.commit()
-                    session["verify_volunteer_id"] = found.id
-                    volunteer = found
-            if not errors:
-                flash(
-                    _("If this number belongs to a volunteer, a code is on its way by SMS."), "info"
-                )
-                return redirect(url_for(".volunteer_verify"))
-        elif volunteer is None:
-            abort(400)
-        elif action == "resend":
+            # A volunteer imported from a spreadsheet verifies here.
             try:
-                _send_code(volunteer)
-            except FieldErrors as exc:
-                errors = exc.errors
-            else:
+                typed = parse_phone(request.form.get("phone", ""), mobile_only=True).e164
+            except PhoneError:
+                typed = None
+            if typed is not None:
+                found = _unverified(typed)
+                if found is not None:
+                    _send_code_quietly(found)
+                    db.session.commit()
+                session["verify_phone"] = typed
+            flash(_("If this number belongs to a volunteer, a code is on its way by SMS."), "info")
+            return redirect(url_for(".volunteer_verify"))
+        if phone is None:
+            abort(400)
+        volunteer = _unverified(phone)
+        if action == "resend":
+            if volunteer is not None:
+                _send_code_quietly(volunteer)
                 db.session.commit()
-                flash(_("A new code is on its way by SMS."), "info")
-                return redirect(url_for(".volunteer_verify"))
-        else:
-            code = "".join(ch for ch in request.form.get("code", "")[:64] if ch in "0123456789")[:8]
-            if verify_phone_code(db.session, volunteer, code):
-                db.session.commit()
-                session.pop("verify_volunteer_id", None)
-                return redirect(url_for(".volunteer_thanks"))
-            db.session.commit()  # the failed attempt counts
-            errors = {"code": [_("This code is not right, or it has expired.")]}
+            flash(_("A new code is on its way by SMS."), "info")
+            return redirect(url_for(".volunteer_verify"))
+        code = "".join(ch for ch in request.form.get("code", "")[:64] if ch in "0123456789")[:8]
+        if volunteer is not None and verify_phone_code(db.session, volunteer, code):
+            db.session.commit()
+            session.pop("verify_phone", None)
+            return redirect(url_for(".volunteer_thanks"))
+        db.session.commit()  # the failed attempt counts
+        errors = {"code": [_("This code is not right, or it has expired.")]}
 
-    if volunteer is not None and volunteer.phone_verified_at is not None:
-        return redirect(url_for(".volunteer_thanks"))
     status = 422 if errors else 200
-    return render_template(
-        "intake/volunteer_verify.html", volunteer=volunteer, errors=errors
-    ), status
+    return render_template("intake/volunteer_verify.html", phone=phone, errors=errors), status
 
 
 @bp.get("/volunteer/thanks")

@@ -38,6 +38,10 @@ def _code_hash(secret: str, verification_id: int, code: str) -> str:
     return hmac.new(key, f"{verification_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+#: What a number that asked for no more SMS is told when it asks for a code.
+OPTED_OUT = _l("This number asked for no more SMS. Please ask your coordinator for help.")
+
+
 def send_phone_code(
     session: Session,
     volunteer: Volunteer,
@@ -54,9 +58,7 @@ def send_phone_code(
     now = now or utcnow()
     phone = volunteer.phone
     if is_opted_out(session, phone):
-        raise PhoneCodeError(
-            str(_l("This number asked for no more SMS. Please ask your coordinator for help."))
-        )
+        raise PhoneCodeError(str(OPTED_OUT))
     recent = session.execute(
         select(func.count(), func.max(PhoneVerification.created_at)).where(
             PhoneVerification.phone == phone,
@@ -104,6 +106,43 @@ def send_phone_code(
         settings=settings,
     )
     return verification
+
+
+def send_already_registered(
+    session: Session,
+    volunteer: Volunteer,
+    *,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> None:
+    """Tell a verified volunteer that someone signed up again with their number.
+
+    The sign-up page answers as for a new number, so a stranger learns nothing; the owner
+    learns it by SMS. At most one such message a day per volunteer. The caller commits.
+    """
+    settings = sms_settings(settings)
+    now = now or utcnow()
+    locale = "vi" if "vi" in (volunteer.languages or ["vi"]) else "en"
+    body = render_sms(
+        session,
+        "already_registered",
+        locale,
+        {},
+        unaccented=settings.unaccented_default,
+        settings=settings,
+    )
+    queue_message(
+        session,
+        key=f"already-registered:{volunteer.id}:{now.date().isoformat()}",
+        kind="already_registered",
+        to_phone=volunteer.phone,
+        body=body,
+        locale=locale,
+        urgent=True,
+        send_after=now,
+        volunteer_id=volunteer.id,
+        settings=settings,
+    )
 
 
 def verify_phone_code(

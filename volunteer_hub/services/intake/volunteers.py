@@ -95,6 +95,14 @@ def _skills_by_code(session: Session, codes: Iterable[str]) -> dict[str, Skill]:
     return {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(wellformed)))}
 
 
+class PhoneTaken(Exception):
+    """A sign-up whose phone number a volunteer already has; ``volunteer`` is that one."""
+
+    def __init__(self, volunteer: Volunteer) -> None:
+        super().__init__("phone already registered")
+        self.volunteer = volunteer
+
+
 def register_volunteer(
     session: Session,
     data: VolunteerIn,
@@ -104,8 +112,15 @@ def register_volunteer(
     ip: str | None = None,
     now: datetime | None = None,
     today: date | None = None,
+    reveal_taken: bool = True,
 ) -> Volunteer:
-    """Store a new volunteer, pending approval and phone verification, or raise FieldErrors."""
+    """Store a new volunteer, pending approval and phone verification, or raise FieldErrors.
+
+    A phone number that is already a volunteer's is a field error for coordinators
+    (``reveal_taken``). On the public form it must not be: the other fields are checked as
+    usual, and only when they are all right is PhoneTaken raised, so the page can answer
+    exactly as for a new number.
+    """
     now = now or utcnow()
     today = today or now.date()
     errors: dict[str, list[str]] = {}
@@ -115,7 +130,8 @@ def register_volunteer(
         phone = parse_phone(data.phone, mobile_only=True).e164
     except PhoneError as exc:
         errors["phone"] = [str(exc)]
-    if phone and session.scalar(select(Volunteer.id).where(Volunteer.phone == phone)):
+    taken = session.scalar(select(Volunteer).where(Volunteer.phone == phone)) if phone else None
+    if taken is not None and reveal_taken:
         errors["phone"] = [
             _(
                 "This phone number is already registered. "
@@ -157,6 +173,8 @@ def register_volunteer(
             errors[f"away.{index}"] = [_("The last day must not be before the first day.")]
     if errors:
         raise FieldErrors(errors)
+    if taken is not None:
+        raise PhoneTaken(taken)
     assert commune is not None and phone is not None
 
     volunteer = Volunteer(

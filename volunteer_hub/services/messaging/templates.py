@@ -74,6 +74,7 @@ KINDS: dict[str, TemplateKind] = {
         TemplateKind(
             "phone_code", _l("Phone verification code"), ("sender", "code"), ("sender", "code")
         ),
+        TemplateKind("already_registered", _l("Volunteer: signed up again"), ("sender",)),
         TemplateKind("assignment", _l("Volunteer: assignment"), _VISIT, ("sender", "link")),
         TemplateKind(
             "household_confirmation", _l("Household: visit confirmation"), _HOME, ("sender", "link")
@@ -225,6 +226,12 @@ DEFAULTS: dict[str, dict[str, str]] = {
     "reply_no_visit": {
         "vi": "{sender}: Không tìm thấy lượt hỗ trợ {code} của số điện thoại này.",
         "en": "{sender}: No visit {code} was found for this phone number.",
+    },
+    "already_registered": {
+        "vi": "{sender}: Có người vừa đăng ký tình nguyện viên bằng số này. Bạn đã có tên trong "
+        "danh sách rồi; muốn sửa thông tin, xin báo điều phối viên.",
+        "en": "{sender}: Someone just signed up as a volunteer with this number. You are "
+        "already registered; to change your details, ask your coordinator.",
     },
     "reply_opt_out": {
         "vi": "{sender}: Bạn sẽ không nhận tin nhắn từ chúng tôi nữa. Liên hệ điều phối viên "
