@@ -190,3 +190,15 @@ def test_drive_days_years_ahead_or_at_year_one_are_refused(client, session, worl
     )
     assert early.status_code == 422
     assert "outside the calendar" in early.get_data(as_text=True)
+
+
+def test_a_volunteers_time_away_in_year_9999_is_refused(client, session, world):
+    from tests.volunteer_hub.test_volunteer_signup import signup
+    from volunteer_hub.models import Volunteer
+
+    client.get("/lang/en")
+    data = signup(world, away_first=["2026-12-20", ""], away_last=["9999-12-31", ""])
+    response = client.post("/volunteer", data=data)
+    assert response.status_code == 422
+    assert "too far ahead" in response.get_data(as_text=True)
+    assert session.scalars(select(Volunteer).where(Volunteer.phone == "+84987654321")).all() == []

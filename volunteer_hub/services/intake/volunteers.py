@@ -30,6 +30,7 @@ from volunteer_hub.services import audit
 from volunteer_hub.services.intake.help_requests import CONSENT_VERSION
 from volunteer_hub.services.reference.places import pin_errors, resolve_place
 from volunteer_hub.services.validation import (
+    FAR_AHEAD,
     FieldErrors,
     LanguageCode,
     Line,
@@ -38,6 +39,7 @@ from volunteer_hub.services.validation import (
     field_errors,
     is_code,
     parse_model,
+    too_far_ahead,
 )
 
 #: Youngest age at which the movement takes volunteers (with a guardian's consent).
@@ -171,6 +173,8 @@ def register_volunteer(
     for index, away in enumerate(data.away):
         if away.last_day < away.first_day:
             errors[f"away.{index}"] = [_("The last day must not be before the first day.")]
+        elif away.last_day > today + FAR_AHEAD:
+            errors[f"away.{index}"] = [too_far_ahead()]
     if errors:
         raise FieldErrors(errors)
     if taken is not None:
