@@ -63,7 +63,7 @@ def test_a_chosen_province_carries_only_its_own_communes(client, country, path):
 
 def test_a_poster_link_with_a_commune_opens_its_province_and_hamlets(client, country):
     body = client.get(f"/request?commune={country.d.code}").get_data(as_text=True)
-    assert f'<option value="48" selected>' in body
+    assert '<option value="48" selected>' in body
     assert f'<option value="{country.d.code}" selected' in body
     assert "Tổ dân phố Sơn 1" in body
     assert country.a.commune.name not in body
@@ -200,7 +200,8 @@ def test_a_province_not_served_is_a_form_error(client, country, session, provinc
 
 def test_a_post_without_a_province_still_works(client, country, session):
     """Partner apps post the commune alone, as before."""
-    response = client.post("/request", data=form(country, commune=country.c.commune.code, hamlet_id=str(country.c.hamlet.id)))
+    data = form(country, commune=country.c.commune.code, hamlet_id=str(country.c.hamlet.id))
+    response = client.post("/request", data=data)
     assert response.status_code == 302
 
 
@@ -231,9 +232,7 @@ def test_the_page_does_not_grow_with_the_country(client, session):
     small = len(client.get("/request?province=46").get_data())
     for n in range(1, 20):
         prov = factories.province(session, code=f"P{n}", name=f"Tỉnh Khác {n}")
-        communes = [
-            factories.commune(session, prov, name=f"Xã Xa {n}-{k}") for k in range(40)
-        ]
+        communes = [factories.commune(session, prov, name=f"Xã Xa {n}-{k}") for k in range(40)]
         for com in communes:
             factories.hamlet(session, com, "Thôn Xa")
         factories.user(session, Role.COORDINATOR, communes[:1])

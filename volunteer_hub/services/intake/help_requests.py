@@ -395,9 +395,7 @@ def _served_province_ids() -> Select[tuple[int]]:
     """The provinces a coordinator works in: the public forms offer their communes."""
     from volunteer_hub.models import user_commune
 
-    return select(Commune.province_id).join(
-        user_commune, user_commune.c.commune_id == Commune.id
-    )
+    return select(Commune.province_id).join(user_commune, user_commune.c.commune_id == Commune.id)
 
 
 def served_provinces(session: Session) -> list[Province]:
@@ -443,9 +441,7 @@ def served_communes(session: Session, province: Province | None = None) -> list[
         )
     ids = [p.id for p in served_provinces(session)]
     return list(
-        session.scalars(
-            select(Commune).where(Commune.province_id.in_(ids)).order_by(Commune.name)
-        )
+        session.scalars(select(Commune).where(Commune.province_id.in_(ids)).order_by(Commune.name))
     )
 
 
