@@ -425,9 +425,7 @@ def _by_province(
     result = []
     for province_id, (province, g, province_waits) in grouped.items():
         g.volunteers = volunteers.get(province_id, 0)
-        g.urgent_wait_days = (
-            round(statistics.median(province_waits), 1) if province_waits else None
-        )
+        g.urgent_wait_days = round(statistics.median(province_waits), 1) if province_waits else None
         result.append((province, g))
     return sorted(result, key=lambda row: row[0].name)
 
