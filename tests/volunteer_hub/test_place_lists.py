@@ -211,6 +211,11 @@ def test_the_volunteer_form_checks_the_province_too(client, country, session):
     assert response.status_code == 422
     assert 'id="commune-error"' in response.get_data(as_text=True)
     assert _count(session, Volunteer) == before
+    wrong_hamlet = signup(country, province="46", hamlet_id=str(country.d.hamlets[0].id))
+    response = client.post("/volunteer", data=wrong_hamlet)
+    assert response.status_code == 422
+    assert 'id="hamlet_id-error"' in response.get_data(as_text=True)
+    assert _count(session, Volunteer) == before
     typed = signup(country, commune="", hamlet_id="", province="48", places_step="province")
     body = client.post("/volunteer", data=typed).get_data(as_text=True)
     assert country.d.name in body and country.a.commune.name not in body
