@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_INTAKE": "20 per hour; 5 per minute",
     # The household status page (/request/status): few tries, so codes cannot be guessed.
     "RATELIMIT_STATUS": "10 per minute; 30 per hour",
+    # The place lists the public forms fetch (/places/communes, /places/hamlets) per client
+    # address: a person changing their mind a few times, or a commune office on one connection.
+    "RATELIMIT_PLACES": "60 per minute; 600 per hour",
     # Largest body a public form accepts, in bytes: the forms are small, so anything bigger is
     # refused (413) before it is read.
     "PUBLIC_FORM_MAX_BYTES": 64 * 1024,

@@ -408,9 +408,15 @@ def test_the_excel_summary_equals_independent_sql_counts_and_the_summary_api(
 
     report = build_report(session, dw.coordinator, period, tz=TZ)
     book = load_workbook(io.BytesIO(response.data))
-    # Two sheets whatever the number of communes: the summary and one row per commune.
-    assert [ws.title for ws in book.worksheets][1:] == ["Xã, phường"]
-    codes = [row[0] for row in book.worksheets[1].iter_rows(min_row=7, values_only=True)]
+    # Three sheets whatever the number of communes: the summary, one row per province and
+    # one row per commune.
+    assert [ws.title for ws in book.worksheets][1:] == ["Tỉnh, thành phố", "Xã, phường"]
+    provinces = list(book.worksheets[1].iter_rows(min_row=7, values_only=True))
+    assert [row[0] for row in provinces] == [p.code for p, _f in report.provinces]
+    assert (
+        provinces[0][2] == report.provinces[0][1].requests_received == sheet["Số yêu cầu nhận được"]
+    )
+    codes = [row[0] for row in book.worksheets[2].iter_rows(min_row=7, values_only=True)]
     assert codes == [c.code for c, _f in report.communes]
     csv_body = client.get(f"/reports/export.csv?from={period.first}&to={period.last}").get_data(
         as_text=True

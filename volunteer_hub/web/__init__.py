@@ -15,6 +15,7 @@ from volunteer_hub.web import (
     errors,
     intake,
     operations,
+    places,
     plans,
     public,
     query,
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public.bp)
     app.register_blueprint(operations.bp)
     app.register_blueprint(intake.bp)
+    app.register_blueprint(places.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(coordinator.bp)
     app.register_blueprint(records.bp)

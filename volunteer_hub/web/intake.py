@@ -38,7 +38,10 @@ from volunteer_hub.security import client_ip
 from volunteer_hub.services.drives.setup import upcoming_blocks
 from volunteer_hub.services.intake.help_requests import (
     parse_request,
+    served_commune,
     served_communes,
+    served_province,
+    served_provinces,
     submit_request,
 )
 from volunteer_hub.services.intake.readback import household_status
@@ -138,38 +141,97 @@ def request_payload(form: MultiDict[str, str], blocks: dict[int, TimeBlock]) -> 
     return payload
 
 
-def _hamlets_by_commune(commune_ids: list[int]) -> dict[int, list[Hamlet]]:
-    grouped: dict[int, list[Hamlet]] = {cid: [] for cid in commune_ids}
-    if commune_ids:
-        for hamlet in db.session.scalars(
-            db.select(Hamlet).where(Hamlet.commune_id.in_(commune_ids)).order_by(Hamlet.name)
-        ):
-            grouped[hamlet.commune_id].append(hamlet)
-    return grouped
+#: The no-JavaScript step of the public forms: a button that sends the form back only to
+#: fill the next list (a province's communes, a commune's hamlets), keeping what was typed.
+PLACES_STEP = "places_step"
+
+
+def place_choices(values: MultiDict[str, str]) -> dict[str, Any]:
+    """The place lists a public form carries: served provinces, then one province's communes,
+    then one commune's hamlets; never the communes of another province.
+
+    The province is the one chosen, else the chosen commune's (a QR poster names only the
+    commune), else the only one served.
+    """
+    provinces = served_provinces(db.session)
+    wanted = values.get("province", "")
+    province = next((p for p in provinces if p.code == wanted), None)
+    commune = None
+    if province is None:
+        commune = served_commune(db.session, values.get("commune"))
+        if commune is not None:
+            province = commune.province
+        elif len(provinces) == 1:
+            province = provinces[0]
+    communes = served_communes(db.session, province) if province is not None else []
+    if commune is None:
+        commune = next((c for c in communes if c.code == values.get("commune")), None)
+    hamlets = list(
+        db.session.scalars(
+            db.select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.name)
+        )
+        if commune is not None
+        else []
+    )
+    return {
+        "provinces": provinces,
+        "province": province,
+        "communes": communes,
+        "commune": commune,
+        "hamlets": hamlets,
+        "places_step": PLACES_STEP,
+    }
+
+
+def province_errors(form: MultiDict[str, str]) -> dict[str, list[str]]:
+    """Check the chosen province: one we serve, holding the chosen commune.
+
+    The province field is optional (partner apps post the commune alone); when it is sent it
+    must agree with the commune. That the hamlet is the commune's is checked with the commune.
+    """
+    code = (form.get("province") or "").strip()
+    if not code:
+        return {}
+    province = served_province(db.session, code)
+    if province is None:
+        return {"province": [_("Choose a province from the list.")]}
+    commune = served_commune(db.session, (form.get("commune") or "").strip())
+    if commune is not None and commune.province_id != province.id:
+        return {"commune": [_("Choose a commune of the chosen province.")]}
+    return {}
 
 
 def _request_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:
-    communes = served_communes(db.session)
     blocks = upcoming_blocks(db.session)
     return {
         "values": values,
         "errors": errors,
-        "communes": communes,
-        "hamlets": _hamlets_by_commune([c.id for c in communes]),
+        **place_choices(values),
         "services": active_services(db.session),
         "blocks": blocks,
         "honeypot": HONEYPOT,
     }
 
 
+def _places_step() -> bool:
+    """True when the form came back only to fill the next place list (no JavaScript)."""
+    return request.method == "POST" and PLACES_STEP in request.form
+
+
+#: Query parameters a link may pre-fill (a QR poster: its commune and hamlet).
+_PREFILL = ("province", "commune", "hamlet_id")
+
+
 @bp.route("/request", methods=["GET", "POST"])
-@limiter.limit(_intake_limit, methods=["POST"])
+@limiter.limit(_intake_limit, methods=["POST"], exempt_when=_places_step)
 def request_form():  # type: ignore[no-untyped-def]
     """Show and take the household help request form."""
     if request.method == "GET":
         # A QR poster opens the form with its commune and hamlet filled in.
-        values = MultiDict({k: v for k, v in request.args.items() if k in ("commune", "hamlet_id")})
+        values = MultiDict({k: v for k, v in request.args.items() if k in _PREFILL})
         return render_template("intake/request.html", **_request_context(values, {}))
+    if _places_step():
+        return render_template("intake/request.html", **_request_context(request.form, {}))
 
     if request.form.get(HONEYPOT):
         current_app.logger.info("honeypot filled on /request from %s", client_ip())
@@ -180,13 +242,16 @@ def request_form():  # type: ignore[no-untyped-def]
             ),
         ), 422
     blocks = {b.id: b for b in upcoming_blocks(db.session)}
+    place_errors = province_errors(request.form)
     try:
         data = parse_request(request_payload(request.form, blocks))
+        if place_errors:
+            raise FieldErrors(place_errors)
         submitted = submit_request(db.session, data, source=RequestSource.WEB, ip=client_ip())
     except FieldErrors as exc:
         db.session.rollback()
         return render_template(
-            "intake/request.html", **_request_context(request.form, exc.errors)
+            "intake/request.html", **_request_context(request.form, {**place_errors, **exc.errors})
         ), 422
     db.session.commit()
     session["submitted_reference"] = submitted.request.reference
@@ -289,12 +354,10 @@ def _skills() -> list[Skill]:
 
 
 def _volunteer_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:
-    communes = served_communes(db.session)
     return {
         "values": values,
         "errors": errors,
-        "communes": communes,
-        "hamlets": _hamlets_by_commune([c.id for c in communes]),
+        **place_choices(values),
         "skills": _skills(),
         "kinds": list(VolunteerKind),
         "modes": list(TravelMode),
@@ -308,12 +371,14 @@ def _volunteer_context(values: MultiDict[str, str], errors: dict[str, list[str]]
 
 
 @bp.route("/volunteer", methods=["GET", "POST"])
-@limiter.limit(_intake_limit, methods=["POST"])
+@limiter.limit(_intake_limit, methods=["POST"], exempt_when=_places_step)
 def volunteer_form():  # type: ignore[no-untyped-def]
     """Show and take the volunteer sign-up form, then send a code to verify the phone."""
     if request.method == "GET":
-        values = MultiDict({k: v for k, v in request.args.items() if k in ("commune",)})
+        values = MultiDict({k: v for k, v in request.args.items() if k in ("province", "commune")})
         return render_template("intake/volunteer.html", **_volunteer_context(values, {}))
+    if _places_step():
+        return render_template("intake/volunteer.html", **_volunteer_context(request.form, {}))
     if request.form.get(HONEYPOT):
         return render_template(
             "intake/volunteer.html",
@@ -321,8 +386,11 @@ def volunteer_form():  # type: ignore[no-untyped-def]
                 request.form, {"_form": [_("Your sign-up could not be sent. Please try again.")]}
             ),
         ), 422
+    place_errors = province_errors(request.form)
     try:
         data = parse_volunteer(volunteer_payload(request.form, _skills()))
+        if place_errors:
+            raise FieldErrors(place_errors)
         try:
             volunteer = register_volunteer(
                 db.session, data, source="web", ip=client_ip(), reveal_taken=False
@@ -337,7 +405,8 @@ def volunteer_form():  # type: ignore[no-untyped-def]
     except FieldErrors as exc:
         db.session.rollback()
         return render_template(
-            "intake/volunteer.html", **_volunteer_context(request.form, exc.errors)
+            "intake/volunteer.html",
+            **_volunteer_context(request.form, {**place_errors, **exc.errors}),
         ), 422
     db.session.commit()
     # Only the number the visitor typed goes in the (readable) session cookie, never whether

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date
@@ -70,10 +71,12 @@ def _report(user: User) -> tuple[Report, str | None, Drive | None]:
         # A drive's figures are the drive's, whatever the dates: the period is its days.
         period = drive_period(drive, tz) or period
     commune = (request.args.get("commune") or "").strip() or None
-    if commune and not any(
-        c.code == commune for c in db.session.scalars(access.communes_for(user))
-    ):
+    province = (request.args.get("province") or "").strip() or None
+    mine = list(db.session.scalars(access.communes_for(user)))
+    if commune and not any(c.code == commune for c in mine):
         raise ReportQueryError(_("This commune is not one of yours."))
+    if province and not any(c.province.code == province for c in mine):
+        raise ReportQueryError(_("This province is not one of yours."))
     report = build_report(
         db.session,
         user,
@@ -81,8 +84,45 @@ def _report(user: User) -> tuple[Report, str | None, Drive | None]:
         tz=tz,
         commune_code=commune,
         drive_id=drive.id if drive is not None else None,
+        province_code=province,
     )
     return report, commune, drive
+
+
+#: Communes per page of the dashboard's commune table.
+PAGE_SIZE = 50
+
+
+def _page(count: int) -> tuple[int, int]:
+    """Return (page, pages) from ``?page=``: a whole number from 1 to the last page."""
+    pages = max(1, -(-count // PAGE_SIZE))
+    raw = (request.args.get("page") or "1").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= pages:
+        raise ReportQueryError(_("There is no such page: choose one from 1 to %(n)d.", n=pages))
+    return int(raw), pages
+
+
+def _places(user: User) -> dict[str, Any]:
+    """The filter's choices: the provinces of the user's scope, and one province's communes.
+
+    An admin (anyone whose communes span provinces) chooses a province before a commune, so
+    the page never lists the whole country's communes.
+    """
+    mine = list(db.session.scalars(access.communes_for(user)))
+    provinces = sorted({c.province_id: c.province for c in mine}.values(), key=lambda p: p.name)
+    wanted = (request.args.get("province") or "").strip()
+    commune = (request.args.get("commune") or "").strip()
+    province = next((p for p in provinces if p.code == wanted), None)
+    if province is None:
+        chosen = next((c for c in mine if c.code == commune), None)
+        province = chosen.province if chosen is not None else None
+    if province is None and len(provinces) == 1:
+        province = provinces[0]
+    return {
+        "provinces": provinces if len(provinces) > 1 else [],
+        "province": province,
+        "communes": [c for c in mine if province is not None and c.province_id == province.id],
+    }
 
 
 def _services() -> dict[str, Service]:
@@ -94,12 +134,12 @@ def dashboard():  # type: ignore[no-untyped-def]
     """The dashboard: figures and charts for the user's communes over a period."""
     user = report_user()
     g.private_page = True
-    choices = {
-        "communes": list(db.session.scalars(access.communes_for(user))),
-        "drives": list(db.session.scalars(drives_query(user))),
-    }
+    choices = {**_places(user), "drives": list(db.session.scalars(drives_query(user)))}
     try:
         report, commune, drive = _report(user)
+        # Many provinces and none chosen: the provinces first, each leading to its communes.
+        by_province = bool(choices["provinces"]) and choices["province"] is None
+        page, pages = _page(0 if by_province else len(report.communes))
     except ReportQueryError as exc:
         asked = (request.args.get("commune") or "").strip()
         return render_template(
@@ -115,18 +155,23 @@ def dashboard():  # type: ignore[no-untyped-def]
     for code, counts in report.total.outcomes.items():
         name = localized(services[code]) if code in services else code
         outcome_rows.append((name, counts.get("done", 0) + counts.get("partly_done", 0)))
-    commune_names = [c.short_name for c, _f in report.communes]
-    figures = [f for _c, f in report.communes]
+    rows = report.communes[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    places = report.provinces if by_province else rows
+    figures = [f for _c, f in places]
     context = {
         **choices,
         "report": report,
         "error": None,
         "commune": commune,
         "drive": drive,
+        "by_province": by_province,
+        "commune_rows": rows,
+        "page": page,
+        "pages": pages,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
-            _("By commune"),
-            commune_names,
+            _("By province") if by_province else _("By commune"),
+            [place.short_name for place, _f in places],
             [
                 (_("Households planned"), [float(f.planned) for f in figures]),
                 (_("Households served"), [float(f.served) for f in figures]),
@@ -149,8 +194,11 @@ def dashboard():  # type: ignore[no-untyped-def]
 
 
 def _scope_name(user: User, commune: str | None, report: Report, drive: Drive | None) -> str:
+    province = (request.args.get("province") or "").strip()
     if commune and report.communes:
         scope = report.communes[0][0].name
+    elif province and report.provinces:
+        scope = report.provinces[0][0].name
     elif user.is_admin:
         scope = _("All communes")
     else:
@@ -162,7 +210,7 @@ def _scope_name(user: User, commune: str | None, report: Report, drive: Drive | 
 
 @bp.get("/reports/export.<any(xlsx, csv):fmt>")
 def export(fmt: str):  # type: ignore[no-untyped-def]
-    """The report as Excel (a summary sheet and a sheet of one row per commune) or CSV."""
+    """The report as Excel (summary, one row per province, one row per commune) or CSV."""
     user = report_user()
     g.private_page = True
     try:
@@ -179,6 +227,7 @@ def export(fmt: str):  # type: ignore[no-untyped-def]
             "from": report.period.first.isoformat(),
             "to": report.period.last.isoformat(),
             "commune": commune,
+            "province": (request.args.get("province") or "").strip() or None,
             "drive": drive.id if drive else None,
             "format": fmt,
         },

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from flask_babel import gettext as _
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -23,6 +23,7 @@ from volunteer_hub.models import (
     Hamlet,
     HelpRequest,
     LocationSource,
+    Province,
     RequestSource,
     RequestStatus,
     RequestWindow,
@@ -396,22 +397,68 @@ def mark_not_duplicate(
     )
 
 
-def served_communes(session: Session) -> list[Commune]:
-    """Return the communes the public form offers: every commune of a province we serve."""
+def _served_province_ids() -> Select[tuple[int]]:
+    """The provinces a coordinator works in: the public forms offer their communes."""
     from volunteer_hub.models import user_commune
 
-    served_provinces = select(Commune.province_id).join(
-        user_commune, user_commune.c.commune_id == Commune.id
-    )
-    communes = list(
+    return select(Commune.province_id).join(user_commune, user_commune.c.commune_id == Commune.id)
+
+
+def served_provinces(session: Session) -> list[Province]:
+    """Return the provinces the public forms offer, by name.
+
+    A province is served when one of its communes has a coordinator. Before anybody
+    coordinates (a fresh install), every province with communes loaded is offered.
+    """
+    provinces = list(
         session.scalars(
-            select(Commune).where(Commune.province_id.in_(served_provinces)).order_by(Commune.name)
+            select(Province).where(Province.id.in_(_served_province_ids())).order_by(Province.name)
         )
     )
-    if communes:
-        return communes
-    # Nobody coordinates yet (a fresh install): offer what has been loaded.
-    return list(session.scalars(select(Commune).order_by(Commune.name).limit(400)))
+    if provinces:
+        return provinces
+    return list(
+        session.scalars(
+            select(Province)
+            .where(Province.id.in_(select(Commune.province_id)))
+            .order_by(Province.name)
+        )
+    )
+
+
+def served_province(session: Session, code: str | None) -> Province | None:
+    """Return the served province with this code, else None."""
+    if not code:
+        return None
+    return next((p for p in served_provinces(session) if p.code == code), None)
+
+
+def served_communes(session: Session, province: Province | None = None) -> list[Commune]:
+    """Return the communes the public forms offer: those of one served province, by name.
+
+    Without a province: every commune of every served province (imports and tests; the public
+    pages always ask for one province, so a page never carries the whole country).
+    """
+    if province is not None:
+        return list(
+            session.scalars(
+                select(Commune).where(Commune.province_id == province.id).order_by(Commune.name)
+            )
+        )
+    ids = [p.id for p in served_provinces(session)]
+    return list(
+        session.scalars(select(Commune).where(Commune.province_id.in_(ids)).order_by(Commune.name))
+    )
+
+
+def served_commune(session: Session, code: str | None) -> Commune | None:
+    """Return the commune with this code if the public forms offer it (a served province)."""
+    if not code:
+        return None
+    commune = session.scalar(select(Commune).where(Commune.code == code))
+    if commune is None or served_province(session, commune.province.code) is None:
+        return None
+    return commune
 
 
 def effective_point(record: HelpRequest) -> tuple[float, float] | None:

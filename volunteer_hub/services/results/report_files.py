@@ -1,5 +1,5 @@
-"""The report as a youth union sends it: an Excel workbook (a summary sheet and a sheet
-with one row per commune) and a CSV of the same indicators per commune."""
+"""The report as a youth union sends it: an Excel workbook (a summary sheet, a sheet with one
+row per province and one with a row per commune) and a CSV of the same indicators per commune."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def _figures_sheet(sheet: Worksheet, figures: Figures, services: dict[str, Servi
 def report_xlsx(
     report: Report, services: dict[str, Service], scope: str, fmt: Callable[[object], str]
 ) -> bytes:
-    """Return the Excel report: a summary sheet and a sheet of one row per commune."""
+    """Return the Excel report: a summary sheet, then one row per province, one per commune."""
     book = Workbook()
     summary = book.active
     summary.title = _("Summary")[:31]
@@ -107,13 +107,26 @@ def report_xlsx(
     summary.column_dimensions["A"].width = 28
     summary.column_dimensions["B"].width = 44
     summary.column_dimensions["C"].width = 14
-    # One row per commune on one sheet, whatever the number of communes (a country has 3,321).
+    # One row per province, then one row per commune, each on one sheet whatever the number
+    # (a country has 34 provinces and 3,321 communes): one workbook of a few hundred kB.
+    names = [name for name, _value in indicators(report.total)]
+    provinces = book.create_sheet(_("Provinces")[:31])
+    _heading(provinces, title, report, scope, fmt)
+    _table(
+        provinces,
+        [_("Province code"), _("Province")] + names,
+        [[p.code, p.name] + [value for _name, value in indicators(f)] for p, f in report.provinces],
+    )
+    provinces.column_dimensions["B"].width = 28
     rows = book.create_sheet(_("Communes")[:31])
     _heading(rows, title, report, scope, fmt)
     _table(
         rows,
-        [_("Commune code"), _("Commune")] + [name for name, _value in indicators(report.total)],
-        [[c.code, c.name] + [value for _name, value in indicators(f)] for c, f in report.communes],
+        [_("Commune code"), _("Commune"), _("Province")] + names,
+        [
+            [c.code, c.name, c.province.name] + [value for _name, value in indicators(f)]
+            for c, f in report.communes
+        ],
     )
     rows.column_dimensions["B"].width = 28
     for sheet in book.worksheets:

@@ -38,6 +38,7 @@ from volunteer_hub.models import (
     MessageStatus,
     Outcome,
     Plan,
+    Province,
     RequestSource,
     Service,
     Team,
@@ -125,12 +126,13 @@ class Figures:
 
 @dataclass
 class Report:
-    """Figures for the whole scope and for each commune in it."""
+    """Figures for the whole scope, for each province and for each commune in it."""
 
     period: Period
     total: Figures
     communes: list[tuple[Commune, Figures]]
     hours: dict[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
+    provinces: list[tuple[Province, Figures]] = field(default_factory=list)
 
 
 def newest_published_plans() -> ColumnElement[bool]:
@@ -189,16 +191,23 @@ def build_report(
     tz: ZoneInfo,
     commune_code: str | None = None,
     drive_id: int | None = None,
+    province_code: str | None = None,
 ) -> Report:
-    """Compute the figures the user may see for the period (one commune or drive if asked).
+    """Compute the figures the user may see for the period (one commune, province or drive if
+    asked).
 
     The database counts: each figure is one grouped query (by commune) with the user's communes
-    in its WHERE; no request, visit or message is loaded to be counted.
+    in its WHERE; no request, visit or message is loaded to be counted. A province's figures
+    are its communes' added up, except those that do not add up: the volunteers who went (one
+    person may go in two communes) are counted by one query grouped by province, and the
+    median wait is taken over the province's waits.
     """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
     if commune_code:
         communes = [c for c in communes if c.code == commune_code]
+    if province_code:
+        communes = [c for c in communes if c.province.code == province_code]
     commune_ids = sorted(c.id for c in communes)
     figures: dict[int, Figures] = {c.id: Figures() for c in communes}
     total = Figures()
@@ -320,6 +329,15 @@ def build_report(
         session.scalar(members.with_only_columns(func.count(distinct(team_member.c.volunteer_id))))
         or 0
     )
+    volunteers_by_province = dict(
+        session.execute(
+            members.with_only_columns(
+                Commune.province_id, func.count(distinct(team_member.c.volunteer_id))
+            )
+            .join(Commune, Commune.id == HelpRequest.commune_id)
+            .group_by(Commune.province_id)
+        ).all()
+    )
 
     # Volunteer hours: the database sums the minutes per tour (plan, team, shift) and commune;
     # each tour's travel, shared between its stops, comes from the plan's stored routes.
@@ -381,7 +399,53 @@ def build_report(
     _sms(session, user, start, end, communes, total, figures, drive_id)
     report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
-    return Report(period, total, report_rows, hours)
+    provinces = _by_province(report_rows, waits, volunteers_by_province)
+    return Report(period, total, report_rows, hours, provinces)
+
+
+def _by_province(
+    rows: list[tuple[Commune, Figures]],
+    waits: dict[int, list[float]],
+    volunteers: dict[int, int],
+) -> list[tuple[Province, Figures]]:
+    """Add the communes' figures up by province (by name); see :func:`build_report`."""
+    grouped: dict[int, tuple[Province, Figures, list[float]]] = {}
+    for commune, f in rows:
+        province, g, province_waits = grouped.setdefault(
+            commune.province_id, (commune.province, Figures(), [])
+        )
+        for name in _ADDED:
+            setattr(g, name, getattr(g, name) + getattr(f, name))
+        for code, counts in f.outcomes.items():
+            by = g.outcomes.setdefault(code, {})
+            for outcome, count in counts.items():
+                by[outcome] = by.get(outcome, 0) + count
+        g.sms_cost_unit = f.sms_cost_unit
+        province_waits.extend(waits.get(commune.id, []))
+    result = []
+    for province_id, (province, g, province_waits) in grouped.items():
+        g.volunteers = volunteers.get(province_id, 0)
+        g.urgent_wait_days = round(statistics.median(province_waits), 1) if province_waits else None
+        result.append((province, g))
+    return sorted(result, key=lambda row: row[0].name)
+
+
+#: The figures a province has as the sum of its communes'.
+_ADDED = (
+    "requests_received",
+    "follow_ups_received",
+    "planned",
+    "served",
+    "not_home",
+    "people_helped",
+    "urgent_received",
+    "urgent_served",
+    "volunteer_hours",
+    "sms_sent",
+    "sms_delivered",
+    "sms_failed",
+    "sms_cost",
+)
 
 
 def _minutes_between(session: Session, first: Any, last: Any) -> ColumnElement[float]:

@@ -58,6 +58,74 @@
     update();
   }
 
+  // Province, then commune, then hamlet: each list is fetched when the one before changes
+  // (and kept, so going back and forth asks once). The "Show..." buttons are for pages
+  // without JavaScript, or when a list cannot be fetched.
+  function wirePlaces(form) {
+    var province = form.querySelector('select[name="province"][data-places]');
+    var commune = form.querySelector('select[name="commune"][data-places]');
+    var hamlet = form.querySelector('select[name="hamlet_id"]');
+    if (!commune || !hamlet || !window.fetch) { return; }
+    var steps = form.querySelectorAll("[data-nojs]");
+    var cache = {};
+    function showSteps(show) {
+      steps.forEach(function (button) { button.hidden = !show; });
+    }
+    function load(url, done) {
+      if (cache[url]) { done(cache[url]); return; }
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
+        .then(function (data) { cache[url] = data; done(data); })
+        .catch(function () { showSteps(true); });
+    }
+    function reset(select) {
+      while (select.options.length > 1) { select.remove(1); }
+      select.value = "";
+    }
+    function option(value, text) {
+      var item = document.createElement("option");
+      item.value = value;
+      item.textContent = text;
+      return item;
+    }
+    function hint(show) {
+      var text = document.getElementById("commune-hint");
+      if (text) { text.hidden = !show; }
+    }
+    showSteps(false);
+    if (province) {
+      province.addEventListener("change", function () {
+        var code = province.value;
+        reset(commune);
+        reset(hamlet);
+        hint(!code);
+        if (!code) { return; }
+        load(province.getAttribute("data-places") + "?province=" + encodeURIComponent(code), function (data) {
+          if (province.value !== code) { return; }
+          reset(commune);
+          data.communes.forEach(function (c) {
+            var item = option(c.code, c.name);
+            if (c.lat !== null && c.lng !== null) { item.setAttribute("data-center", c.lat + "," + c.lng); }
+            commune.appendChild(item);
+          });
+        });
+      });
+    }
+    commune.addEventListener("change", function () {
+      var code = commune.value;
+      reset(hamlet);
+      if (!code) { return; }
+      load(commune.getAttribute("data-places") + "?commune=" + encodeURIComponent(code), function (data) {
+        if (commune.value !== code) { return; }
+        reset(hamlet);
+        data.hamlets.forEach(function (h) { hamlet.appendChild(option(String(h.id), h.name)); });
+      });
+    });
+  }
+
   function loadLeaflet(box, done) {
     if (window.L) { done(); return; }
     var css = document.createElement("link");
@@ -139,6 +207,7 @@
     wireShowWhen(form);
     wireMinor(form);
     wireHamlets(form);
+    wirePlaces(form);
     wirePin(form);
   });
   var summary = document.getElementById("form-errors");

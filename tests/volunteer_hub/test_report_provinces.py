@@ -1,0 +1,196 @@
+"""Reports at national scale: provinces first, then a province's communes, a page at a time."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from tests import factories
+from tests.conftest import login
+from tests.volunteer_hub.test_report_figures import TZ, _user, _wide, demo, old_build_report
+from volunteer_hub.demo.hue import ADMIN_EMAIL, COORDINATOR_EMAIL
+from volunteer_hub.models import Commune, Role
+from volunteer_hub.services.results.reports import (
+    Figures,
+    Period,
+    build_report,
+)
+
+__all__ = ["demo"]
+
+ADDED = (
+    "requests_received",
+    "follow_ups_received",
+    "planned",
+    "served",
+    "not_home",
+    "people_helped",
+    "urgent_received",
+    "urgent_served",
+    "sms_sent",
+    "sms_delivered",
+    "sms_failed",
+)
+
+
+def _sum(rows: list[Figures]) -> dict[str, object]:
+    summed: dict[str, object] = {name: sum(getattr(f, name) for f in rows) for name in ADDED}
+    summed["volunteer_hours"] = pytest.approx(sum(f.volunteer_hours for f in rows))
+    outcomes: dict[str, dict[str, int]] = {}
+    for f in rows:
+        for code, counts in f.outcomes.items():
+            for outcome, count in counts.items():
+                by = outcomes.setdefault(code, {})
+                by[outcome] = by.get(outcome, 0) + count
+    summed["outcomes"] = outcomes
+    return summed
+
+
+def _figures(f: Figures) -> dict[str, object]:
+    return {
+        **{name: getattr(f, name) for name in ADDED},
+        "volunteer_hours": f.volunteer_hours,
+        "outcomes": f.outcomes,
+    }
+
+
+@pytest.mark.parametrize("email", [ADMIN_EMAIL, COORDINATOR_EMAIL])
+def test_on_the_demo_provinces_add_up_to_their_communes_and_to_the_totals(demo, email):
+    user = _user(demo, email)
+    period = _wide(demo)
+    report = build_report(demo, user, period, tz=TZ)
+    old = old_build_report(demo, user, period, tz=TZ)
+    assert report.provinces and report.total.requests_received > 0
+    for province, figures in report.provinces:
+        mine = [f for c, f in report.communes if c.province_id == province.id]
+        assert mine
+        assert _figures(figures) == _sum(mine)
+    # All provinces together: today's totals, counted row by row. (SMS about whole drives
+    # belong to no commune: the total has them, no province does.)
+    summed = _sum([f for _p, f in report.provinces])
+    expected = {**_figures(old.total)}
+    for name in ("sms_sent", "sms_delivered", "sms_failed"):
+        summed.pop(name)
+        expected.pop(name)
+    assert summed == expected
+    if len(report.provinces) == 1:
+        only = report.provinces[0][1]
+        assert only.volunteers == old.total.volunteers
+        assert only.urgent_wait_days == old.total.urgent_wait_days
+
+
+@pytest.fixture
+def nation(session):  # type: ignore[no-untyped-def]
+    """Three provinces with requests in each; a coordinator of one commune of Huế."""
+    factories.catalogue(session)
+    provinces = [
+        factories.province(session, code="46", name="Thành phố Huế", short_name="Huế"),
+        factories.province(session, code="48", name="Thành phố Đà Nẵng", short_name="Đà Nẵng"),
+        factories.province(session, code="01", name="Thành phố Hà Nội", short_name="Hà Nội"),
+    ]
+    communes = {}
+    for n, province in enumerate(provinces):
+        communes[province.code] = [
+            factories.commune(session, province, name=f"Xã {province.short_name} {k:03d}")
+            for k in range(5 + n * 60)  # 5, 65 and 125 communes
+        ]
+        for k, commune in enumerate(communes[province.code][:5]):
+            for _ in range(k + 1):
+                factories.help_request(session, commune)
+    admin = factories.user(session, Role.ADMIN, email="admin@example.vn")
+    coordinator = factories.user(session, Role.COORDINATOR, [communes["46"][0]])
+    session.commit()
+    today = datetime.now(TZ).date()
+    period = Period(today - timedelta(days=30), today + timedelta(days=1))
+    return provinces, communes, admin, coordinator, period
+
+
+def test_province_figures_are_the_sum_of_their_communes(session, nation):
+    provinces, communes, admin, _coordinator, period = nation
+    report = build_report(session, admin, period, tz=TZ)
+    assert [p.name for p, _f in report.provinces] == sorted(p.name for p in provinces)
+    for province, figures in report.provinces:
+        mine = [f for c, f in report.communes if c.province_id == province.id]
+        assert len(mine) == len(communes[province.code])
+        assert figures.requests_received == sum(f.requests_received for f in mine) == 15
+    assert report.total.requests_received == 45
+
+
+def _args(period: Period) -> str:
+    return f"from={period.first}&to={period.last}"
+
+
+def test_an_admin_sees_provinces_first_then_a_provinces_communes(client, nation):
+    provinces, communes, admin, _coordinator, period = nation
+    login(client, admin.email)
+    body = client.get(f"/reports?{_args(period)}").get_data(as_text=True)
+    assert 'id="by-province"' in body and 'id="by-commune"' not in body
+    for province in provinces:
+        assert f"province={province.code}" in body
+    # No commune is listed before a province is chosen, not even in the filter.
+    assert "Xã Hà Nội 000" not in body and "Xã Huế 000" not in body
+
+    body = client.get(f"/reports?province=48&{_args(period)}").get_data(as_text=True)
+    assert 'id="by-commune"' in body and 'id="by-province"' not in body
+    assert "Xã Đà Nẵng 000" in body
+    assert "Xã Huế 000" not in body and "Xã Hà Nội 000" not in body
+
+
+def test_commune_tables_are_paged_and_show_each_commune_once(client, session, nation):
+    _provinces, communes, admin, _coordinator, period = nation
+    login(client, admin.email)
+    seen: list[str] = []
+    for page in (1, 2, 3):
+        response = client.get(f"/reports?province=01&page={page}&{_args(period)}")
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        on_page = [c.name for c in communes["01"] if f"<tr><td>{c.name}</td>" in body]
+        assert len(on_page) == (50 if page < 3 else 25)
+        seen += on_page
+        assert ('rel="next"' in body) == (page < 3)
+    assert sorted(seen) == sorted(c.name for c in communes["01"])
+    assert len(set(seen)) == len(seen) == 125
+    for bad in ("4", "0", "abc", "9" * 30):
+        response = client.get(f"/reports?province=01&page={bad}&{_args(period)}")
+        assert response.status_code == 422
+
+
+def test_a_coordinator_sees_only_their_commune_and_no_province_step(client, nation):
+    _provinces, communes, _admin, coordinator, period = nation
+    login(client, coordinator.email)
+    body = client.get(f"/reports?{_args(period)}").get_data(as_text=True)
+    assert 'id="by-province"' not in body and 'name="province"' not in body
+    assert communes["46"][0].name in body
+    assert communes["46"][1].name not in body
+    response = client.get(f"/reports?province=48&{_args(period)}")
+    assert response.status_code == 422
+    assert "Xã Đà Nẵng 000" not in response.get_data(as_text=True)
+
+
+def test_the_excel_report_is_one_workbook_with_provinces_and_communes(client, session, nation):
+    provinces, communes, admin, _coordinator, period = nation
+    login(client, admin.email)
+    response = client.get(f"/reports/export.xlsx?{_args(period)}")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    assert [ws.title for ws in book.worksheets] == ["Tổng hợp", "Tỉnh, thành phố", "Xã, phường"]
+    rows = list(book.worksheets[1].iter_rows(min_row=7, values_only=True))
+    by_name = sorted(provinces, key=lambda p: p.name)
+    assert [(r[0], r[1], r[2]) for r in rows] == [(p.code, p.name, 15) for p in by_name]
+    commune_rows = list(book.worksheets[2].iter_rows(min_row=7, values_only=True))
+    assert len(commune_rows) == sum(len(v) for v in communes.values())
+    by_province: dict[str, int] = {}
+    names = {c.code: p for p, cs in communes.items() for c in cs}
+    for row in commune_rows:
+        by_province[names[row[0]]] = by_province.get(names[row[0]], 0) + row[3]
+    assert by_province == {"46": 15, "48": 15, "01": 15}
+    # One province asked for: its communes only.
+    response = client.get(f"/reports/export.xlsx?province=46&{_args(period)}")
+    book = load_workbook(io.BytesIO(response.data))
+    codes = [r[0] for r in book.worksheets[2].iter_rows(min_row=7, values_only=True)]
+    assert sorted(codes) == sorted(c.code for c in communes["46"])
+    assert session.scalar(select(Commune).where(Commune.code == codes[0])) is not None
