@@ -211,3 +211,30 @@ def test_the_preview_names_each_told_household_a_replan_would_move_and_why(clien
     # Looking is not publishing.
     session.expire_all()
     assert session.get(Plan, new.id).published_at is None
+
+
+def test_a_declined_visit_a_new_version_drops_is_cancelled_for_the_household(session, dw):
+    plan = _published(session, dw)
+    visit = next(v for v in plan.visits if v.team)
+    decliner, partner = visit.team.members
+    volunteer_decline(session, visit, decliner, "Em bị sốt", scope="visit", tz=TZ)
+    session.commit()
+    revised = planning.copy_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    plan_review.move_visit(
+        session, revised, visit.request.reference, team_code=None, user=dw.coordinator
+    )
+    session.commit()
+    last = session.scalar(select(func.max(Message.id)))
+    preview = publishing.preview_publish(session, revised, user=dw.coordinator)
+    session.rollback()
+    report = publishing.publish_plan(session, revised, user=dw.coordinator)
+    session.commit()
+    assert preview.report.cancelled == report.cancelled == 1
+    queued = session.scalars(select(Message).where(Message.id > last)).all()
+    assert preview.messages == len(queued) == report.messages
+    # The household was told of the visit: it hears it is off; so does the partner, who was
+    # told too; she who declined it is not told again.
+    about = {(m.kind, m.volunteer_id) for m in queued if m.request_id == visit.request_id}
+    assert about == {("cancellation_household", None), ("cancellation_volunteer", partner.id)}
+    assert session.get(type(visit), visit.id).status is VisitStatus.CANCELLED
