@@ -104,6 +104,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "unreachable": _l("no team can get there in time"),
         "forbidden": _l("every team that could go declined it"),
         "capacity": _l("the teams are full"),
+        "left_out": _l("taken out of the plan by hand"),
     },
     "outcome": {
         "done": _l("Done"),

@@ -211,3 +211,59 @@ def test_the_preview_names_each_told_household_a_replan_would_move_and_why(clien
     # Looking is not publishing.
     session.expire_all()
     assert session.get(Plan, new.id).published_at is None
+
+
+def test_a_declined_visit_a_new_version_drops_is_cancelled_for_the_household(session, dw):
+    plan = _published(session, dw)
+    visit = next(v for v in plan.visits if v.team)
+    decliner, partner = visit.team.members
+    volunteer_decline(session, visit, decliner, "Em bị sốt", scope="visit", tz=TZ)
+    session.commit()
+    revised = planning.copy_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    plan_review.move_visit(
+        session, revised, visit.request.reference, team_code=None, user=dw.coordinator
+    )
+    session.commit()
+    last = session.scalar(select(func.max(Message.id)))
+    preview = publishing.preview_publish(session, revised, user=dw.coordinator)
+    session.rollback()
+    report = publishing.publish_plan(session, revised, user=dw.coordinator)
+    session.commit()
+    assert preview.report.cancelled == report.cancelled == 1
+    queued = session.scalars(select(Message).where(Message.id > last)).all()
+    assert preview.messages == len(queued) == report.messages
+    # The household was told of the visit: it hears it is off; so does the partner, who was
+    # told too; she who declined it is not told again.
+    about = {(m.kind, m.volunteer_id) for m in queued if m.request_id == visit.request_id}
+    assert about == {("cancellation_household", None), ("cancellation_volunteer", partner.id)}
+    assert session.get(type(visit), visit.id).status is VisitStatus.CANCELLED
+
+
+def test_a_decline_for_the_day_keeps_her_team_for_the_household_on_another_day(session, dw):
+    plan = _published(session, dw)
+    first_day = min(_day(v) for v in plan.visits if v.team)
+    team = next(
+        t
+        for t in dw.drive.teams
+        if sum(1 for v in plan.visits if v.team is t and _day(v) == first_day) >= 2
+    )
+    hers = [v for v in plan.visits if v.team is team and _day(v) == first_day]
+    other = next(v for v in plan.visits if v.team and v.team is not team)
+    volunteer_decline(session, hers[0], team.members[0], "Em bị sốt", scope="day", tz=TZ)
+    volunteer_decline(session, other, other.team.members[0], "Bận việc nhà", scope="visit", tz=TZ)
+    session.commit()
+    new = replan(session, dw)
+    forbidden = {v["id"]: set(v.get("forbidden_teams", [])) for v in new.problem["visits"]}
+    # "Not on this day" is no refusal of the households: her team may still go another day...
+    for visit in hers:
+        assert team.code not in forbidden[visit.request.reference]
+    # ...while "not this visit" still keeps that team away from that household.
+    assert forbidden[other.request.reference] == {other.team.code}
+    # The households she was to see that day keep a visit (told visits come first), never
+    # with her team on the day she cannot come.
+    after = {v.request_id: v for v in new.visits}
+    for visit in hers:
+        kept = after[visit.request_id]
+        assert kept.team is not None, visit.request.reference
+        assert not (kept.team is team and _day(kept) == first_day)

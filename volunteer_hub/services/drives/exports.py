@@ -185,8 +185,12 @@ def _rows(plan: Plan, tz: ZoneInfo | None = None) -> tuple[list[str], list[list[
         request = visit.request
         start = _local_minute(visit.starts_at, tz) if visit.starts_at else None
         end = _local_minute(visit.ends_at, tz) if visit.ends_at else None
-        why = visit.unassigned_detail or (
-            label("reason", visit.unassigned_reason) if visit.unassigned_reason else ""
+        # The reason in the reader's words; the planner's own detail (English, for
+        # developers) only when there is no reason.
+        why = (
+            label("reason", visit.unassigned_reason)
+            if visit.unassigned_reason
+            else visit.unassigned_detail or ""
         )
         rows.append(
             [

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -139,12 +139,21 @@ def _days(blocks: Iterable[TimeBlock], tz: ZoneInfo) -> set[date]:
 
 
 def declined_team_codes(session: Session, drive: Drive) -> dict[int, set[str]]:
-    """Return, per request id, the codes of this drive's teams with a member who declined it."""
+    """Return, per request id, the codes of this drive's teams with a member who declined it.
+
+    Only a decline of the visit itself counts. "I cannot come on this day" (or "on any day")
+    says nothing against the household: the days are recorded as the volunteer's days away,
+    which take the team off them, and the team may still go there on another day.
+    """
     rows = session.execute(
         select(Visit.request_id, VisitResponse.volunteer_id)
         .join(VisitResponse, VisitResponse.visit_id == Visit.id)
         .join(Plan, Plan.id == Visit.plan_id)
-        .where(Plan.drive_id == drive.id, VisitResponse.action == "decline")
+        .where(
+            Plan.drive_id == drive.id,
+            VisitResponse.action == "decline",
+            or_(VisitResponse.scope.is_(None), VisitResponse.scope.not_in(["day", "drive"])),
+        )
     ).all()
     by_volunteer: dict[int, set[str]] = {}
     for team in drive.teams:

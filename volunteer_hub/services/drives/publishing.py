@@ -63,6 +63,9 @@ REMINDER_KINDS = (
 )
 #: Visit states a re-plan keeps exactly in place.
 KEEP_STATUSES = (VisitStatus.CONFIRMED,)
+#: States of a published visit whose household still expects it: dropping it cancels it. A
+#: declined visit counts: its volunteer said no, but the household was told and still waits.
+EXPECTED_STATUSES = (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.DECLINED)
 
 
 @dataclass
@@ -137,10 +140,16 @@ def publish_plan(
             if (
                 before is not None
                 and before.team is not None
-                and before.status in (VisitStatus.SCHEDULED, VisitStatus.CONFIRMED)
+                and before.status in EXPECTED_STATUSES
             ):
                 counted["cancel"] += len(
-                    notify_cancellation(session, before, version=plan.version, now=now)
+                    notify_cancellation(
+                        session,
+                        before,
+                        version=plan.version,
+                        skip=_decliners(session, before),
+                        now=now,
+                    )
                 )
                 before.status = VisitStatus.CANCELLED
                 report.cancelled += 1
@@ -164,7 +173,12 @@ def publish_plan(
                 # assignment, and the household hears of the new time and team.
                 counted["cancel"] += len(
                     notify_cancellation(
-                        session, before, version=plan.version, household=False, now=now
+                        session,
+                        before,
+                        version=plan.version,
+                        household=False,
+                        skip=_decliners(session, before),
+                        now=now,
                     )
                 )
                 counted["assign"] += len(
@@ -199,12 +213,15 @@ def publish_plan(
             request.status_changed_at = now
     # Households dropped from the drive altogether since the last version.
     for before in old.values():
-        if before.team is not None and before.status in (
-            VisitStatus.SCHEDULED,
-            VisitStatus.CONFIRMED,
-        ):
+        if before.team is not None and before.status in EXPECTED_STATUSES:
             counted["cancel"] += len(
-                notify_cancellation(session, before, version=plan.version, now=now)
+                notify_cancellation(
+                    session,
+                    before,
+                    version=plan.version,
+                    skip=_decliners(session, before),
+                    now=now,
+                )
             )
             before.status = VisitStatus.CANCELLED
             report.cancelled += 1
@@ -242,6 +259,19 @@ def publish_plan(
     )
     session.flush()
     return report
+
+
+def _decliners(session: Session, visit: Visit) -> set[int]:
+    """Return the volunteers who declined the visit: they need no SMS that it is off."""
+    return set(
+        session.scalars(
+            select(VisitResponse.volunteer_id).where(
+                VisitResponse.visit_id == visit.id,
+                VisitResponse.action == "decline",
+                VisitResponse.volunteer_id.is_not(None),
+            )
+        )
+    )
 
 
 def _soon(visit: Visit, now: datetime) -> bool:

@@ -10,7 +10,7 @@ sends again. Messages people act on carry a personal link.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -182,10 +182,12 @@ def _queue_to_everyone(
     version: int | None = None,
     volunteers: bool = True,
     household: bool = True,
+    skip: Collection[int] = (),
     **options: Any,
 ) -> list[Message]:
-    """Queue ``{kind}_volunteer`` to each member of the team and ``{kind}_household`` to the
-    household, keyed ``{key}:vol{id}`` and ``{key}`` (with ``:v{version}`` when given)."""
+    """Queue ``{kind}_volunteer`` to each member of the team (but those in ``skip``) and
+    ``{kind}_household`` to the household, keyed ``{key}:vol{id}`` and ``{key}`` (with
+    ``:v{version}`` when given)."""
     suffix = f":v{version}" if version is not None else ""
     sent: list[Message | None] = []
     if volunteers:
@@ -199,6 +201,7 @@ def _queue_to_everyone(
                 **options,
             )
             for volunteer in _members(visit)
+            if volunteer.id not in skip
         ]
     if household:
         sent.append(
@@ -292,10 +295,14 @@ def notify_cancellation(
     version: int,
     household: bool = True,
     volunteers: bool = True,
+    skip: Collection[int] = (),
     now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> list[Message]:
-    """Tell the team (and the household) that the visit is off; drop its queued messages."""
+    """Tell the team (and the household) that the visit is off; drop its queued messages.
+
+    Volunteers whose ids are in ``skip`` (those who declined it) are not told again.
+    """
     now = now or utcnow()
     cancel_queued(session, visit_id=visit.id, reason="visit_cancelled")
     return _queue_to_everyone(
@@ -306,6 +313,7 @@ def notify_cancellation(
         version=version,
         volunteers=volunteers,
         household=household,
+        skip=skip,
         urgent=_is_soon(visit, now),
         with_link=False,
         now=now,
