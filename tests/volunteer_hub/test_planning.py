@@ -659,3 +659,39 @@ def test_the_oldest_queued_plan_is_claimed_first(session, dw):
     planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
     session.commit()
     assert planning.claim_next_plan(factory(), "w", utcnow()) == first.id
+
+
+def test_a_refused_move_says_which_teams_have_room_at_that_time(client, session, dw):
+    plan = solve(session, dw.drive)
+    # Only one team can do VNeID activation: moving such a visit to the other team is refused.
+    visit = next(
+        v for v in plan.visits if v.team and v.request.services[0].code == "vneid_activate"
+    )
+    able = visit.team.code
+    other = next(t.code for t in dw.drive.teams if t.code != able)
+    # The next whole minute: the team can still be there then (it arrives a little before).
+    later = (visit.starts_at + timedelta(minutes=1)).astimezone(TZ).replace(second=0, microsecond=0)
+    at = later.strftime("%H:%M")
+    before = (dict(plan.result), plan.row_version)
+    login(client, dw.coordinator.email)
+    response = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": other, "start": at, "row_version": str(plan.row_version)},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    room = page[page.index('id="teams-with-room"') :]
+    room = room[: room.index("</p>")]
+    # The team that can (checked at that time by the independent checker), not the refused one.
+    assert f": {able}." in room and other not in room, room
+    assert "vào giờ đó" in room
+    assert plan_review.teams_with_room(plan, visit.request.reference, start=later) == [able]
+    # Without a time, the team that already has it is not offered as somewhere else to go.
+    untimed = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": other, "row_version": str(plan.row_version)},
+    ).get_data(as_text=True)
+    offered = untimed.split('id="teams-with-room"')[1].split("</p>")[0]
+    assert "Không đội nào khác còn chỗ cho lượt này." in offered and able not in offered
+    session.expire_all()
+    assert (plan.result, plan.row_version) == before
