@@ -32,6 +32,7 @@ from volunteer_hub.models import (
     Volunteer,
     VolunteerKind,
 )
+from volunteer_hub.models.places import in_natural_order
 from volunteer_hub.security import client_ip
 from volunteer_hub.services.drives.setup import upcoming_blocks
 from volunteer_hub.services.intake.help_requests import (
@@ -136,8 +137,8 @@ def request_payload(form: MultiDict[str, str], blocks: dict[int, TimeBlock]) -> 
 def _hamlets_by_commune(commune_ids: list[int]) -> dict[int, list[Hamlet]]:
     grouped: dict[int, list[Hamlet]] = {cid: [] for cid in commune_ids}
     if commune_ids:
-        for hamlet in db.session.scalars(
-            db.select(Hamlet).where(Hamlet.commune_id.in_(commune_ids)).order_by(Hamlet.name)
+        for hamlet in in_natural_order(
+            db.session.scalars(db.select(Hamlet).where(Hamlet.commune_id.in_(commune_ids)))
         ):
             grouped[hamlet.commune_id].append(hamlet)
     return grouped
