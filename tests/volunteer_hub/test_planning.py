@@ -695,3 +695,40 @@ def test_a_refused_move_says_which_teams_have_room_at_that_time(client, session,
     assert "Không đội nào khác còn chỗ cho lượt này." in offered and able not in offered
     session.expire_all()
     assert (plan.result, plan.row_version) == before
+
+
+def test_the_board_says_who_declined_and_why_and_tells_namesakes_apart(client, session, dw):
+    from volunteer_hub.models import InvitationStatus
+    from volunteer_hub.services.drives import teams
+
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    declined = next(v for v in plan.visits if v.team)
+    decliner = declined.team.members[0]
+    namesake = next(v for v in dw.volunteers if v not in declined.team.members)
+    decliner.full_name = namesake.full_name = "Nguyễn Văn An"
+    volunteer_decline(session, declined, decliner, "Em bị ốm")
+    leaving = next(m for m in declined.team.members if m is not decliner)
+    teams.set_answer(
+        session,
+        dw.drive,
+        leaving.id,
+        InvitationStatus.WITHDRAWN,
+        user=dw.coordinator,
+        reason="Nhà có việc gấp",
+    )
+    session.commit()
+    login(client, dw.coordinator.email)
+    page = client.get(f"/drives/{dw.drive.id}/board").get_data(as_text=True)
+    rows = [row[: row.index("</li>")] for row in page.split('<li class="declined">')[1:]]
+    short = dw.commune.short_name
+    tag = f"Nguyễn Văn An ({short}, …{decliner.phone[-3:]})"
+    decline = next(row for row in rows if declined.request.reference in row)
+    assert tag in decline and "Em bị ốm" in decline and "đã từ chối" in decline
+    drop_out = next(row for row in rows if leaving.full_name in row)
+    assert "Nhà có việc gấp" in drop_out
+    # The drive's volunteer page tells the two apart as well.
+    people = client.get(f"/drives/{dw.drive.id}/volunteers").get_data(as_text=True)
+    assert tag in people and f"Nguyễn Văn An ({short}, …{namesake.phone[-3:]})" in people
+    assert leaving.full_name + " (" not in people  # a name nobody shares stays as it is

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
+from volunteer_hub.labels import volunteer_names
 from volunteer_hub.models import Plan, PlanStatus
 from volunteer_hub.services.drives import exports, plan_review, planning, publishing, teams
 from volunteer_hub.services.messaging import templates
@@ -91,6 +92,7 @@ def _review_context(
         "drive": plan.drive,
         "routes": routes,
         "team_rows": team_rows,
+        "name_of": volunteer_names(m for t in team_rows for m in t.members),
         "left_out": sorted(left_out, key=lambda v: -v.request.priority),
         "stats": (plan.result or {}).get("stats", {}),
         "others": others,
