@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -732,3 +733,33 @@ def test_the_board_says_who_declined_and_why_and_tells_namesakes_apart(client, s
     people = client.get(f"/drives/{dw.drive.id}/volunteers").get_data(as_text=True)
     assert tag in people and f"Nguyễn Văn An ({short}, …{namesake.phone[-3:]})" in people
     assert leaving.full_name + " (" not in people  # a name nobody shares stays as it is
+
+
+def test_the_progress_text_follows_what_the_planner_is_doing(client, session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    login(client, dw.coordinator.email)
+
+    def shown() -> tuple[str, str]:
+        data = client.get(f"/plans/{plan.id}/progress.json").get_json()
+        page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+        line = page[page.index('class="status-line"') :]
+        assert data["message"] in line[: line.index("</p>")]  # the page says what the JSON says
+        return data["phase"], data["message"]
+
+    assert shown() == ("queued", "Đang chờ bộ lập kế hoạch bắt đầu…")
+    assert planning.claim_plan(session, plan.id, "test-worker", utcnow())
+    session.expire_all()
+    assert shown() == ("starting", "Bộ lập kế hoạch đang dựng kế hoạch đầu tiên…")
+    plan.progress = {**plan.progress, "served": 5, "served_priority": 12, "travel_min": 40.0}
+    session.commit()
+    phase, message = shown()
+    assert phase == "improving" and f"5/{len(dw.requests)}" not in message
+    assert f"5 trên {len(dw.requests)} lượt" in message
+    planning.request_stop(session, plan)
+    session.commit()
+    assert shown()[0] == "stopping"
+    # The page's script copies the message over on every poll (no fixed "waiting" line left).
+    script = (Path(__file__).resolve().parents[2] / "volunteer_hub/static/js/plan.js").read_text()
+    assert 'data-field="message"' in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "data-field" in script
