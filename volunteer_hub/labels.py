@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -122,6 +125,12 @@ LABELS: dict[str, dict[str, Any]] = {
         "done": _l("done"),
         "feedback": _l("feedback"),
     },
+    # How much a volunteer's decline covers.
+    "decline_scope": {
+        "visit": _l("this visit only"),
+        "day": _l("cannot come that day"),
+        "drive": _l("cannot come to the drive"),
+    },
     "role": {
         "admin": _l("Admin"),
         "coordinator": _l("Coordinator"),
@@ -183,6 +192,32 @@ def label_choices(kind: str) -> list[tuple[str, str]]:
     return [(value, str(text)) for value, text in LABELS[kind].items()]
 
 
+def _folded(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def volunteer_names(volunteers: Iterable[Any]) -> Callable[[Any], str]:
+    """Return a function naming a volunteer so that namesakes on one page are told apart.
+
+    A name shared by two or more of ``volunteers`` gets the volunteer's commune and the last
+    digits of the phone: "Nguyễn Văn An (Thuận Hóa, …456)". Other names stay as they are.
+    """
+    people = {v.id: v for v in volunteers if v is not None}
+    counts = Counter(_folded(v.full_name) for v in people.values())
+
+    def name_of(volunteer: Any) -> str:
+        if volunteer is None:
+            return ""
+        if counts[_folded(volunteer.full_name)] < 2:
+            return str(volunteer.full_name)
+        digits = "".join(ch for ch in volunteer.phone or "" if ch.isdigit())[-3:]
+        commune = volunteer.home_commune.short_name if volunteer.home_commune else ""
+        tag = ", ".join(part for part in (commune, f"…{digits}" if digits else "") if part)
+        return f"{volunteer.full_name} ({tag})" if tag else str(volunteer.full_name)
+
+    return name_of
+
+
 def grouped(reference: str) -> str:
     """Return a reference code in groups of three, easier to read out ("K7M 3QP")."""
     return " ".join(reference[i : i + 3] for i in range(0, len(reference), 3))
@@ -237,7 +272,9 @@ def init_app(app: Flask) -> None:
             groups[-1][1].append(visit)
         return groups
 
-    app.jinja_env.globals.update(label=label, today=today, label_choices=label_choices)
+    app.jinja_env.globals.update(
+        label=label, today=today, label_choices=label_choices, volunteer_names=volunteer_names
+    )
     app.jinja_env.filters.update(short_address=short_address, groupby_day=groupby_day)
     app.jinja_env.filters.update(
         phone=national_format,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -67,6 +67,21 @@ def test_seeding_twice_adds_nothing(session):
     session.commit()
     assert (report.volunteers, report.requests, report.drives, report.accounts) == (0, 0, 0, 0)
     assert {m: count(session, m) for m in before} == before
+
+
+@pytest.mark.parametrize("days_later", [3, 45])
+def test_seeding_again_days_or_weeks_later_adds_nothing_and_never_fails(session, days_later):
+    # Once on a Wednesday; again on Saturday (the next week's drive) or six weeks later: the past
+    # drives' dates shift with the day, their requests do not (they were visited and are done).
+    first = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+    seed_demo(session, now=first)
+    session.commit()
+    before = {m: count(session, m) for m in (Volunteer, HelpRequest, Drive, User, Commune)}
+    report = seed_demo(session, now=first + timedelta(days=days_later))
+    session.commit()
+    assert (report.volunteers, report.requests, report.drives, report.accounts) == (0, 0, 0, 0)
+    assert {m: count(session, m) for m in before} == before
+    assert count(session, Drive) == 3
 
 
 def test_the_drive_is_on_the_next_saturday():

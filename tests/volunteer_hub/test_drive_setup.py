@@ -162,3 +162,75 @@ def test_a_drop_out_leaves_the_team(client, session):
     assert leaving not in team.members
     link = next(dv for dv in dw.drive.volunteers if dv.volunteer_id == leaving.id)
     assert link.status is InvitationStatus.WITHDRAWN
+
+
+def test_bulk_triage_can_take_every_request_the_filter_matches_on_every_page(
+    client, world, session
+):
+    # 55 matching requests: the list shows 50 a page, the choice still takes all 55.
+    matching = [factories.help_request(session, world.a.commune, priority=4) for _ in range(55)]
+    other = factories.help_request(session, world.a.commune, priority=2)
+    session.commit()
+    login(client, world.a.coordinator.email)
+    drive = world.a.drive
+    page = client.get(f"/drives/{drive.id}/requests?priority=4").get_data(as_text=True)
+    assert (
+        'id="select-all"' in page and "55" in page.split('id="select-all"')[1].split("</label>")[0]
+    )
+    assert sum(r.reference in page for r in matching) == 50  # one page of them
+    response = client.post(
+        f"/drives/{drive.id}/requests?priority=4", data={"scope": "all", "action": "triage"}
+    )
+    assert response.status_code == 302 and "priority=4" in response.headers["Location"]
+    for r in [*matching, other, world.b.request]:
+        session.refresh(r)
+    assert all(r.status is RequestStatus.TRIAGED for r in matching)
+    assert other.status is RequestStatus.NEW  # outside the filter
+    assert world.b.request.status is not RequestStatus.TRIAGED  # outside the coordinator's scope
+    included = client.post(
+        f"/drives/{drive.id}/requests?priority=4", data={"scope": "all", "action": "include"}
+    )
+    assert included.status_code == 302
+    session.refresh(drive)
+    assert {r.id for r in matching} <= {dr.request_id for dr in drive.requests}
+    assert other.id not in {dr.request_id for dr in drive.requests}
+
+
+def test_the_drive_list_is_ordered_by_the_drives_date(client, world, session):
+    today = factories.now().date()
+    from datetime import timedelta
+
+    # Created in an order that is not their dates' order.
+    late = factories.drive(
+        session, [world.a.commune], name="Đợt tháng sau", day=today + timedelta(days=30)
+    )
+    early = factories.drive(
+        session, [world.a.commune], name="Đợt tuần trước", day=today - timedelta(days=7)
+    )
+    middle = factories.drive(
+        session, [world.a.commune], name="Đợt tuần này", day=today + timedelta(days=2)
+    )
+    session.commit()
+    login(client, world.a.coordinator.email)
+    page = client.get("/drives").get_data(as_text=True)
+    positions = [page.index(d.name) for d in (late, middle, early)]
+    assert positions == sorted(positions), positions  # the latest date first
+
+
+def test_hamlets_sort_the_way_people_count_them(client, world, session):
+    for name in ("Thôn 10", "Thôn 2", "Thôn 1", "Thôn 11", "Thôn 3"):
+        factories.hamlet(session, world.a.commune, name)
+    session.commit()
+    login(client, world.a.coordinator.email)
+    expected = ["Thôn 1", "Thôn 2", "Thôn 3", "Thôn 10", "Thôn 11"]
+    for url in (
+        f"/communes/{world.a.commune.code}",
+        f"/drives/{world.a.drive.id}/requests",
+        "/requests/new",
+    ):
+        page = client.get(url).get_data(as_text=True)
+        positions = [
+            page.index(f">{name}<") if f">{name}<" in page else page.index(f">{name} (")
+            for name in expected
+        ]
+        assert positions == sorted(positions), (url, positions)

@@ -143,9 +143,18 @@ def test_a_report_must_cover_every_service_and_give_reasons(session, published):
     session.rollback()
 
 
+def _started(session, visit) -> None:  # type: ignore[no-untyped-def]
+    """Move a visit to an hour ago, so that its time has come."""
+    length = visit.ends_at - visit.starts_at
+    visit.starts_at = utcnow() - timedelta(hours=1)
+    visit.ends_at = visit.starts_at + length
+    session.commit()
+
+
 def test_coordinators_report_from_the_board(client, session, published):
     dw, plan = published
     visit = assigned(plan)[0]
+    _started(session, visit)
     login(client, dw.coordinator.email)
     board = client.get(f"/drives/{dw.drive.id}/board").get_data(as_text=True)
     assert f"/visits/{visit.id}/outcome" in board
@@ -156,6 +165,21 @@ def test_coordinators_report_from_the_board(client, session, published):
     bad = {f"outcome_{s.code}": "referred" for s in visit.request.services} | {"people_helped": "1"}
     response = client.post(f"/visits/{visit.id}/outcome", data=bad)
     assert response.status_code == 422
+
+
+def test_the_coordinators_form_refuses_a_report_before_the_visit_starts(client, session, published):
+    dw, plan = published
+    visit = assigned(plan)[0]
+    assert visit.starts_at > utcnow()  # next Saturday
+    login(client, dw.coordinator.email)
+    notice = "Lượt thăm này chưa bắt đầu"
+    assert notice in client.get(f"/visits/{visit.id}/outcome").get_data(as_text=True)
+    form = {f"outcome_{s.code}": "done" for s in visit.request.services} | {"people_helped": "1"}
+    response = client.post(f"/visits/{visit.id}/outcome", data=form)
+    assert response.status_code == 422 and notice in response.get_data(as_text=True)
+    session.expire_all()
+    assert visit.status is VisitStatus.SCHEDULED and visit.reported_at is None
+    assert visit.request.status is not RequestStatus.DONE and not visit.outcomes
 
 
 def _report_everything(session, dw, plan):  # type: ignore[no-untyped-def]

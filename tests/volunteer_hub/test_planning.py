@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -659,3 +660,106 @@ def test_the_oldest_queued_plan_is_claimed_first(session, dw):
     planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
     session.commit()
     assert planning.claim_next_plan(factory(), "w", utcnow()) == first.id
+
+
+def test_a_refused_move_says_which_teams_have_room_at_that_time(client, session, dw):
+    plan = solve(session, dw.drive)
+    # Only one team can do VNeID activation: moving such a visit to the other team is refused.
+    visit = next(
+        v for v in plan.visits if v.team and v.request.services[0].code == "vneid_activate"
+    )
+    able = visit.team.code
+    other = next(t.code for t in dw.drive.teams if t.code != able)
+    # The next whole minute: the team can still be there then (it arrives a little before).
+    later = (visit.starts_at + timedelta(minutes=1)).astimezone(TZ).replace(second=0, microsecond=0)
+    at = later.strftime("%H:%M")
+    before = (dict(plan.result), plan.row_version)
+    login(client, dw.coordinator.email)
+    response = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": other, "start": at, "row_version": str(plan.row_version)},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    room = page[page.index('id="teams-with-room"') :]
+    room = room[: room.index("</p>")]
+    # The team that can (checked at that time by the independent checker), not the refused one.
+    assert f": {able}." in room and other not in room, room
+    assert "vào giờ đó" in room
+    assert plan_review.teams_with_room(plan, visit.request.reference, start=later) == [able]
+    # Without a time, the team that already has it is not offered as somewhere else to go.
+    untimed = client.post(
+        f"/plans/{plan.id}/visits/{visit.request.reference}/move",
+        data={"team_code": other, "row_version": str(plan.row_version)},
+    ).get_data(as_text=True)
+    offered = untimed.split('id="teams-with-room"')[1].split("</p>")[0]
+    assert "Không đội nào khác còn chỗ cho lượt này." in offered and able not in offered
+    session.expire_all()
+    assert (plan.result, plan.row_version) == before
+
+
+def test_the_board_says_who_declined_and_why_and_tells_namesakes_apart(client, session, dw):
+    from volunteer_hub.models import InvitationStatus
+    from volunteer_hub.services.drives import teams
+
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    declined = next(v for v in plan.visits if v.team)
+    decliner = declined.team.members[0]
+    namesake = next(v for v in dw.volunteers if v not in declined.team.members)
+    decliner.full_name = namesake.full_name = "Nguyễn Văn An"
+    volunteer_decline(session, declined, decliner, "Em bị ốm")
+    leaving = next(m for m in declined.team.members if m is not decliner)
+    teams.set_answer(
+        session,
+        dw.drive,
+        leaving.id,
+        InvitationStatus.WITHDRAWN,
+        user=dw.coordinator,
+        reason="Nhà có việc gấp",
+    )
+    session.commit()
+    login(client, dw.coordinator.email)
+    page = client.get(f"/drives/{dw.drive.id}/board").get_data(as_text=True)
+    rows = [row[: row.index("</li>")] for row in page.split('<li class="declined">')[1:]]
+    short = dw.commune.short_name
+    tag = f"Nguyễn Văn An ({short}, …{decliner.phone[-3:]})"
+    decline = next(row for row in rows if declined.request.reference in row)
+    assert tag in decline and "Em bị ốm" in decline and "đã từ chối" in decline
+    drop_out = next(row for row in rows if leaving.full_name in row)
+    assert "Nhà có việc gấp" in drop_out
+    # The drive's volunteer page tells the two apart as well.
+    people = client.get(f"/drives/{dw.drive.id}/volunteers").get_data(as_text=True)
+    assert tag in people and f"Nguyễn Văn An ({short}, …{namesake.phone[-3:]})" in people
+    assert leaving.full_name + " (" not in people  # a name nobody shares stays as it is
+
+
+def test_the_progress_text_follows_what_the_planner_is_doing(client, session, dw):
+    plan = planning.start_plan(session, dw.drive, user=None, tz=TZ, time_limit_s=4)
+    session.commit()
+    login(client, dw.coordinator.email)
+
+    def shown() -> tuple[str, str]:
+        data = client.get(f"/plans/{plan.id}/progress.json").get_json()
+        page = client.get(f"/plans/{plan.id}").get_data(as_text=True)
+        line = page[page.index('class="status-line"') :]
+        assert data["message"] in line[: line.index("</p>")]  # the page says what the JSON says
+        return data["phase"], data["message"]
+
+    assert shown() == ("queued", "Đang chờ bộ lập kế hoạch bắt đầu…")
+    assert planning.claim_plan(session, plan.id, "test-worker", utcnow())
+    session.expire_all()
+    assert shown() == ("starting", "Bộ lập kế hoạch đang dựng kế hoạch đầu tiên…")
+    plan.progress = {**plan.progress, "served": 5, "served_priority": 12, "travel_min": 40.0}
+    session.commit()
+    phase, message = shown()
+    assert phase == "improving" and f"5/{len(dw.requests)}" not in message
+    assert f"5 trên {len(dw.requests)} lượt" in message
+    planning.request_stop(session, plan)
+    session.commit()
+    assert shown()[0] == "stopping"
+    # The page's script copies the message over on every poll (no fixed "waiting" line left).
+    script = (Path(__file__).resolve().parents[2] / "volunteer_hub/static/js/plan.js").read_text()
+    assert 'data-field="message"' in client.get(f"/plans/{plan.id}").get_data(as_text=True)
+    assert "data-field" in script

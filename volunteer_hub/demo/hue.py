@@ -1,7 +1,9 @@
 """A realistic demo of Huế: communes, volunteers, household requests and a weekend drive.
 
-Everything is keyed by a natural key (email, phone, reference code, drive name), so running the
-seed twice adds nothing the second time.
+Everything is keyed by a natural key (email, phone, reference code), so running the seed again,
+that day or weeks later, adds nothing twice. Drives are keyed by what they hold, not by their
+dates (which follow the day the seed runs): a past drive by its requests' reference codes, the
+upcoming drive by being the demo's one open drive.
 """
 
 from __future__ import annotations
@@ -459,6 +461,18 @@ def _reference(rng: random.Random) -> str:
     return "".join(rng.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
 
 
+def _seeded_before(session: Session, label: str, count: int) -> bool:
+    """Return True when requests of this batch (``label``) are already in the database."""
+    # Each request's reference is the first draw of its own generator (see _requests).
+    references = [_reference(random.Random(f"{SEED}:{label}:{i}")) for i in range(count)]
+    found = session.scalar(select(HelpRequest.id).where(HelpRequest.reference.in_(references)))
+    return found is not None
+
+
+#: The end of every demo drive's name ("Cuối tuần số 06/12/2026 - trung tâm Huế").
+DRIVE_NAME_END = " - trung tâm Huế"
+
+
 def _requests(
     session: Session,
     communes: dict[str, Commune],
@@ -587,8 +601,18 @@ def _upcoming_drive(
     saturday: date,
     coordinator: User | None,
 ) -> int:
-    name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')} - trung tâm Huế"
+    name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')}{DRIVE_NAME_END}"
     if session.scalar(select(Drive.id).where(Drive.name == name)) is not None:
+        return 0
+    # Run again on a later week, the demo keeps the open drive it has (whatever its date)
+    # rather than add a second one with the same requests.
+    still_open = session.scalar(
+        select(Drive.id).where(
+            Drive.name.endswith(DRIVE_NAME_END),
+            Drive.status.not_in([DriveStatus.COMPLETED, DriveStatus.CANCELLED]),
+        )
+    )
+    if still_open is not None:
         return 0
     sunday = saturday + timedelta(days=1)
     drive = Drive(
@@ -654,6 +678,7 @@ def _upcoming_drive(
 
 
 PAST_DRIVES = (3, 6)  # weeks ago
+PAST_DRIVE_REQUESTS = 36
 OUTCOME_WEIGHTS = {
     Outcome.DONE: 74,
     Outcome.PARTLY_DONE: 9,
@@ -687,16 +712,26 @@ def _past_drive(
     from volunteer_hub.services.results.outcomes import OutcomeIn, ServiceOutcomeIn, record_outcome
 
     saturday = next_saturday(today) - timedelta(weeks=weeks_ago + 1)
-    name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')} - trung tâm Huế"
+    name = f"Cuối tuần số {saturday.strftime('%d/%m/%Y')}{DRIVE_NAME_END}"
+    label = f"past{weeks_ago}"
     if (
         coordinator is None
         or session.scalar(select(Drive.id).where(Drive.name == name)) is not None
+        # Seeded on an earlier day: its requests are there (visited, done) under another date.
+        or _seeded_before(session, label, PAST_DRIVE_REQUESTS)
     ):
         return 0
     rng = random.Random(f"{SEED}:past:{weeks_ago}")
     asked_at = _at(saturday - timedelta(days=3), 9, 0)
     requests = _requests(
-        session, communes, hamlets, services, saturday, asked_at, count=36, label=f"past{weeks_ago}"
+        session,
+        communes,
+        hamlets,
+        services,
+        saturday,
+        asked_at,
+        count=PAST_DRIVE_REQUESTS,
+        label=label,
     )
     drive = Drive(
         name=name,

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 import enum
+import re
+import unicodedata
+from collections.abc import Iterable
 
 from sqlalchemy import Float, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.models.base import Base, enum_column
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple[tuple[int, str, int], ...]:
+    """Sort key that reads numbers as numbers: "Thôn 2" before "Thôn 10"."""
+    parts = []
+    for index, part in enumerate(_DIGITS.split(unicodedata.normalize("NFC", text).casefold())):
+        if index % 2:
+            parts.append((1, "", int(part)))
+        elif part:
+            parts.append((0, part.strip(), 0))
+    return tuple(parts)
+
+
+def in_natural_order(hamlets: Iterable[Hamlet]) -> list[Hamlet]:
+    """Return hamlets by name the way people count them (1, 2, … 10), then by id."""
+    return sorted(hamlets, key=lambda h: (natural_key(h.name), h.id))
 
 
 class Province(Base):
@@ -48,6 +69,11 @@ class Commune(Base):
     hamlets: Mapped[list[Hamlet]] = relationship(
         back_populates="commune", order_by="Hamlet.name", cascade="all, delete-orphan"
     )
+
+    @property
+    def hamlets_in_order(self) -> list[Hamlet]:
+        """The hamlets as people count them: Thôn 1, Thôn 2, … Thôn 10."""
+        return in_natural_order(self.hamlets)
 
     def __str__(self) -> str:
         return self.name

@@ -15,6 +15,7 @@ from volunteer_hub.models import (
     RequestService,
     RequestStatus,
     Service,
+    TimeBlock,
     User,
     Volunteer,
     VolunteerStatus,
@@ -91,9 +92,20 @@ def volunteers_query(user: User, filters: VolunteerFilters) -> Select[tuple[Volu
     return query.order_by(Volunteer.full_name, Volunteer.id)
 
 
+def _first_day():  # type: ignore[no-untyped-def]
+    """The drive's first time block start, as a correlated subquery to order by."""
+    return (
+        select(func.min(TimeBlock.starts_at))
+        .where(TimeBlock.drive_id == Drive.id)
+        .correlate(Drive)
+        .scalar_subquery()
+    )
+
+
 def drives_query(user: User) -> Select[tuple[Drive]]:
-    """Return the user's visible drives, newest first."""
-    return access.drives_for(user).order_by(Drive.created_at.desc(), Drive.id.desc())
+    """Return the user's visible drives by date, the latest first (undated drafts last)."""
+    first_day = _first_day()
+    return access.drives_for(user).order_by(first_day.is_(None), first_day.desc(), Drive.id.desc())
 
 
 @dataclass

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
+from volunteer_hub.labels import volunteer_names
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit
 from volunteer_hub.services.drives import exports, planning, publishing
@@ -26,6 +27,9 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
     drive = visible_drive(drive_id)
     board = publishing.board(db.session, drive)
     went = {m for v in (board.plan.visits if board.plan else []) if v.team for m in v.team.members}
+    people = {dv.volunteer_id: dv.volunteer for dv in drive.volunteers}
+    for member in went:
+        people.setdefault(member.id, member)
     return render_template(
         "planning/board.html",
         drive=drive,
@@ -33,6 +37,8 @@ def drive_board(drive_id: int):  # type: ignore[no-untyped-def]
         sms=delivery.drive_sms_problems(db.session, drive.id),
         sms_kinds={kind: spec.label for kind, spec in templates.KINDS.items()},
         volunteers=sorted(went, key=lambda m: (m.full_name, m.id)),
+        people=people,
+        name_of=volunteer_names(people.values()),
     )
 
 

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
 from volunteer_hub.models import Hamlet, InvitationStatus, RequestStatus, Service
+from volunteer_hub.models.places import in_natural_order
 from volunteer_hub.services import access
 from volunteer_hub.services.drives import planning, teams
 from volunteer_hub.services.drives.setup import (
@@ -206,11 +207,11 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
             held.items(), key=lambda item: requests_by_id[item[0]].reference
         )
     ]
-    hamlets = db.session.scalars(
-        db.select(Hamlet)
-        .where(Hamlet.commune_id.in_(sorted(drive.commune_ids)))
-        .order_by(Hamlet.name)
-    ).all()
+    hamlets = in_natural_order(
+        db.session.scalars(
+            db.select(Hamlet).where(Hamlet.commune_id.in_(sorted(drive.commune_ids)))
+        )
+    )
     services = db.session.scalars(db.select(Service).order_by(Service.sort_order)).all()
     return render_template(
         "planning/drive_requests.html",
@@ -230,10 +231,17 @@ def drive_requests(drive_id: int):  # type: ignore[no-untyped-def]
 def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
     """Include, exclude or triage the chosen requests."""
     drive = visible_drive(drive_id)
-    ids = parse_ids(request.form.getlist("request_ids"))
+    if request.form.get("scope") == "all":
+        # Every request the filter matches, on every page (the filter rides in the query string).
+        matching = candidate_requests(drive, current_user, _request_filters()).subquery()
+        ids = list(db.session.scalars(db.select(matching.c.id).order_by(matching.c.id)))
+    else:
+        ids = parse_ids(request.form.getlist("request_ids"))
     action = request.form.get("action", "")
     if not ids:
-        flash(_("Tick at least one request."), "warning")
+        flash(
+            _("Tick at least one request, or choose every request the filter matches."), "warning"
+        )
         return redirect(url_for(".drive_requests", drive_id=drive.id, **_filter_args()))
     try:
         if action == "include":

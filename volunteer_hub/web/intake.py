@@ -34,6 +34,7 @@ from volunteer_hub.models import (
     VolunteerKind,
 )
 from volunteer_hub.phones import PhoneError, parse_phone
+from volunteer_hub.models.places import in_natural_order
 from volunteer_hub.security import client_ip
 from volunteer_hub.services.drives.setup import upcoming_blocks
 from volunteer_hub.services.intake.help_requests import (
@@ -166,9 +167,9 @@ def place_choices(values: MultiDict[str, str]) -> dict[str, Any]:
     communes = served_communes(db.session, province) if province is not None else []
     if commune is None:
         commune = next((c for c in communes if c.code == values.get("commune")), None)
-    hamlets = list(
-        db.session.scalars(
-            db.select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.name)
+    hamlets = (
+        in_natural_order(
+            db.session.scalars(db.select(Hamlet).where(Hamlet.commune_id == commune.id))
         )
         if commune is not None
         else []

@@ -78,8 +78,13 @@ def outcome_form(
             saved=False,
         )
 
+    # Like the volunteer's link: nothing is reported (least of all "done") before the visit's
+    # time has come. The link checks this before it gets here; the coordinator's pages do here.
+    not_yet = {"_form": [_("This visit has not started yet: report it once its time has come.")]}
     if request.method == "GET":
-        return page(outcome_values(visit), {})
+        return page(outcome_values(visit), {} if outcomes.has_started(visit) else not_yet)
+    if not outcomes.has_started(visit):
+        return page(request.form, not_yet), 422
     try:
         reported = outcomes.record_outcome(
             db.session,

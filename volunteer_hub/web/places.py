@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.models import Hamlet
+from volunteer_hub.models.places import in_natural_order
 from volunteer_hub.services.intake.help_requests import (
     served_commune,
     served_communes,
@@ -76,8 +77,8 @@ def hamlets():  # type: ignore[no-untyped-def]
     commune = served_commune(db.session, code)
     if commune is None:
         return _problem(404, _("We do not serve this commune."))
-    rows = db.session.scalars(
-        db.select(Hamlet).where(Hamlet.commune_id == commune.id).order_by(Hamlet.name)
+    rows = in_natural_order(
+        db.session.scalars(db.select(Hamlet).where(Hamlet.commune_id == commune.id))
     )
     body = {
         "commune": {"code": commune.code, "name": commune.name},

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone
+from volunteer_hub.labels import volunteer_names
 from volunteer_hub.models import Plan, PlanStatus
 from volunteer_hub.services.drives import exports, plan_review, planning, publishing, teams
 from volunteer_hub.services.messaging import templates
@@ -54,7 +55,9 @@ def plan_view(plan_id: int):  # type: ignore[no-untyped-def]
     return render_template("planning/plan_review.html", **_review_context(plan))
 
 
-def _review_context(plan: Plan, errors: list[str] | None = None) -> dict[str, Any]:
+def _review_context(
+    plan: Plan, errors: list[str] | None = None, room: list[str] | None = None
+) -> dict[str, Any]:
     routes: dict[str, list[Any]] = {}
     left_out = []
     for visit in sorted(
@@ -89,10 +92,12 @@ def _review_context(plan: Plan, errors: list[str] | None = None) -> dict[str, An
         "drive": plan.drive,
         "routes": routes,
         "team_rows": team_rows,
+        "name_of": volunteer_names(m for t in team_rows for m in t.members),
         "left_out": sorted(left_out, key=lambda v: -v.request.priority),
         "stats": (plan.result or {}).get("stats", {}),
         "others": others,
         "errors": errors or [],
+        "room": room,
         "editable": plan.status is PlanStatus.DONE and not plan.is_locked,
         "published": publishing.latest_published(db.session, plan.drive),
     }
@@ -123,9 +128,10 @@ def plan_map(plan_id: int):  # type: ignore[no-untyped-def]
     return jsonify(exports.map_data(plan, TEAM_COLOURS, lambda d: format_datetime(d, "HH:mm")))
 
 
-def _refused(plan: Plan, reasons: list[str]):  # type: ignore[no-untyped-def]
+def _refused(plan: Plan, reasons: list[str], room: list[str] | None = None):  # type: ignore[no-untyped-def]
     db.session.rollback()
-    return render_template("planning/plan_review.html", **_review_context(plan, reasons)), 422
+    context = _review_context(plan, reasons, room)
+    return render_template("planning/plan_review.html", **context), 422
 
 
 @bp.post("/plans/<id:plan_id>/visits/<reference>/move")
@@ -137,6 +143,9 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
         start = plan_review.requested_start(
             plan, reference, request.form.get("start"), request.form.get("day"), local_zone()
         )
+    except plan_review.EditRefused as exc:
+        return _refused(plan, exc.reasons)
+    try:
         plan_review.move_visit(
             db.session,
             plan,
@@ -147,7 +156,11 @@ def visit_move(plan_id: int, reference: str):  # type: ignore[no-untyped-def]
             start=start,
         )
     except plan_review.EditRefused as exc:
-        return _refused(plan, exc.reasons)
+        room = None
+        if team_code is not None:
+            # Where the visit does fit (at that time): every other team tried, checker judging.
+            room = plan_review.teams_with_room(plan, reference, start=start, skip=team_code)
+        return _refused(plan, exc.reasons, room)
     except planning.PlanningError as exc:
         return _refused(plan, [str(exc)])
     db.session.commit()

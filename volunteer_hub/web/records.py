@@ -60,7 +60,7 @@ def _scoped_communes() -> list[Any]:
 
 
 def _hamlets(communes: list[Any]) -> dict[int, list[Hamlet]]:
-    return {c.id: list(c.hamlets) for c in communes}
+    return {c.id: c.hamlets_in_order for c in communes}
 
 
 def _entry_context(values: MultiDict[str, str], errors: dict[str, list[str]]) -> dict[str, Any]:

@@ -210,22 +210,12 @@ def move_visit(
     current = plan_of(plan)
     if reference not in {v.id for v in problem.visits}:
         raise EditRefused([_("This visit is not part of the plan.")])
-    routes = _routes(current)
-    for ids in routes.values():
-        if reference in ids:
-            ids.remove(reference)
-    if team_code is None:
-        result = _retime(problem, current, routes, {})
-    else:
-        result = _best_insertion(problem, current, routes, reference, team_code, shift, start)
+    routes = _without(current, reference)
+    result = _trial(problem, current, routes, reference, team_code, shift, start)
     names = visit_names(plan)
     if not result.ok:
         raise EditRefused([violation_text(v, names) for v in result.violations])
     assert result.plan is not None
-    # The independent checker has the last word: nothing it objects to is ever saved.
-    found = scheduling.check(problem, result.plan)
-    if found:
-        raise EditRefused([violation_text(v, names) for v in found])
     store_result(session, plan, result.plan)
     _remember(plan, reference, left_out=team_code is None, start=start)
     audit.record(
@@ -241,6 +231,62 @@ def move_visit(
         },
     )
     return EditResult(plan, result.plan.stats.served, result.plan.stats.travel_min)
+
+
+def _without(current: scheduling.Plan, reference: str) -> dict[tuple[str, int], list[str]]:
+    routes = _routes(current)
+    for ids in routes.values():
+        if reference in ids:
+            ids.remove(reference)
+    return routes
+
+
+def _trial(
+    problem: scheduling.Problem,
+    current: scheduling.Plan,
+    routes: dict[tuple[str, int], list[str]],
+    reference: str,
+    team_code: str | None,
+    shift: int | None,
+    start: datetime | None,
+) -> scheduling.Retimed:
+    """Time the routes with the visit given to a team (or to nobody), checked independently."""
+    if team_code is None:
+        result = _retime(problem, current, routes, {})
+    else:
+        result = _best_insertion(problem, current, routes, reference, team_code, shift, start)
+    if not result.ok:
+        return result
+    assert result.plan is not None
+    # The independent checker has the last word: nothing it objects to is ever saved.
+    found = scheduling.check(problem, result.plan)
+    if found:
+        return scheduling.Retimed(None, tuple(found))
+    return result
+
+
+def teams_with_room(
+    plan: Plan, reference: str, *, start: datetime | None = None, skip: str | None = None
+) -> list[str]:
+    """Return the codes of the teams that could take the visit (at ``start`` when given).
+
+    Each candidate is tried the way a move would be, and the independent checker judges it:
+    a coordinator whose move was refused sees where the visit does fit, not ten refusals.
+    """
+    problem = problem_of(plan)
+    current = plan_of(plan)
+    if reference not in {v.id for v in problem.visits}:
+        return []
+    holder = next((r.team for r in current.routes if reference in r.visit_ids), None)
+    routes = _without(current, reference)
+    room = []
+    for team in sorted(problem.teams, key=lambda t: (len(t.id), t.id)):
+        # The refused team, and without a time the team that already has it, need no trial.
+        if team.id == skip or (start is None and team.id == holder):
+            continue
+        if _trial(problem, current, routes, reference, team.id, None, start).ok:
+            room.append(team.id)
+    return room
 
 
 def _remember(plan: Plan, reference: str, *, left_out: bool, start: datetime | None) -> None:

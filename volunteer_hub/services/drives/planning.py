@@ -377,11 +377,54 @@ def start_plan(
     return plan
 
 
+def progress_phase(plan: Plan) -> str:
+    """Return what the planner is doing with the plan, as a code.
+
+    ``queued`` (no worker yet), ``restarting`` (queued again after a worker stopped),
+    ``starting`` (claimed, no plan found yet), ``improving`` (a plan is found, the search
+    goes on), ``stopping`` (asked to stop, finishing with the best plan), ``done``, ``failed``
+    or ``cancelled``.
+    """
+    progress = plan.progress or {}
+    if plan.status is PlanStatus.QUEUED:
+        return "restarting" if progress.get("attempts") else "queued"
+    if plan.status is PlanStatus.RUNNING:
+        if plan.stop_requested:
+            return "stopping"
+        return "improving" if progress.get("served") is not None else "starting"
+    return plan.status.value
+
+
+def progress_message(plan: Plan) -> str:
+    """Return what the planner is doing, as the coordinator reads it on the progress page."""
+    phase = progress_phase(plan)
+    progress = plan.progress or {}
+    visits = len((plan.problem or {}).get("visits", []))
+    messages = {
+        "queued": lambda: _("Waiting for the planner to start…"),
+        "restarting": lambda: _("The planner stopped; waiting for it to start again…"),
+        "starting": lambda: _("The planner is building a first plan…"),
+        "improving": lambda: _(
+            "The planner found a plan with %(served)d of %(visits)d visits and is looking for a "
+            "better one…",
+            served=int(progress.get("served") or 0),
+            visits=visits,
+        ),
+        "stopping": lambda: _("Stopping: keeping the best plan found so far…"),
+        "done": lambda: _("The plan is ready."),
+        "failed": lambda: _("The planner failed."),
+        "cancelled": lambda: _("This plan was cancelled."),
+    }
+    return messages[phase]()
+
+
 def progress_of(plan: Plan) -> dict[str, Any]:
     """Return the plan's status and progress as the progress bar and the API read them."""
     limit = float(plan.params.get("time_limit_s", 30))
     progress = plan.progress or {}
     return {
+        "phase": progress_phase(plan),
+        "message": progress_message(plan),
         "id": plan.id,
         "version": plan.version,
         "status": plan.status.value,

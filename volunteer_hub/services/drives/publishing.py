@@ -324,11 +324,23 @@ def board(session: Session, drive: Drive) -> Board:
             .order_by(VisitResponse.created_at)
         )
     ]
+    # Who the published plan counts on: a drop-out has already left their team, so the
+    # plan's own problem says who was in the teams that have visits.
+    busy = {v.team.code for v in plan.visits if v.team}
+    counted_on = {
+        member
+        for team in (plan.problem or {}).get("teams", [])
+        if team.get("id") in busy
+        for member in team.get("members", [])
+    }
     result.withdrawn = [
         dv
         for dv in drive.volunteers
         if dv.status is InvitationStatus.WITHDRAWN
-        and any(dv.volunteer in v.team.members for v in plan.visits if v.team)
+        and (
+            str(dv.volunteer_id) in counted_on
+            or any(dv.volunteer in v.team.members for v in plan.visits if v.team)
+        )
     ]
     return result
 

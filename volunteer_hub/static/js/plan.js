@@ -7,7 +7,6 @@
 
   function followProgress(box) {
     var bar = box.querySelector("progress");
-    var line = box.querySelector(".status-line");
     function poll() {
       fetch(box.getAttribute("data-url"), { credentials: "same-origin" })
         .then(function (response) { return response.json(); })
@@ -23,7 +22,6 @@
             window.location.assign(box.getAttribute("data-done-url"));
             return;
           }
-          if (data.status === "running" && line) { line.hidden = false; }
           window.setTimeout(poll, 1000);
         })
         .catch(function () { window.setTimeout(poll, 3000); });
