@@ -33,8 +33,8 @@ from volunteer_hub.models import (
     Volunteer,
     VolunteerKind,
 )
-from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.models.places import in_natural_order
+from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.security import client_ip
 from volunteer_hub.services.drives.setup import upcoming_blocks
 from volunteer_hub.services.intake.help_requests import (
