@@ -7,6 +7,7 @@ seed twice adds nothing the second time.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -262,11 +263,24 @@ class DemoError(RuntimeError):
 
 
 DEMO_EMAILS = frozenset({ADMIN_EMAIL, COORDINATOR_EMAIL, PARTNER_EMAIL})
+# The national demo's coordinator of each province (volunteer_hub/demo/national.py).
+_PROVINCE_COORDINATOR = re.compile(r"^dieuphoi\.p\d{1,8}@demo\.vn$")
+
+
+def province_coordinator_email(province_code: str) -> str:
+    """The national demo's account for the coordinator of a province."""
+    return f"dieuphoi.p{province_code}@demo.vn"
+
+
+def is_demo_email(email: str) -> bool:
+    """Return True for the demo's own accounts, the province coordinators' included."""
+    return email in DEMO_EMAILS or bool(_PROVINCE_COORDINATOR.match(email))
 
 
 def _refuse_real_accounts(session: Session) -> None:
     """Never seed a real database: its accounts would sit beside ones with a known password."""
-    others = session.scalars(select(User.email).where(User.email.not_in(DEMO_EMAILS))).all()
+    emails = session.scalars(select(User.email).where(User.email.not_in(DEMO_EMAILS))).all()
+    others = [e for e in emails if not is_demo_email(e)]
     if others:
         raise DemoError(
             f"this database holds {len(others)} account(s) that are not the demo's "
