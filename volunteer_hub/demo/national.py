@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Connection, Date, Table, func, select, text
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from volunteer_hub.demo.hue import (
     ADMIN_EMAIL,
@@ -314,7 +315,12 @@ def seed_national(
 
     for province in provinces:
         email = province_coordinator_email(province.code)
-        if find_user(session, email) is None:
+        user = find_user(session, email)
+        if user is not None and password:
+            # The demo's own account (see is_demo_email); a short password is allowed here.
+            user.password_hash = generate_password_hash(password)
+            user.session_version += 1
+        elif user is None:
             create_user(
                 session,
                 email=email,
