@@ -31,6 +31,9 @@ from volunteer_hub.web.tokens import bearer_user
 
 bp = Blueprint("reports", __name__)
 
+#: Most communes the dashboard's commune chart draws.
+CHART_COMMUNES = 30
+
 
 def report_user() -> User:
     """The signed-in coordinator or admin, or the account of a bearer token."""
@@ -115,8 +118,18 @@ def dashboard():  # type: ignore[no-untyped-def]
     for code, counts in report.total.outcomes.items():
         name = localized(services[code]) if code in services else code
         outcome_rows.append((name, counts.get("done", 0) + counts.get("partly_done", 0)))
-    commune_names = [c.short_name for c, _f in report.communes]
-    figures = [f for _c, f in report.communes]
+    # A chart of a country's 3,321 communes is megabytes of SVG no one can read: past
+    # CHART_COMMUNES it shows those with the most households planned (the table has them all).
+    charted = report.communes
+    chart_title = _("By commune")
+    if len(charted) > CHART_COMMUNES:
+        charted = sorted(charted, key=lambda row: (-row[1].planned, -row[1].requests_received))
+        charted = charted[:CHART_COMMUNES]
+        chart_title = _(
+            "The %(n)d communes with the most households planned", n=CHART_COMMUNES
+        )
+    commune_names = [c.short_name for c, _f in charted]
+    figures = [f for _c, f in charted]
     context = {
         **choices,
         "report": report,
@@ -125,7 +138,7 @@ def dashboard():  # type: ignore[no-untyped-def]
         "drive": drive,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
-            _("By commune"),
+            chart_title,
             commune_names,
             [
                 (_("Households planned"), [float(f.planned) for f in figures]),
