@@ -127,7 +127,12 @@ def scenarios(c: dict[str, Any], today: date) -> list[tuple[str, Any, str, dict[
             f"/reports?{period}",
             {},
         ),
-        ("summary API, country, 90 days", c["anonymous"], f"/api/v1/reports/summary?{period}", bearer),
+        (
+            "summary API, country, 90 days",
+            c["anonymous"],
+            f"/api/v1/reports/summary?{period}",
+            bearer,
+        ),
         ("requests list, search 'nguyen van', country", c["admin"], "/requests?q=nguyen+van", {}),
         ("drives API, first page", c["anonymous"], "/api/v1/drives", bearer),
         ("public form page", c["anonymous"], "/request", {}),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -483,7 +483,12 @@ def _requests(
     count: int = 150,
     label: str = "request",
 ) -> list[HelpRequest]:
-    known = {r.reference: r for r in session.scalars(select(HelpRequest))}
+    # Only this batch's references: a national database holds a million requests.
+    wanted = [_reference(random.Random(f"{SEED}:{label}:{i}")) for i in range(count)]
+    known = {
+        r.reference: r
+        for r in session.scalars(select(HelpRequest).where(HelpRequest.reference.in_(wanted)))
+    }
     made: list[HelpRequest] = []
     codes = list(SERVICE_WEIGHTS)
     weights = [SERVICE_WEIGHTS[c] for c in codes]
@@ -835,14 +840,14 @@ def seed_demo(
     skills = {s.code: s for s in session.scalars(select(Skill))}
     services = {s.code: s for s in session.scalars(select(Service))}
 
-    before_vol = len(session.scalars(select(Volunteer.id)).all())
+    before_vol = session.scalar(select(func.count(Volunteer.id))) or 0
     volunteers = _volunteers(session, communes, hamlets, skills, today, now)
-    report.volunteers = len(session.scalars(select(Volunteer.id)).all()) - before_vol
+    report.volunteers = (session.scalar(select(func.count(Volunteer.id))) or 0) - before_vol
 
-    before_req = len(session.scalars(select(HelpRequest.id)).all())
+    before_req = session.scalar(select(func.count(HelpRequest.id))) or 0
     saturday = next_saturday(today)
     requests = _requests(session, communes, hamlets, services, saturday, now)
-    report.requests = len(session.scalars(select(HelpRequest.id)).all()) - before_req
+    report.requests = (session.scalar(select(func.count(HelpRequest.id))) or 0) - before_req
 
     coordinator = find_user(session, COORDINATOR_EMAIL)
     for weeks in PAST_DRIVES:
@@ -856,7 +861,7 @@ def seed_demo(
             coordinator=coordinator,
             today=today,
         )
-    report.requests = len(session.scalars(select(HelpRequest.id)).all()) - before_req
+    report.requests = (session.scalar(select(func.count(HelpRequest.id))) or 0) - before_req
     report.drives += _upcoming_drive(session, communes, requests, volunteers, saturday, coordinator)
     session.flush()
     return report

@@ -39,7 +39,6 @@ from volunteer_hub.demo.hue import (
     FAMILY,
     LANDMARKS,
     MOBILE_PREFIXES,
-    PARTNER_EMAIL,
     SEED,
     SERVICE_WEIGHTS,
     TZ,
@@ -101,6 +100,7 @@ WEEKS = 52
 HAMLETS_PER_COMMUNE = 4
 TEAM_VISITS = 6  # three a block, two blocks a Saturday
 
+
 @dataclass(frozen=True)
 class NationalCounts:
     """How many of each thing the bulk part writes."""
@@ -143,7 +143,9 @@ class BulkWriter:
         self.raw = connection.connection.driver_connection
         self.written: dict[str, int] = {}
 
-    def _converters(self, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
+    def _converters(
+        self, table: Table, columns: Sequence[str]
+    ) -> list[Callable[[Any], Any] | None]:
         out: list[Callable[[Any], Any] | None] = []
         for name in columns:
             kind = table.c[name].type
@@ -163,7 +165,9 @@ class BulkWriter:
         needed = {
             c.name
             for c in table.c
-            if not c.nullable and c.server_default is None and not (c.primary_key and c.autoincrement is True)
+            if not c.nullable
+            and c.server_default is None
+            and not (c.primary_key and c.autoincrement is True)
         }
         missing = needed - set(columns)
         if missing:
@@ -187,13 +191,15 @@ class BulkWriter:
         count = 0
         names = ", ".join(f'"{c}"' for c in columns)
         if self.dialect == "postgresql":
-            with self.raw.cursor() as cursor:
-                with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(converted(row))
-                        count += 1
+            # Table and column names come from the models, never from input.
+            statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+            with self.raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(converted(row))
+                    count += 1
         else:
-            sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+            marks = ", ".join("?" * len(columns))
+            sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608 - as above
             cursor = self.raw.cursor()
             chunk: list[tuple[Any, ...]] = []
             for row in rows:
@@ -217,10 +223,11 @@ class BulkWriter:
         if self.dialect == "postgresql":
             for table in tables:
                 if "id" in table.c:
+                    name = table.name  # from the models
                     self.connection.execute(
                         text(
-                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                            f'(SELECT coalesce(max(id), 0) + 1 FROM "{table.name}"), false)'
+                            f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "  # noqa: S608
+                            f'(SELECT coalesce(max(id), 0) + 1 FROM "{name}"), false)'
                         )
                     )
         self.connection.execute(text("ANALYZE"))
@@ -333,7 +340,9 @@ def seed_national(
             report.accounts += 1
     session.flush()
 
-    marker = session.scalar(select(Volunteer.id).where(Volunteer.source == "national-demo").limit(1))
+    marker = session.scalar(
+        select(Volunteer.id).where(Volunteer.source == "national-demo").limit(1)
+    )
     if marker is not None:
         say("  national data already there: nothing more to add")
         return report
@@ -432,12 +441,10 @@ def _volunteers(
     slots = [s.value for s in AvailabilitySlot]
     # Every province first gets six, so each can make teams; the rest fall where communes are.
     provinces = sorted({p.province_id for p in places.values()})
-    first = {
-        pid: [c for c in communes if places[c].province_id == pid] for pid in provinces
-    }
+    first = {pid: [c for c in communes if places[c].province_id == pid] for pid in provinces}
     homes = [first[pid][i % len(first[pid])] for pid in provinces for i in range(6)]
     homes += [rng.choice(communes) for _ in range(counts.volunteers - len(homes))]
-    for index, commune_id in enumerate(homes[: counts.volunteers]):
+    for commune_id in homes[: counts.volunteers]:
         place = places[commune_id]
         phone = _phone(rng)
         while phone in taken:

@@ -125,9 +125,7 @@ def dashboard():  # type: ignore[no-untyped-def]
     if len(charted) > CHART_COMMUNES:
         charted = sorted(charted, key=lambda row: (-row[1].planned, -row[1].requests_received))
         charted = charted[:CHART_COMMUNES]
-        chart_title = _(
-            "The %(n)d communes with the most households planned", n=CHART_COMMUNES
-        )
+        chart_title = _("The %(n)d communes with the most households planned", n=CHART_COMMUNES)
     commune_names = [c.short_name for c, _f in charted]
     figures = [f for _c, f in charted]
     context = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from copy import copy
 from collections.abc import Callable
+from copy import copy
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
