@@ -66,6 +66,20 @@ def test_auto_uses_vroom_when_installed():
     assert check(p, plan) == []
 
 
+def test_vroom_plan_below_greedy_insertion_gives_way_to_it(monkeypatch):
+    # VROOM cut short (a loaded machine, a small share of the time) may serve less than
+    # greedy insertion: the search then starts from greedy's plan, never from the worse one.
+    import scheduling.firstplan as firstplan
+
+    p = two_shift_problem()
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    monkeypatch.setattr(firstplan, "_vroom_routes", lambda *a: [[] for _ in inst.vehicles])
+    routes, source = make(ctx, inst, replace(TIMED, first_plan="vroom"), 2.0)
+    assert source == "greedy"
+    assert routes is not None and sum(len(r) for r in routes) == 3
+
+
 def test_without_pyvroom_auto_and_vroom_fall_back_to_greedy(monkeypatch):
     blocked_vroom(monkeypatch)
     p = two_shift_problem()

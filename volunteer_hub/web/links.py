@@ -18,11 +18,12 @@ from flask import (
 from flask_babel import gettext as _
 
 from volunteer_hub.extensions import db, limiter
-from volunteer_hub.i18n import local_zone
+from volunteer_hub.i18n import local_zone, locale_code
 from volunteer_hub.models import PersonalLink, Visit, Volunteer
 from volunteer_hub.models.drives import drive_days
 from volunteer_hub.services.messaging import links, outbox, responses
 from volunteer_hub.services.messaging.notifications import address_of
+from volunteer_hub.services.reference.catalogue import things_to_bring
 from volunteer_hub.services.results import outcomes
 from volunteer_hub.web.outcome_forms import outcome_form
 
@@ -108,6 +109,7 @@ def _page(
             if volunteer is None or m.id != volunteer.id
         ],
         address=address_of(visit.request, with_landmark=False),
+        bring=things_to_bring(visit.request.services, locale_code()),
         is_current=current,
         is_open=current and visit.status in responses.OPEN_STATUSES and not started,
         has_started=started,

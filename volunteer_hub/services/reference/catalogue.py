@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import Service, Skill
+from volunteer_hub.models.search import fold
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,55 @@ def active_services(session: Session) -> list[Service]:
             select(Service).where(Service.active.is_(True)).order_by(Service.sort_order, Service.id)
         )
     )
+
+
+# What every household is asked to have ready anyway (the link page's first three lines):
+# the person's own chip ID card, phone and SIM. A service's "bring" item that says only
+# this is not repeated under them. Folded (no accents, lower case, no leading article).
+_ALWAYS_READY = frozenset(
+    {
+        "can cuoc cong dan gan chip",
+        "can cuoc",
+        "cccd",
+        "dien thoai",
+        "dien thoai cua chinh nguoi can ho tro",
+        "sim chinh chu",
+        "sim dang ky chinh chu",
+        "chip id card",
+        "id card",
+        "chip id card and the person's own phone",
+        "phone",
+        "their own phone",
+        "the person's own phone",
+        "sim in the person's own name",
+        "sim registered in the person's own name",
+    }
+)
+_ARTICLE = re.compile(r"^(a|an|the)\s+")
+
+
+def _folded_item(text: str) -> str:
+    return _ARTICLE.sub("", " ".join(fold(text).split()))
+
+
+def things_to_bring(services: Iterable[Service], locale: str) -> list[str]:
+    """What the services of a request ask to have ready, beyond the ID card, phone and SIM.
+
+    Each service's text is split at commas and semicolons; an item is listed once
+    (accents, case and a leading article ignored), in the order of the services, and an
+    item that only repeats the always-ready three is left out.
+    """
+    seen: set[str] = set()
+    items: list[str] = []
+    for service in services:
+        text = service.bring(locale)
+        if not text:
+            continue
+        for part in re.split(r"[,;]", text):
+            item = part.strip()
+            key = _folded_item(item)
+            if not key or key in _ALWAYS_READY or key in seen:
+                continue
+            seen.add(key)
+            items.append(item[:1].upper() + item[1:])
+    return items
