@@ -298,7 +298,8 @@ class Visit(Base):
     shift_index: Mapped[int | None]
     seq: Mapped[int | None]
     arrival_at: Mapped[datetime | None]
-    starts_at: Mapped[datetime | None]
+    # Indexed for the reports' periods.
+    starts_at: Mapped[datetime | None] = mapped_column(index=True)
     ends_at: Mapped[datetime | None]
     pinned: Mapped[bool] = mapped_column(default=False)
     status: Mapped[VisitStatus] = mapped_column(

@@ -59,7 +59,8 @@ class Message(Base):
     # What the provider charged, in its currency (Twilio reports USD, negative).
     price: Mapped[float | None] = mapped_column(Numeric(10, 5))
     price_unit: Mapped[str | None] = mapped_column(String(8))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Indexed for the reports' periods.
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     status_updated_at: Mapped[datetime | None]
