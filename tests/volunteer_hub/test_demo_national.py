@@ -121,7 +121,15 @@ def test_the_dashboards_answer_over_the_country(client, session, national):
     assert login(client, "admin@demo.vn", "demo").status_code == 302
     page = client.get("/reports")
     assert page.status_code == 200
-    assert "Phường Thuận Hóa" in page.get_data(as_text=True)
+    # Over the whole country the provinces come first; a province leads to its communes.
+    body = page.get_data(as_text=True)
+    assert "Hà Nội" in body
+    assert "Phường Thuận Hóa" not in body
+    hue = session.scalar(select(Province).where(Province.code == "46"))
+    page = client.get(f"/reports?province={hue.code}")
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "Phường Thuận Hóa" in body
     assert client.get("/dashboard").status_code == 200
     assert client.get("/reports/export.xlsx").status_code == 200
 

@@ -120,6 +120,14 @@ def test_province_figures_are_the_sum_of_their_communes(session, nation):
     assert report.total.requests_received == 45
 
 
+def test_an_admins_report_of_one_province_counts_only_that_province(session, nation):
+    provinces, communes, admin, _coordinator, period = nation
+    report = build_report(session, admin, period, tz=TZ, province_code="48")
+    assert [p.code for p, _f in report.provinces] == ["48"]
+    assert {c.id for c, _f in report.communes} == {c.id for c in communes["48"]}
+    assert report.total.requests_received == 15
+
+
 def _args(period: Period) -> str:
     return f"from={period.first}&to={period.last}"
 

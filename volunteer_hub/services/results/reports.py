@@ -217,7 +217,7 @@ def build_report(
 
     # An admin's whole-country report needs no list of communes in its WHERE: over 3,321
     # communes the IN list was most of each query's time (the rows are all in scope anyway).
-    everywhere = user.is_admin and not commune_code
+    everywhere = user.is_admin and not commune_code and not province_code
     # Requests received: in the period, or included in the drive.
     in_scope = true() if everywhere else HelpRequest.commune_id.in_(commune_ids)
     if drive_id is None:
@@ -300,8 +300,9 @@ def build_report(
         wait = (starts_at - created_at).total_seconds() / 86400
         for f in both(commune_id):
             f.urgent_served += 1
-        waits[commune_id].append(wait)
-        all_waits.append(wait)
+        if commune_id in figures:
+            waits[commune_id].append(wait)
+            all_waits.append(wait)
     for commune_id, values in waits.items():
         figures[commune_id].urgent_wait_days = round(statistics.median(values), 1)
     total.urgent_wait_days = round(statistics.median(all_waits), 1) if all_waits else None
