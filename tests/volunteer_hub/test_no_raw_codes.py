@@ -183,11 +183,6 @@ def demo(session):  # type: ignore[no-untyped-def]
     return session
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed yet: the audit log shows raw actions and record kinds, the SMS outbox raw "
-    "kinds (issue 14 item 5e)",
-)
 def test_no_page_shows_a_raw_code_in_either_language(client, app, demo):
     codes = coded_values(demo)
     assert {"scheduled", "not_home", "no_show", "reminder", "update"} & codes  # sanity

@@ -238,7 +238,7 @@ def stop(code: str):  # type: ignore[no-untyped-def]
     phone = volunteer.phone if volunteer else visit.request.phone
     if not phone:
         abort(404)
-    outbox.opt_out(db.session, phone, source="link", note=f"personal link, visit {visit.id}")
+    outbox.opt_out(db.session, phone, source="link", note=visit.request.reference)
     links.touch(link)
     db.session.commit()
     flash(

@@ -82,7 +82,7 @@ def apply_status(
         message.error_code = str(error_code)[:20]
         message.error_message = (error_message or f"provider error {error_code}")[:500]
         if str(error_code) == "21610":
-            opt_out(session, message.to_phone, source="provider", note="error 21610", now=now)
+            opt_out(session, message.to_phone, source="provider", note=None, now=now)
     session.flush()
     return StatusChange(message, True)
 
