@@ -546,8 +546,11 @@ def _sms(
         (households, HelpRequest.commune_id),
         (others, Volunteer.home_commune_id),
     ):
-        for commune_id, sent, delivered, failed, cost in session.execute(
-            part(commune, *figures_of).group_by(commune)
+        # Grouped by currency too (one in practice): the commonest is counted in the same pass.
+        for commune_id, price_unit, count, sent, delivered, failed, cost in session.execute(
+            part(commune, Message.price_unit, func.count(), *figures_of).group_by(
+                commune, Message.price_unit
+            )
         ):
             targets = [total] + ([figures[commune_id]] if commune_id in figures else [])
             for f in targets:
@@ -555,12 +558,8 @@ def _sms(
                 f.sms_delivered += int(delivered or 0)
                 f.sms_failed += int(failed or 0)
                 f.sms_cost += float(cost or 0)
-        for price_unit, count in session.execute(
-            part(Message.price_unit, func.count())
-            .where(Message.price_unit.is_not(None), Message.price_unit != "")
-            .group_by(Message.price_unit)
-        ):
-            units[price_unit] += count
+            if price_unit:
+                units[price_unit] += count
     # The commonest currency (ties: the first by name).
     unit = min(units, key=lambda u: (-units[u], u)) if units else ""
     for f in [total, *figures.values()]:
