@@ -202,3 +202,70 @@ def test_the_excel_report_is_one_workbook_with_provinces_and_communes(client, se
     codes = [r[0] for r in book.worksheets[2].iter_rows(min_row=7, values_only=True)]
     assert sorted(codes) == sorted(c.code for c in communes["46"])
     assert session.scalar(select(Commune).where(Commune.code == codes[0])) is not None
+
+
+def _summary(client, token: str, query: str):  # type: ignore[no-untyped-def]
+    return client.get(
+        f"/api/v1/reports/summary?{query}", headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_the_summary_api_takes_a_province_within_the_tokens_scope(client, session, nation):
+    from volunteer_hub.services.reference.accounts import create_api_token
+
+    provinces, communes, admin, coordinator, period = nation
+    admin_token = create_api_token(session, admin).token
+    coordinator_token = create_api_token(session, coordinator).token
+    session.commit()
+
+    # The whole country: every province, with the same figures as the web report's.
+    whole = _summary(client, admin_token, _args(period))
+    assert whole.status_code == 200
+    body = whole.get_json()
+    assert body["province"] is None and body["totals"]["requests_received"] == 45
+    assert [p["code"] for p in body["provinces"]] == [
+        p.code for p in sorted(provinces, key=lambda p: p.name)
+    ]
+    assert {p["code"]: p["requests_received"] for p in body["provinces"]} == {
+        "46": 15,
+        "48": 15,
+        "01": 15,
+    }
+    assert len(body["communes"]) == 195
+
+    # One province: its communes only, its totals equal to build_report's.
+    one = _summary(client, admin_token, f"province=48&{_args(period)}").get_json()
+    expected = build_report(session, admin, period, tz=TZ, province_code="48")
+    assert one["province"] == "48"
+    assert one["totals"] == expected.total.as_json()
+    assert [p["code"] for p in one["provinces"]] == ["48"]
+    assert {c["code"] for c in one["communes"]} == {c.code for c in communes["48"]}
+
+    # A province and one of its communes; a commune of another province is refused.
+    commune = communes["48"][2]
+    both = _summary(client, admin_token, f"province=48&commune={commune.code}&{_args(period)}")
+    assert both.status_code == 200
+    assert both.get_json()["totals"]["requests_received"] == 3
+    other = _summary(
+        client, admin_token, f"province=48&commune={communes['46'][0].code}&{_args(period)}"
+    )
+    assert other.status_code == 422 and factories.problem_fields(other) == ["commune"]
+
+    # A coordinator's token: their province only, and no other (nor one that does not exist).
+    mine = _summary(client, coordinator_token, f"province=46&{_args(period)}")
+    assert mine.status_code == 200
+    assert [c["code"] for c in mine.get_json()["communes"]] == [communes["46"][0].code]
+    for code in ("48", "99", "x" * 300):
+        refused = _summary(client, coordinator_token, f"province={code}&{_args(period)}")
+        assert refused.status_code == 422 and factories.problem_fields(refused) == ["province"]
+    english = _summary(client, coordinator_token, f"province=48&lang=en&{_args(period)}")
+    assert english.get_json()["errors"] == [
+        {"field": "province", "message": "This province is not one of yours."}
+    ]
+
+
+def test_the_openapi_documents_the_summarys_province(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    parameters = spec["paths"]["/reports/summary"]["get"]["parameters"]
+    assert "province" in [p["name"] for p in parameters]
+    assert "provinces" in spec["components"]["schemas"]["Summary"]["properties"]

@@ -253,7 +253,7 @@ def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
 
 #: The query parameters GET /reports/summary knows (``lang`` chooses the messages' language,
 #: as everywhere); any other is refused.
-SUMMARY_PARAMETERS = {"from", "to", "commune", "lang"}
+SUMMARY_PARAMETERS = {"from", "to", "province", "commune", "lang"}
 
 
 @bp.get("/reports/summary")
@@ -273,15 +273,30 @@ def report_summary():  # type: ignore[no-untyped-def]
         period = parse_period(request.args, datetime.now(local_zone()).date())
     except PeriodError as exc:
         return field_problem({exc.field: [str(exc)]})
+    # The token's user's scope, as on the web report: a province or commune outside it is refused.
+    province = (request.args.get("province") or "").strip() or None
     commune = (request.args.get("commune") or "").strip() or None
-    if commune and not any(
-        c.code == commune for c in db.session.scalars(access.communes_for(user))
-    ):
+    mine = list(db.session.scalars(access.communes_for(user)))
+    if province and not any(c.province.code == province for c in mine):
+        return field_problem({"province": [_("This province is not one of yours.")]})
+    chosen = next((c for c in mine if c.code == commune), None) if commune else None
+    if commune and chosen is None:
         return field_problem({"commune": [_("This commune is not one of yours.")]})
-    report = build_report(db.session, user, period, tz=local_zone(), commune_code=commune)
+    if province and chosen is not None and chosen.province.code != province:
+        return field_problem({"commune": [_("This commune is not in the chosen province.")]})
+    report = build_report(
+        db.session,
+        user,
+        period,
+        tz=local_zone(),
+        commune_code=commune,
+        province_code=province,
+    )
     return jsonify(
         period={"from": period.first.isoformat(), "to": period.last.isoformat()},
+        province=province,
         commune=commune,
         totals=report.total.as_json(),
+        provinces=[{"code": p.code, "name": p.name, **f.as_json()} for p, f in report.provinces],
         communes=[{"code": c.code, "name": c.name, **f.as_json()} for c, f in report.communes],
     )

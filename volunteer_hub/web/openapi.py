@@ -413,8 +413,23 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "to": {"type": "string", "format": "date"},
                 },
             },
+            "province": {"type": ["string", "null"]},
             "commune": {"type": ["string", "null"]},
             "totals": {"$ref": "#/components/schemas/Figures"},
+            "provinces": {
+                "description": "Each province of the scope, its communes' figures together "
+                "(volunteers and the median wait counted over the province)",
+                "type": "array",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/Figures"},
+                        {
+                            "type": "object",
+                            "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+                        },
+                    ]
+                },
+            },
             "communes": {
                 "type": "array",
                 "items": {
@@ -677,11 +692,20 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "description": "Last day (YYYY-MM-DD); empty or absent: today",
                 },
                 {
+                    "name": "province",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "One province's official code, among the token's user's "
+                    "provinces; empty or absent: every province in scope",
+                },
+                {
                     "name": "commune",
                     "in": "query",
                     "required": False,
                     "schema": {"type": "string"},
-                    "description": "One commune's official code; empty or absent: every commune",
+                    "description": "One commune's official code (in `province` when both are "
+                    "given); empty or absent: every commune",
                 },
                 {
                     "name": "lang",
@@ -700,7 +724,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     },
                 },
                 "422": {
-                    "description": "A bad date or commune, or an unknown parameter",
+                    "description": "A bad date, province or commune, or an unknown parameter",
                     "content": {
                         "application/problem+json": {
                             "schema": {"$ref": "#/components/schemas/FieldErrors"}

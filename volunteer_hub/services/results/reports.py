@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, distinct, func, select, true
+from sqlalchemy import ColumnElement, Select, case, func, select, true
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -150,10 +150,10 @@ def newest_published_plans() -> ColumnElement[bool]:
     )
 
 
-def _travel_by_tour(plan: Plan) -> dict[tuple[str, int], tuple[float, int]]:
-    """(team code, shift) -> (travel minutes, stops) from the stored plan JSON."""
+def _travel_by_routes(result: dict[str, Any] | None) -> dict[tuple[str, int], tuple[float, int]]:
+    """(team code, shift) -> (travel minutes, stops) from a plan's stored result JSON."""
     tours: dict[tuple[str, int], tuple[float, int]] = {}
-    for route in (plan.result or {}).get("routes", []):
+    for route in (result or {}).get("routes", []):
         key = (route.get("team"), int(route.get("shift", 0)))
         tours[key] = (float(route.get("travel_min", 0.0)), len(route.get("stops", [])))
     return tours
@@ -271,21 +271,6 @@ def build_report(
         )
 
     done = Visit.status == VisitStatus.DONE
-    rows = session.execute(
-        visits(
-            HelpRequest.commune_id,
-            func.count(),
-            func.sum(case((done, 1), else_=0)),
-            func.sum(case((Visit.status == VisitStatus.NOT_HOME, 1), else_=0)),
-            func.sum(case((done, func.coalesce(Visit.people_helped, 0)), else_=0)),
-        ).group_by(HelpRequest.commune_id)
-    )
-    for commune_id, planned, served, not_home, people_helped in rows:
-        for f in both(commune_id):
-            f.planned += planned
-            f.served += int(served or 0)
-            f.not_home += int(not_home or 0)
-            f.people_helped += int(people_helped or 0)
 
     # Urgent served: of the urgent requests received (so the share never passes 100%). The
     # median needs the waits themselves: only the urgent served visits' two dates are read.
@@ -319,32 +304,12 @@ def build_report(
             by = f.outcomes.setdefault(code, {})
             by[outcome.value] = by.get(outcome.value, 0) + count
 
-    # Volunteers who went: distinct team members of attended visits.
-    attended = [Visit.status.in_(ATTENDED)]
-    members = (
-        visits(HelpRequest.commune_id, func.count(distinct(team_member.c.volunteer_id)))
-        .join(team_member, team_member.c.team_id == Visit.team_id)
-        .where(*attended)
-    )
-    for commune_id, count in session.execute(members.group_by(HelpRequest.commune_id)):
-        if commune_id in figures:
-            figures[commune_id].volunteers = count
-    total.volunteers = (
-        session.scalar(members.with_only_columns(func.count(distinct(team_member.c.volunteer_id))))
-        or 0
-    )
-    volunteers_by_province = dict(
-        session.execute(
-            members.with_only_columns(
-                Commune.province_id, func.count(distinct(team_member.c.volunteer_id))
-            )
-            .join(Commune, Commune.id == HelpRequest.commune_id)
-            .group_by(Commune.province_id)
-        ).all()
-    )
-
-    # Volunteer hours: the database sums the minutes per tour (plan, team, shift) and commune;
-    # each tour's travel, shared between its stops, comes from the plan's stored routes.
+    # One pass over the visits for the visits' counts, the volunteers who went and their hours:
+    # the database counts and sums per tour (plan, team, shift), commune and status; each
+    # tour's travel, shared between its stops, comes from the plan's stored routes, and the
+    # volunteers who went (distinct members of the teams of attended visits, per commune, per
+    # province and in all) come from the tours' teams. At national scale each pass over a
+    # quarter's 230,000 visits costs ~0.4 s on PostgreSQL: this used to take five of them.
     size = (
         select(team_member.c.team_id, func.count().label("size"))
         .group_by(team_member.c.team_id)
@@ -366,36 +331,76 @@ def build_report(
             Visit.team_id,
             Team.code,
             shift,
+            Visit.status,
             func.count(),
             func.sum(spent),
+            func.sum(func.coalesce(Visit.people_helped, 0)),
             func.coalesce(func.max(size.c.size), 0),
         )
         .join(Team, Team.id == Visit.team_id)
         .outerjoin(size, size.c.team_id == Visit.team_id)
-    )
-    tours = tours.where(*attended).group_by(
-        HelpRequest.commune_id, Visit.plan_id, Visit.team_id, Team.code, shift
+        .group_by(HelpRequest.commune_id, Visit.plan_id, Visit.team_id, Team.code, shift)
+        .group_by(Visit.status)
     )
     tour_rows = session.execute(tours).all()
-    travel_cache = _travel(session, {row[1] for row in tour_rows})
+    attended_rows = [row for row in tour_rows if row[5] in ATTENDED]
+    travel_cache = _travel(session, {row[1] for row in attended_rows})
     minutes_by_team: Counter[int] = Counter()
     visits_by_team: Counter[int] = Counter()
-    for commune_id, plan_id, team_id, code, shift_index, count, minutes, team_size in tour_rows:
+    teams_by_commune: dict[int, set[int]] = defaultdict(set)
+    for commune_id, _plan, _team, _code, _shift, status, count, _m, helped, _size in tour_rows:
+        for f in both(commune_id):
+            f.planned += count
+            if status is VisitStatus.DONE:
+                f.served += count
+                f.people_helped += int(helped or 0)
+            elif status is VisitStatus.NOT_HOME:
+                f.not_home += count
+    for (
+        commune_id,
+        plan_id,
+        team_id,
+        code,
+        shift_index,
+        _s,
+        count,
+        spent_min,
+        _h,
+        team_size,
+    ) in attended_rows:
         travel, stops = travel_cache.get(plan_id, {}).get((code, shift_index), (0.0, 1))
-        share = float(minutes or 0) + count * travel / max(1, stops)
+        share = float(spent_min or 0) + count * travel / max(1, stops)
         minutes_by_team[team_id] += share
         visits_by_team[team_id] += count
+        teams_by_commune[commune_id].add(team_id)
         for f in both(commune_id):
             f.volunteer_hours += share * team_size / 60
+    members_of: dict[int, set[int]] = defaultdict(set)
     minutes: Counter[int] = Counter()
     visits_by_volunteer: Counter[int] = Counter()
-    for team_id, volunteer_id in session.execute(
-        select(team_member.c.team_id, team_member.c.volunteer_id).where(
-            team_member.c.team_id.in_(sorted(minutes_by_team))
-        )
-    ):
+    for team_id, volunteer_id in _team_members(session, {row[1] for row in attended_rows}):
+        if team_id not in minutes_by_team:
+            continue
+        members_of[team_id].add(volunteer_id)
         minutes[volunteer_id] += minutes_by_team[team_id]
         visits_by_volunteer[volunteer_id] += visits_by_team[team_id]
+    went: dict[int, set[int]] = {
+        commune_id: set().union(*(members_of[t] for t in team_ids))
+        for commune_id, team_ids in teams_by_commune.items()
+    }
+    for commune_id, people_who_went in went.items():
+        if commune_id in figures:
+            figures[commune_id].volunteers = len(people_who_went)
+    total.volunteers = len(set().union(*went.values())) if went else 0
+    province_of: dict[int, int] = dict(
+        session.execute(
+            select(Commune.id, Commune.province_id).where(Commune.id.in_(sorted(went)))
+        ).all()
+    )
+    went_by_province: dict[int, set[int]] = defaultdict(set)
+    for commune_id, people_who_went in went.items():
+        went_by_province[province_of[commune_id]] |= people_who_went
+    volunteers_by_province = {pid: len(people) for pid, people in went_by_province.items()}
     people = {
         v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(sorted(minutes))))
     }
@@ -463,8 +468,21 @@ def _travel(
     session: Session, plan_ids: set[int]
 ) -> dict[int, dict[tuple[str, int], tuple[float, int]]]:
     """The stored routes' travel of the plans the hours come from (one row per plan)."""
-    plans = session.scalars(select(Plan).where(Plan.id.in_(sorted(plan_ids))))
-    return {plan.id: _travel_by_tour(plan) for plan in plans}
+    # Only the routes: a plan's problem JSON (every household and volunteer) stays unread.
+    rows = session.execute(select(Plan.id, Plan.result).where(Plan.id.in_(sorted(plan_ids))))
+    return {plan_id: _travel_by_routes(result) for plan_id, result in rows}
+
+
+def _team_members(session: Session, plan_ids: set[int]) -> list[tuple[int, int]]:
+    """(team id, volunteer id) of every team of the plans' drives (a short IN list: plans)."""
+    return list(
+        session.execute(
+            select(team_member.c.team_id, team_member.c.volunteer_id)
+            .join(Team, Team.id == team_member.c.team_id)
+            .join(Plan, Plan.drive_id == Team.drive_id)
+            .where(Plan.id.in_(sorted(plan_ids)))
+        ).all()
+    )
 
 
 def _sms(
@@ -528,8 +546,11 @@ def _sms(
         (households, HelpRequest.commune_id),
         (others, Volunteer.home_commune_id),
     ):
-        for commune_id, sent, delivered, failed, cost in session.execute(
-            part(commune, *figures_of).group_by(commune)
+        # Grouped by currency too (one in practice): the commonest is counted in the same pass.
+        for commune_id, price_unit, count, sent, delivered, failed, cost in session.execute(
+            part(commune, Message.price_unit, func.count(), *figures_of).group_by(
+                commune, Message.price_unit
+            )
         ):
             targets = [total] + ([figures[commune_id]] if commune_id in figures else [])
             for f in targets:
@@ -537,12 +558,8 @@ def _sms(
                 f.sms_delivered += int(delivered or 0)
                 f.sms_failed += int(failed or 0)
                 f.sms_cost += float(cost or 0)
-        for price_unit, count in session.execute(
-            part(Message.price_unit, func.count())
-            .where(Message.price_unit.is_not(None), Message.price_unit != "")
-            .group_by(Message.price_unit)
-        ):
-            units[price_unit] += count
+            if price_unit:
+                units[price_unit] += count
     # The commonest currency (ties: the first by name).
     unit = min(units, key=lambda u: (-units[u], u)) if units else ""
     for f in [total, *figures.values()]:
