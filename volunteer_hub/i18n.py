@@ -7,7 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_request_context, request
-from flask_babel import format_date, format_datetime, format_decimal, format_time, get_locale
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_time,
+    get_locale,
+)
 from flask_login import current_user
 
 from volunteer_hub.extensions import babel
@@ -83,6 +90,29 @@ def _fmt_time(value: datetime | None, fmt: str = "HH:mm") -> str:
     return format_time(value, fmt) if value else ""
 
 
+def format_money(value: float | None, unit: str = "") -> str:
+    """An amount with two decimals in the locale's digits, then its currency: ``15,97 USD``."""
+    if value is None:
+        return "–"
+    amount = format_decimal(value, "#,##0.00")
+    return f"{amount} {unit}" if unit else amount
+
+
+def format_minutes(value: float | None) -> str:
+    """Minutes as a whole number in the locale's digits (``1.357`` in Vietnamese)."""
+    return "–" if value is None else format_decimal(round(value), "#,##0")
+
+
+def format_tenths(value: float | None) -> str:
+    """A figure with one decimal in the locale's digits (``126,8``, ``11,4``)."""
+    return "–" if value is None else format_decimal(value, "#,##0.0")
+
+
+def format_share(value: float | None) -> str:
+    """A share (0 to 1) as a whole percentage in the locale's way (``67%``)."""
+    return "–" if value is None else format_percent(value, "#,##0%")
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel and the template helpers to the app."""
     babel.init_app(
@@ -95,6 +125,10 @@ def init_app(app: Flask) -> None:
         date=_fmt_date,
         time=_fmt_time,
         number=format_decimal,
+        money=format_money,
+        minutes=format_minutes,
+        tenths=format_tenths,
+        share=format_share,
         localized=localized,
     )
     app.jinja_env.globals.update(locale_code=locale_code, supported_locales=supported_locales)

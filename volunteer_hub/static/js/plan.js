@@ -15,7 +15,18 @@
           bar.value = Math.min(data.elapsed_s, data.time_limit_s);
           box.querySelectorAll("[data-field]").forEach(function (el) {
             var value = data[el.getAttribute("data-field")];
-            el.textContent = (value === null || value === undefined) ? "–" : value;
+            var digits = el.getAttribute("data-digits");
+            if (value === null || value === undefined) {
+              el.textContent = "–";
+            } else if (digits !== null && typeof value === "number") {
+              // The page's language decides the digits: 1.357 in Vietnamese, 1,357 in English.
+              el.textContent = new Intl.NumberFormat(document.documentElement.lang || "vi", {
+                maximumFractionDigits: Number(digits),
+                minimumFractionDigits: Number(digits)
+              }).format(value);
+            } else {
+              el.textContent = value;
+            }
           });
           if (data.status === "done" || data.status === "failed" || data.status === "cancelled") {
             bar.value = bar.max;
