@@ -18,6 +18,9 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, g, request
+from pythonjsonlogger.json import JsonFormatter
+
+from volunteer_hub.redaction import redacted_traceback
 
 #: The id of the request or job run a log record belongs to ("-" outside both).
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -27,6 +30,13 @@ _INCOMING = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 FORMATS = ("json", "text")
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s %(request_id)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter, writing tracebacks redacted (it ignores exc_text)."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return redacted_traceback(ei)
 
 
 class LogSettingsError(ValueError):
@@ -61,7 +71,7 @@ def dict_config(fmt: str = "text", level: str = "INFO", component: str = "web") 
     formatter: dict[str, Any]
     if fmt == "json":
         formatter = {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": RedactingJsonFormatter,
             "fmt": JSON_FIELDS + " %(component)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         }

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import login
 from tests.factories import PASSWORD
-from volunteer_hub.models import AuditEvent, Role, UserSession
+from volunteer_hub.models import AuditEvent, Role, User, UserSession
 from volunteer_hub.services.reference.accounts import (
     AccountError,
     authenticate,
@@ -226,3 +226,51 @@ def test_the_account_pages_need_a_sign_in(client, world):
     for path in ("/account", "/account/password"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_an_admin_creates_an_account_whose_password_is_replaced_at_first_sign_in(
+    client, other_client, world, session
+):
+    login(client, world.admin.email)
+    assert client.get("/admin/users/new").status_code == 200
+    created = client.post(
+        "/admin/users/new",
+        data={
+            "email": "Minh@Hue.vn",
+            "name": "Trần Minh",
+            "role": "coordinator",
+            "password": "typed by the admin",
+            "communes": [world.a.commune.code],
+        },
+    )
+    assert created.status_code == 302
+    listed = client.get("/admin/users").get_data(as_text=True)
+    assert "minh@hue.vn" in listed and "Trần Minh" in listed
+    user = session.scalars(select(User).where(User.email == "minh@hue.vn")).one()
+    assert [c.code for c in user.communes] == [world.a.commune.code] and user.must_change_password
+    event = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "create", AuditEvent.entity == "user")
+    ).one()
+    assert event.user_id == world.admin.id and event.entity_id == str(user.id)
+    assert "typed by the admin" not in str(event.detail)
+
+    # The admin knows the password: the person must choose their own before anything else.
+    signed_in = login(other_client, "minh@hue.vn", "typed by the admin")
+    assert signed_in.headers["Location"].endswith("/account/password")
+    assert other_client.get("/dashboard").headers["Location"].endswith("/account/password")
+
+    again = client.post(
+        "/admin/users/new",
+        data={"email": "minh@hue.vn", "name": "X", "role": "admin", "password": "long enough pw"},
+    )
+    assert again.status_code == 422
+    no_commune = client.post(
+        "/admin/users/new",
+        data={"email": "b@hue.vn", "name": "B", "role": "coordinator", "password": "long enough"},
+    )
+    assert no_commune.status_code == 422
+    partner = client.post(
+        "/admin/users/new", data={"email": "app@hue.vn", "name": "Hue-S", "role": "partner"}
+    )
+    assert partner.status_code == 302
+    assert not session.scalars(select(User).where(User.email == "app@hue.vn")).one().password_hash

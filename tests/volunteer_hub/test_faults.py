@@ -81,6 +81,7 @@ def test_postgresql_stopping_gives_503_then_the_app_recovers_with_nothing_half_w
             proxy.cut()  # the server stops: pooled connections die, new ones are refused
             down = client.get("/healthz")
             assert down.status_code == 503 and down.get_json()["database"] == "error"
+            assert down.headers["Retry-After"] == "30"
             refused = client.post("/request", data=form(world, beneficiary_name="Lê Văn Tám"))
             assert refused.status_code == 503
             assert refused.headers["Retry-After"]

@@ -20,7 +20,7 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path):
         }
     )
     response = app.test_client().get("/healthz")
-    assert response.status_code == 503
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert response.get_json() == {"status": "error", "database": "error", "ratelimit": "ok"}
 
 

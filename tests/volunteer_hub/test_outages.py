@@ -11,7 +11,9 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from tests.conftest import login
+from tests.volunteer_hub.test_bad_input import request_form
 from volunteer_hub.extensions import db
+from volunteer_hub.services.reference.accounts import create_api_token
 
 # Port 1 on loopback: nothing listens, so a connection is refused at once (as when Redis is
 # stopped); the socket timeouts bound the wait when a store hangs instead.
@@ -63,7 +65,7 @@ def test_an_import_during_an_outage_is_503_with_one_log_line_not_one_per_row(cli
 @pytest.mark.app_config(
     RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=NO_REDIS, RATELIMIT_LOGIN="3 per minute"
 )
-def test_without_redis_limits_are_kept_in_process_and_health_says_degraded(client, world):
+def test_without_redis_limits_are_kept_in_process_and_health_says_degraded(client, world, session):
     health = client.get("/healthz")
     assert health.status_code == 200
     assert health.get_json() == {"status": "degraded", "database": "ok", "ratelimit": "degraded"}
@@ -71,8 +73,15 @@ def test_without_redis_limits_are_kept_in_process_and_health_says_degraded(clien
         assert login(client, world.a.coordinator.email, "wrong").status_code == 200
     assert login(client, world.a.coordinator.email, "wrong").status_code == 429  # still limited
     assert client.get("/s/AAAAAAAAAA").status_code == 404
+    assert client.post("/s/AAAAAAAAAA", data={"action": "accept"}).status_code == 404
     assert client.get("/request").status_code == 200
+    submitted = client.post("/request", data=request_form(world))
+    assert submitted.status_code == 302 and "/request/thanks" in submitted.headers["Location"]
     assert client.get("/api/v1/me").status_code == 401
+    token = create_api_token(session, world.a.coordinator).token
+    session.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
 
 
 @pytest.mark.app_config(RATELIMIT_ENABLED=True)

@@ -160,7 +160,7 @@ def user_new():  # type: ignore[no-untyped-def]
     form = _user_form()
     if form.validate_on_submit():
         try:
-            create_user(
+            user = create_user(
                 db.session,
                 email=form.email.data or "",
                 name=form.name.data or "",
@@ -169,6 +169,8 @@ def user_new():  # type: ignore[no-untyped-def]
                 commune_codes=form.communes.data or [],
                 actor=current_user,
             )
+            # The admin knows this password: the person replaces it at their first sign-in.
+            user.must_change_password = user.password_hash is not None
         except AccountError as exc:
             db.session.rollback()
             form.email.errors.append(str(exc))

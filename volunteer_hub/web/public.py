@@ -89,4 +89,7 @@ def healthz():  # type: ignore[no-untyped-def]
         "database": "ok" if ok else "error",
         "ratelimit": "ok" if limits_ok else "degraded",
     }
-    return jsonify(body), 200 if ok else 503
+    if not ok:
+        # As the pages say during an outage: try again in half a minute.
+        return jsonify(body), 503, {"Retry-After": "30"}
+    return jsonify(body), 200

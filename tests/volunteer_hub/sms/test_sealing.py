@@ -164,6 +164,50 @@ def test_the_engine_hides_sql_parameters(app, session, world):
     assert "hidden due to hide_parameters" in str(raised.value)
 
 
+def test_a_database_error_s_traceback_in_the_logs_shows_no_phone_name_or_note(
+    app, session, world, caplog
+):
+    """PostgreSQL quotes the row in DETAIL whatever the engine hides; the logs must not."""
+    from sqlalchemy.exc import IntegrityError
+
+    from volunteer_hub.logs import TEXT_FORMAT, RedactingJsonFormatter
+    from volunteer_hub.models import Volunteer
+
+    first, second = session.scalars(select(Volunteer).order_by(Volunteer.id).limit(2))
+    log = logging.getLogger("volunteer_hub.anything")
+    with caplog.at_level(logging.ERROR):
+        try:  # a real unique violation: on PostgreSQL its DETAIL holds the phone
+            session.execute(
+                Volunteer.__table__.update()
+                .where(Volunteer.id == second.id)
+                .values(phone=first.phone)
+            )
+        except IntegrityError:
+            log.exception("saving a volunteer failed")
+        session.rollback()
+        try:  # PostgreSQL's words for a check violation, with a row of personal data
+            raise RuntimeError(
+                'new row for relation "volunteer" violates check constraint "max_visits_range"\n'
+                "DETAIL:  Failing row contains (7, Nguyễn Văn An, +84912345678, nhà gần chợ).\n"
+                "DETAIL:  Key (phone)=(+84912345678) already exists.\n"
+                f"at {PUBLIC}/s/{CODE}"
+            )
+        except RuntimeError:
+            log.exception("import row failed")
+    records = caplog.records[-2:]
+    text = logging.Formatter(TEXT_FORMAT.replace("[%(request_id)s]", ""))
+    as_json = RedactingJsonFormatter("%(message)s")
+    for record in records:
+        for written in (text.format(record), as_json.format(record), caplog.text):
+            assert "Traceback" in written
+            assert first.phone not in written and first.phone[-9:] not in written
+            assert "912345678" not in written
+            assert "Nguyễn Văn An" not in written and "gần chợ" not in written
+            assert CODE not in written
+    shown = text.format(records[-1])
+    assert "Failing row contains (…)." in shown and "Key (phone)=(…) already exists." in shown
+
+
 def test_keys_rotate_and_a_wrong_key_is_refused_at_start(database_uri, session):
     old, new = Fernet.generate_key(), Fernet.generate_key()
     token = seal("secret text", [old])
