@@ -38,7 +38,8 @@ class Message(Base):
     to_phone: Mapped[str] = mapped_column(String(20), index=True)
     # What people (admins, exports, logs) see: a phone code or personal link in it is masked.
     body: Mapped[str] = mapped_column(Text)
-    # The real text, Fernet-encrypted, only while it waits to be sent (see services/messaging/sealing.py).
+    # The real text, Fernet-encrypted, only while it waits to be sent
+    # (see services/messaging/sealing.py).
     sealed_body: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(8), default="vi")
     encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
