@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -71,6 +71,13 @@ class WindowIn(BaseModel):
     @classmethod
     def _on_the_calendar(cls, value: datetime) -> datetime:
         return checked_moment(value)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> WindowIn:
+        # Checked here, on the window, so it is reported even when another field is wrong.
+        if self.end <= self.start:
+            raise ValueError(_("A time window must end after it starts."))
+        return self
 
 
 class HelpRequestIn(BaseModel):
@@ -273,7 +280,8 @@ def _errors_for_references(
 def _cross_field_errors(
     values: Mapping[str, Any],
 ) -> tuple[dict[str, list[str]], str | None, bool]:
-    """Check what no field says alone, on the valid ``values`` (see ``Rules``).
+    """Check what no field says alone, on the valid ``values`` (see ``Rules``): the phone, a
+    way to reach the household, who asks, the pin.
 
     Return the errors, the phone in E.164 and whether it can receive SMS.
     """
@@ -302,9 +310,6 @@ def _cross_field_errors(
         errors["contact_name"] = [_("Tell us who is asking.")]
     if "lat" in values and "lng" in values:
         errors.update(pin_errors(values["lat"], values["lng"]))
-    for index, window in enumerate(values.get("windows") or ()):
-        if window.end <= window.start:
-            errors[f"windows.{index}"] = [_("A time window must end after it starts.")]
     return errors, phone, is_mobile
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,13 @@ class AbsenceIn(BaseModel):
 
     first_day: date
     last_day: date
+
+    @model_validator(mode="after")
+    def _in_order(self) -> AbsenceIn:
+        # Checked here, on the row, so a wrong row is reported even when another one is wrong.
+        if self.last_day < self.first_day:
+            raise ValueError(_("The last day must not be before the first day."))
+        return self
 
 
 class VolunteerIn(BaseModel):
@@ -176,9 +183,7 @@ def _cross_field_errors(
     if "lat" in values and "lng" in values:
         errors.update(pin_errors(values["lat"], values["lng"]))
     for index, away in enumerate(values.get("away") or ()):
-        if away.last_day < away.first_day:
-            errors[f"away.{index}"] = [_("The last day must not be before the first day.")]
-        elif away.last_day > today + FAR_AHEAD:
+        if away.last_day > today + FAR_AHEAD:
             errors[f"away.{index}"] = [too_far_ahead()]
     return errors, phone, guardian_phone, bool(minor)
 
