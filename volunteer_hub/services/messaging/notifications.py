@@ -438,8 +438,8 @@ GUARDIAN_KINDS = ("guardian_assignment", "guardian_change", "guardian_cancellati
 _GOING = frozenset({VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS})
 #: A guardian's SMS that reached (or may have reached: held after a crash) the provider.
 _TOLD = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.HELD)
-#: Hamlets named in a guardian's SMS before "..." (each extra part costs the family nothing,
-#: but a long list would take a second or third SMS part).
+#: Hamlets named in a guardian's SMS before "...": a long list would make the SMS take a
+#: second or third part, each one paid.
 _AREA_HAMLETS = 3
 
 
@@ -484,7 +484,7 @@ def guardian_values(
         for member in _members(visit):
             if member.id != volunteer.id and member.first_name not in partners:
                 partners.append(member.first_name)
-    first = ordered[0].starts_at or ordered[0].arrival_at if ordered else None
+    first = (ordered[0].starts_at or ordered[0].arrival_at) if ordered else None
     last = max((v.ends_at or v.starts_at or v.arrival_at for v in ordered), default=None)
     span = ""
     if first is not None and last is not None:
