@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import login
 from tests.volunteer_hub.test_replanning import TZ, solve
 from volunteer_hub.models import Message, MessageStatus, Plan, Visit, utcnow
 from volunteer_hub.services.drives import plan_review, planning, publishing
@@ -266,3 +267,20 @@ def test_the_guardian_kinds_have_labels_and_default_texts_in_both_languages(app)
             assert str(label("sms_kind", kind)) != kind
             for locale in ("vi", "en"):
                 assert template_errors(kind, DEFAULTS[kind][locale]) == []
+
+
+def test_the_publish_page_counts_the_guardian_sms_before_anything_is_sent(
+    client, session, minor_world
+):
+    plan = solve(session, minor_world.drive)
+    login(client, minor_world.coordinator.email)
+    page = client.get(f"/plans/{plan.id}/publish")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Người giám hộ: lịch trong ngày của em dưới 18 tuổi" in text
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Message)) == 0
+    report = publishing.publish_plan(session, plan, user=minor_world.coordinator)
+    session.commit()
+    people = len({m.to_phone for m in session.scalars(select(Message))})
+    assert f"{report.messages} tin nhắn SMS tới {people} người" in text
