@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 # Characters that have no business in a name or an address: controls, and the invisible
 # formatting marks used to disguise text (bidirectional overrides, zero-width spaces).
@@ -233,12 +234,66 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Checks across fields (or against the database) run on the fields that are valid: they get
+#: ``{field: validated value}`` and return ``{field: [messages]}``. A field missing from the
+#: mapping is wrong or unknown, so a rule that needs it says nothing.
+Rules = Callable[[Mapping[str, Any]], dict[str, list[str]]]
 
-def parse_model(model: type[M], payload: object) -> M:
-    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors."""
+
+def merge_errors(*found: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Return the field errors of all ``found`` maps together, each message once."""
+    merged: dict[str, list[str]] = {}
+    for errors in found:
+        for key, messages in errors.items():
+            kept = merged.setdefault(key, [])
+            kept.extend(m for m in messages if m not in kept)
+    return merged
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    config = ConfigDict(str_strip_whitespace=bool(model.model_config.get("str_strip_whitespace")))
+    return TypeAdapter(Annotated[info.annotation, info], config=config)
+
+
+def valid_fields(model: type[BaseModel], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the fields of ``payload`` that are valid on their own, as the model reads them.
+
+    Absent optional fields get their default; wrong and absent required fields are left out.
+    Each field is checked alone, so this works when the whole payload does not validate (the
+    model's own field and model validators are not run: keep cross-field checks in rules).
+    """
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in payload:
+            try:
+                values[name] = _field_adapter(model, name).validate_python(payload[name])
+            except ValidationError:
+                continue
+        elif not info.is_required():
+            values[name] = info.get_default(call_default_factory=True)
+    return values
+
+
+def parse_model(model: type[M], payload: object, *, rules: Rules | None = None) -> M:
+    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors.
+
+    ``rules`` run whether or not the schema accepts the payload (on the fields that are
+    valid), so one answer lists every field's error: a person fixing the name does not then
+    learn that the phone was wrong too.
+    """
     if not isinstance(payload, dict):
         raise FieldErrors({"_form": [_("Expected an object.")]})
     try:
-        return model.model_validate(payload)
+        data = model.model_validate(payload)
     except ValidationError as exc:
-        raise FieldErrors(field_errors(exc)) from None
+        schema = field_errors(exc)
+        if rules is None:
+            raise FieldErrors(schema) from None
+        raise FieldErrors(merge_errors(schema, rules(valid_fields(model, payload)))) from None
+    if rules is not None:
+        errors = rules(dict(data))
+        if errors:
+            raise FieldErrors(errors)
+    return data

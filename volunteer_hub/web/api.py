@@ -86,7 +86,7 @@ def create_request():  # type: ignore[no-untyped-def]
     """Submit a help request (partner apps, scripts); same validation as the web form."""
     user: User = g.api_user
     try:
-        data = parse_request(json_body(), staff=False)
+        data = parse_request(json_body(), staff=False, session=db.session, user=user)
         submitted = submit_request(
             db.session, data, source=RequestSource.API, user=user, ip=client_ip()
         )

@@ -54,7 +54,7 @@ from volunteer_hub.services.intake.volunteers import (
 )
 from volunteer_hub.services.messaging.outbox import is_opted_out
 from volunteer_hub.services.reference.catalogue import active_services
-from volunteer_hub.services.validation import FieldErrors, parse_id
+from volunteer_hub.services.validation import FieldErrors, merge_errors, parse_id
 
 bp = Blueprint("intake", __name__)
 logger = logging.getLogger("volunteer_hub.intake")
@@ -74,6 +74,45 @@ TEXT_FIELDS = (
     "landmark",
     "notes",
 )
+
+
+#: Fields of the request form that show their own errors; ``windows`` sits by the times.
+REQUEST_SHOWN = frozenset(
+    (*TEXT_FIELDS, "province", "hamlet_id", "contact_is_beneficiary", "situations", "people_count")
+    + ("lat", "services", "windows", "consent")
+)
+#: The same for the sign-up form; each row of dates away shows its own (``away.0``).
+VOLUNTEER_SHOWN = frozenset(
+    ("full_name", "phone", "kind", "school_or_unit", "date_of_birth", "guardian_name")
+    + ("guardian_phone", "guardian_consent", "province", "commune", "hamlet_id", "lat")
+    + ("travel_mode", "skills", "languages", "availability", "max_visits_per_day", "notes")
+    + ("consent",)
+)
+
+
+def beside_fields(
+    errors: dict[str, list[str]], shown: frozenset[str], *, rows: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """Key each error by the field that shows it, so every one is seen at once.
+
+    A list's item goes to its list ("services.2": "services"), a row's part to its row
+    ("away.0.first_day": "away.0"), the pin's longitude to the pin, and an error no field
+    shows to the top of the form.
+    """
+    placed: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        head, *rest = key.split(".")
+        if head in rows and rest:
+            name = f"{head}.{rest[0]}"
+        elif head == "lng":
+            name = "lat"
+        elif head in shown or head == "_form":
+            name = head
+        else:
+            name = "_form"
+        kept = placed.setdefault(name, [])
+        kept.extend(m for m in messages if m not in kept)
+    return placed
 
 
 def _intake_limit() -> str:
@@ -245,15 +284,14 @@ def request_form():  # type: ignore[no-untyped-def]
     blocks = {b.id: b for b in upcoming_blocks(db.session)}
     place_errors = province_errors(request.form)
     try:
-        data = parse_request(request_payload(request.form, blocks))
+        data = parse_request(request_payload(request.form, blocks), session=db.session)
         if place_errors:
             raise FieldErrors(place_errors)
         submitted = submit_request(db.session, data, source=RequestSource.WEB, ip=client_ip())
     except FieldErrors as exc:
         db.session.rollback()
-        return render_template(
-            "intake/request.html", **_request_context(request.form, {**place_errors, **exc.errors})
-        ), 422
+        errors = beside_fields(merge_errors(place_errors, exc.errors), REQUEST_SHOWN)
+        return render_template("intake/request.html", **_request_context(request.form, errors)), 422
     db.session.commit()
     session["submitted_reference"] = submitted.request.reference
     return redirect(url_for(".request_thanks"))
@@ -389,7 +427,7 @@ def volunteer_form():  # type: ignore[no-untyped-def]
         ), 422
     place_errors = province_errors(request.form)
     try:
-        data = parse_volunteer(volunteer_payload(request.form, _skills()))
+        data = parse_volunteer(volunteer_payload(request.form, _skills()), session=db.session)
         if place_errors:
             raise FieldErrors(place_errors)
         try:
@@ -405,9 +443,12 @@ def volunteer_form():  # type: ignore[no-untyped-def]
             _send_code(volunteer)
     except FieldErrors as exc:
         db.session.rollback()
+        errors = merge_errors(place_errors, exc.errors)
         return render_template(
             "intake/volunteer.html",
-            **_volunteer_context(request.form, {**place_errors, **exc.errors}),
+            **_volunteer_context(
+                request.form, beside_fields(errors, VOLUNTEER_SHOWN, rows=("away",))
+            ),
         ), 422
     db.session.commit()
     # Only the number the visitor typed goes in the (readable) session cookie, never whether

@@ -40,8 +40,8 @@ from volunteer_hub.services.intake.imports import (
 from volunteer_hub.services.intake.volunteers import set_status, update_profile
 from volunteer_hub.services.reference.catalogue import active_services
 from volunteer_hub.services.reference.places import find_commune
-from volunteer_hub.services.validation import FieldErrors, is_code
-from volunteer_hub.web.intake import request_payload
+from volunteer_hub.services.validation import FieldErrors, is_code, merge_errors
+from volunteer_hub.web.intake import REQUEST_SHOWN, beside_fields, request_payload
 
 bp = Blueprint("records", __name__)
 
@@ -53,6 +53,10 @@ STAFF_SOURCES = (RequestSource.PHONE, RequestSource.IN_PERSON)
 def _signed_in_staff_only() -> None:
     """Every page here needs a signed-in admin or coordinator, and is private."""
     g.private_page = True
+
+
+#: The staff entry form shows how the request came in and its priority, too.
+STAFF_REQUEST_SHOWN = REQUEST_SHOWN | {"source", "priority"}
 
 
 def _scoped_communes() -> list[Any]:
@@ -92,7 +96,7 @@ def request_new():  # type: ignore[no-untyped-def]
     if source_value not in {s.value for s in STAFF_SOURCES}:
         errors["source"] = [_("Choose how the request came in.")]
     try:
-        data = parse_request(payload, staff=True)
+        data = parse_request(payload, staff=True, session=db.session, user=current_user)
         if errors:
             raise FieldErrors(errors)
         submitted = submit_request(
@@ -100,8 +104,9 @@ def request_new():  # type: ignore[no-untyped-def]
         )
     except FieldErrors as exc:
         db.session.rollback()
+        shown = beside_fields(merge_errors(errors, exc.errors), STAFF_REQUEST_SHOWN)
         return render_template(
-            "records/request_new.html", **_entry_context(request.form, {**errors, **exc.errors})
+            "records/request_new.html", **_entry_context(request.form, shown)
         ), 422
     db.session.commit()
     flash(_("Request %(code)s saved.", code=submitted.request.reference), "success")

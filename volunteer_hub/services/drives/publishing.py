@@ -4,7 +4,7 @@ Publishing locks a plan version, moves its visits to ``scheduled`` and queues th
 the same transaction. Publishing a later version messages only those whose visit changed:
 a visit that stays with the same people at the same time carries over (its status, its
 personal links and its unsent messages), a moved one gets a change notice, a dropped one a
-cancellation.
+cancellation. The guardian of a minor whose day changed gets one SMS about that day.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from volunteer_hub.services.messaging.notifications import (
     notify_assignment,
     notify_cancellation,
     notify_change,
+    notify_guardians,
     notify_household,
     queue_about_visit,
 )
@@ -132,6 +133,8 @@ def publish_plan(
     old = {v.request_id: v for v in previous.visits} if previous is not None else {}
     report = PublishReport()
     counted = Counter[str]()
+    # Visits assigned, moved or called off: their minors' guardians hear of the day after.
+    touched: list[Visit] = []
     for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or now, v.id)):
         before = old.pop(visit.request_id, None)
         request = visit.request
@@ -153,6 +156,7 @@ def publish_plan(
                 )
                 before.status = VisitStatus.CANCELLED
                 report.cancelled += 1
+                touched.append(before)
             if request.status in (
                 RequestStatus.SCHEDULED,
                 RequestStatus.CONFIRMED,
@@ -199,6 +203,7 @@ def publish_plan(
                 )
             before.status = VisitStatus.CANCELLED
             report.changed += 1
+            touched += [before, visit]
         else:
             visit.status = VisitStatus.SCHEDULED
             counted["assign"] += len(
@@ -208,6 +213,7 @@ def publish_plan(
                 1 if notify_household(session, visit, version=plan.version, now=now) else 0
             )
             report.new += 1
+            touched.append(visit)
         if request.status in (RequestStatus.NEW, RequestStatus.TRIAGED):
             request.status = RequestStatus.SCHEDULED
             request.status_changed_at = now
@@ -225,6 +231,8 @@ def publish_plan(
             )
             before.status = VisitStatus.CANCELLED
             report.cancelled += 1
+            touched.append(before)
+    counted["guardian"] += len(notify_guardians(session, plan, touched, now=now))
     report.messages = sum(counted.values())
     plan.published_at = now
     drive.status = DriveStatus.PUBLISHED

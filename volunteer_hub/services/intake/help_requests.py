@@ -7,13 +7,13 @@ spreadsheet row accept and refuse exactly the same things.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from volunteer_hub.services.validation import (
     Text,
     checked_moment,
     is_code,
+    merge_errors,
     parse_model,
 )
 
@@ -70,6 +71,13 @@ class WindowIn(BaseModel):
     @classmethod
     def _on_the_calendar(cls, value: datetime) -> datetime:
         return checked_moment(value)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> WindowIn:
+        # Checked here, on the window, so it is reported even when another field is wrong.
+        if self.end <= self.start:
+            raise ValueError(_("A time window must end after it starts."))
+        return self
 
 
 class HelpRequestIn(BaseModel):
@@ -168,9 +176,27 @@ def suggest_priority(age_group: AgeGroup | None, situations: Iterable[str]) -> i
     return max(1, min(5, score))
 
 
-def parse_request(payload: object, *, staff: bool = False) -> HelpRequestIn:
-    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors."""
-    return parse_model(StaffRequestIn if staff else HelpRequestIn, payload)
+def parse_request(
+    payload: object,
+    *,
+    staff: bool = False,
+    session: Session | None = None,
+    user: User | None = None,
+) -> HelpRequestIn:
+    """Validate a payload (a dict from JSON, a form or a spreadsheet row) or raise FieldErrors.
+
+    Every field is checked at once: the checks across fields (the phone, a way to reach
+    the household, who asks, the pin, the time windows) run even when another field is wrong,
+    and with a ``session`` so do the commune, hamlet and services (as ``user`` may choose them).
+    """
+
+    def rules(values: Mapping[str, Any]) -> dict[str, list[str]]:
+        errors = _cross_field_errors(values)[0]
+        if session is not None:
+            errors = merge_errors(_errors_for_references(session, values, user)[3], errors)
+        return errors
+
+    return parse_model(StaffRequestIn if staff else HelpRequestIn, payload, rules=rules)
 
 
 def find_duplicate(
@@ -224,51 +250,66 @@ def find_duplicate(
 
 
 def _errors_for_references(
-    session: Session, data: HelpRequestIn, user: User | None
+    session: Session, values: Mapping[str, Any], user: User | None
 ) -> tuple[Commune | None, Hamlet | None, list[Service], dict[str, list[str]]]:
-    commune, hamlet, errors = resolve_place(
-        session,
-        data.commune,
-        hamlet_id=data.hamlet_id,
-        hamlet_name=data.hamlet_name,
-        user=user,
-    )
-    codes = list(dict.fromkeys(data.services))
-    wellformed = [code for code in codes if is_code(code)]
-    services = list(
-        session.scalars(
-            select(Service).where(Service.code.in_(wellformed), Service.active.is_(True))
+    """Find the commune, hamlet and services named by the valid ``values`` (see ``Rules``)."""
+    commune = hamlet = None
+    errors: dict[str, list[str]] = {}
+    if "commune" in values:
+        commune, hamlet, errors = resolve_place(
+            session,
+            values["commune"],
+            hamlet_id=values.get("hamlet_id"),
+            hamlet_name=values.get("hamlet_name"),
+            user=user,
         )
-    )
-    if len(services) != len(codes):
-        errors["services"] = [_("Choose the help you need from the list.")]
+    services: list[Service] = []
+    if "services" in values:
+        codes = list(dict.fromkeys(values["services"]))
+        wellformed = [code for code in codes if is_code(code)]
+        services = list(
+            session.scalars(
+                select(Service).where(Service.code.in_(wellformed), Service.active.is_(True))
+            )
+        )
+        if len(services) != len(codes):
+            errors["services"] = [_("Choose the help you need from the list.")]
     return commune, hamlet, services, errors
 
 
-def _cross_field_errors(data: HelpRequestIn) -> tuple[dict[str, list[str]], str | None, bool]:
+def _cross_field_errors(
+    values: Mapping[str, Any],
+) -> tuple[dict[str, list[str]], str | None, bool]:
+    """Check what no field says alone, on the valid ``values`` (see ``Rules``): the phone, a
+    way to reach the household, who asks, the pin.
+
+    Return the errors, the phone in E.164 and whether it can receive SMS.
+    """
     errors: dict[str, list[str]] = {}
     phone = None
     is_mobile = False
-    if data.phone:
+    if values.get("phone"):
         try:
-            parsed = parse_phone(data.phone)
+            parsed = parse_phone(values["phone"])
         except PhoneError as exc:
             errors["phone"] = [str(exc)]
         else:
             phone, is_mobile = parsed.e164, parsed.is_mobile
-    elif not data.reach_note:
+    elif "phone" in values and "reach_note" in values and not values["reach_note"]:
         errors["reach_note"] = [
             _(
                 "Give a phone number, or tell us how to reach you "
                 "(for example through the hamlet head)."
             )
         ]
-    if not data.contact_is_beneficiary and not data.contact_name:
+    if (
+        values.get("contact_is_beneficiary") is False
+        and "contact_name" in values
+        and not values["contact_name"]
+    ):
         errors["contact_name"] = [_("Tell us who is asking.")]
-    errors.update(pin_errors(data.lat, data.lng))
-    for index, window in enumerate(data.windows):
-        if window.end <= window.start:
-            errors[f"windows.{index}"] = [_("A time window must end after it starts.")]
+    if "lat" in values and "lng" in values:
+        errors.update(pin_errors(values["lat"], values["lng"]))
     return errors, phone, is_mobile
 
 
@@ -284,8 +325,9 @@ def submit_request(
 ) -> Submitted:
     """Store a validated request with status ``new``, or raise FieldErrors (nothing stored)."""
     now = now or utcnow()
-    cross, phone, is_mobile = _cross_field_errors(data)
-    commune, hamlet, services, refs = _errors_for_references(session, data, user)
+    values = dict(data)
+    cross, phone, is_mobile = _cross_field_errors(values)
+    commune, hamlet, services, refs = _errors_for_references(session, values, user)
     errors = {**refs, **cross}
     if errors:
         raise FieldErrors(errors)

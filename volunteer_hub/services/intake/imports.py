@@ -409,7 +409,7 @@ def import_requests(
 
     def store(payload: dict[str, Any]) -> str:
         payload.setdefault("contact_is_beneficiary", "contact_name" not in payload)
-        parsed = parse_request(payload, staff=True)
+        parsed = parse_request(payload, staff=True, session=session, user=user)
         return submit_request(
             session, parsed, source=RequestSource.IMPORT, user=user, ip=ip
         ).request.reference
@@ -424,7 +424,11 @@ def import_volunteers(
 
     def store(payload: dict[str, Any]) -> str:
         volunteer = register_volunteer(
-            session, parse_volunteer(payload), source="import", user=user, ip=ip
+            session,
+            parse_volunteer(payload, session=session, user=user),
+            source="import",
+            user=user,
+            ip=ip,
         )
         return volunteer.full_name
 

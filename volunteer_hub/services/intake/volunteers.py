@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
     AvailabilitySlot,
+    Commune,
+    Hamlet,
     Skill,
     TravelMode,
     User,
@@ -38,6 +40,7 @@ from volunteer_hub.services.validation import (
     Text,
     field_errors,
     is_code,
+    merge_errors,
     parse_model,
     too_far_ahead,
 )
@@ -54,6 +57,13 @@ class AbsenceIn(BaseModel):
 
     first_day: date
     last_day: date
+
+    @model_validator(mode="after")
+    def _in_order(self) -> AbsenceIn:
+        # Checked here, on the row, so a wrong row is reported even when another one is wrong.
+        if self.last_day < self.first_day:
+            raise ValueError(_("The last day must not be before the first day."))
+        return self
 
 
 class VolunteerIn(BaseModel):
@@ -87,14 +97,113 @@ class VolunteerIn(BaseModel):
     consent: Literal[True]
 
 
-def parse_volunteer(payload: object) -> VolunteerIn:
-    """Validate a sign-up payload or raise FieldErrors."""
-    return parse_model(VolunteerIn, payload)
+def parse_volunteer(
+    payload: object,
+    *,
+    session: Session | None = None,
+    user: User | None = None,
+    today: date | None = None,
+) -> VolunteerIn:
+    """Validate a sign-up payload or raise FieldErrors.
+
+    Every field is checked at once: the phones, the age and a minor's guardian, the pin and
+    the dates away even when another field is wrong, and with a ``session`` the commune,
+    hamlet and skills too (as ``user`` may choose them). Whether the phone is already a
+    volunteer's is left to ``register_volunteer``.
+    """
+    today = today or utcnow().date()
+
+    def rules(values: Mapping[str, Any]) -> dict[str, list[str]]:
+        errors = _cross_field_errors(values, today)[0]
+        if session is not None:
+            errors = merge_errors(_errors_for_references(session, values, user)[3], errors)
+        return errors
+
+    return parse_model(VolunteerIn, payload, rules=rules)
 
 
 def _skills_by_code(session: Session, codes: Iterable[str]) -> dict[str, Skill]:
     wellformed = [code for code in codes if is_code(code)]
     return {s.code: s for s in session.scalars(select(Skill).where(Skill.code.in_(wellformed)))}
+
+
+def guardian_phone_error() -> str:
+    """The message for a guardian's number that cannot receive our SMS."""
+    return _(
+        "Enter your parent or guardian's Vietnamese mobile number (10 digits starting 03, 05, "
+        "07, 08 or 09): they get an SMS when you are given visits."
+    )
+
+
+def _cross_field_errors(
+    values: Mapping[str, Any], today: date
+) -> tuple[dict[str, list[str]], str | None, str | None, bool]:
+    """Check what no field says alone, on the valid ``values`` (see ``Rules``).
+
+    Return the errors, the phone and the guardian's phone in E.164, and whether the
+    volunteer is under 18. An adult's guardian fields are ignored (the form hides them).
+    """
+    errors: dict[str, list[str]] = {}
+    phone = guardian_phone = None
+    if values.get("phone"):
+        try:
+            phone = parse_phone(values["phone"], mobile_only=True).e164
+        except PhoneError as exc:
+            errors["phone"] = [str(exc)]
+    minor: bool | None = None  # not known while the date of birth is wrong
+    if "date_of_birth" in values:
+        age = age_on(values["date_of_birth"], today)
+        if age < MIN_AGE or age > MAX_AGE:
+            errors["date_of_birth"] = [
+                _(
+                    "Volunteers are between %(low)d and %(high)d years old.",
+                    low=MIN_AGE,
+                    high=MAX_AGE,
+                )
+            ]
+        minor = age < ADULT_AGE
+    if minor:
+        if "guardian_name" in values and not values["guardian_name"]:
+            errors["guardian_name"] = [_("Under 18: a parent or guardian's name is needed.")]
+        if "guardian_phone" in values and not values["guardian_phone"]:
+            errors["guardian_phone"] = [_("Under 18: a parent or guardian's phone is needed.")]
+        if "guardian_consent" in values and not values["guardian_consent"]:
+            errors["guardian_consent"] = [_("Under 18: a parent or guardian must agree.")]
+    if minor is not False and values.get("guardian_phone"):
+        # The guardian hears of each assignment by SMS: only a mobile number can get it.
+        try:
+            guardian_phone = parse_phone(values["guardian_phone"], mobile_only=True).e164
+        except PhoneError:
+            errors["guardian_phone"] = [guardian_phone_error()]
+        else:
+            if phone is not None and guardian_phone == phone:
+                errors["guardian_phone"] = [
+                    _("Give your parent or guardian's own number, not yours.")
+                ]
+    if "lat" in values and "lng" in values:
+        errors.update(pin_errors(values["lat"], values["lng"]))
+    for index, away in enumerate(values.get("away") or ()):
+        if away.last_day > today + FAR_AHEAD:
+            errors[f"away.{index}"] = [too_far_ahead()]
+    return errors, phone, guardian_phone, bool(minor)
+
+
+def _errors_for_references(
+    session: Session, values: Mapping[str, Any], user: User | None
+) -> tuple[Commune | None, Hamlet | None, dict[str, Skill], dict[str, list[str]]]:
+    """Find the commune, hamlet and skills named by the valid ``values`` (see ``Rules``)."""
+    commune = hamlet = None
+    errors: dict[str, list[str]] = {}
+    if "commune" in values:
+        commune, hamlet, errors = resolve_place(
+            session, values["commune"], hamlet_id=values.get("hamlet_id"), user=user
+        )
+    skills: dict[str, Skill] = {}
+    if "skills" in values:
+        skills = _skills_by_code(session, values["skills"])
+        if len(skills) != len(values["skills"]):
+            errors["skills"] = [_("Choose skills from the list.")]
+    return commune, hamlet, skills, errors
 
 
 class PhoneTaken(Exception):
@@ -125,13 +234,10 @@ def register_volunteer(
     """
     now = now or utcnow()
     today = today or now.date()
-    errors: dict[str, list[str]] = {}
-
-    phone = None
-    try:
-        phone = parse_phone(data.phone, mobile_only=True).e164
-    except PhoneError as exc:
-        errors["phone"] = [str(exc)]
+    values = dict(data)
+    errors, phone, guardian_phone, minor = _cross_field_errors(values, today)
+    commune, hamlet, skills, refs = _errors_for_references(session, values, user)
+    errors = merge_errors(refs, errors)
     taken = session.scalar(select(Volunteer).where(Volunteer.phone == phone)) if phone else None
     if taken is not None and reveal_taken:
         errors["phone"] = [
@@ -140,41 +246,6 @@ def register_volunteer(
                 "Ask your coordinator to update your details."
             )
         ]
-
-    age = age_on(data.date_of_birth, today)
-    if age < MIN_AGE or age > MAX_AGE:
-        errors["date_of_birth"] = [
-            _("Volunteers are between %(low)d and %(high)d years old.", low=MIN_AGE, high=MAX_AGE)
-        ]
-    minor = age < ADULT_AGE
-    guardian_phone = None
-    if minor:
-        if not data.guardian_name:
-            errors["guardian_name"] = [_("Under 18: a parent or guardian's name is needed.")]
-        if not data.guardian_phone:
-            errors["guardian_phone"] = [_("Under 18: a parent or guardian's phone is needed.")]
-        if not data.guardian_consent:
-            errors["guardian_consent"] = [_("Under 18: a parent or guardian must agree.")]
-    if data.guardian_phone:
-        try:
-            guardian_phone = parse_phone(data.guardian_phone).e164
-        except PhoneError as exc:
-            errors["guardian_phone"] = [str(exc)]
-
-    commune, hamlet, place_errors = resolve_place(
-        session, data.commune, hamlet_id=data.hamlet_id, user=user
-    )
-    errors.update(place_errors)
-    errors.update(pin_errors(data.lat, data.lng))
-
-    skills = _skills_by_code(session, data.skills)
-    if len(skills) != len(data.skills):
-        errors["skills"] = [_("Choose skills from the list.")]
-    for index, away in enumerate(data.away):
-        if away.last_day < away.first_day:
-            errors[f"away.{index}"] = [_("The last day must not be before the first day.")]
-        elif away.last_day > today + FAR_AHEAD:
-            errors[f"away.{index}"] = [too_far_ahead()]
     if errors:
         raise FieldErrors(errors)
     if taken is not None:

@@ -1,5 +1,5 @@
 """The messages a visit causes: assignment, household confirmation, changes, cancellations,
-thanks, and whole-drive broadcasts.
+thanks, a minor's guardian's word about the day, and whole-drive broadcasts.
 
 Each function queues its messages in the caller's transaction, with an idempotency key that
 names the visit, the recipient, the kind and the plan version (for example
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -25,10 +25,14 @@ from volunteer_hub.models import (
     HelpRequest,
     InvitationStatus,
     Message,
+    MessageStatus,
+    Plan,
     Visit,
+    VisitStatus,
     Volunteer,
     utcnow,
 )
+from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.outbox import (
     MessagingError,
@@ -424,3 +428,208 @@ def broadcast(
         if message.status == "queued":
             queued += 1
     return queued
+
+
+# --- a minor's parent or guardian -------------------------------------------------------------
+
+#: What a minor's guardian hears: the day's visits, a change to them, or that the day is off.
+GUARDIAN_KINDS = ("guardian_assignment", "guardian_change", "guardian_cancellation")
+#: Visits the volunteer still goes to: the day's schedule the guardian is told.
+_GOING = frozenset({VisitStatus.SCHEDULED, VisitStatus.CONFIRMED, VisitStatus.IN_PROGRESS})
+#: A guardian's SMS that reached (or may have reached: held after a crash) the provider.
+_TOLD = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.HELD)
+#: Hamlets named in a guardian's SMS before "...": a long list would make the SMS take a
+#: second or third part, each one paid.
+_AREA_HAMLETS = 3
+
+
+def _local_day(visit: Visit, settings: SmsSettings) -> date | None:
+    when = visit.starts_at or visit.arrival_at
+    return when.astimezone(settings.timezone).date() if when else None
+
+
+def _guardian_phone(volunteer: Volunteer) -> str | None:
+    """The guardian's number when it can receive SMS (older records may hold a landline)."""
+    if not volunteer.guardian_phone or volunteer.guardian_consent_at is None:
+        return None
+    try:
+        phone = parse_phone(volunteer.guardian_phone, mobile_only=True)
+    except PhoneError:
+        return None
+    return phone.e164 if phone.e164 != volunteer.phone else None
+
+
+def _area(visits: list[Visit]) -> str:
+    """Where the day's visits are, roughly: hamlets and communes, never a house or landmark."""
+    by_commune: dict[str, list[str]] = {}
+    for visit in visits:
+        hamlets = by_commune.setdefault(visit.request.commune.name, [])
+        hamlet = visit.request.hamlet_label
+        if hamlet and hamlet not in hamlets:
+            hamlets.append(hamlet)
+    parts = []
+    for commune, hamlets in by_commune.items():
+        shown = hamlets[:_AREA_HAMLETS] + (["..."] if len(hamlets) > _AREA_HAMLETS else [])
+        parts.append(", ".join([*shown, commune]))
+    return "; ".join(parts)
+
+
+def guardian_values(
+    volunteer: Volunteer, visits: list[Visit], day: date, locale: str, settings: SmsSettings
+) -> dict[str, Any]:
+    """Return the placeholders of a guardian's SMS about one day (``visits`` may be empty)."""
+    ordered = sorted(visits, key=lambda v: (v.starts_at or v.arrival_at, v.id))
+    partners: list[str] = []
+    for visit in ordered:
+        for member in _members(visit):
+            if member.id != volunteer.id and member.first_name not in partners:
+                partners.append(member.first_name)
+    first = (ordered[0].starts_at or ordered[0].arrival_at) if ordered else None
+    last = max((v.ends_at or v.starts_at or v.arrival_at for v in ordered), default=None)
+    span = ""
+    if first is not None and last is not None:
+        span = f"{_clock(first, settings)}-{_clock(last, settings)}"
+    return {
+        "volunteer": volunteer.first_name,
+        "date": format_date(day, "EEEE dd/MM", locale=locale),
+        "time": span,
+        "area": _area(ordered),
+        "partner": ", ".join(partners) or _NOBODY[locale],
+        "count": str(len(ordered)),
+        "drive": ordered[0].plan.drive.name if ordered else "",
+    }
+
+
+def _guardian_key_prefix(drive_id: int, volunteer_id: int, day: date) -> str:
+    return f"drive:{drive_id}:guardian:vol{volunteer_id}:{day.isoformat()}:"
+
+
+def notify_guardian(
+    session: Session,
+    volunteer: Volunteer,
+    day: date,
+    visits: list[Visit],
+    *,
+    drive: Drive,
+    version: int,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> Message | None:
+    """Tell a minor's guardian what the volunteer does that day, or that the day is off.
+
+    ``visits`` are the day's visits the volunteer still goes to. The guardian hears only
+    what changed: nothing when the text would be the one they last got (or are about to
+    get), and no cancellation for a day they never heard of. A message still queued (quiet
+    hours) is replaced by the newer one. A failed or undelivered one does not count as
+    told. None when nothing was queued.
+    """
+    settings = sms_settings(settings)
+    now = now or utcnow()
+    phone = _guardian_phone(volunteer)
+    if phone is None:
+        return None
+    prefix = _guardian_key_prefix(drive.id, volunteer.id, day)
+    earlier = list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.drive_id == drive.id,
+                Message.volunteer_id == volunteer.id,
+                Message.kind.in_(GUARDIAN_KINDS),
+                Message.idempotency_key.startswith(prefix, autoescape=True),
+                Message.status.in_([MessageStatus.QUEUED, *_TOLD]),
+            )
+            .order_by(Message.id.desc())
+        )
+    )
+    told = [m for m in earlier if m.status in _TOLD]
+    if visits:
+        kind = "guardian_change" if told else "guardian_assignment"
+    elif told and told[0].kind != "guardian_cancellation":
+        kind = "guardian_cancellation"
+    else:
+        kind = None
+    locale = recipient_locale(volunteer.languages)
+    body = None
+    if kind is not None:
+        values = guardian_values(volunteer, visits, day, locale, settings)
+        body = render_sms(
+            session, kind, locale, values, unaccented=bool(drive.unaccented_sms), settings=settings
+        )
+        latest = earlier[0] if earlier else None
+        if latest is not None and latest.body == body:
+            return None  # they have (or are about to get) exactly this
+    # What waits and was not sent yet is superseded: the guardian gets the newest word only.
+    for waiting in earlier:
+        if waiting.status is MessageStatus.QUEUED:
+            waiting.status = MessageStatus.CANCELLED
+            waiting.error_code = "replaced"
+            waiting.status_updated_at = now
+            waiting.sealed_body = None
+    if kind is None or body is None:
+        return None
+    digest = hashlib.sha256(body.encode()).hexdigest()[:8]
+    first = min(visits, key=lambda v: (v.starts_at or v.arrival_at, v.id)) if visits else None
+    return queue_message(
+        session,
+        key=f"{prefix}v{version}:{digest}",
+        kind=kind,
+        to_phone=phone,
+        body=body,
+        locale=locale,
+        urgent=first is not None and _is_soon(first, now),
+        send_after=now,
+        drive_id=drive.id,
+        # About the day, not one visit: what cancels or moves a visit's queue leaves it be.
+        volunteer_id=volunteer.id,
+        settings=settings,
+    )
+
+
+def notify_guardians(
+    session: Session,
+    plan: Plan,
+    touched: Iterable[Visit],
+    *,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> list[Message]:
+    """Tell the guardians of the minors in the ``touched`` visits about their day in ``plan``.
+
+    ``touched`` are the visits that were assigned, moved or called off (of any version); for
+    each minor in their teams, on each of those days, the guardian gets the day's visits in
+    ``plan`` (see ``notify_guardian``).
+    """
+    settings = sms_settings(settings)
+    days: dict[tuple[int, date], Volunteer] = {}
+    for visit in touched:
+        day = _local_day(visit, settings)
+        if day is None:
+            continue
+        for member in _members(visit):
+            if member.is_minor_on(day):
+                days.setdefault((member.id, day), member)
+    if not days:
+        return []
+    going: dict[tuple[int, date], list[Visit]] = {}
+    for visit in plan.visits:
+        day = _local_day(visit, settings)
+        if day is None or visit.status not in _GOING:
+            continue
+        for member in _members(visit):
+            going.setdefault((member.id, day), []).append(visit)
+    sent = []
+    for (volunteer_id, day), volunteer in sorted(days.items(), key=lambda item: item[0]):
+        message = notify_guardian(
+            session,
+            volunteer,
+            day,
+            going.get((volunteer_id, day), []),
+            drive=plan.drive,
+            version=plan.version,
+            now=now,
+            settings=settings,
+        )
+        if message is not None and message.status is MessageStatus.QUEUED:
+            sent.append(message)
+    return sent

@@ -257,8 +257,12 @@ def household_cancel(
     channel: str = "link",
     now: datetime | None = None,
 ) -> Answer:
-    """The household no longer wants the visit: it is cancelled and the team told."""
-    from volunteer_hub.services.messaging.notifications import notify_cancellation
+    """The household no longer wants the visit: it is cancelled and the team (and the
+    guardian of a minor in it) told."""
+    from volunteer_hub.services.messaging.notifications import (
+        notify_cancellation,
+        notify_guardians,
+    )
 
     now = now or utcnow()
     note = _note(reason, required=False)
@@ -269,6 +273,7 @@ def household_cancel(
         session, visit, role=HOUSEHOLD, action="cancel", channel=channel, now=now, note=note
     )
     notify_cancellation(session, visit, version=visit.plan.version, household=False, now=now)
+    notify_guardians(session, visit.plan, [visit], now=now)
     return answer
 
 
@@ -281,7 +286,10 @@ def household_reschedule(
     now: datetime | None = None,
 ) -> Answer:
     """The household cannot be home then: the visit waits for a re-plan, the team is told."""
-    from volunteer_hub.services.messaging.notifications import notify_cancellation
+    from volunteer_hub.services.messaging.notifications import (
+        notify_cancellation,
+        notify_guardians,
+    )
 
     now = now or utcnow()
     text = _note(note, required=channel == "link")
@@ -291,6 +299,7 @@ def household_reschedule(
         session, visit, role=HOUSEHOLD, action="reschedule", channel=channel, now=now, note=text
     )
     notify_cancellation(session, visit, version=visit.plan.version, household=False, now=now)
+    notify_guardians(session, visit.plan, [visit], now=now)
     return answer
 
 

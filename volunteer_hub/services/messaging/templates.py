@@ -41,6 +41,8 @@ PLACEHOLDERS: dict[str, Any] = {
     "link": _l("the personal link"),
     "text": _l("the text of a broadcast"),
     "drive": _l("the drive's name"),
+    "volunteer": _l("the volunteer's first name (messages to a guardian)"),
+    "area": _l("the hamlets and communes of the day's visits, without house or landmark"),
 }
 
 
@@ -67,6 +69,8 @@ _VISIT = (
     "drive",
 )
 _HOME = ("sender", "code", "date", "time", "window", "team", "link", "drive")
+#: A minor's guardian hears of the day, never of a household's address or details.
+_GUARDIAN = ("sender", "volunteer", "date", "time", "area", "partner", "count", "drive")
 
 KINDS: dict[str, TemplateKind] = {
     k.kind: k
@@ -120,6 +124,24 @@ KINDS: dict[str, TemplateKind] = {
         ),
         TemplateKind(
             "thanks_household", _l("Household: thanks and feedback link"), _HOME, ("sender", "link")
+        ),
+        TemplateKind(
+            "guardian_assignment",
+            _l("Guardian: a minor's visits of the day"),
+            _GUARDIAN,
+            ("sender", "volunteer", "date"),
+        ),
+        TemplateKind(
+            "guardian_change",
+            _l("Guardian: a minor's day changed"),
+            _GUARDIAN,
+            ("sender", "volunteer", "date"),
+        ),
+        TemplateKind(
+            "guardian_cancellation",
+            _l("Guardian: a minor's day is off"),
+            _GUARDIAN,
+            ("sender", "volunteer", "date"),
         ),
         TemplateKind("reply_help", _l("Reply: HELP"), ("sender",)),
         TemplateKind("reply_unknown", _l("Reply: text not understood"), ("sender",)),
@@ -207,6 +229,25 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "vi": "{sender}: Cảm ơn gia đình đã đón tình nguyện viên. Góp ý cho chúng tôi: {link}",
         "en": "{sender}: Thank you for welcoming our volunteers. Tell us how it went: {link}",
     },
+    # A minor's guardian: who, which day, roughly where and with whom; no household details.
+    "guardian_assignment": {
+        "vi": "{sender}: {volunteer} được phân công đi hỗ trợ người dân {date}, {time}, tại "
+        "{area}, đi cùng {partner}. Cảm ơn gia đình đã ủng hộ.",
+        "en": "{sender}: {volunteer} will help residents on {date}, {time}, in {area}, "
+        "together with {partner}. Thank you for your support.",
+    },
+    "guardian_change": {
+        "vi": "{sender}: Lịch hỗ trợ của {volunteer} đã thay đổi: {date}, {time}, tại {area}, "
+        "đi cùng {partner}.",
+        "en": "{sender}: {volunteer}'s volunteering changed: {date}, {time}, in {area}, "
+        "together with {partner}.",
+    },
+    "guardian_cancellation": {
+        "vi": "{sender}: Lịch hỗ trợ của {volunteer} {date} đã hủy, hôm đó {volunteer} không "
+        "cần đi.",
+        "en": "{sender}: {volunteer}'s volunteering on {date} is cancelled: no need to go that "
+        "day.",
+    },
     "reply_help": {
         "vi": "{sender}: Trả lời CO <mã> để nhận, KHONG <mã> để từ chối, XONG <mã> khi đã "
         "xong, HUY để ngừng nhận tin. Hoặc dùng đường link trong tin nhắn.",
@@ -257,6 +298,8 @@ SAMPLES: dict[str, dict[str, str]] = {
         "link": "https://hotro.example.vn/s/Ab3dE5fG7h",
         "text": "Dự báo mưa lớn sáng thứ Bảy, các đội nhớ mang áo mưa.",
         "drive": "Cuối tuần số 29/11",
+        "volunteer": "Khôi",
+        "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
     },
     "en": {
         "code": "482913",
@@ -272,6 +315,8 @@ SAMPLES: dict[str, dict[str, str]] = {
         "link": "https://hotro.example.vn/s/Ab3dE5fG7h",
         "text": "Heavy rain is forecast on Saturday morning: teams, bring raincoats.",
         "drive": "Digital weekend 29/11",
+        "volunteer": "Khôi",
+        "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
     },
 }
 
