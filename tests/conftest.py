@@ -242,11 +242,10 @@ def chromium():  # type: ignore[no-untyped-def]
         browser.close()
 
 
-@pytest.fixture
-def phone_page(chromium):  # type: ignore[no-untyped-def]
-    """A page the size of a cheap Android phone, in Vietnamese."""
+def phone(chromium, width: int, height: int):  # type: ignore[no-untyped-def]
+    """Yield a touch page of ``width`` x ``height`` CSS px, in Vietnamese, closed afterwards."""
     context = chromium.new_context(
-        viewport={"width": 360, "height": 740},
+        viewport={"width": width, "height": height},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
@@ -256,3 +255,15 @@ def phone_page(chromium):  # type: ignore[no-untyped-def]
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture
+def phone_page(chromium):  # type: ignore[no-untyped-def]
+    """A page the size of a cheap Android phone (360x740), in Vietnamese."""
+    yield from phone(chromium, 360, 740)
+
+
+@pytest.fixture
+def phone_390(chromium):  # type: ignore[no-untyped-def]
+    """A page the size of a common iPhone (390x844), in Vietnamese."""
+    yield from phone(chromium, 390, 844)

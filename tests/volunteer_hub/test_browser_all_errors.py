@@ -13,22 +13,6 @@ from volunteer_hub.models import Volunteer
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def phone_390(chromium):  # type: ignore[no-untyped-def]
-    """A 390x844 phone (the size of a common iPhone), in Vietnamese."""
-    context = chromium.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale="vi-VN",
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
 def test_a_minor_s_sign_up_with_several_mistakes_shows_them_all_at_once(
     live_server, phone_390, world, session, artifacts
 ):

@@ -356,6 +356,16 @@ def build_spec(app: Flask) -> dict[str, Any]:
         },
     }
     count = {"type": "integer", "minimum": 0}
+    # A province's or a commune's figures: its code and name beside the figures.
+    components["PlaceFigures"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Figures"},
+            {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+            },
+        ]
+    }
     components["Figures"] = {
         "type": "object",
         "description": "See the definitions in docs/reports.md.",
@@ -420,27 +430,11 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "description": "Each province of the scope, its communes' figures together "
                 "(volunteers and the median wait counted over the province)",
                 "type": "array",
-                "items": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Figures"},
-                        {
-                            "type": "object",
-                            "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
-                        },
-                    ]
-                },
+                "items": {"$ref": "#/components/schemas/PlaceFigures"},
             },
             "communes": {
                 "type": "array",
-                "items": {
-                    "allOf": [
-                        {"$ref": "#/components/schemas/Figures"},
-                        {
-                            "type": "object",
-                            "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
-                        },
-                    ]
-                },
+                "items": {"$ref": "#/components/schemas/PlaceFigures"},
             },
         },
     }
