@@ -236,7 +236,11 @@ def test_a_declined_visit_a_new_version_drops_is_cancelled_for_the_household(ses
     # The household was told of the visit: it hears it is off; so does the partner, who was
     # told too; she who declined it is not told again.
     about = {(m.kind, m.volunteer_id) for m in queued if m.request_id == visit.request_id}
-    assert about == {("cancellation_household", None), ("cancellation_volunteer", partner.id)}
+    assert about == {("cancellation_household", None)}
+    # The partner hears that her day changed (one SMS about the day); the decliner nothing.
+    days = [(m.kind, m.volunteer_id) for m in queued if m.kind.startswith("day_")]
+    partner_left = [v for v in revised.visits if v.team and partner in v.team.members]
+    assert days == [("day_change" if partner_left else "day_cancellation", partner.id)]
     assert session.get(type(visit), visit.id).status is VisitStatus.CANCELLED
 
 
