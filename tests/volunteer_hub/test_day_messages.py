@@ -21,6 +21,7 @@ from volunteer_hub.models import (
     TimeBlock,
     Visit,
     VisitStatus,
+    utcnow,
 )
 from volunteer_hub.services.drives import plan_review, planning, publishing
 from volunteer_hub.services.messaging import links
@@ -363,3 +364,27 @@ def test_the_publish_page_counts_the_day_sms(client, session, dw):  # type: igno
     assert rows["Tình nguyện viên: các lượt hỗ trợ trong ngày"] == str(len(dw.volunteers))
     session.expire_all()
     assert session.get(Plan, plan.id).published_at is None
+
+
+def test_from_the_day_link_she_reports_a_visit_once_it_started(client, session, dw):  # type: ignore[no-untyped-def]
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    (sms,) = [m for m in _day_messages(session) if m.volunteer_id == her.id]
+    code = _code(sms)
+    not_yet = client.get(f"/s/{code}/report?visit={hers[0].id}")
+    assert not_yet.status_code == 200 and 'name="outcome' not in not_yet.get_data(as_text=True)
+    # The day has come: her first visit started an hour ago.
+    started = hers[0]
+    _shift(started, utcnow() - timedelta(hours=1) - started.starts_at)
+    link = links.find_link(session, code)
+    link.day = _day(started)
+    session.commit()
+    page = client.get(f"/s/{code}")
+    assert f"/s/{code}/report?visit={started.id}" in page.get_data(as_text=True)
+    form = client.get(f"/s/{code}/report?visit={started.id}")
+    assert form.status_code == 200 and "<form" in form.get_data(as_text=True)
+    # Only one of her visits of that day: none, another's or nonsense is not found.
+    other = next(v for v in plan.visits if v.team and her not in v.team.members)
+    for wrong in ("", str(other.id), "x1"):
+        assert client.get(f"/s/{code}/report?visit={wrong}").status_code == 404
