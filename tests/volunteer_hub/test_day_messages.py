@@ -238,6 +238,20 @@ def test_two_days_two_sms_each_with_its_own_link(client, session, dw):  # type: 
     text = client.get(f"/s/{_code(sunday)}").get_data(as_text=True)
     assert re.findall(r'id="visit-(\d+)"', text) == [str(moved.id)]
     assert "co 1 luot" in sunday.body
+    # Each day link lasts the drive's rule counted from its own day's end.
+    valid = timedelta(days=sms_settings().link_valid_days)
+    expiry = {
+        link.day: link.expires_at
+        for link in session.scalars(
+            select(PersonalLink).where(
+                PersonalLink.purpose == links.VOLUNTEER_DAY, PersonalLink.volunteer_id == her.id
+            )
+        )
+    }
+    assert expiry == {
+        _day(moved) - timedelta(days=1): saturday.ends_at + valid,
+        _day(moved): saturday.ends_at + timedelta(days=1) + valid,
+    }
 
 
 def _revised(session, dw, plan: Plan) -> Plan:  # type: ignore[no-untyped-def]
