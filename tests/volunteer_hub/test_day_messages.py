@@ -204,10 +204,16 @@ def test_a_decline_from_the_day_page_can_mean_the_whole_day(client, session, dw)
     session.expire_all()
     assert all(session.get(Visit, v.id).status is VisitStatus.DECLINED for v in hers)
     assert session.get(type(her), her.id).is_away_on(_day(hers[0]))
-    # Her page now says, for each, that the coordinator is finding someone else.
+    # Her page now says, for each, that the coordinator is finding someone else; her
+    # partner's, that she cannot go (not that he declined).
     text = client.get(f"/s/{code}").get_data(as_text=True)
     assert text.count("Bạn đã báo không đi được") == len(hers)
     assert 'value="accept"' not in text
+    partner = next(m for m in hers[0].team.members if m.id != her.id)
+    (theirs,) = [m for m in _day_messages(session) if m.volunteer_id == partner.id]
+    text = client.get(f"/s/{_code(theirs)}").get_data(as_text=True)
+    assert "Bạn đã báo không đi được" not in text
+    assert text.count("Bạn đi cùng không đi được") == len(hers)
 
 
 def test_two_days_two_sms_each_with_its_own_link(client, session, dw):  # type: ignore[no-untyped-def]

@@ -142,8 +142,12 @@ def _day_page(link: PersonalLink, code: str, error: str | None = None, status: i
     if drive is None:
         abort(404)
     items = []
-    for visit in links.day_visits(db.session, link):
+    visits = links.day_visits(db.session, link)
+    mine = responses.declined_by(db.session, [v.id for v in visits], volunteer.id)
+    for visit in visits:
         reason = links.holder_reason(db.session, link, visit)
+        if reason == "declined" and visit.id not in mine:
+            reason = "partner_declined"
         started = outcomes.has_started(visit)
         items.append(
             {
