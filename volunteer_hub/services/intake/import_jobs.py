@@ -158,7 +158,11 @@ def progress_of(job: ImportJob) -> dict[str, Any]:
             "Importing: %(done)d of %(total)d rows.", done=job.rows_done, total=job.rows_total
         )
     elif job.status is ImportStatus.DONE:
-        message = _("Finished.")
+        message = (
+            _("Finished.")
+            + " "
+            + _("%(ok)d of %(rows)d rows imported.", ok=job.rows_imported, rows=job.rows_total)
+        )
     else:
         message = _("The import failed.")
     return {
