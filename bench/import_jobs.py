@@ -89,9 +89,7 @@ def measure(uri: str, rows: int, sync_rows: int) -> dict[str, float | int]:
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with app.app_context():
         job = db.session.scalars(select(ImportJob)).one()
-        names = db.session.scalar(
-            select(func.count(func.distinct(HelpRequest.beneficiary_name)))
-        )
+        names = db.session.scalar(select(func.count(func.distinct(HelpRequest.beneficiary_name))))
         total = db.session.scalar(select(func.count()).select_from(HelpRequest))
         assert job.status is ImportStatus.DONE and job.rows_imported == rows, job.errors[:3]
         db.engine.dispose()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from volunteer_hub.models import ImportJob, ImportStatus, Role, User, utcnow
 from volunteer_hub.services import audit
-from volunteer_hub.services.access import NotVisibleError, _get
+from volunteer_hub.services.access import NotVisibleError
 from volunteer_hub.services.intake.imports import (
     ImportFileError,
     ImportReport,
@@ -35,6 +35,7 @@ from volunteer_hub.services.intake.imports import (
     row_store,
     store_row,
 )
+from volunteer_hub.services.validation import is_record_id
 from volunteer_hub.services.workers import worker_name
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def queue_import(
 
 def visible_job(session: Session, user: User, job_id: int) -> ImportJob:
     """Return the job if ``user`` uploaded it or is an admin, else raise NotVisibleError."""
-    job = _get(session, ImportJob, job_id)
+    job = session.get(ImportJob, job_id) if is_record_id(job_id) else None
     if job is None or not (user.role is Role.ADMIN or job.user_id == user.id):
         raise NotVisibleError
     return job
