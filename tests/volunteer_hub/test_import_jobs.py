@@ -278,3 +278,28 @@ def test_finished_jobs_are_deleted_after_a_week(client, world, session):
     assert import_jobs.expire_jobs(session, now=later) == 1
     session.commit()
     assert session.get(ImportJob, job_id) is None
+
+
+def test_a_small_import_the_database_fails_half_way_keeps_nothing(
+    client, world, session, monkeypatch
+):
+    # The database going away at the third row: 503, and none of the file's rows stays (on
+    # SQLite, too, where each row's savepoint once committed the row on its own).
+    from sqlalchemy.exc import OperationalError
+
+    from volunteer_hub.services.intake import imports
+
+    real_store_row = imports.store_row
+    calls = []
+
+    def fails_on_the_third_row(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("INSERT", {}, Exception("the database went away"))
+        return real_store_row(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "store_row", fails_on_the_third_row)
+    login(client, world.a.coordinator.email)
+    response = upload(client, requests_csv(world.a.commune.code, good=5))
+    assert response.status_code == 503
+    assert len(calls) == 3 and imported(session) == []

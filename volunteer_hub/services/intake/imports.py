@@ -434,6 +434,21 @@ def row_store(
     return store_request if kind == "requests" else store_volunteer
 
 
+def open_transaction(session: Session) -> None:
+    """Make sure the rows' savepoints sit inside a real transaction, on SQLite too.
+
+    pysqlite opens no transaction for a ``SAVEPOINT``: the first row's savepoint would start
+    one and its ``RELEASE`` commit it, so each row would be committed on its own and a file
+    failing half-way (the database going away) would keep its first rows.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
 def import_rows(
     session: Session,
     kind: str,
@@ -443,6 +458,7 @@ def import_rows(
     ip: str | None = None,
 ) -> ImportReport:
     """Import rows already read (:func:`parse_upload`); the caller commits the valid ones."""
+    open_transaction(session)
     store = row_store(kind, session, user=user, ip=ip)
     report = ImportReport(rows=len(rows))
     for number, payload in rows:
