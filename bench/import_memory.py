@@ -24,6 +24,8 @@ FILES = (
     "wide_claim",
     "bad_shared_string",
     "text_in_number_cell",
+    "lying_sizes",
+    "lying_sizes_both",
 )
 
 

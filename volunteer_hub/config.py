@@ -86,6 +86,10 @@ DEFAULTS: dict[str, Any] = {
     "VOLUNTEER_RETENTION_DAYS": 730,
     # How often the worker looks for queued plans, in seconds.
     "WORKER_PLANS_INTERVAL_S": 2,
+    # Imports: a file with more rows than this is imported by the worker (role "imports"),
+    # with a progress page, instead of inside the web request; how often the worker looks.
+    "IMPORT_SYNC_MAX_ROWS": 200,
+    "WORKER_IMPORTS_INTERVAL_S": 2,
     # --- SMS and the worker (docs/sms.md) ---
     # console (log and keep in the outbox), twilio, or package.module:factory for another one.
     "SMS_BACKEND": "console",
@@ -166,6 +170,7 @@ WHOLE_SETTINGS: dict[str, int] = {
     "SMS_MAX_ATTEMPTS": 1,
     "SMS_FAILING_AFTER": 1,
     "LINK_VALID_DAYS": 0,
+    "IMPORT_SYNC_MAX_ROWS": 0,
 }
 #: Numeric settings that may have a fraction (seconds, rates, prices), each with its least value.
 DECIMAL_SETTINGS: dict[str, float] = {
@@ -181,6 +186,7 @@ DECIMAL_SETTINGS: dict[str, float] = {
     "WORKER_REMINDERS_INTERVAL_S": 0.1,
     "WORKER_LINKS_INTERVAL_S": 0.1,
     "WORKER_IDEMPOTENCY_INTERVAL_S": 0.1,
+    "WORKER_IMPORTS_INTERVAL_S": 0.1,
 }
 #: Settings where None means "no limit" (Flask's and Flask-WTF's own meaning).
 UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})

@@ -16,6 +16,7 @@ from flask import Flask
 from volunteer_hub.extensions import db
 from volunteer_hub.logs import REQUEST_ID, job_run_id
 from volunteer_hub.services import idempotency, privacy, workers
+from volunteer_hub.services.intake import import_jobs
 from volunteer_hub.services.messaging import dispatch, links, reconcile, reminders
 from volunteer_hub.sms import SenderThrottle, SmsGateway
 
@@ -132,6 +133,26 @@ def run_plans(app: Flask) -> list[int] | None:
     return _in_context(app, "plans-run", work)
 
 
+#: Import jobs run per worker run at most, so the heartbeat and other jobs get their turn.
+IMPORTS_PER_RUN = 5
+
+
+def run_imports(app: Flask) -> list[int] | None:
+    """Run queued import jobs, oldest first, each from its checkpoint (the job writes progress)."""
+    from sqlalchemy.orm import Session
+
+    def work() -> list[int]:
+        done: list[int] = []
+        for _ in range(IMPORTS_PER_RUN):
+            job_id = import_jobs.run_next_job(lambda: Session(db.engine))
+            if job_id is None:
+                break
+            done.append(job_id)
+        return done
+
+    return _in_context(app, "imports-run", work)
+
+
 def expire_links(app: Flask) -> Any:
     """Revoke links of cancelled visits and delete long-expired ones."""
 
@@ -152,6 +173,8 @@ def purge_contacts(app: Flask) -> privacy.PurgeReport | None:
         volunteer_days = privacy.retention_days(app.config, "VOLUNTEER_RETENTION_DAYS")
         report = privacy.purge_contacts(db.session, days=days, actor="worker")
         privacy.purge_volunteers(db.session, days=volunteer_days, actor="worker")
+        # Finished import jobs keep row errors (which may quote a row) only for a week.
+        import_jobs.expire_jobs(db.session)
         return report
 
     return _in_context(app, "privacy-purge", work)

@@ -201,6 +201,13 @@ LABELS: dict[str, dict[str, Any]] = {
         "thanks_household": _l("Thanks (household)"),
         "thanks_volunteer": _l("Thanks (volunteer)"),
     },
+    # A spreadsheet import run by the worker.
+    "import_status": {
+        "queued": _l("waiting"),
+        "running": _l("running"),
+        "done": _l("done"),
+        "failed": _l("failed"),
+    },
     # The audit log: what was done, and to what.
     "audit_action": {
         "accept": _l("accepted"),
@@ -213,6 +220,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "done": _l("reported done"),
         "export": _l("exported"),
         "feedback": _l("gave feedback"),
+        "import": _l("imported"),
         "login": _l("signed in"),
         "login_failed": _l("sign-in failed"),
         "logout": _l("signed out"),
@@ -234,6 +242,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "drive_volunteer": _l("Drive volunteer"),
         "hamlet": _l("Hamlet"),
         "help_request": _l("Request"),
+        "import_job": _l("Spreadsheet import"),
         "message": _l("SMS"),
         "plan": _l("Plan"),
         "report": _l("Report"),

@@ -1,14 +1,15 @@
 """The worker process: APScheduler 3 runs the outbox, reminders, links and reconciliation.
 
-    volunteer-hub worker [--jobs sms,plans,reminders,links,reconcile,purge]
+    volunteer-hub worker [--jobs sms,plans,reminders,links,reconcile,purge,imports]
     python -m volunteer_hub.worker [--jobs ...]
 
-A ``BlockingScheduler`` with seven jobs, each with an explicit id, coalescing missed runs and
+A ``BlockingScheduler`` with eight jobs, each with an explicit id, coalescing missed runs and
 never running twice at once: ``sms-dispatch`` (send what is due), ``sms-reconcile`` (settle
 ``sending`` rows a crash left behind), ``sms-reminders`` (queue reminders now due),
 ``links-expire``, ``plans-run`` (solve the drive plans coordinators queued), and, every night,
 ``privacy-purge`` (remove households' contact details after ``VH_RETENTION_DAYS``) with, hourly
-in the same ``purge`` role, ``idempotency-expire`` (the API's keys older than 24 h). Several
+in the same ``purge`` role, ``idempotency-expire`` (the API's keys older than 24 h), and
+``imports-run`` (the large spreadsheet imports coordinators queued). Several
 workers may run at once: claims are atomic in the database. The web app never starts a
 scheduler; only the demo starts an in-process one (:func:`start_demo_scheduler`).
 
@@ -51,6 +52,7 @@ LINKS_JOB = "links-expire"
 PLANS_JOB = "plans-run"
 PURGE_JOB = "privacy-purge"
 IDEMPOTENCY_JOB = "idempotency-expire"
+IMPORTS_JOB = "imports-run"
 HEARTBEAT_JOB = "worker-heartbeat"
 JOB_IDS = (
     DISPATCH_JOB,
@@ -60,6 +62,7 @@ JOB_IDS = (
     PLANS_JOB,
     PURGE_JOB,
     IDEMPOTENCY_JOB,
+    IMPORTS_JOB,
     HEARTBEAT_JOB,
 )
 
@@ -71,6 +74,7 @@ ROLE_JOBS = {
     "links": LINKS_JOB,
     "reconcile": RECONCILE_JOB,
     "purge": PURGE_JOB,
+    "imports": IMPORTS_JOB,
 }
 assert tuple(ROLE_JOBS) == ROLES  # services.workers.ROLES is the one list
 
@@ -222,6 +226,7 @@ def configure(scheduler: BaseScheduler, app: Flask, roles: tuple[str, ...] = ROL
         ("reminders", REMINDERS_JOB, jobs.plan_reminders, "WORKER_REMINDERS_INTERVAL_S", 300),
         ("links", LINKS_JOB, jobs.expire_links, "WORKER_LINKS_INTERVAL_S", 3600),
         ("plans", PLANS_JOB, jobs.run_plans, "WORKER_PLANS_INTERVAL_S", 2),
+        ("imports", IMPORTS_JOB, jobs.run_imports, "WORKER_IMPORTS_INTERVAL_S", 2),
         # The purge role removes what must not be kept; API keys past 24 h are that too.
         (
             "purge",
@@ -318,6 +323,8 @@ def run_once(app: Flask, roles: tuple[str, ...] = ROLES) -> dict[str, Any]:
         done[RECONCILE_JOB] = jobs.reconcile_messages(app, gateway)
     if "plans" in roles:
         done[PLANS_JOB] = jobs.run_plans(app)
+    if "imports" in roles:
+        done[IMPORTS_JOB] = jobs.run_imports(app)
     if "reminders" in roles:
         done[REMINDERS_JOB] = jobs.plan_reminders(app)
     if "sms" in roles:

@@ -15,6 +15,7 @@ from volunteer_hub.models import (
     DriveRequest,
     DriveVolunteer,
     HelpRequest,
+    ImportJob,
     Message,
     MessageStatus,
 )
@@ -44,6 +45,17 @@ def outbox(world, session):  # type: ignore[no-untyped-def]
             volunteer_id=part.volunteer.id,
         )
         message.status = MessageStatus.HELD
+        # A large import each coordinator queued: only its uploader (and admins) see it.
+        session.add(
+            ImportJob(
+                kind="requests",
+                user_id=part.coordinator.id,
+                commune_ids=[part.commune.id],
+                filename=f"yeu-cau-{part.commune.code}.csv",
+                upload=b"beneficiary_name\n",
+                errors=[],
+            )
+        )
     session.commit()
 
 
@@ -54,6 +66,9 @@ def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
     )
     token_id = db.session.scalar(
         select(ApiToken.id).where(ApiToken.user_id == world_part.coordinator.id)
+    )
+    job_id = db.session.scalar(
+        select(ImportJob.id).where(ImportJob.user_id == world_part.coordinator.id)
     )
     return {
         "request_id": world_part.request.id,
@@ -70,6 +85,7 @@ def record_ids(world_part) -> dict[str, object]:  # type: ignore[no-untyped-def]
         "message_id": message_id,
         "user_id": world_part.coordinator.id,
         "token_id": token_id,
+        "job_id": job_id,
     }
 
 

@@ -742,7 +742,7 @@ JUNK = ["\x00", "x\x00y", "9" * 30, "²", "\u202e" + "x" * 5000]
 @pytest.mark.parametrize("who", ["admin", "coordinator"])
 def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, who):
     from tests.volunteer_hub.test_authorization import build, protected_rules, record_ids
-    from volunteer_hub.models import MessageStatus
+    from volunteer_hub.models import ImportJob, MessageStatus
     from volunteer_hub.services.messaging.outbox import queue_message
 
     held = queue_message(
@@ -755,6 +755,9 @@ def test_no_signed_in_route_fails_on_junk_fields(client, app, world, session, wh
     )
     held.status = MessageStatus.HELD
     create_api_token(session, world.a.coordinator, name="token of a")  # for the revoke routes
+    session.add(  # for the import's progress page
+        ImportJob(kind="requests", user_id=world.a.coordinator.id, filename="a.csv", errors=[])
+    )
     session.commit()
     login(client, (world.admin if who == "admin" else world.a.coordinator).email)
     # Also every URL parameter's name and url_for's own: a page that hands its query string

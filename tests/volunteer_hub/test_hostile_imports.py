@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+import zipfile
 
 import pytest
 from sqlalchemy import func, select
@@ -71,3 +72,37 @@ def test_rows_and_cells_are_capped_in_a_csv_too(client, world):
     assert response.status_code == 422
     wide = ("beneficiary_name," * 5000 + "\n").encode()
     assert len(read_table("wide.csv", wide)[0]) == imports.MAX_COLUMNS
+
+
+@pytest.mark.parametrize(
+    "make", [hostile_xlsx.lying_sizes, hostile_xlsx.lying_sizes_both], ids=["size", "both-sizes"]
+)
+def test_a_zip_whose_headers_understate_its_sizes_is_refused_within_the_caps(make):
+    data = make()
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        stated = sum(info.file_size for info in archive.infolist())
+    # The file lies: its directory adds up to a few KB, well under the cap the reader checks,
+    # while the sheet's deflate stream really inflates past every cap.
+    assert stated < 16 * 1024
+    assert hostile_xlsx.inflated_size(data, sheet, limit=64 * 1024 * 1024) >= 64 * 1024 * 1024
+    tracemalloc.start()
+    with pytest.raises(ImportFileError, match="cannot be read"):
+        read_table("lying.xlsx", data)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    # Only what the headers state is ever inflated, then the stream fails its checks.
+    assert peak < 4 * 1024 * 1024
+
+
+@pytest.mark.app_config(IMPORT_SYNC_MAX_ROWS=0)
+def test_a_lying_zip_is_a_form_error_even_when_imports_go_to_the_worker(client, world, session):
+    from volunteer_hub.models import ImportJob
+
+    login(client, world.a.coordinator.email)
+    before = session.scalar(select(func.count()).select_from(HelpRequest))
+    response = _post(client, hostile_xlsx.lying_sizes())
+    assert response.status_code == 422
+    assert "Không đọc được tệp Excel này" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(HelpRequest)) == before
+    assert session.scalar(select(func.count()).select_from(ImportJob)) == 0

@@ -35,7 +35,7 @@ def test_readyz_counts_the_workers_that_beat_in_the_last_minute(client, session)
     workers.beat(session, "old:3", ("links",), now=utcnow() - timedelta(minutes=3))
     body = client.get("/readyz").get_json()
     assert body["workers"]["plans"] == 1 and body["workers"]["sms"] == 1
-    assert body["workers_missing"] == ["reminders", "links", "purge"]
+    assert body["workers_missing"] == ["reminders", "links", "purge", "imports"]
 
 
 @pytest.mark.app_config(RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")

@@ -37,7 +37,8 @@ needs_redis = pytest.mark.skipif(not redis_available(), reason="no Redis at 127.
         ("", worker.ROLES),
         ("plans", ("plans",)),
         ("purge, SMS", ("sms", "purge")),
-        ("sms,plans,reminders,links,reconcile,purge", worker.ROLES),
+        ("sms,plans,reminders,links,reconcile,purge,imports", worker.ROLES),
+        ("imports,plans", ("plans", "imports")),
     ],
 )
 def test_roles_are_parsed_in_a_fixed_order(text, roles):

@@ -30,6 +30,7 @@ from volunteer_hub.models.drives import (
     drive_commune,
     team_member,
 )
+from volunteer_hub.models.imports import ImportJob, ImportStatus
 from volunteer_hub.models.messaging import (
     InboundMessage,
     Message,
@@ -81,6 +82,8 @@ __all__ = [
     "HamletKind",
     "HelpRequest",
     "IdempotencyKey",
+    "ImportJob",
+    "ImportStatus",
     "InboundMessage",
     "InvitationStatus",
     "LocationSource",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from volunteer_hub.models import WorkerHeartbeat, utcnow
 
 #: The roles a worker may run (``volunteer-hub worker --jobs``, a contract), in this order.
-ROLES = ("sms", "plans", "reminders", "links", "reconcile", "purge")
+ROLES = ("sms", "plans", "reminders", "links", "reconcile", "purge", "imports")
 #: A worker counts as alive when it beat within this long (the issue's "last minute").
 LIVE_WITHIN = timedelta(minutes=1)
 #: Rows of workers that died without saying goodbye are removed after this long.

@@ -12,11 +12,13 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -27,13 +29,15 @@ from volunteer_hub.models import Hamlet, RequestSource, Skill, VolunteerStatus
 from volunteer_hub.security import client_ip, coordinator_required
 from volunteer_hub.services import access
 from volunteer_hub.services.drives.setup import upcoming_blocks
+from volunteer_hub.services.intake import import_jobs
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.intake.imports import (
     REQUEST_COLUMNS,
     VOLUNTEER_COLUMNS,
     ImportFileError,
-    import_requests,
-    import_volunteers,
+    columns_for,
+    import_rows,
+    parse_upload,
     template_csv,
     template_xlsx,
 )
@@ -123,16 +127,17 @@ def _upload() -> tuple[str, bytes] | None:
 @bp.route("/requests/import", methods=["GET", "POST"])
 def requests_import():  # type: ignore[no-untyped-def]
     """Import requests from a CSV or Excel file, reporting each row that fails."""
-    return _import_page("requests", import_requests, REQUEST_COLUMNS)
+    return _import_page("requests")
 
 
 @bp.route("/volunteers/import", methods=["GET", "POST"])
 def volunteers_import():  # type: ignore[no-untyped-def]
     """Import volunteers from a CSV or Excel file, reporting each row that fails."""
-    return _import_page("volunteers", import_volunteers, VOLUNTEER_COLUMNS)
+    return _import_page("volunteers")
 
 
-def _import_page(kind: str, run: Any, columns: Any):  # type: ignore[no-untyped-def]
+def _import_page(kind: str):  # type: ignore[no-untyped-def]
+    """Read the file (within the caps); import it here if small, else queue it for the worker."""
     report = None
     error = None
     if request.method == "POST":
@@ -140,17 +145,60 @@ def _import_page(kind: str, run: Any, columns: Any):  # type: ignore[no-untyped-
         if upload is None:
             error = _("Choose a file to upload.")
         else:
+            filename, data = upload
             try:
-                report = run(db.session, upload[0], upload[1], user=current_user, ip=client_ip())
+                rows = parse_upload(kind, filename, data)
+                if len(rows) > import_jobs.sync_max_rows(current_app.config):
+                    job = import_jobs.queue_import(
+                        db.session,
+                        kind,
+                        filename,
+                        data,
+                        rows_total=len(rows),
+                        user=current_user,
+                        locale=str(get_locale() or "vi"),
+                        ip=client_ip(),
+                    )
+                else:
+                    job = None
+                    report = import_rows(db.session, kind, rows, user=current_user, ip=client_ip())
             except ImportFileError as exc:
                 db.session.rollback()
                 error = str(exc)
             else:
                 db.session.commit()
+                if job is not None:
+                    return redirect(url_for("records.import_job", job_id=job.id), 303)
     status = 422 if error else 200
     return render_template(
-        "records/import.html", kind=kind, report=report, error=error, columns=columns
+        "records/import.html",
+        kind=kind,
+        report=report,
+        error=error,
+        columns=columns_for(kind),
+        jobs=import_jobs.recent_jobs(db.session, current_user, kind),
+        sync_max_rows=import_jobs.sync_max_rows(current_app.config),
     ), status
+
+
+@bp.get("/imports/<id:job_id>")
+def import_job(job_id: int):  # type: ignore[no-untyped-def]
+    """Show a queued import: its progress while the worker runs it, then its result."""
+    job = import_jobs.visible_job(db.session, current_user, job_id)
+    return render_template(
+        "records/import_job.html",
+        job=job,
+        progress=import_jobs.progress_of(job),
+        failure=import_jobs.failure_text(job),
+        columns=columns_for(job.kind),
+    )
+
+
+@bp.get("/imports/<id:job_id>/progress.json")
+def import_job_progress(job_id: int):  # type: ignore[no-untyped-def]
+    """Report an import's progress (polled by its page)."""
+    job = import_jobs.visible_job(db.session, current_user, job_id)
+    return jsonify(import_jobs.progress_of(job))
 
 
 @bp.get("/<any(requests, volunteers):kind>/import/template.<any(csv, xlsx):fmt>")

@@ -368,61 +368,60 @@ def payloads(
     return result
 
 
-def _run(
+def store_row(
     session: Session,
-    columns: tuple[Column, ...],
-    filename: str,
-    data: bytes,
     store: Callable[[dict[str, Any]], str],
-) -> ImportReport:
-    rows = payloads(columns, read_table(filename, data))
-    report = ImportReport(rows=len(rows))
-    for number, payload in rows:
-        # Each row in its own savepoint: a row refused (or failing in the database) leaves
-        # nothing behind, and the rows before and after it are still imported.
-        try:
-            with session.begin_nested():
-                stored = store(payload)
-        except FieldErrors as exc:
-            for name, messages in exc.errors.items():
-                report.errors.append(RowError(number, name, messages))
-        except OperationalError:
-            # The database is away, not this row: stop at once (the caller answers 503 and
-            # nothing of the file is kept) instead of logging a traceback per row.
-            raise
-        except SQLAlchemyError:
-            log.exception("import: row %d could not be stored", number)
-            report.errors.append(
-                RowError(
-                    number, "", [_("This row could not be saved. Check it and import it again.")]
-                )
-            )
-        else:
-            report.imported.append(stored)
-    return report
+    number: int,
+    payload: dict[str, Any],
+    report: ImportReport,
+) -> None:
+    """Store one row in its own savepoint, adding what happened to ``report``.
+
+    A row refused (or failing in the database) leaves nothing behind, and the rows before and
+    after it are still imported.
+    """
+    try:
+        with session.begin_nested():
+            stored = store(payload)
+    except FieldErrors as exc:
+        for name, messages in exc.errors.items():
+            report.errors.append(RowError(number, name, [str(m) for m in messages]))
+    except OperationalError:
+        # The database is away, not this row: stop at once (the caller answers 503 and
+        # nothing of the file is kept) instead of logging a traceback per row.
+        raise
+    except SQLAlchemyError:
+        log.exception("import: row %d could not be stored", number)
+        report.errors.append(
+            RowError(number, "", [_("This row could not be saved. Check it and import it again.")])
+        )
+    else:
+        report.imported.append(stored)
 
 
-def import_requests(
-    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
-) -> ImportReport:
-    """Import help requests; the caller commits the valid ones."""
+def columns_for(kind: str) -> tuple[Column, ...]:
+    """Return the columns of an import of ``kind`` ("requests" or "volunteers")."""
+    return REQUEST_COLUMNS if kind == "requests" else VOLUNTEER_COLUMNS
 
-    def store(payload: dict[str, Any]) -> str:
+
+def parse_upload(kind: str, filename: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """Read a file within the caps and return its rows as payloads (ImportFileError if not)."""
+    return payloads(columns_for(kind), read_table(filename, data))
+
+
+def row_store(
+    kind: str, session: Session, *, user: User, ip: str | None = None
+) -> Callable[[dict[str, Any]], str]:
+    """Return the function that stores one row of an import of ``kind``, as ``user``."""
+
+    def store_request(payload: dict[str, Any]) -> str:
         payload.setdefault("contact_is_beneficiary", "contact_name" not in payload)
         parsed = parse_request(payload, staff=True, session=session, user=user)
         return submit_request(
             session, parsed, source=RequestSource.IMPORT, user=user, ip=ip
         ).request.reference
 
-    return _run(session, REQUEST_COLUMNS, filename, data, store)
-
-
-def import_volunteers(
-    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
-) -> ImportReport:
-    """Import volunteers (pending approval and phone verification); the caller commits."""
-
-    def store(payload: dict[str, Any]) -> str:
+    def store_volunteer(payload: dict[str, Any]) -> str:
         volunteer = register_volunteer(
             session,
             parse_volunteer(payload, session=session, user=user),
@@ -432,7 +431,55 @@ def import_volunteers(
         )
         return volunteer.full_name
 
-    return _run(session, VOLUNTEER_COLUMNS, filename, data, store)
+    return store_request if kind == "requests" else store_volunteer
+
+
+def open_transaction(session: Session) -> None:
+    """Make sure the rows' savepoints sit inside a real transaction, on SQLite too.
+
+    pysqlite opens no transaction for a ``SAVEPOINT``: the first row's savepoint would start
+    one and its ``RELEASE`` commit it, so each row would be committed on its own and a file
+    failing half-way (the database going away) would keep its first rows.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
+def import_rows(
+    session: Session,
+    kind: str,
+    rows: list[tuple[int, dict[str, Any]]],
+    *,
+    user: User,
+    ip: str | None = None,
+) -> ImportReport:
+    """Import rows already read (:func:`parse_upload`); the caller commits the valid ones."""
+    open_transaction(session)
+    store = row_store(kind, session, user=user, ip=ip)
+    report = ImportReport(rows=len(rows))
+    for number, payload in rows:
+        store_row(session, store, number, payload, report)
+    return report
+
+
+def import_requests(
+    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
+) -> ImportReport:
+    """Import help requests; the caller commits the valid ones."""
+    rows = parse_upload("requests", filename, data)
+    return import_rows(session, "requests", rows, user=user, ip=ip)
+
+
+def import_volunteers(
+    session: Session, filename: str, data: bytes, *, user: User, ip: str | None = None
+) -> ImportReport:
+    """Import volunteers (pending approval and phone verification); the caller commits."""
+    rows = parse_upload("volunteers", filename, data)
+    return import_rows(session, "volunteers", rows, user=user, ip=ip)
 
 
 def template_csv(columns: tuple[Column, ...]) -> bytes:
