@@ -4,20 +4,35 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.i18n import local_zone
-from volunteer_hub.models import Drive, Plan, PlanStatus, RequestSource, Role, User
+from volunteer_hub.models import (
+    Drive,
+    DriveRequest,
+    DriveStatus,
+    DriveVolunteer,
+    InvitationStatus,
+    Plan,
+    PlanStatus,
+    RequestSource,
+    Role,
+    Team,
+    User,
+    utcnow,
+)
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access
 from volunteer_hub.services.drives import planning
+from volunteer_hub.services.drives.setup import parse_drive, save_drive
 from volunteer_hub.services.intake import readback
 from volunteer_hub.services.intake.help_requests import parse_request, submit_request
 from volunteer_hub.services.validation import FieldErrors
 from volunteer_hub.web import paging
-from volunteer_hub.web.conditional import conditional
+from volunteer_hub.web.conditional import conditional, etag_of, precondition_failed, stale, tagged
 from volunteer_hub.web.idempotency import idempotent
 from volunteer_hub.web.problems import field_problem, is_api_request, problem
 from volunteer_hub.web.query import PeriodError, parse_period
@@ -194,6 +209,151 @@ def drives():  # type: ignore[no-untyped-def]
         next=following,
     )
     return paging.add_link(response, following)
+
+
+#: The drive fields a coordinator may change (``PATCH /drives/{id}``), as the web form's DriveIn.
+DRIVE_FIELDS = (
+    "name",
+    "communes",
+    "blocks",
+    "meeting_points",
+    "team_size",
+    "unaccented_sms",
+    "service_minutes",
+    "notes",
+)
+#: The statuses in which a drive may still be changed (as on the web form).
+EDITABLE = (DriveStatus.DRAFT, DriveStatus.PLANNING)
+
+
+def _drive_fields(drive: Drive) -> dict[str, object]:
+    """The drive's editable fields, in the shape ``PATCH`` takes (blocks in local time)."""
+    tz = local_zone()
+    blocks = []
+    for block in drive.blocks:
+        start, end = block.starts_at.astimezone(tz), block.ends_at.astimezone(tz)
+        blocks.append(
+            {
+                "day": start.date().isoformat(),
+                "start": start.strftime("%H:%M"),
+                "end": end.strftime("%H:%M"),
+            }
+        )
+    return {
+        "name": drive.name,
+        "communes": [c.code for c in drive.communes],
+        "blocks": blocks,
+        "meeting_points": [
+            {"name": m.name, "address": m.address, "lat": m.lat, "lng": m.lng}
+            for m in drive.meeting_points
+        ],
+        "team_size": drive.team_size,
+        "unaccented_sms": drive.unaccented_sms,
+        "service_minutes": {ds.service.code: ds.minutes for ds in drive.service_minutes},
+        "notes": drive.notes,
+    }
+
+
+def _count(statement) -> int:  # type: ignore[no-untyped-def]
+    return int(db.session.scalar(statement) or 0)
+
+
+def _drive_response(drive: Drive) -> Response:
+    """The drive as ``GET /drives/{id}`` answers it (its ETag is the hash of this body)."""
+    fields = _drive_fields(drive)
+    summaries = [
+        {
+            "id": row.id,
+            "version": row.version,
+            "status": row.status.value,
+            "published": row.published_at is not None,
+        }
+        for row in db.session.execute(
+            select(Plan.id, Plan.version, Plan.status, Plan.published_at)
+            .where(Plan.drive_id == drive.id)
+            .order_by(Plan.version)
+        )
+    ]
+    published = [p for p in summaries if p["published"]]
+    volunteers = select(func.count()).select_from(DriveVolunteer)
+    volunteers = volunteers.where(DriveVolunteer.drive_id == drive.id)
+    counts = {
+        "requests": _count(
+            select(func.count()).select_from(DriveRequest).where(DriveRequest.drive_id == drive.id)
+        ),
+        "volunteers_invited": _count(volunteers),
+        "volunteers_accepted": _count(
+            volunteers.where(DriveVolunteer.status == InvitationStatus.ACCEPTED)
+        ),
+        "teams": _count(
+            select(func.count())
+            .select_from(Team)
+            .where(Team.drive_id == drive.id, Team.active.is_(True))
+        ),
+        "plans": len(summaries),
+    }
+    days = sorted({block["day"] for block in fields["blocks"]})  # type: ignore[attr-defined]
+    return jsonify(
+        id=drive.id,
+        status=drive.status.value,
+        editable=drive.status in EDITABLE,
+        row_version=drive.row_version,
+        days=days,
+        **fields,
+        current_plan=summaries[-1] if summaries else None,
+        published_plan=published[-1] if published else None,
+        counts=counts,
+    )
+
+
+@bp.get("/drives/<id:drive_id>")
+@token_required(*STAFF)
+def drive_detail(drive_id: int):  # type: ignore[no-untyped-def]
+    """One drive the token's account may see: its fields, days, plans and counts."""
+    drive = access.visible_drive(db.session, g.api_user, drive_id)
+    return conditional(_drive_response(drive))
+
+
+@bp.patch("/drives/<id:drive_id>")
+@token_required(*STAFF)
+def update_drive(drive_id: int):  # type: ignore[no-untyped-def]
+    """Change some of a drive's fields, checked as the web form checks them.
+
+    ``If-Match`` must hold the ETag last read (428 without it, 412 when stale); the fields
+    sent replace the drive's, the others stay (a JSON merge patch of ``DRIVE_FIELDS``). The
+    answer is the drive as ``GET`` reads it, with its new ETag.
+    """
+    user: User = g.api_user
+    drive = access.visible_drive(db.session, user, drive_id)
+    refused = precondition_failed(etag_of(_drive_response(drive).get_data()))
+    if refused is not None:
+        return refused
+    body = json_body()
+    if not isinstance(body, dict):
+        return field_problem({"_form": [_("Expected an object.")]})
+    unknown = sorted(str(key) for key in body if key not in DRIVE_FIELDS)
+    if unknown:
+        return field_problem({name[:40]: [_("Unknown field.")] for name in unknown[:10]})
+    try:
+        save_drive(
+            db.session,
+            parse_drive({**_drive_fields(drive), **body}),
+            user=user,
+            tz=local_zone(),
+            drive=drive,
+        )
+        # Always write the drive's row, so that its row_version guards the whole change (its
+        # blocks and meeting points too) against a concurrent one committed since the read.
+        drive.updated_at = utcnow()
+        db.session.flush()
+    except FieldErrors as exc:
+        db.session.rollback()
+        return field_problem(exc.errors)
+    except StaleDataError:
+        db.session.rollback()
+        return stale()
+    db.session.commit()
+    return tagged(_drive_response(drive))
 
 
 @bp.post("/drives/<id:drive_id>/plans")

@@ -7,8 +7,10 @@ from typing import Any
 from flask import Flask
 from pydantic import BaseModel
 
+from volunteer_hub.services.drives.setup import DriveIn
 from volunteer_hub.services.intake.help_requests import HelpRequestIn
 from volunteer_hub.web import problems
+from volunteer_hub.web.api_models import DriveDetail
 
 _REF = "#/components/schemas/{model}"
 
@@ -122,6 +124,15 @@ IF_NONE_MATCH = {
 NOT_MODIFIED = {
     "description": "Unchanged since the ETag sent in If-None-Match; no body",
     "headers": {"ETag": ETAG_HEADER},
+}
+
+
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": True,
+    "description": "The ETag last read; the change is refused (412) if it is no longer current",
+    "schema": {"type": "string"},
 }
 
 
@@ -269,18 +280,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
             },
         },
     }
-    components["PlanSummary"] = {
-        "type": "object",
-        "required": ["id", "version", "status", "published"],
-        "properties": {
-            "id": {"type": "integer"},
-            "version": {"type": "integer"},
-            "status": {
-                "type": "string",
-                "enum": ["queued", "running", "done", "failed", "cancelled"],
-            },
-            "published": {"type": "boolean"},
-        },
+    drive_ref = _schema(DriveDetail, components)  # and PlanSummary, BlockOut, MeetingPointIn
+    _schema(DriveIn, components)
+    # A merge patch of the drive's fields: DriveIn with none of them required.
+    components["DrivePatch"] = {
+        **{k: v for k, v in components["DriveIn"].items() if k != "required"},
+        "title": "DrivePatch",
+        "description": "The fields to change; the others keep their value.",
     }
     components["Drive"] = {
         "type": "object",
@@ -581,6 +587,61 @@ def build_spec(app: Flask) -> dict[str, Any]:
             },
         }
     }
+    drive_id = {"name": "drive_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    drive_ok = {
+        "description": "The drive",
+        "headers": {"ETag": ETAG_HEADER},
+        "content": {"application/json": {"schema": drive_ref}},
+    }
+    paths["/drives/{drive_id}"] = {
+        "get": {
+            "summary": "One drive: its fields, days, plans and counts",
+            "operationId": "getDrive",
+            "parameters": [drive_id],
+            "responses": {"200": drive_ok, "404": not_found, **COMMON_ERRORS},
+        },
+        "patch": {
+            "summary": "Change some of a drive's fields (draft or planning drives)",
+            "description": (
+                "A JSON merge patch of the fields `GET` shows in the same shape (blocks in local "
+                "time); the fields left out keep their value. Checked as the web form checks "
+                "them. `If-Match` must hold the ETag last read: without it 428, stale 412. The "
+                "answer is the drive with its new ETag."
+            ),
+            "operationId": "updateDrive",
+            "parameters": [drive_id, IF_MATCH],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    media: {
+                        "schema": {"$ref": "#/components/schemas/DrivePatch"},
+                        "example": {"name": "Chủ nhật số, đợt 2", "team_size": 2},
+                    }
+                    for media in ("application/json", "application/merge-patch+json")
+                },
+            },
+            "responses": {
+                "200": drive_ok,
+                "400": error_response("The body is not valid JSON"),
+                "404": not_found,
+                "412": error_response("The ETag in If-Match is no longer current: read again"),
+                "415": error_response("The body is not JSON"),
+                "422": {
+                    "description": (
+                        "Field errors (`_form` when the drive is published and can no longer "
+                        "change)"
+                    ),
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/FieldErrors"}
+                        }
+                    },
+                },
+                "428": error_response("No If-Match: read the drive first"),
+                **COMMON_ERRORS,
+            },
+        },
+    }
     paths["/drives/{drive_id}/plans"] = {
         "post": {
             "summary": "Start planning a drive in the background",
@@ -729,7 +790,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
             },
         }
     }
-    for single in ("/requests/{reference}", "/plans/{plan_id}", "/plans/{plan_id}/problem"):
+    for single in (
+        "/requests/{reference}",
+        "/drives/{drive_id}",
+        "/plans/{plan_id}",
+        "/plans/{plan_id}/problem",
+    ):
         conditional_get(paths[single]["get"])
     return {
         "openapi": "3.1.0",
@@ -740,7 +806,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                 "Bearer tokens come from `volunteer-hub api-tokens create --user EMAIL`. "
                 "Every answer is `Cache-Control: no-store`. The rate limit is per token "
                 "(anonymous calls: per address). Single resources carry a strong `ETag`; "
-                "send it in `If-None-Match` to get 304 while unchanged."
+                "send it in `If-None-Match` to get 304 while unchanged, and in `If-Match` to "
+                "change the resource (412 when stale, 428 without it)."
             ),
         },
         "servers": [{"url": "/api/v1"}],
