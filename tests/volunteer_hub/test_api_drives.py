@@ -158,6 +158,18 @@ def test_bad_fields_are_422_each_named_and_nothing_is_written(client, session, d
         url(dw), json={"status": "published"}, headers={**token, "If-Match": etag}
     )
     assert unknown.status_code == 422 and problem_fields(unknown) == ["status"]
+    # JSON's own types, as the document says (found by schemathesis): 0 is not false.
+    loose = client.patch(
+        url(dw),
+        json={"unaccented_sms": 0, "team_size": "1"},
+        headers={**token, "If-Match": etag},
+    )
+    assert loose.status_code == 422
+    assert set(problem_fields(loose)) == {"unaccented_sms", "team_size"}
+    # A body no drive could take is 422 whatever the ETag: the 412 is for good changes only.
+    assert (
+        client.patch(url(dw), json={"team_size": 3}, headers={**token, "If-Match": '"x"'})
+    ).status_code == 422
     not_object = client.patch(url(dw), json=[1], headers={**token, "If-Match": etag})
     assert not_object.status_code == 422
     not_json = client.patch(
