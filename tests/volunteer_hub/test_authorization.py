@@ -27,7 +27,17 @@ from volunteer_hub.services.reference.accounts import create_api_token
 # personal SMS links (the code in the link is the key), Twilio's webhooks (signed) and the
 # operators' /readyz and /metrics (its own token or allow-list: test_operations.py). Every
 # other blueprint, present or future, is protected and walked by the matrix below.
-PUBLIC_BLUEPRINTS = ("public", "intake", "auth", "links", "webhooks", "operations", "places")
+# api_docs: the API's reference page and Swagger UI's files, public as the document it reads.
+PUBLIC_BLUEPRINTS = (
+    "public",
+    "intake",
+    "auth",
+    "links",
+    "webhooks",
+    "operations",
+    "places",
+    "api_docs",
+)
 
 
 @pytest.fixture(autouse=True)

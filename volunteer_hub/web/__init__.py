@@ -8,6 +8,7 @@ from volunteer_hub.web import (
     account,
     admin,
     api,
+    api_docs,
     auth,
     coordinator,
     day,
@@ -40,6 +41,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_docs.bp)
     # SMS: personal link pages, Twilio's webhooks, the admins' outbox and texts.
     from volunteer_hub.web import links, sms_admin, webhooks
 

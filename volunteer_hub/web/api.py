@@ -2,23 +2,68 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from volunteer_hub.extensions import csrf, db, limiter
 from volunteer_hub.i18n import local_zone
-from volunteer_hub.models import Drive, Plan, PlanStatus, RequestSource, Role, User
+from volunteer_hub.models import (
+    Drive,
+    DriveRequest,
+    DriveStatus,
+    DriveVolunteer,
+    InvitationStatus,
+    Plan,
+    PlanStatus,
+    RequestSource,
+    Role,
+    Team,
+    User,
+    utcnow,
+)
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access
 from volunteer_hub.services.drives import planning
+from volunteer_hub.services.drives.setup import DriveIn, parse_drive, save_drive
 from volunteer_hub.services.intake import readback
-from volunteer_hub.services.intake.help_requests import parse_request, submit_request
-from volunteer_hub.services.validation import FieldErrors
+from volunteer_hub.services.intake.help_requests import (
+    HelpRequestIn,
+    parse_request,
+    submit_request,
+)
+from volunteer_hub.services.validation import FieldErrors, field_errors
 from volunteer_hub.web import paging
-from volunteer_hub.web.conditional import conditional
+from volunteer_hub.web.api_models import (
+    DriveDetail,
+    DrivePage,
+    Error,
+    Me,
+    PlanDetail,
+    PlannerProblem,
+    PlanStarted,
+    PlanStartIn,
+    RequestCreated,
+    RequestStatus,
+    Summary,
+)
+from volunteer_hub.web.api_models import FieldErrors as FieldErrorsProblem
+from volunteer_hub.web.conditional import conditional, etag_of, precondition_failed, stale, tagged
 from volunteer_hub.web.idempotency import idempotent
+from volunteer_hub.web.openapi import (
+    NOT_FOUND,
+    ConditionalChange,
+    ConditionalRead,
+    IdempotentPost,
+    PageQuery,
+    SummaryQuery,
+    documented,
+)
 from volunteer_hub.web.problems import field_problem, is_api_request, problem
 from volunteer_hub.web.query import PeriodError, parse_period
 from volunteer_hub.web.tokens import api_rate_key, token_required
@@ -48,10 +93,17 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+#: The answers to a conditional read of a single resource.
+UNCHANGED = (None, "Unchanged since the ETag sent in If-None-Match; no body")
+NOT_FOUND_ERROR = {code: (Error, text) for code, text in NOT_FOUND.items()}
+TAGGED = {200: ["ETag"], 304: ["ETag"]}
+
+
 @bp.get("/me")
 @token_required()
+@documented("getMe", {200: (Me, "The account")})
 def me():  # type: ignore[no-untyped-def]
-    """Describe the account the token acts for."""
+    """The account the token acts for."""
     user: User = g.api_user
     return jsonify(
         email=user.email,
@@ -82,8 +134,32 @@ def json_body() -> object:
 @bp.post("/requests")
 @token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
 @idempotent
+@documented(
+    "createRequest",
+    {
+        201: (RequestCreated, "Stored; the household's reference code"),
+        400: (Error, "The body is not valid JSON, or a malformed Idempotency-Key"),
+        409: (Error, "The first call with this Idempotency-Key is still running"),
+        413: (Error, "The body is too large"),
+        415: (Error, "The body is not JSON"),
+        422: (
+            Error,
+            "Field errors (`errors`, in the language of Accept-Language), or an "
+            "Idempotency-Key already used for another body",
+        ),
+    },
+    json=HelpRequestIn,
+    headers=IdempotentPost,
+    response_headers={201: ["Location", "Idempotent-Replayed"]},
+)
 def create_request():  # type: ignore[no-untyped-def]
-    """Submit a help request (partner apps, scripts); same validation as the web form."""
+    """Submit a household's help request
+
+    Partner apps (limited to intake), coordinators (their communes) and admins. The same
+    validation as the public web form; the request is stored with status `new`. The same
+    phone and address within 14 days is stored too, flagged as a possible duplicate. GET the
+    `Location` to follow the request.
+    """
     user: User = g.api_user
     try:
         data = parse_request(json_body(), staff=False, session=db.session, user=user)
@@ -110,10 +186,19 @@ def create_request():  # type: ignore[no-untyped-def]
 
 @bp.get("/requests/<reference>")
 @token_required(Role.PARTNER, Role.COORDINATOR, Role.ADMIN)
+@documented(
+    "getRequest",
+    {200: (RequestStatus, "The request as its submitter may see it"), 304: UNCHANGED}
+    | NOT_FOUND_ERROR,
+    headers=ConditionalRead,
+    response_headers=TAGGED,
+)
 def request_detail(reference: str):  # type: ignore[no-untyped-def]
-    """What the token's account may see of a request it submitted: status, planned day, outcome.
+    """What became of a request the token's account submitted
 
-    Any other reference, existing or not, is 404: a partner cannot probe for others' requests.
+    Status, the planned day and block once a plan is published, and the outcome. Any request
+    the account did not submit (coordinators: outside their communes) is 404, as is an unknown
+    reference: a partner cannot probe for others' requests.
     """
     record = readback.readable_request(db.session, g.api_user, reference)
     if record is None:
@@ -123,10 +208,10 @@ def request_detail(reference: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
-    """Describe every API route (OpenAPI 3.1)."""
+    """Describe every API route (OpenAPI 3.1), generated from the routes and the models."""
     from volunteer_hub.web.openapi import build_spec
 
-    return jsonify(build_spec(current_app))
+    return jsonify(build_spec(current_app._get_current_object()))  # type: ignore[attr-defined]
 
 
 # --- drives and plans (coordinators' tokens) --------------------------------------------------
@@ -145,9 +230,21 @@ def _plan_summary(plan: Plan) -> dict[str, object]:
 
 @bp.get("/drives")
 @token_required(*STAFF)
+@documented(
+    "listDrives",
+    {
+        200: (DrivePage, "Drives, newest first"),
+        422: (FieldErrorsProblem, "A bad limit or cursor, or an unknown parameter"),
+    },
+    query=PageQuery,
+    response_headers={200: ["Link"]},
+)
 def drives():  # type: ignore[no-untyped-def]
-    """List the drives the token's account may see, newest first, a page at a time.
+    """The drives the account may see (coordinators: their communes)
 
+    A page at a time, newest first (keyset on id): follow `next` (or the `Link` header) until
+    it is null; drives added meanwhile never shift the pages left.
+    \f
     The plans are read as summaries (id, version, status, published): never their problem or
     plan JSON, which can be megabytes per plan.
     """
@@ -196,11 +293,218 @@ def drives():  # type: ignore[no-untyped-def]
     return paging.add_link(response, following)
 
 
+#: The drive fields a coordinator may change (``PATCH /drives/{id}``), as the web form's DriveIn.
+DRIVE_FIELDS = (
+    "name",
+    "communes",
+    "blocks",
+    "meeting_points",
+    "team_size",
+    "unaccented_sms",
+    "service_minutes",
+    "notes",
+)
+#: The statuses in which a drive may still be changed (as on the web form).
+EDITABLE = (DriveStatus.DRAFT, DriveStatus.PLANNING)
+
+
+def _drive_fields(drive: Drive) -> dict[str, object]:
+    """The drive's editable fields, in the shape ``PATCH`` takes (blocks in local time)."""
+    tz = local_zone()
+    blocks = []
+    for block in drive.blocks:
+        start, end = block.starts_at.astimezone(tz), block.ends_at.astimezone(tz)
+        blocks.append(
+            {
+                "day": start.date().isoformat(),
+                "start": start.strftime("%H:%M"),
+                "end": end.strftime("%H:%M"),
+            }
+        )
+    return {
+        "name": drive.name,
+        "communes": [c.code for c in drive.communes],
+        "blocks": blocks,
+        "meeting_points": [
+            {"name": m.name, "address": m.address, "lat": m.lat, "lng": m.lng}
+            for m in drive.meeting_points
+        ],
+        "team_size": drive.team_size,
+        "unaccented_sms": drive.unaccented_sms,
+        "service_minutes": {ds.service.code: ds.minutes for ds in drive.service_minutes},
+        "notes": drive.notes,
+    }
+
+
+def _count(statement) -> int:  # type: ignore[no-untyped-def]
+    return int(db.session.scalar(statement) or 0)
+
+
+def _drive_response(drive: Drive) -> Response:
+    """The drive as ``GET /drives/{id}`` answers it (its ETag is the hash of this body)."""
+    fields = _drive_fields(drive)
+    summaries = [
+        {
+            "id": row.id,
+            "version": row.version,
+            "status": row.status.value,
+            "published": row.published_at is not None,
+        }
+        for row in db.session.execute(
+            select(Plan.id, Plan.version, Plan.status, Plan.published_at)
+            .where(Plan.drive_id == drive.id)
+            .order_by(Plan.version)
+        )
+    ]
+    published = [p for p in summaries if p["published"]]
+    volunteers = select(func.count()).select_from(DriveVolunteer)
+    volunteers = volunteers.where(DriveVolunteer.drive_id == drive.id)
+    counts = {
+        "requests": _count(
+            select(func.count()).select_from(DriveRequest).where(DriveRequest.drive_id == drive.id)
+        ),
+        "volunteers_invited": _count(volunteers),
+        "volunteers_accepted": _count(
+            volunteers.where(DriveVolunteer.status == InvitationStatus.ACCEPTED)
+        ),
+        "teams": _count(
+            select(func.count())
+            .select_from(Team)
+            .where(Team.drive_id == drive.id, Team.active.is_(True))
+        ),
+        "plans": len(summaries),
+    }
+    days = sorted({block["day"] for block in fields["blocks"]})  # type: ignore[attr-defined]
+    return jsonify(
+        id=drive.id,
+        status=drive.status.value,
+        editable=drive.status in EDITABLE,
+        row_version=drive.row_version,
+        days=days,
+        **fields,
+        current_plan=summaries[-1] if summaries else None,
+        published_plan=published[-1] if published else None,
+        counts=counts,
+    )
+
+
+@bp.get("/drives/<id:drive_id>")
+@token_required(*STAFF)
+@documented(
+    "getDrive",
+    {200: (DriveDetail, "The drive"), 304: UNCHANGED} | NOT_FOUND_ERROR,
+    headers=ConditionalRead,
+    response_headers=TAGGED,
+)
+def drive_detail(drive_id: int):  # type: ignore[no-untyped-def]
+    """One drive: its fields, days, plans and counts"""
+    drive = access.visible_drive(db.session, g.api_user, drive_id)
+    return conditional(_drive_response(drive))
+
+
+@bp.patch("/drives/<id:drive_id>")
+@token_required(*STAFF)
+@documented(
+    "updateDrive",
+    {
+        200: (DriveDetail, "The drive as changed, with its new ETag"),
+        400: (Error, "The body is not valid JSON"),
+        412: (Error, "The ETag in If-Match is no longer current: read the drive again"),
+        415: (Error, "The body is not JSON"),
+        422: (
+            FieldErrorsProblem,
+            "Field errors (`_form` when the drive is published and can no longer change)",
+        ),
+        428: (Error, "No If-Match: read the drive first"),
+    }
+    | NOT_FOUND_ERROR,
+    json=DriveIn,
+    patch_of="DriveIn",
+    headers=ConditionalChange,
+    media_types=("application/json", "application/merge-patch+json"),
+    response_headers={200: ["ETag"]},
+    example={"name": "Chủ nhật số, đợt 2", "team_size": 2},
+)
+def update_drive(drive_id: int):  # type: ignore[no-untyped-def]
+    """Change some of a drive's fields (draft or planning drives)
+
+    A JSON merge patch of the fields `GET` shows, in the same shape (blocks in local time);
+    the fields left out keep their value. Checked as the web form checks them. `If-Match`
+    must hold the ETag last read: without it 428, stale 412. The answer is the drive with its
+    new ETag.
+    """
+    user: User = g.api_user
+    drive = access.visible_drive(db.session, user, drive_id)
+    # What the body is comes first (415, 400, 422 for a body no drive could take, whatever
+    # the ETag), then whether it applies to the drive as it is now (428, 412), then the
+    # form's checks against the database (communes in scope, a drive not yet published).
+    body = json_body()
+    if not isinstance(body, dict):
+        return field_problem({"_form": [_("Expected an object.")]})
+    unknown = sorted(str(key) for key in body if key not in DRIVE_FIELDS)
+    if unknown:
+        return field_problem({name[:40]: [_("Unknown field.")] for name in unknown[:10]})
+    merged = {**_drive_fields(drive), **body}
+    try:
+        # JSON's own types, as documented: no 0 for false, no "2" for 2 (the web form's
+        # strings are converted by parse_drive, which this API shares).
+        DriveIn.model_validate_json(json.dumps(merged), strict=True)
+        data = parse_drive(merged)
+    except ValidationError as exc:
+        return field_problem(field_errors(exc))
+    except FieldErrors as exc:
+        return field_problem(exc.errors)
+    refused = precondition_failed(etag_of(_drive_response(drive).get_data()))
+    if refused is not None:
+        return refused
+    try:
+        save_drive(
+            db.session,
+            data,
+            user=user,
+            tz=local_zone(),
+            drive=drive,
+        )
+        # Always write the drive's row, so that its row_version guards the whole change (its
+        # blocks and meeting points too) against a concurrent one committed since the read.
+        drive.updated_at = utcnow()
+        db.session.flush()
+    except FieldErrors as exc:
+        db.session.rollback()
+        return field_problem(exc.errors)
+    except StaleDataError:
+        db.session.rollback()
+        return stale()
+    db.session.commit()
+    return tagged(_drive_response(drive))
+
+
 @bp.post("/drives/<id:drive_id>/plans")
 @token_required(*STAFF)
 @idempotent
+@documented(
+    "startPlan",
+    {
+        202: (PlanStarted, "Queued; poll the plan"),
+        400: (Error, "A malformed Idempotency-Key"),
+        409: (Error, "The first call with this Idempotency-Key is still running"),
+        422: (
+            Error,
+            "A bad time_limit_s (with `errors`), the drive cannot be planned yet, or an "
+            "Idempotency-Key already used for another body",
+        ),
+    }
+    | NOT_FOUND_ERROR,
+    json=PlanStartIn,
+    body_required=False,
+    headers=IdempotentPost,
+    response_headers={202: ["Location", "Idempotent-Replayed"]},
+)
 def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
-    """Start planning a drive in the background: 202 with the plan's id."""
+    """Start planning a drive in the background
+
+    202 with the plan's id; poll `GET /plans/{plan_id}` (the `Location`) until it is done.
+    """
     user: User = g.api_user
     drive = access.visible_drive(db.session, user, drive_id)
     body = _parsed_json() if request.data else {}
@@ -227,8 +531,14 @@ def start_drive_plan(drive_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/plans/<id:plan_id>")
 @token_required(*STAFF)
+@documented(
+    "getPlan",
+    {200: (PlanDetail, "The plan"), 304: UNCHANGED} | NOT_FOUND_ERROR,
+    headers=ConditionalRead,
+    response_headers=TAGGED,
+)
 def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
-    """A plan's status and progress; once done, the plan in the planner's JSON (version 1)."""
+    """A plan's status and progress; once done, the plan (planner JSON, version 1)"""
     plan = access.visible_plan(db.session, g.api_user, plan_id)
     body: dict[str, object] = {
         **_plan_summary(plan),
@@ -243,8 +553,17 @@ def plan_detail(plan_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/plans/<id:plan_id>/problem")
 @token_required(*STAFF)
+@documented(
+    "getPlanProblem",
+    {200: (PlannerProblem, "The problem"), 304: UNCHANGED} | NOT_FOUND_ERROR,
+    headers=ConditionalRead,
+    response_headers=TAGGED,
+)
 def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
-    """The exact planner problem JSON the plan solved, to recheck it independently."""
+    """The exact planner problem the plan solved (planner JSON, version 1)
+
+    Recheck a plan with `python -m scheduling check PROBLEM.json PLAN.json`.
+    """
     plan = access.visible_plan(db.session, g.api_user, plan_id)
     if not plan.problem:
         abort(404)
@@ -258,8 +577,19 @@ SUMMARY_PARAMETERS = {"from", "to", "province", "commune", "lang"}
 
 @bp.get("/reports/summary")
 @token_required(*STAFF)
+@documented(
+    "getReportSummary",
+    {
+        200: (Summary, "The totals"),
+        422: (FieldErrorsProblem, "A bad date, province or commune, or an unknown parameter"),
+    },
+    query=SummaryQuery,
+)
 def report_summary():  # type: ignore[no-untyped-def]
-    """The dashboard's totals for a period (and one commune), as JSON."""
+    """What was achieved over a period: the dashboard's totals
+
+    The same figures as `GET /reports/export.xlsx` (signed in or with this token).
+    """
     from datetime import datetime
 
     from volunteer_hub.services.results.reports import build_report
