@@ -38,8 +38,11 @@ greedy one, and that to none. The maker that was used is recorded in
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
@@ -96,8 +99,25 @@ def choose_large(params: SolveParams) -> str:
     return "vroom" if has_pyvroom() else "none"
 
 
-def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
-    """VROOM's tours; without ``share_limits`` every shift may take its team's limit."""
+VROOM_PAIRS_PER_S = 50_000
+"""VROOM is not started with less than a second per this many (visit, team shift) pairs:
+its first plan alone took 6.9 s for 1,000 visits and about 375 shifts, 11.2 s for 1,500
+and about 500 (exploration level 1, 2 threads, a loaded machine, whatever the timeout),
+and was not ready after 6 minutes for 5,000 visits and about 2,500 shifts."""
+
+
+def vroom_in_time(ctx: Context, seconds: float) -> bool:
+    """Whether VROOM is worth starting on this problem for this many seconds."""
+    shifts = sum(len(t.shifts) for t in ctx.problem.teams)
+    return seconds * VROOM_PAIRS_PER_S >= len(ctx.screening.allowed) * shifts
+
+
+VROOM_TIMEOUT_SHARE = 0.7
+"""VROOM's own timeout, as a share of the time it is given: VROOM checks its timeout only
+between searches, so it is asked to stop early and ended at the full time if it has not."""
+
+
+def _vroom_order(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
     from datetime import timedelta
 
     from scheduling.vroom_bridge import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
@@ -115,6 +135,57 @@ def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) ->
             if s.get("type") == "job":
                 order.setdefault(vid, []).append(visit_of[int(s["id"])])
     return [Tour(vehicles[k][0], vehicles[k][1], ids) for k, ids in sorted(order.items()) if ids]
+
+
+def _child_main(send: Any, fn: Callable[..., Any], args: tuple) -> None:
+    try:
+        send.send(fn(*args))
+    finally:
+        send.close()
+
+
+def bounded(fn: Callable[..., Any], args: tuple, until: float) -> Any | None:
+    """``fn(*args)`` in a forked child process, ended at ``until`` (``time.monotonic()``).
+
+    Returns the result, or ``None`` when the child did not finish in time (or failed).
+    Where ``fork`` is not available the call runs in this process, unbounded.
+    """
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:  # pragma: no cover - not on Linux
+        return fn(*args)
+    recv, send = ctx.Pipe(duplex=False)
+    with warnings.catch_warnings():
+        # Python 3.12 warns about forking a process with threads; the child only runs
+        # VROOM's C++ code and sends its result back.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+        child.start()
+    send.close()
+    result = None
+    try:
+        if recv.poll(max(0.0, until - time.monotonic())):
+            result = recv.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        recv.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    return result
+
+
+def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour] | None:
+    """VROOM's tours, or ``None`` if it found none within ``seconds`` (building included).
+
+    Without ``share_limits`` every shift may take its team's whole limit. VROOM runs in a
+    child process that is ended when the time is up: its timeout is only checked between
+    its searches (at 1,500 visits and exploration level 1 its first plan alone took 7-11 s
+    whatever the timeout).
+    """
+    until = time.monotonic() + seconds
+    return bounded(_vroom_order, (ctx, seconds * VROOM_TIMEOUT_SHARE, nodes, share_limits), until)
 
 
 def _timed(ctx: Context, tours: Sequence[Tour]) -> dict[tuple[int, int], PlacedTour]:
@@ -192,12 +263,12 @@ def to_routes(
     return routes
 
 
-def greedy_placed(ctx: Context) -> dict[tuple[int, int], PlacedTour]:
-    """Cheapest insertion from empty tours."""
+def greedy_placed(ctx: Context, until: float | None = None) -> dict[tuple[int, int], PlacedTour]:
+    """Cheapest insertion from empty tours (the visits tried by ``until``, if given)."""
     problem = ctx.problem
     placed: dict[tuple[int, int], PlacedTour] = {}
     left = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
-    fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left, until)
     return placed
 
 
@@ -206,12 +277,16 @@ def make(
 ) -> tuple[list[list[int]] | None, str]:
     """Make the first plan; return its routes (instance nodes) and its maker's name.
 
-    Returns ``(None, "none")`` when no first plan is wanted or none was accepted.
+    VROOM gets ``first_plan_share`` of ``time_s``; greedy insertion, the floor, ends at
+    twice that share at the latest (a plan of the visits tried by then). Returns
+    ``(None, "none")`` when no first plan is wanted or none was accepted.
     """
     maker = choose(params, inst)
     if maker == "none":
         return None, "none"
-    until = time.monotonic() + time_s * params.first_plan_share
+    entered = time.monotonic()
+    until = entered + time_s * params.first_plan_share
+    floor_until = entered + 2 * time_s * params.first_plan_share
     weights = Weights.for_instance(
         inst,
         params.minimize_vehicles,
@@ -220,14 +295,14 @@ def make(
     )
     judge = Model(inst, weights, params.balance and weights.balance_weight > 1)
     found: list[tuple[list[list[int]], str]] = []
-    if maker == "vroom":
+    if maker == "vroom" and vroom_in_time(ctx, until - entered):
         routes = _vroom_routes(ctx, inst, judge, until)
         if routes is not None:
             found.append((routes, "vroom"))
     # Greedy insertion is a floor worth its fraction of a second even beside VROOM: on a
     # loaded machine VROOM's share of the time can end before it reaches greedy's priority,
     # and the search can only improve on the plan it starts from.
-    routes = to_routes(ctx, inst, greedy_placed(ctx))
+    routes = to_routes(ctx, inst, greedy_placed(ctx, max(floor_until, time.monotonic() + 0.1)))
     if judge.assignment_from(routes) is not None:
         found.append((routes, "greedy"))
     if not found:
@@ -264,7 +339,9 @@ def _vroom_routes(
     for i, share in enumerate(variants):
         left = until - time.monotonic()
         seconds = left / (len(variants) - i)
-        placed = vroom_placed(ctx, seconds, inst.n_nodes, share)
+        placed = vroom_placed(ctx, seconds, inst.n_nodes, share, until + 0.1 * seconds)
+        if not placed:
+            continue
         routes = to_routes(ctx, inst, placed)
         if judge.assignment_from(routes) is None:
             continue
@@ -274,7 +351,11 @@ def _vroom_routes(
 
 
 def vroom_placed(
-    ctx: Context, seconds: float, nodes: int, share_limits: bool = True
+    ctx: Context,
+    seconds: float,
+    nodes: int,
+    share_limits: bool = True,
+    fill_until: float | None = None,
 ) -> dict[tuple[int, int], PlacedTour]:
     """VROOM's plan timed in the problem's own terms, under the team limits, then filled.
 
@@ -284,6 +365,8 @@ def vroom_placed(
     decomposed problem (:func:`scheduling.decompose.solve_large`).
     """
     tours = vroom_tours(ctx, seconds, nodes, share_limits)
+    if tours is None:
+        return {}
     placed = _timed(ctx, tours)
     served = {v for p in placed.values() for v in p.visit_ids}
     left_out = [
@@ -291,7 +374,7 @@ def vroom_placed(
     ]
     # Trim first, so that what is inserted after respects the team limits.
     _trim_teams(ctx, placed)
-    fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out)
+    fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out, fill_until)
     return placed
 
 

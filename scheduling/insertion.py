@@ -25,12 +25,13 @@ so the plan is exactly as feasible as every other route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from scheduling.model import Problem, Route
+from scheduling.model import Problem, Route, Visit
 from scheduling.timeline import (
     Clock,
     TourFailure,
@@ -44,6 +45,8 @@ from scheduling.timeline import (
 from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
 
 _NEVER = np.iinfo(np.int64).max // 4
+NEAR_TOURS = 40
+"""Team shifts tried first for an insertion, by distance from their start point."""
 
 
 @dataclass
@@ -110,11 +113,16 @@ class _Planner:
         self.index = {k: i for i, k in enumerate(keys)}
         self.points = travel.points(keys)
         self.gaps: dict[tuple[int, int], _Gaps] = {}
+        self.touched: set[int] = set()  # teams whose tours changed (see ``fill_until``)
         self.count: dict[int, int] = {}
         self.load: dict[tuple[int, int], int] = {}
         for key, tour in tours.items():
             self.count[key[0]] = self.count.get(key[0], 0) + len(tour.visit_ids)
             self.load[key] = sum(problem.visit(v).demand for v in tour.visit_ids)
+        self.limit = {ti: t.max_visits for ti, t in enumerate(problem.teams)}
+        self.capped = {ti for ti, t in enumerate(problem.teams) if t.capacity is not None}
+        self.starts = travel.points([start_id(t.id) for t in problem.teams])
+        self.nearest: dict[str, list[tuple[int, int]]] = {}
 
     def _gaps(self, key: tuple[int, int]) -> _Gaps:
         cached = self.gaps.get(key)
@@ -169,18 +177,46 @@ class _Planner:
         return gaps
 
     def _has_room(self, key: tuple[int, int], demand: int) -> bool:
-        team = self.problem.teams[key[0]]
-        if team.max_visits is not None and self.count.get(key[0], 0) >= team.max_visits:
+        ti = key[0]
+        limit = self.limit[ti]
+        if limit is not None and self.count.get(ti, 0) >= limit:
             return False
-        return team.capacity is None or self.load.get(key, 0) + demand <= team.capacity
+        if ti not in self.capped:
+            return True
+        capacity = self.problem.teams[ti].capacity
+        return capacity is None or self.load.get(key, 0) + demand <= capacity
+
+    def _by_distance(self, visit_id: str, options: Sequence[tuple[int, int]]) -> list:
+        """The options, nearest team start point first (computed once per visit)."""
+        cached = self.nearest.get(visit_id)
+        if cached is not None and len(cached) == len(options):
+            return cached
+        teams = np.array([ti for ti, _ in options], dtype=np.int64)
+        mode = self.travel.mode_of(self.problem.teams[options[0][0]])
+        near = self.travel.one_to_many(mode, visit_id, self.starts, outbound=False)[teams]
+        ordered = [options[i] for i in np.argsort(near, kind="stable")]
+        self.nearest[visit_id] = ordered
+        return ordered
 
     def insert(self, visit_id: str, options: Sequence[tuple[int, int]]) -> bool:
-        """Insert the visit at its cheapest feasible place among ``options``; say if done."""
-        problem, travel = self.problem, self.travel
-        v = problem.visit(visit_id)
-        keys = [k for k in options if self._has_room(k, v.demand)]
+        """Insert the visit at its cheapest feasible place among ``options``; say if done.
+
+        The :data:`NEAR_TOURS` team shifts that start nearest are tried first; the others
+        only when none of those can take the visit, so that a visit is left out only when
+        it fits nowhere.
+        """
+        if not options:
+            return False
+        v = self.problem.visit(visit_id)
+        keys = [k for k in self._by_distance(visit_id, options) if self._has_room(k, v.demand)]
         if not keys:
             return False
+        if len(keys) > NEAR_TOURS and self._insert(v, keys[:NEAR_TOURS]):
+            return True
+        return self._insert(v, keys if len(keys) <= NEAR_TOURS else keys[NEAR_TOURS:])
+
+    def _insert(self, v: Visit, keys: Sequence[tuple[int, int]]) -> bool:
+        problem, travel = self.problem, self.travel
         wins = window_ticks(self.clock, v)
         restricted = bool(v.windows)
         if restricted and not wins:
@@ -197,13 +233,17 @@ class _Planner:
         modes = np.repeat([travel.mode_of(problem.teams[k[0]]) for k in keys], sizes)
         into = np.zeros(frm.size, dtype=np.int64)
         out = np.zeros(frm.size, dtype=np.int64)
+        # Travel to and from the points of these tours only, not to every point.
+        near = np.unique(np.concatenate([frm, to[to >= 0]]))
+        points = self.points.take(near)
+        frm_at = np.searchsorted(near, frm)
+        to_at = np.searchsorted(near, np.maximum(to, 0))
         for mode in dict.fromkeys(modes.tolist()):
             m = modes == mode
-            to_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points, outbound=False))
-            from_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points))
-            into[m] = to_v[frm[m]]
-            dest = to[m]
-            out[m] = np.where(dest >= 0, from_v[np.maximum(dest, 0)], 0)
+            to_v = minutes_to_ticks(travel.one_to_many(mode, v.id, points, outbound=False))
+            from_v = minutes_to_ticks(travel.one_to_many(mode, v.id, points))
+            into[m] = to_v[frm_at[m]]
+            out[m] = np.where(to[m] >= 0, from_v[to_at[m]], 0)
         arrive = ready + into
         if restricted:
             start = np.full(arrive.size, _NEVER, dtype=np.int64)
@@ -258,6 +298,7 @@ class _Planner:
         else:
             del self.tours[key]
         self.gaps.pop(key, None)
+        self.touched.add(ti)
         self.count[ti] -= 1
         self.load[key] = self.load.get(key, 0) - problem.visit(visit_id).demand
         return True
@@ -320,6 +361,7 @@ class _Planner:
             return False
         self.tours[key] = PlacedTour(ti, si, ids, route, requested)
         self.gaps.pop(key, None)
+        self.touched.add(ti)
         self.count[ti] = self.count.get(ti, 0) + 1
         self.load[key] = self.load.get(key, 0) + problem.visit(visit_id).demand
         return True
@@ -332,8 +374,35 @@ def fill(
     allowed: Mapping[str, Sequence[tuple[int, int]]],
     tours: dict[tuple[int, int], PlacedTour],
     left: Sequence[str],
+    until: float | None = None,
+    now: Callable[[], float] = time.monotonic,
 ) -> list[str]:
     """Insert left-out visits wherever they still fit; return the ids inserted.
+
+    The same as :func:`fill_until`, without the visits the deadline left untried.
+    """
+    return fill_until(problem, travel, clock, allowed, tours, left, until, now).inserted
+
+
+@dataclass(frozen=True)
+class Filled:
+    """What :func:`fill_until` did: the visits inserted, and those it had no time to try."""
+
+    inserted: list[str]
+    untried: list[str]
+
+
+def fill_until(
+    problem: Problem,
+    travel: Travel,
+    clock: Clock,
+    allowed: Mapping[str, Sequence[tuple[int, int]]],
+    tours: dict[tuple[int, int], PlacedTour],
+    left: Sequence[str],
+    until: float | None = None,
+    now: Callable[[], float] = time.monotonic,
+) -> Filled:
+    """Insert left-out visits wherever they still fit, until a deadline.
 
     Parameters
     ----------
@@ -343,18 +412,25 @@ def fill(
     allowed : mapping of visit id to (team index, shift index) pairs
         The team shifts screening found able to make each visit alone.
     tours : dict of (team index, shift index) to PlacedTour
-        The plan's timed tours; updated in place.
+        The plan's timed tours; updated in place (always a valid plan, also when the
+        deadline ends the pass).
     left : sequence of str
         Ids of visits the plan leaves out although screening allows them.
+    until : float or None
+        A ``now()`` value after which no further visit is tried.
+    now : callable
+        The clock ``until`` is read on (``time.monotonic``; tests pass their own).
 
     Returns
     -------
-    list of str
-        The visits inserted; every other visit of ``left`` has no feasible insertion in
-        the final tours (the teams able to make it are full).
+    Filled
+        The visits inserted, and the visits of ``left`` not placed that the deadline left
+        untried (or whose teams changed after they were tried). Every other visit of
+        ``left`` has no feasible insertion in the final tours (the teams able to make it
+        are full).
     """
     if not left:
-        return []
+        return Filled([], [])
     planner = _Planner(problem, travel, clock, tours)
     order = {v.id: i for i, v in enumerate(problem.visits)}
 
@@ -362,33 +438,50 @@ def fill(
         v = problem.visit(vid)
         return (v.pinned_team is None, -v.priority, order[vid])
 
-    pending = sorted(left, key=urgency)
+    pending = sorted(dict.fromkeys(left), key=urgency)
     inserted: list[str] = []
+    untried: list[str] = []
+    teams_of: dict[str, frozenset[int]] = {}
     # An insertion only tightens its own tour and uses up its team's room, so a visit
     # that did not fit still does not, except with a matrix that breaks the triangle
-    # inequality, where the new stop can open a shortcut: repeat until nothing more fits.
-    # A pinned visit that does not fit pushes unpinned visits out of its team, and they
-    # are tried again everywhere.
+    # inequality, where the new stop can open a shortcut: repeat until nothing more fits,
+    # trying again only the visits of the teams that changed (nothing else can change
+    # the answer for a visit). A pinned visit that does not fit pushes unpinned visits
+    # out of its team, and they are tried again everywhere.
     while pending:
-        still = []
-        for vid in pending:
-            if planner.insert(vid, allowed.get(vid, ())):
+        failed: list[str] = []
+        pushed: list[str] = []
+        planner.touched.clear()
+        for i, vid in enumerate(pending):
+            if until is not None and now() > until:
+                untried = pending[i:]
+                break
+            options = allowed.get(vid, ())
+            if planner.insert(vid, options):
                 inserted.append(vid)
                 continue
             out = None
             if problem.visit(vid).pinned_team is not None:
-                out = planner.give_way(vid, allowed.get(vid, ()))
+                out = planner.give_way(vid, options)
             if out is None:
-                still.append(vid)
+                failed.append(vid)
                 continue
             inserted.append(vid)
-            still.extend(out)
-        if len(still) == len(pending) and set(still) == set(pending):
+            pushed.extend(out)
+        if untried:
+            untried.extend(pushed)
             break
-        pending = sorted(dict.fromkeys(still), key=urgency)
+        retry = list(pushed)
+        for vid in failed:
+            teams = teams_of.get(vid)
+            if teams is None:
+                teams = teams_of[vid] = frozenset(ti for ti, _ in allowed.get(vid, ()))
+            if not teams.isdisjoint(planner.touched):
+                retry.append(vid)
+        pending = sorted(dict.fromkeys(retry), key=urgency)
     # A visit inserted and later pushed out by a pinned one may not have found a place.
-    return [v for v in dict.fromkeys(inserted) if _placed(tours, v)]
-
-
-def _placed(tours: Mapping[tuple[int, int], PlacedTour], visit_id: str) -> bool:
-    return any(visit_id in t.visit_ids for t in tours.values())
+    placed = {v for t in tours.values() for v in t.visit_ids}
+    return Filled(
+        [v for v in dict.fromkeys(inserted) if v in placed],
+        [v for v in dict.fromkeys(untried) if v not in placed],
+    )
