@@ -23,6 +23,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from scheduling.firstplan import (
+    caps_following,
     choose_large,
     greedy_placed,
     to_routes,
@@ -216,7 +217,7 @@ def solve_large(
     if maker == "vroom" and vroom_in_time(ctx, share):
         placed = vroom_placed(ctx, share, len(keys), fill_until=time.monotonic() + 1.1 * share)
         source = "vroom" if placed else "none"
-    if not placed and maker != "none":
+    if maker == "greedy" or (maker == "vroom" and not placed):
         # No VROOM plan (too little time, or not installed): greedy insertion, the floor.
         placed = greedy_placed(ctx, time.monotonic() + max(share, 0.5 * seconds))
         source = "greedy"
@@ -262,6 +263,10 @@ def solve_large(
             inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis)
             parts.append(inst)
             mine = {key: p for key, p in placed.items() if team_part[key[0]] == j}
+            if mine:
+                # The part's model shares a team's limit among its shifts as the first
+                # plan does, so that the search starts from all of it.
+                inst.vehicle_caps = caps_following(inst, mine)
             firsts.append([Tour(ti, si, list(p.visit_ids)) for (ti, si), p in mine.items()])
             starts.append(to_routes(ctx, inst, mine) if mine else None)
     stages.done("parts", parts=len(parts))

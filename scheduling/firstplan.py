@@ -44,6 +44,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
 from scheduling.model import Problem
@@ -84,16 +86,16 @@ def choose(params: SolveParams, inst: Instance) -> str:
 
 
 def choose_large(params: SolveParams) -> str:
-    """The first plan of a decomposed problem: ``vroom`` or ``none``.
+    """The first plan of a decomposed problem: ``vroom``, ``greedy`` or ``none``.
 
-    Greedy insertion is not offered there: the parts and the repair after them already end
-    at least where it does (measured, see docs/scheduling.md).
+    With ``vroom`` the decomposition falls back to greedy insertion when VROOM has no time
+    for the problem (see :func:`vroom_in_time`) or is ended before it has a plan.
     """
     mode = params.first_plan
     if mode not in FIRST_PLANS:
         raise ValueError(f"first_plan must be one of {', '.join(FIRST_PLANS)}, not {mode!r}")
     if mode in ("none", "greedy"):
-        return "none"
+        return mode
     if mode == "auto" and (params.solution_limit is not None or params.minimize_vehicles):
         return "none"
     return "vroom" if has_pyvroom() else "none"
@@ -218,6 +220,36 @@ def _trim(ids: list[str], limit: int, problem: Problem) -> list[str]:
     )
     drop = set(order[: len(ids) - limit])
     return [v for i, v in enumerate(ids) if i not in drop]
+
+
+def caps_following(inst: Instance, placed: dict[tuple[int, int], PlacedTour]) -> list[int]:
+    """Per-shift visit limits that keep a first plan whole (see ``Instance.vehicle_caps``).
+
+    Each shift may make the visits the plan gives it, and the room its team has left is
+    shared out among the team's shifts by length, so a team's shifts still make at most
+    ``max_visits`` together.
+    """
+    caps = [min(inst.max_visits.get(v.team, inst.n_visits), inst.n_visits) for v in inst.vehicles]
+    by_team: dict[int, list[int]] = {}
+    for k, v in enumerate(inst.vehicles):
+        by_team.setdefault(v.team, []).append(k)
+    for team, ks in by_team.items():
+        limit = inst.max_visits.get(team)
+        if limit is None:
+            continue
+        used = []
+        for k in ks:
+            p = placed.get((inst.vehicles[k].team, inst.vehicles[k].shift))
+            used.append(0 if p is None else len(p.visit_ids))
+        room = max(0, limit - sum(used))
+        lengths = np.array([max(1, inst.vehicles[k].t1 - inst.vehicles[k].t0) for k in ks], float)
+        share = lengths / lengths.sum() * room
+        extra = np.floor(share).astype(int)
+        for j in np.argsort(-(share - extra), kind="stable")[: room - int(extra.sum())]:
+            extra[j] += 1
+        for k, u, e in zip(ks, used, extra, strict=True):
+            caps[k] = min(u + int(e), inst.n_visits)
+    return caps
 
 
 def to_routes(

@@ -47,6 +47,8 @@ from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
 _NEVER = np.iinfo(np.int64).max // 4
 NEAR_TOURS = 40
 """Team shifts tried first for an insertion, by distance from their start point."""
+SWAP_TOURS = 10
+"""Team shifts (the nearest) where a left-out visit may take a less urgent one's place."""
 
 
 @dataclass
@@ -123,6 +125,7 @@ class _Planner:
         self.capped = {ti for ti, t in enumerate(problem.teams) if t.capacity is not None}
         self.starts = travel.points([start_id(t.id) for t in problem.teams])
         self.nearest: dict[str, list[tuple[int, int]]] = {}
+        self.order = {v.id: i for i, v in enumerate(problem.visits)}
 
     def _gaps(self, key: tuple[int, int]) -> _Gaps:
         cached = self.gaps.get(key)
@@ -340,6 +343,39 @@ class _Planner:
         self._restore(before)
         return None
 
+    def swap_in(self, visit_id: str, options: Sequence[tuple[int, int]]) -> str | None:
+        """Serve a left-out visit in place of a less urgent one; return the visit taken out.
+
+        In the :data:`SWAP_TOURS` nearest team shifts able to make it, the unpinned visits
+        of lower priority (not kept in place by ``replan``) are taken out one at a time,
+        least urgent first, until the visit fits in the room freed in that team. The
+        visit taken out is then to be tried elsewhere. Served priority only grows.
+        Returns ``None``, leaving the plan as it was, when no such exchange fits.
+        """
+        problem = self.problem
+        v = problem.visit(visit_id)
+        order = self.order
+        keys = self._by_distance(visit_id, options)[:SWAP_TOURS]
+        movable = sorted(
+            (problem.visit(u).priority, order[u], key, u)
+            for key in keys
+            if key in self.tours
+            for u in self.tours[key].visit_ids
+            if problem.visit(u).priority < v.priority
+            and problem.visit(u).pinned_team is None
+            and u not in self.tours[key].requested
+        )
+        if not movable:
+            return None
+        before = self._state()
+        for _, _, key, u in movable:
+            if self._remove(key, u):
+                same_team = [k for k in options if k[0] == key[0]]
+                if self.insert(visit_id, same_team):
+                    return u
+            self._restore(before)
+        return None
+
     def _place(self, key: tuple[int, int], visit_id: str, pos: int) -> bool:
         """Time the tour with the visit at ``pos``; keep it if it can be timed."""
         problem = self.problem
@@ -376,12 +412,13 @@ def fill(
     left: Sequence[str],
     until: float | None = None,
     now: Callable[[], float] = time.monotonic,
+    swap: bool = True,
 ) -> list[str]:
     """Insert left-out visits wherever they still fit; return the ids inserted.
 
     The same as :func:`fill_until`, without the visits the deadline left untried.
     """
-    return fill_until(problem, travel, clock, allowed, tours, left, until, now).inserted
+    return fill_until(problem, travel, clock, allowed, tours, left, until, now, swap).inserted
 
 
 @dataclass(frozen=True)
@@ -401,6 +438,7 @@ def fill_until(
     left: Sequence[str],
     until: float | None = None,
     now: Callable[[], float] = time.monotonic,
+    swap: bool = True,
 ) -> Filled:
     """Insert left-out visits wherever they still fit, until a deadline.
 
@@ -420,6 +458,9 @@ def fill_until(
         A ``now()`` value after which no further visit is tried.
     now : callable
         The clock ``until`` is read on (``time.monotonic``; tests pass their own).
+    swap : bool
+        Let a visit that fits nowhere take the place of a less urgent one in a nearby
+        tour (:meth:`_Planner.swap_in`); the one taken out is tried again everywhere.
 
     Returns
     -------
@@ -463,6 +504,9 @@ def fill_until(
             out = None
             if problem.visit(vid).pinned_team is not None:
                 out = planner.give_way(vid, options)
+            elif swap and options:
+                taken = planner.swap_in(vid, options)
+                out = None if taken is None else [taken]
             if out is None:
                 failed.append(vid)
                 continue

@@ -206,6 +206,8 @@ def shift_caps(inst: Instance) -> list[int]:
     caps = [min(inst.max_visits.get(v.team, nv), nv) for v in inst.vehicles]
     if nv <= EXACT_SHARED_LIMIT_VISITS:
         return caps
+    if inst.vehicle_caps is not None:
+        return [min(int(c), nv) for c in inst.vehicle_caps]
     for team, ks in _by_team(inst).items():
         limit = inst.max_visits.get(team)
         if limit is None or len(ks) < 2:
