@@ -221,7 +221,11 @@ def solve_large(
         # No VROOM plan (too little time, or not installed): greedy insertion, the floor.
         placed = greedy_placed(ctx, time.monotonic() + max(share, 0.5 * seconds))
         source = "greedy"
-    stages.done("first plan", maker=source)
+    stages.done(
+        "first plan",
+        maker=source,
+        priority=sum(problem.visit(v).priority for p in placed.values() for v in p.visit_ids),
+    )
     team_of: dict[str, int] = {v: key[0] for key, p in placed.items() for v in p.visit_ids}
     if team_of:
         # Each team sits where the first plan sent it: at the centre of its visits.
@@ -273,6 +277,7 @@ def solve_large(
     search_s, per_part = per_part_s()
     ends_at = time.time() + search_s
     tours: list[Tour] = []
+    kept = 0  # parts that kept their share of the first plan
     ctx_mp = mp.get_context("spawn")
     event = ctx_mp.Event()
     # Parts still running this long after the end are given up (their first plan kept).
@@ -308,6 +313,7 @@ def solve_large(
             # better (it did not finish in time, or the model's shift limits trimmed it).
             if _value(ctx, firsts[i]) > _value(ctx, found):
                 found = firsts[i]
+                kept += 1
             tours.extend(found)
             if params.progress is not None:
                 served = sum(len(t.visit_ids) for t in tours)
@@ -324,7 +330,7 @@ def solve_large(
     finally:
         pool.terminate()
         pool.join()
-    stages.done("search")
+    stages.done("search", priority=_value(ctx, tours)[0], kept_first_plan=kept)
     # What the parts left out is inserted by the planner's final insertion pass, in every
     # able team shift of any part, by the deadline.
     return tours, source

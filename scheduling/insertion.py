@@ -47,8 +47,6 @@ from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
 _NEVER = np.iinfo(np.int64).max // 4
 NEAR_TOURS = 40
 """Team shifts tried first for an insertion, by distance from their start point."""
-SWAP_TOURS = 10
-"""Team shifts (the nearest) where a left-out visit may take a less urgent one's place."""
 
 
 @dataclass
@@ -234,29 +232,8 @@ class _Planner:
         arc = np.concatenate([g.arc for g in gaps])
         t1 = np.repeat([g.t1 for g in gaps], sizes)
         modes = np.repeat([travel.mode_of(problem.teams[k[0]]) for k in keys], sizes)
-        into = np.zeros(frm.size, dtype=np.int64)
-        out = np.zeros(frm.size, dtype=np.int64)
-        # Travel to and from the points of these tours only, not to every point.
-        near = np.unique(np.concatenate([frm, to[to >= 0]]))
-        points = self.points.take(near)
-        frm_at = np.searchsorted(near, frm)
-        to_at = np.searchsorted(near, np.maximum(to, 0))
-        for mode in dict.fromkeys(modes.tolist()):
-            m = modes == mode
-            to_v = minutes_to_ticks(travel.one_to_many(mode, v.id, points, outbound=False))
-            from_v = minutes_to_ticks(travel.one_to_many(mode, v.id, points))
-            into[m] = to_v[frm_at[m]]
-            out[m] = np.where(to[m] >= 0, from_v[to_at[m]], 0)
-        arrive = ready + into
-        if restricted:
-            start = np.full(arrive.size, _NEVER, dtype=np.int64)
-            for a, b in wins:  # sorted: the first open window gives the earliest start
-                ok = (start == _NEVER) & (arrive <= b)
-                start = np.where(ok, np.maximum(arrive, a), start)
-        else:
-            start = arrive
-        end = start + service
-        feasible = (start != _NEVER) & (end <= t1) & (end + out <= latest)
+        into, out = self._ticks(v.id, frm, to, modes)
+        feasible = _fits(ready + into, out, latest, t1, wins, restricted, service)
         if not feasible.any():
             return False
         cost = into + out - arc
@@ -267,6 +244,111 @@ class _Planner:
             if self._place(key, v.id, int(position[g])):
                 return True
         return False
+
+    def _ticks(
+        self, visit_id: str, frm: np.ndarray, to: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Travel ticks from each ``frm`` point to the visit and on to each ``to`` point."""
+        travel = self.travel
+        into = np.zeros(frm.size, dtype=np.int64)
+        out = np.zeros(frm.size, dtype=np.int64)
+        # Travel to and from the points of these tours only, not to every point.
+        near = np.unique(np.concatenate([frm, to[to >= 0]]))
+        points = self.points.take(near)
+        frm_at = np.searchsorted(near, frm)
+        to_at = np.searchsorted(near, np.maximum(to, 0))
+        for mode in dict.fromkeys(modes.tolist()):
+            m = modes == mode
+            to_v = minutes_to_ticks(travel.one_to_many(mode, visit_id, points, outbound=False))
+            from_v = minutes_to_ticks(travel.one_to_many(mode, visit_id, points))
+            into[m] = to_v[frm_at[m]]
+            out[m] = np.where(to[m] >= 0, from_v[to_at[m]], 0)
+        return into, out
+
+    def replace(self, visit_id: str, options: Sequence[tuple[int, int]]) -> str | None:
+        """Serve a left-out visit in a less urgent visit's place; return the one taken out.
+
+        In the :data:`NEAR_TOURS` nearest team shifts able to make it, every unpinned visit
+        of lower priority (not kept in place by ``replan``) is a candidate: the left-out
+        visit takes its place in the tour when it fits there in time (the tour before and
+        after the place stays as it is, so one vectorised test covers all candidates).
+        The least urgent candidate goes first, then the least extra travel. The visit
+        taken out is then to be tried elsewhere; served priority only grows. Returns
+        ``None``, leaving the plan as it was, when no exchange fits.
+        """
+        problem = self.problem
+        v = problem.visit(visit_id)
+        wins = window_ticks(self.clock, v)
+        restricted = bool(v.windows)
+        if not options or (restricted and not wins):
+            return None
+        rows: list[tuple[tuple[int, int], int, str]] = []
+        cols: list[tuple[int, int, int, int, int, str, int]] = []
+        for key in self._by_distance(visit_id, options)[:NEAR_TOURS]:
+            tour = self.tours.get(key)
+            if tour is None:
+                continue
+            g = None
+            capacity = problem.teams[key[0]].capacity
+            for j, u in enumerate(tour.visit_ids):
+                w = problem.visit(u)
+                if w.priority >= v.priority or w.pinned_team is not None or u in tour.requested:
+                    continue
+                if capacity is not None and self.load.get(key, 0) - w.demand + v.demand > capacity:
+                    continue
+                g = g or self._gaps(key)
+                rows.append((key, j, u))
+                cols.append(
+                    (
+                        int(g.frm[j]),
+                        int(g.to[j + 1]),
+                        int(g.ready[j]),
+                        int(g.latest[j + 1]),
+                        g.t1,
+                        self.travel.mode_of(problem.teams[key[0]]),
+                        int(g.arc[j] + g.arc[j + 1]),
+                    )
+                )
+        if not rows:
+            return None
+        frm, to, ready, latest, t1, modes, arc = (np.array(c) for c in zip(*cols, strict=True))
+        into, out = self._ticks(visit_id, frm, to, modes)
+        feasible = _fits(ready + into, out, latest, t1, wins, restricted, service_ticks(v))
+        if not feasible.any():
+            return None
+        prio = np.array([problem.visit(u).priority for _, _, u in rows])
+        extra = into + out - arc
+        for i in np.nonzero(feasible)[0][np.lexsort((extra[feasible], prio[feasible]))]:
+            key, j, u = rows[int(i)]
+            if self._swap(key, j, visit_id):
+                return u
+        return None
+
+    def _swap(self, key: tuple[int, int], pos: int, visit_id: str) -> bool:
+        """Time the tour with the visit in place of the one at ``pos``; keep it if it can."""
+        problem = self.problem
+        ti, si = key
+        tour = self.tours[key]
+        ids = list(tour.visit_ids)
+        old = problem.visit(ids[pos])
+        ids[pos] = visit_id
+        requested = tour.requested
+        route = build_route(
+            problem,
+            self.travel,
+            self.clock,
+            problem.teams[ti],
+            si,
+            ids,
+            requested=[requested.get(x) for x in ids] if requested else None,
+        )
+        if isinstance(route, TourFailure):
+            return False
+        self.tours[key] = PlacedTour(ti, si, ids, route, dict(requested))
+        self.gaps.pop(key, None)
+        self.touched.add(ti)
+        self.load[key] = self.load.get(key, 0) - old.demand + problem.visit(visit_id).demand
+        return True
 
     def _state(self) -> tuple:
         return dict(self.tours), dict(self.gaps), dict(self.count), dict(self.load)
@@ -343,39 +425,6 @@ class _Planner:
         self._restore(before)
         return None
 
-    def swap_in(self, visit_id: str, options: Sequence[tuple[int, int]]) -> str | None:
-        """Serve a left-out visit in place of a less urgent one; return the visit taken out.
-
-        In the :data:`SWAP_TOURS` nearest team shifts able to make it, the unpinned visits
-        of lower priority (not kept in place by ``replan``) are taken out one at a time,
-        least urgent first, until the visit fits in the room freed in that team. The
-        visit taken out is then to be tried elsewhere. Served priority only grows.
-        Returns ``None``, leaving the plan as it was, when no such exchange fits.
-        """
-        problem = self.problem
-        v = problem.visit(visit_id)
-        order = self.order
-        keys = self._by_distance(visit_id, options)[:SWAP_TOURS]
-        movable = sorted(
-            (problem.visit(u).priority, order[u], key, u)
-            for key in keys
-            if key in self.tours
-            for u in self.tours[key].visit_ids
-            if problem.visit(u).priority < v.priority
-            and problem.visit(u).pinned_team is None
-            and u not in self.tours[key].requested
-        )
-        if not movable:
-            return None
-        before = self._state()
-        for _, _, key, u in movable:
-            if self._remove(key, u):
-                same_team = [k for k in options if k[0] == key[0]]
-                if self.insert(visit_id, same_team):
-                    return u
-            self._restore(before)
-        return None
-
     def _place(self, key: tuple[int, int], visit_id: str, pos: int) -> bool:
         """Time the tour with the visit at ``pos``; keep it if it can be timed."""
         problem = self.problem
@@ -401,6 +450,27 @@ class _Planner:
         self.count[ti] = self.count.get(ti, 0) + 1
         self.load[key] = self.load.get(key, 0) + problem.visit(visit_id).demand
         return True
+
+
+def _fits(
+    arrive: np.ndarray,
+    out: np.ndarray,
+    latest: np.ndarray,
+    t1: np.ndarray,
+    wins: Sequence[tuple[int, int]],
+    restricted: bool,
+    service: int,
+) -> np.ndarray:
+    """Which candidate places are feasible: the visit's window, the shift, and the rest."""
+    if restricted:
+        start = np.full(arrive.size, _NEVER, dtype=np.int64)
+        for a, b in wins:  # sorted: the first open window gives the earliest start
+            ok = (start == _NEVER) & (arrive <= b)
+            start = np.where(ok, np.maximum(arrive, a), start)
+    else:
+        start = arrive
+    end = start + service
+    return (start != _NEVER) & (end <= t1) & (end + out <= latest)
 
 
 def fill(
@@ -459,8 +529,9 @@ def fill_until(
     now : callable
         The clock ``until`` is read on (``time.monotonic``; tests pass their own).
     swap : bool
-        Let a visit that fits nowhere take the place of a less urgent one in a nearby
-        tour (:meth:`_Planner.swap_in`); the one taken out is tried again everywhere.
+        Then let a visit that fits nowhere take the place of a less urgent one in a
+        nearby tour (:meth:`_Planner.replace`); the one taken out is tried again
+        everywhere.
 
     Returns
     -------
@@ -504,9 +575,6 @@ def fill_until(
             out = None
             if problem.visit(vid).pinned_team is not None:
                 out = planner.give_way(vid, options)
-            elif swap and options:
-                taken = planner.swap_in(vid, options)
-                out = None if taken is None else [taken]
             if out is None:
                 failed.append(vid)
                 continue
@@ -523,6 +591,32 @@ def fill_until(
             if not teams.isdisjoint(planner.touched):
                 retry.append(vid)
         pending = sorted(dict.fromkeys(retry), key=urgency)
+    # Then a visit that fits nowhere may take a less urgent one's place; the one taken
+    # out is tried everywhere, and may take a still less urgent one's place in the next
+    # round. Served priority grows with every exchange, so the rounds end.
+    wanted = set(left)
+    stop = bool(untried)
+    while swap and not stop:
+        placed_now = {v for t in tours.values() for v in t.visit_ids}
+        out_now = sorted((v for v in wanted if v not in placed_now), key=urgency)
+        changed = False
+        for vid in out_now:
+            if until is not None and now() > until:
+                # What is left was tried in every able shift: its ``capacity`` holds.
+                stop = True
+                break
+            taken = planner.replace(vid, allowed.get(vid, ()))
+            if taken is None:
+                continue
+            changed = True
+            inserted.append(vid)
+            placed_now.add(vid)
+            placed_now.discard(taken)
+            wanted.add(taken)
+            if planner.insert(taken, allowed.get(taken, ())):
+                placed_now.add(taken)
+        if not changed:
+            break
     # A visit inserted and later pushed out by a pinned one may not have found a place.
     placed = {v for t in tours.values() for v in t.visit_ids}
     return Filled(

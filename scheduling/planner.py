@@ -181,6 +181,10 @@ def run_portfolio(
     return None if found is None else found.routes
 
 
+def _priority(inst: Instance, routes: list[list[int]] | None) -> int:
+    return 0 if routes is None else sum(int(inst.priority[n]) for r in routes for n in r)
+
+
 def finish_reserve_s(params: SolveParams) -> float:
     """Seconds kept back from the search for timing the plan and ending the workers."""
     return 0.3 + (0.6 if params.workers > 1 else 0.0)
@@ -230,12 +234,12 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     stages.done("instance", nodes=inst.n_nodes)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     initial, source = make_first_plan(ctx, inst, params, remaining)
-    stages.done("first plan", maker=source)
+    stages.done("first plan", maker=source, priority=_priority(inst, initial))
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     routes = run_portfolio(inst, params, remaining, started, initial=initial)
     if routes is None and initial is not None:
         routes = initial
-    stages.done("search")
+    stages.done("search", priority=_priority(inst, routes))
     tours = [] if routes is None else tours_from_routes(inst, routes)
     plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started, until=ends)
     stages.done("final insertion", priority=plan.stats.served_priority)
