@@ -47,6 +47,9 @@ from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
 _NEVER = np.iinfo(np.int64).max // 4
 NEAR_TOURS = 40
 """Team shifts tried first for an insertion, by distance from their start point."""
+MOVE_TRIES = 12
+"""Less urgent visits taken out, one at a time, to make room elsewhere in their team's
+tours when no exchange in place fits (:meth:`_Planner.replace`)."""
 
 
 @dataclass
@@ -314,14 +317,22 @@ class _Planner:
         frm, to, ready, latest, t1, modes, arc = (np.array(c) for c in zip(*cols, strict=True))
         into, out = self._ticks(visit_id, frm, to, modes)
         feasible = _fits(ready + into, out, latest, t1, wins, restricted, service_ticks(v))
-        if not feasible.any():
-            return None
         prio = np.array([problem.visit(u).priority for _, _, u in rows])
         extra = into + out - arc
         for i in np.nonzero(feasible)[0][np.lexsort((extra[feasible], prio[feasible]))]:
             key, j, u = rows[int(i)]
             if self._swap(key, j, visit_id):
                 return u
+        # Elsewhere in the same team: take the candidate out, then insert the visit at its
+        # best place in the room that frees (a few candidates, least urgent first).
+        order = np.lexsort((extra, prio))[:MOVE_TRIES]
+        before = self._state()
+        for i in order:
+            key, _, u = rows[int(i)]
+            same_team = [k for k in options if k[0] == key[0]]
+            if self._remove(key, u) and self.insert(visit_id, same_team):
+                return u
+            self._restore(before)
         return None
 
     def _swap(self, key: tuple[int, int], pos: int, visit_id: str) -> bool:

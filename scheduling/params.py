@@ -67,4 +67,4 @@ class SolveParams:
     decompose_above: int = 1200
     configs: Sequence[SearchConfig] | None = None
     first_plan: str = "auto"
-    first_plan_share: float = 0.25
+    first_plan_share: float = 0.5
