@@ -1,8 +1,8 @@
 """Insert left-out visits into finished tours where they still fit.
 
 A visit the search leaves out is reported as ``capacity``: "it could be made alone, but
-the teams able to make it are full". A time-limited search (or a decomposed one, whose
-repair looks only at the nearest teams) can leave out a visit that would still fit, so
+the teams able to make it are full". A time-limited search (or the parts of a decomposed
+one) can leave out a visit that would still fit, so
 before the planner uses that label it tries each such visit in every team shift that
 screening found able to make it, at every position of the tour, and inserts it where it
 fits at the least extra travel (most urgent visits first). A visit is labelled
@@ -275,9 +275,11 @@ class _Planner:
         of lower priority (not kept in place by ``replan``) is a candidate: the left-out
         visit takes its place in the tour when it fits there in time (the tour before and
         after the place stays as it is, so one vectorised test covers all candidates).
-        The least urgent candidate goes first, then the least extra travel. The visit
-        taken out is then to be tried elsewhere; served priority only grows. Returns
-        ``None``, leaving the plan as it was, when no exchange fits.
+        The least urgent candidate goes first, then the least extra travel. When no
+        exchange in place fits, the :data:`MOVE_TRIES` least urgent candidates are taken
+        out one at a time and the visit inserted anywhere in the room that frees in their
+        team. The visit taken out is then to be tried elsewhere; served priority only
+        grows. Returns ``None``, leaving the plan as it was, when no exchange fits.
         """
         problem = self.problem
         v = problem.visit(visit_id)
