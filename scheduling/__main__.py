@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,16 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
         ) from None
     if any(n < 1 for n in sizes):
         raise InputError(f"--sizes: expected whole numbers >= 1, got {args.sizes!r}")
+    solvers = [x.strip() for x in (args.solvers or "").split(",") if x.strip()]
+    unknown = [x for x in solvers if x not in ("ours", "vroom", "greedy")]
+    if unknown:
+        raise InputError(f"--solvers: expected ours, vroom or greedy, got {', '.join(unknown)}")
+    if args.stages:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("  stage  %(message)s"))
+        stage_log = logging.getLogger("scheduling.stages")
+        stage_log.addHandler(handler)
+        stage_log.setLevel(logging.INFO)
     if args.curve is not None:
         try:
             limits = [float(x) for x in args.curve.split(",") if x.strip()]
@@ -169,9 +180,11 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
             ) from None
         if any(x <= 0 for x in limits):
             raise InputError(f"--curve: expected seconds > 0, got {args.curve!r}")
-        rows = peers.run_curve(sizes, limits or None, sys.stdout, args.seed, json_path)
+        kw = {"solvers": solvers} if solvers else {}
+        rows = peers.run_curve(sizes, limits or None, sys.stdout, args.seed, json_path, **kw)
     else:
-        rows = peers.run_peers(sizes, args.time_limit, sys.stdout, args.seed, json_path)
+        kw = {"solvers": solvers} if solvers else {}
+        rows = peers.run_peers(sizes, args.time_limit, sys.stdout, args.seed, json_path, **kw)
     return 1 if any(r.violations for r in rows) else 0
 
 
@@ -263,6 +276,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="5,10,30,60",
         help="quality against waiting time: ours and VROOM at each limit "
         "(default 5,10,30,60 s, and 120 s from 1,500 visits)",
+    )
+    pe.add_argument(
+        "--solvers", metavar="ours,vroom,greedy", help="door-to-door: only these solvers"
+    )
+    pe.add_argument(
+        "--stages",
+        action="store_true",
+        help="print on standard error how long each stage of our solve took",
     )
     pe.set_defaults(func=cmd_bench_peers)
     return p

@@ -17,31 +17,41 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from scheduling.firstplan import choose_large, to_routes, vroom_placed
+from scheduling.firstplan import (
+    caps_following,
+    choose_large,
+    greedy_placed,
+    to_routes,
+    vroom_in_time,
+    vroom_placed,
+)
 from scheduling.insertion import PlacedTour
 from scheduling.instance import Instance
 from scheduling.params import SolveParams
 from scheduling.solver import PORTFOLIO, Budget, Hooks, Progress, Weights, search
-from scheduling.timeline import (
-    TourFailure,
-    service_ticks,
-    shift_ticks,
-    time_tour,
-    window_ticks,
-)
+from scheduling.stages import Stages
+from scheduling.timeline import tour_points
 from scheduling.tours import Context, Tour, tours_from_routes
-from scheduling.travel import TICKS_PER_MIN, end_id, minutes_to_ticks, start_id
+from scheduling.travel import TICKS_PER_MIN, start_id
 
 PART_VISITS = 600
-REPAIR_SHARE = 0.1
-NEAREST_TEAMS = 25
+INSERTION_SHARE = 0.1
+"""The share of the time left after the first plan kept for the final insertion pass."""
+STOP_GRACE_S = 0.5
+"""How long after the parts' end (when they are asked to stop) a part still running is
+given up, keeping its share of the first plan."""
+SHORT_ROUND_S = 20.0
+"""A round of parts shorter than this is not worth a second round: see ``solve_large``."""
+MIN_PART_S = 3.0
+"""Below this many seconds of search per part the parts are not searched: starting the
+worker processes and building a part's model takes about that long on a loaded machine."""
+"""How long after the parts' end (when they are asked to stop) a part still running is
+given up, keeping its share of the first plan."""
 
 _stop_event: Any = None
 
@@ -60,9 +70,15 @@ def _search_part(
     initial: list[list[int]] | None = None,
     ends_at: float | None = None,
 ) -> list[list[int]] | None:
-    # A part of the second round starts late: it ends with the others (wall clock).
+    # A part of the second round starts late: it ends with the others (wall clock), and
+    # one that starts after the end (or after a stop) is not searched.
+    if _stop_event is not None and _stop_event.is_set():
+        return None
     if ends_at is not None:
-        budget = Budget(max(1.0, min(budget.time_s, ends_at - time.time())), budget.solutions)
+        left = ends_at - time.time()
+        if left < 0.1:
+            return None
+        budget = Budget(min(budget.time_s, left), budget.solutions)
     pinst, perm = inst.permuted(seed)
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
@@ -145,7 +161,24 @@ def _share_teams(
     return part
 
 
-def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list[Tour], str]:
+def _value(ctx: Context, tours: list[Tour]) -> tuple[int, float]:
+    """Served priority, then less travel (minutes): a key to maximise."""
+    problem, travel = ctx.problem, ctx.travel
+    prio = sum(problem.visit(v).priority for t in tours for v in t.visit_ids)
+    minutes = 0.0
+    for t in tours:
+        if t.arcs is not None:
+            minutes += sum(t.arcs) / TICKS_PER_MIN
+            continue
+        team = problem.teams[t.team]
+        pts = tour_points(problem, team, t.visit_ids)
+        minutes += float(travel.minutes_pairs(travel.mode_of(team), pts[:-1], pts[1:]).sum())
+    return prio, -minutes
+
+
+def solve_large(
+    ctx: Context, params: SolveParams, started: float, stages: Stages | None = None
+) -> tuple[list[Tour], str]:
     """Decompose, solve the parts in parallel, repair; return the tours and the first plan.
 
     With a first plan (VROOM's, see :func:`scheduling.firstplan.choose_large`) each team
@@ -156,6 +189,16 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list
     problem = ctx.problem
     visit_ids = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
     k = max(2, math.ceil(len(visit_ids) / PART_VISITS))
+    workers = max(1, params.workers)
+    # With little time, a second round of parts would get too little of it: as many parts
+    # as workers instead, while the parts stay of a size the search handles.
+    left = params.time_limit_s - (time.monotonic() - started)
+    if (
+        k > workers
+        and left * (1 - INSERTION_SHARE) / math.ceil(k / workers) < SHORT_ROUND_S
+        and len(visit_ids) <= workers * PART_VISITS * 1.5
+    ):
+        k = max(2, workers)
     keys = visit_ids + [start_id(t.id) for t in problem.teams]
     xy = _coords(ctx, keys)
     vxy, txy = xy[: len(visit_ids)], xy[len(visit_ids) :]
@@ -166,19 +209,33 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list
     sizes = np.bincount(labels, minlength=k).astype(float) + 1e-9
     placed: dict[tuple[int, int], PlacedTour] = {}
     source = "none"
-    if choose_large(params) == "vroom":
-        seconds = max(0.5, params.time_limit_s - (time.monotonic() - started))
-        placed = vroom_placed(ctx, seconds * params.first_plan_share, len(keys))
-        source = "vroom"
+    stages = stages or Stages(started)
+    stages.done("clustering", parts=k)
+    maker = choose_large(params)
+    seconds = max(0.1, params.time_limit_s - (time.monotonic() - started))
+    share = seconds * params.first_plan_share
+    if maker == "vroom" and vroom_in_time(ctx, share):
+        placed = vroom_placed(ctx, share, len(keys), fill_until=time.monotonic() + 1.1 * share)
+        source = "vroom" if placed else "none"
+    if maker == "greedy" or (maker == "vroom" and not placed):
+        # No VROOM plan (too little time, or not installed): greedy insertion, the floor.
+        placed = greedy_placed(ctx, time.monotonic() + max(share, 0.5 * seconds))
+        source = "greedy"
+    stages.done(
+        "first plan",
+        maker=source,
+        priority=sum(problem.visit(v).priority for p in placed.values() for v in p.visit_ids),
+    )
     team_of: dict[str, int] = {v: key[0] for key, p in placed.items() for v in p.visit_ids}
     if team_of:
-        # Each team sits where VROOM sent it: at the centre of its visits.
+        # Each team sits where the first plan sent it: at the centre of its visits.
         pos = {v: i for i, v in enumerate(visit_ids)}
         txy = txy.copy()
-        for ti in range(len(problem.teams)):
-            mine = [pos[v] for v, t in team_of.items() if t == ti]
-            if mine:
-                txy[ti] = vxy[mine].mean(axis=0)
+        mine: dict[int, list[int]] = {}
+        for v, t in team_of.items():
+            mine.setdefault(t, []).append(pos[v])
+        for ti, at in mine.items():
+            txy[ti] = vxy[at].mean(axis=0)
     team_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
     # A pinned visit can only go to its team: it joins its team's part, wherever it lies
     # (in another part it would have no vehicle at all); so does a visit of the first plan.
@@ -189,8 +246,20 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list
             labels[i] = team_part[team_pos[pin]]
         elif vid in team_of:
             labels[i] = team_part[team_of[vid]]
+
+    def per_part_s() -> tuple[float, float]:
+        left = max(0.1, params.time_limit_s - (time.monotonic() - started))
+        search_s = left * (1 - INSERTION_SHARE)
+        return search_s, max(0.1, search_s / math.ceil(k / workers) - 1.5)
+
+    if per_part_s()[1] < MIN_PART_S:
+        # Too little time to start the worker processes and search: the first plan it is.
+        tours = [Tour(ti, si, list(p.visit_ids)) for (ti, si), p in placed.items()]
+        stages.done("search", skipped=f"{per_part_s()[1]:.1f} s per part")
+        return tours, source
     parts = []
     starts: list[list[list[int]] | None] = []
+    firsts: list[list[Tour]] = []  # each part's share of the first plan, as it was
     for j in range(k):
         vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
         tis = [int(t) for t in np.nonzero(team_part == j)[0]]
@@ -198,46 +267,54 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list
             inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis)
             parts.append(inst)
             mine = {key: p for key, p in placed.items() if team_part[key[0]] == j}
+            if mine:
+                # The part's model shares a team's limit among its shifts as the first
+                # plan does, so that the search starts from all of it.
+                inst.vehicle_caps = caps_following(inst, mine)
+            firsts.append([Tour(ti, si, list(p.visit_ids)) for (ti, si), p in mine.items()])
             starts.append(to_routes(ctx, inst, mine) if mine else None)
-    elapsed = time.monotonic() - started
-    budget_total = max(1.0, params.time_limit_s - elapsed)
-    search_s = budget_total * (1 - REPAIR_SHARE)
-    workers = max(1, params.workers)
-    rounds = math.ceil(len(parts) / workers)
-    per_part = max(1.0, search_s / rounds - 1.5)
+    stages.done("parts", parts=len(parts))
+    search_s, per_part = per_part_s()
     ends_at = time.time() + search_s
+    tours: list[Tour] = []
+    kept = 0  # parts that kept their share of the first plan
     ctx_mp = mp.get_context("spawn")
     event = ctx_mp.Event()
-    tours: list[Tour] = []
-    jobs = []
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx_mp, initializer=_init_worker, initargs=(event,)
-    ) as pool:
+    # Parts still running this long after the end are given up (their first plan kept).
+    give_up = ends_at + STOP_GRACE_S
+    pool = ctx_mp.Pool(
+        processes=min(workers, len(parts)), initializer=_init_worker, initargs=(event,)
+    )
+    try:
+        jobs = []
         for i, inst in enumerate(parts):
             w = Weights.for_instance(inst, params.minimize_vehicles, params.balance)
-            jobs.append(
-                (
-                    inst,
-                    pool.submit(
-                        _search_part,
-                        inst,
-                        w,
-                        params.balance and w.balance_weight > 1,
-                        Budget(per_part, params.solution_limit),
-                        params.seed + i,
-                        starts[i],
-                        ends_at,
-                    ),
-                )
+            args = (
+                inst,
+                w,
+                params.balance and w.balance_weight > 1,
+                Budget(per_part, params.solution_limit),
+                params.seed + i,
+                starts[i],
+                ends_at,
             )
-        for inst, job in jobs:
-            while not job.done():
+            jobs.append((inst, pool.apply_async(_search_part, args)))
+        for i, (inst, job) in enumerate(jobs):
+            while not job.ready() and time.time() < give_up:
                 if params.should_stop is not None and params.should_stop():
                     event.set()
-                time.sleep(0.05)
-            routes = job.result()
-            if routes is not None:
-                tours.extend(tours_from_routes(inst, routes))
+                if time.time() > ends_at:
+                    # A part still building its model or first solution: stop it.
+                    event.set()
+                job.wait(0.05)
+            routes = job.get() if job.ready() else None
+            found = [] if routes is None else tours_from_routes(inst, routes)
+            # The part's share of the first plan, untrimmed, when the search did not do
+            # better (it did not finish in time, or the model's shift limits trimmed it).
+            if _value(ctx, firsts[i]) > _value(ctx, found):
+                found = firsts[i]
+                kept += 1
+            tours.extend(found)
             if params.progress is not None:
                 served = sum(len(t.visit_ids) for t in tours)
                 prio = {v.id: v.priority for v in problem.visits}
@@ -250,82 +327,10 @@ def solve_large(ctx: Context, params: SolveParams, started: float) -> tuple[list
                         vehicles=len(tours),
                     )
                 )
-    deadline = started + params.time_limit_s - 1.0
-    return _repair(ctx, tours, deadline, params.should_stop), source
-
-
-def _repair(
-    ctx: Context, tours: list[Tour], deadline: float, should_stop: Callable[[], bool] | None = None
-) -> list[Tour]:
-    """Insert left-out visits at their cheapest feasible place, most urgent first."""
-    problem = ctx.problem
-    travel, clock = ctx.travel, ctx.clock
-    by_vehicle: dict[tuple[int, int], list[str]] = {
-        (t.team, t.shift): list(t.visit_ids) for t in tours
-    }
-    served = {v for t in tours for v in t.visit_ids}
-    count: dict[int, int] = {}
-    for (ti, _), ids in by_vehicle.items():
-        count[ti] = count.get(ti, 0) + len(ids)
-    visits = {v.id: v for v in problem.visits}
-    todo = [v for v in problem.visits if v.id in ctx.screening.allowed and v.id not in served]
-    # Pinned visits first (before any priority), then the most urgent.
-    todo.sort(key=lambda v: (v.pinned_team is None, -v.priority, v.id))
-
-    def arcs_of(ti: int, ids: list[str]) -> list[int]:
-        team = problem.teams[ti]
-        pts = [start_id(team.id), *ids]
-        if problem.team_has_end(team):
-            pts.append(end_id(team.id))
-        m = travel.minutes_pairs(travel.mode_of(team), pts[:-1], pts[1:])
-        arcs = [int(x) for x in minutes_to_ticks(m)]
-        return arcs if problem.team_has_end(team) else [*arcs, 0]
-
-    def cost(ti: int, si: int, ids: list[str]) -> int | None:
-        team = problem.teams[ti]
-        arcs = arcs_of(ti, ids)
-        t0, t1 = shift_ticks(clock, team, si)
-        vs = [visits[i] for i in ids]
-        res = time_tour(
-            t0,
-            t1,
-            arcs,
-            [service_ticks(v) for v in vs],
-            [window_ticks(clock, v) for v in vs],
-            [bool(v.windows) for v in vs],
-        )
-        return None if isinstance(res, TourFailure) else sum(arcs)
-
-    for v in todo:
-        if time.monotonic() > deadline or (should_stop is not None and should_stop()):
-            break
-        options = ctx.screening.allowed[v.id]
-        # Nearest able team shifts first, limited for speed.
-        if len(options) > NEAREST_TEAMS:
-            starts = [start_id(problem.teams[ti].id) for ti, _ in options]
-            near = travel.minutes_pairs(
-                travel.mode_of(problem.teams[options[0][0]]), starts, [v.id] * len(starts)
-            )
-            options = [options[i] for i in np.argsort(near, kind="stable")[:NEAREST_TEAMS]]
-        best: tuple[int, tuple[int, int], int] | None = None
-        for ti, si in options:
-            team = problem.teams[ti]
-            if team.max_visits is not None and count.get(ti, 0) >= team.max_visits:
-                continue
-            ids = by_vehicle.get((ti, si), [])
-            if (
-                team.capacity is not None
-                and sum(visits[i].demand for i in ids) + v.demand > team.capacity
-            ):
-                continue
-            base = sum(arcs_of(ti, ids)) if ids else 0
-            for pos in range(len(ids) + 1):
-                cand = [*ids[:pos], v.id, *ids[pos:]]
-                c = cost(ti, si, cand)
-                if c is not None and (best is None or c - base < best[0]):
-                    best = (c - base, (ti, si), pos)
-        if best is not None:
-            _, key, pos = best
-            by_vehicle.setdefault(key, []).insert(pos, v.id)
-            count[key[0]] = count.get(key[0], 0) + 1
-    return [Tour(ti, si, ids) for (ti, si), ids in by_vehicle.items() if ids]
+    finally:
+        pool.terminate()
+        pool.join()
+    stages.done("search", priority=_value(ctx, tours)[0], kept_first_plan=kept)
+    # What the parts left out is inserted by the planner's final insertion pass, in every
+    # able team shift of any part, by the deadline.
+    return tours, source

@@ -38,8 +38,13 @@ greedy one, and that to none. The maker that was used is recorded in
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
 
 from scheduling.insertion import PlacedTour, fill
 from scheduling.instance import Instance
@@ -81,23 +86,40 @@ def choose(params: SolveParams, inst: Instance) -> str:
 
 
 def choose_large(params: SolveParams) -> str:
-    """The first plan of a decomposed problem: ``vroom`` or ``none``.
+    """The first plan of a decomposed problem: ``vroom``, ``greedy`` or ``none``.
 
-    Greedy insertion is not offered there: the parts and the repair after them already end
-    at least where it does (measured, see docs/scheduling.md).
+    With ``vroom`` the decomposition falls back to greedy insertion when VROOM has no time
+    for the problem (see :func:`vroom_in_time`) or is ended before it has a plan.
     """
     mode = params.first_plan
     if mode not in FIRST_PLANS:
         raise ValueError(f"first_plan must be one of {', '.join(FIRST_PLANS)}, not {mode!r}")
     if mode in ("none", "greedy"):
-        return "none"
+        return mode
     if mode == "auto" and (params.solution_limit is not None or params.minimize_vehicles):
         return "none"
     return "vroom" if has_pyvroom() else "none"
 
 
-def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
-    """VROOM's tours; without ``share_limits`` every shift may take its team's limit."""
+VROOM_PAIRS_PER_S = 50_000
+"""VROOM is not started with less than a second per this many (visit, team shift) pairs:
+its first plan alone took 6.9 s for 1,000 visits and about 375 shifts, 11.2 s for 1,500
+and about 500 (exploration level 1, 2 threads, a loaded machine, whatever the timeout),
+and was not ready after 6 minutes for 5,000 visits and about 2,500 shifts."""
+
+
+def vroom_in_time(ctx: Context, seconds: float) -> bool:
+    """Whether VROOM is worth starting on this problem for this many seconds."""
+    shifts = sum(len(t.shifts) for t in ctx.problem.teams)
+    return seconds * VROOM_PAIRS_PER_S >= len(ctx.screening.allowed) * shifts
+
+
+VROOM_TIMEOUT_SHARE = 0.75
+"""VROOM's own timeout, as a share of the time it is given: VROOM checks its timeout only
+between searches, so it is asked to stop early and ended at the full time if it has not."""
+
+
+def _vroom_order(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
     from datetime import timedelta
 
     from scheduling.vroom_bridge import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
@@ -115,6 +137,57 @@ def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) ->
             if s.get("type") == "job":
                 order.setdefault(vid, []).append(visit_of[int(s["id"])])
     return [Tour(vehicles[k][0], vehicles[k][1], ids) for k, ids in sorted(order.items()) if ids]
+
+
+def _child_main(send: Any, fn: Callable[..., Any], args: tuple) -> None:
+    try:
+        send.send(fn(*args))
+    finally:
+        send.close()
+
+
+def bounded(fn: Callable[..., Any], args: tuple, until: float) -> Any | None:
+    """``fn(*args)`` in a forked child process, ended at ``until`` (``time.monotonic()``).
+
+    Returns the result, or ``None`` when the child did not finish in time (or failed).
+    Where ``fork`` is not available the call runs in this process, unbounded.
+    """
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:  # pragma: no cover - not on Linux
+        return fn(*args)
+    recv, send = ctx.Pipe(duplex=False)
+    with warnings.catch_warnings():
+        # Python 3.12 warns about forking a process with threads; the child only runs
+        # VROOM's C++ code and sends its result back.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True)
+        child.start()
+    send.close()
+    result = None
+    try:
+        if recv.poll(max(0.0, until - time.monotonic())):
+            result = recv.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        recv.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    return result
+
+
+def vroom_tours(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour] | None:
+    """VROOM's tours, or ``None`` if it found none within ``seconds`` (building included).
+
+    Without ``share_limits`` every shift may take its team's whole limit. VROOM runs in a
+    child process that is ended when the time is up: its timeout is only checked between
+    its searches (at 1,500 visits and exploration level 1 its first plan alone took 7-11 s
+    whatever the timeout).
+    """
+    until = time.monotonic() + seconds
+    return bounded(_vroom_order, (ctx, seconds * VROOM_TIMEOUT_SHARE, nodes, share_limits), until)
 
 
 def _timed(ctx: Context, tours: Sequence[Tour]) -> dict[tuple[int, int], PlacedTour]:
@@ -147,6 +220,36 @@ def _trim(ids: list[str], limit: int, problem: Problem) -> list[str]:
     )
     drop = set(order[: len(ids) - limit])
     return [v for i, v in enumerate(ids) if i not in drop]
+
+
+def caps_following(inst: Instance, placed: dict[tuple[int, int], PlacedTour]) -> list[int]:
+    """Per-shift visit limits that keep a first plan whole (see ``Instance.vehicle_caps``).
+
+    Each shift may make the visits the plan gives it, and the room its team has left is
+    shared out among the team's shifts by length, so a team's shifts still make at most
+    ``max_visits`` together.
+    """
+    caps = [min(inst.max_visits.get(v.team, inst.n_visits), inst.n_visits) for v in inst.vehicles]
+    by_team: dict[int, list[int]] = {}
+    for k, v in enumerate(inst.vehicles):
+        by_team.setdefault(v.team, []).append(k)
+    for team, ks in by_team.items():
+        limit = inst.max_visits.get(team)
+        if limit is None:
+            continue
+        used = []
+        for k in ks:
+            p = placed.get((inst.vehicles[k].team, inst.vehicles[k].shift))
+            used.append(0 if p is None else len(p.visit_ids))
+        room = max(0, limit - sum(used))
+        lengths = np.array([max(1, inst.vehicles[k].t1 - inst.vehicles[k].t0) for k in ks], float)
+        share = lengths / lengths.sum() * room
+        extra = np.floor(share).astype(int)
+        for j in np.argsort(-(share - extra), kind="stable")[: room - int(extra.sum())]:
+            extra[j] += 1
+        for k, u, e in zip(ks, used, extra, strict=True):
+            caps[k] = min(u + int(e), inst.n_visits)
+    return caps
 
 
 def to_routes(
@@ -192,12 +295,12 @@ def to_routes(
     return routes
 
 
-def greedy_placed(ctx: Context) -> dict[tuple[int, int], PlacedTour]:
-    """Cheapest insertion from empty tours."""
+def greedy_placed(ctx: Context, until: float | None = None) -> dict[tuple[int, int], PlacedTour]:
+    """Cheapest insertion from empty tours (the visits tried by ``until``, if given)."""
     problem = ctx.problem
     placed: dict[tuple[int, int], PlacedTour] = {}
     left = [v.id for v in problem.visits if v.id in ctx.screening.allowed]
-    fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left, until)
     return placed
 
 
@@ -206,28 +309,39 @@ def make(
 ) -> tuple[list[list[int]] | None, str]:
     """Make the first plan; return its routes (instance nodes) and its maker's name.
 
-    Returns ``(None, "none")`` when no first plan is wanted or none was accepted.
+    VROOM gets ``first_plan_share`` of ``time_s``; greedy insertion, the floor, ends at
+    twice that share at the latest, or a quarter of the share after a VROOM plan (a plan
+    of the visits tried by then). Returns
+    ``(None, "none")`` when no first plan is wanted or none was accepted.
     """
     maker = choose(params, inst)
     if maker == "none":
         return None, "none"
-    until = time.monotonic() + time_s * params.first_plan_share
+    entered = time.monotonic()
+    until = entered + time_s * params.first_plan_share
+    floor_until = entered + 2 * time_s * params.first_plan_share
     weights = Weights.for_instance(
         inst,
         params.minimize_vehicles,
         params.balance,
         int(round(params.vehicle_fixed_cost_min * 60_000)),
     )
-    judge = Model(inst, weights, params.balance and weights.balance_weight > 1)
+    balance = params.balance and weights.balance_weight > 1
+    if inst.n_visits > EXACT_SHARED_LIMIT_VISITS:
+        return _make_shared(ctx, inst, weights, balance, maker, entered, until, floor_until)
+    judge = Model(inst, weights, balance)
     found: list[tuple[list[list[int]], str]] = []
-    if maker == "vroom":
+    if maker == "vroom" and vroom_in_time(ctx, until - entered):
         routes = _vroom_routes(ctx, inst, judge, until)
         if routes is not None:
             found.append((routes, "vroom"))
-    # Greedy insertion is a floor worth its fraction of a second even beside VROOM: on a
-    # loaded machine VROOM's share of the time can end before it reaches greedy's priority,
-    # and the search can only improve on the plan it starts from.
-    routes = to_routes(ctx, inst, greedy_placed(ctx))
+    # Greedy insertion is a floor: on a loaded machine VROOM's share of the time can end
+    # before it reaches greedy's priority, and the search rarely wins back what its start
+    # left out. Beside a VROOM plan it gets a quarter of VROOM's share (on a loaded machine
+    # it once took 14 s of a 60 s limit at 1,000 visits); a plan cut short by that serves
+    # less and is not chosen.
+    floor = floor_until if not found else time.monotonic() + 0.25 * (until - entered)
+    routes = to_routes(ctx, inst, greedy_placed(ctx, max(floor, time.monotonic() + 0.1)))
     if judge.assignment_from(routes) is not None:
         found.append((routes, "greedy"))
     if not found:
@@ -235,6 +349,44 @@ def make(
     # Greedy's only when it serves more priority: the search shortens travel well, but
     # rarely wins back priority a first plan left out (VROOM's comes first: kept on a tie).
     return max(found, key=lambda f: _value(inst, f[0])[0])
+
+
+def _make_shared(
+    ctx: Context,
+    inst: Instance,
+    weights: Weights,
+    balance: bool,
+    maker: str,
+    entered: float,
+    until: float,
+    floor_until: float,
+) -> tuple[list[list[int]] | None, str]:
+    """The first plan above EXACT_SHARED_LIMIT_VISITS, where the model shares a team's
+    ``max_visits`` among its shifts: the better plan (VROOM's or greedy's, by served
+    priority) decides that sharing (``inst.vehicle_caps``), so the search starts from all
+    of it instead of a plan trimmed to shares by shift length (at 1,000 visits the trim
+    cost greedy's plan about 350 of its 2,690 priority)."""
+    problem = ctx.problem
+    found: list[tuple[dict[tuple[int, int], PlacedTour], str]] = []
+    share = until - entered
+    if maker == "vroom" and vroom_in_time(ctx, share):
+        placed = vroom_placed(ctx, share, inst.n_nodes, True, until + 0.1 * share)
+        if placed:
+            found.append((placed, "vroom"))
+    floor = floor_until if not found else time.monotonic() + 0.25 * share
+    found.append((greedy_placed(ctx, max(floor, time.monotonic() + 0.1)), "greedy"))
+
+    def priority(placed: dict[tuple[int, int], PlacedTour]) -> int:
+        return sum(problem.visit(v).priority for p in placed.values() for v in p.visit_ids)
+
+    # VROOM's first on a tie (max keeps the first).
+    for placed, name in sorted(found, key=lambda f: -priority(f[0])):
+        inst.vehicle_caps = caps_following(inst, placed)
+        routes = to_routes(ctx, inst, placed)
+        if Model(inst, weights, balance).assignment_from(routes) is not None:
+            return routes, name
+    inst.vehicle_caps = None
+    return None, "none"
 
 
 def _value(inst: Instance, routes: list[list[int]]) -> tuple[int, int]:
@@ -264,7 +416,9 @@ def _vroom_routes(
     for i, share in enumerate(variants):
         left = until - time.monotonic()
         seconds = left / (len(variants) - i)
-        placed = vroom_placed(ctx, seconds, inst.n_nodes, share)
+        placed = vroom_placed(ctx, seconds, inst.n_nodes, share, until + 0.1 * seconds)
+        if not placed:
+            continue
         routes = to_routes(ctx, inst, placed)
         if judge.assignment_from(routes) is None:
             continue
@@ -274,7 +428,11 @@ def _vroom_routes(
 
 
 def vroom_placed(
-    ctx: Context, seconds: float, nodes: int, share_limits: bool = True
+    ctx: Context,
+    seconds: float,
+    nodes: int,
+    share_limits: bool = True,
+    fill_until: float | None = None,
 ) -> dict[tuple[int, int], PlacedTour]:
     """VROOM's plan timed in the problem's own terms, under the team limits, then filled.
 
@@ -284,6 +442,8 @@ def vroom_placed(
     decomposed problem (:func:`scheduling.decompose.solve_large`).
     """
     tours = vroom_tours(ctx, seconds, nodes, share_limits)
+    if tours is None:
+        return {}
     placed = _timed(ctx, tours)
     served = {v for p in placed.values() for v in p.visit_ids}
     left_out = [
@@ -291,7 +451,7 @@ def vroom_placed(
     ]
     # Trim first, so that what is inserted after respects the team limits.
     _trim_teams(ctx, placed)
-    fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out)
+    fill(ctx.problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left_out, fill_until)
     return placed
 
 

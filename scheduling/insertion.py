@@ -1,8 +1,8 @@
 """Insert left-out visits into finished tours where they still fit.
 
 A visit the search leaves out is reported as ``capacity``: "it could be made alone, but
-the teams able to make it are full". A time-limited search (or a decomposed one, whose
-repair looks only at the nearest teams) can leave out a visit that would still fit, so
+the teams able to make it are full". A time-limited search (or the parts of a decomposed
+one) can leave out a visit that would still fit, so
 before the planner uses that label it tries each such visit in every team shift that
 screening found able to make it, at every position of the tour, and inserts it where it
 fits at the least extra travel (most urgent visits first). A visit is labelled
@@ -25,12 +25,13 @@ so the plan is exactly as feasible as every other route.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from scheduling.model import Problem, Route
+from scheduling.model import Problem, Route, Visit
 from scheduling.timeline import (
     Clock,
     TourFailure,
@@ -44,6 +45,11 @@ from scheduling.timeline import (
 from scheduling.travel import Travel, end_id, minutes_to_ticks, start_id
 
 _NEVER = np.iinfo(np.int64).max // 4
+NEAR_TOURS = 40
+"""Team shifts tried first for an insertion, by distance from their start point."""
+MOVE_TRIES = 12
+"""Less urgent visits taken out, one at a time, to make room elsewhere in their team's
+tours when no exchange in place fits (:meth:`_Planner.replace`)."""
 
 
 @dataclass
@@ -110,11 +116,17 @@ class _Planner:
         self.index = {k: i for i, k in enumerate(keys)}
         self.points = travel.points(keys)
         self.gaps: dict[tuple[int, int], _Gaps] = {}
+        self.touched: set[int] = set()  # teams whose tours changed (see ``fill_until``)
         self.count: dict[int, int] = {}
         self.load: dict[tuple[int, int], int] = {}
         for key, tour in tours.items():
             self.count[key[0]] = self.count.get(key[0], 0) + len(tour.visit_ids)
             self.load[key] = sum(problem.visit(v).demand for v in tour.visit_ids)
+        self.limit = {ti: t.max_visits for ti, t in enumerate(problem.teams)}
+        self.capped = {ti for ti, t in enumerate(problem.teams) if t.capacity is not None}
+        self.starts = travel.points([start_id(t.id) for t in problem.teams])
+        self.nearest: dict[str, list[tuple[int, int]]] = {}
+        self.order = {v.id: i for i, v in enumerate(problem.visits)}
 
     def _gaps(self, key: tuple[int, int]) -> _Gaps:
         cached = self.gaps.get(key)
@@ -169,18 +181,46 @@ class _Planner:
         return gaps
 
     def _has_room(self, key: tuple[int, int], demand: int) -> bool:
-        team = self.problem.teams[key[0]]
-        if team.max_visits is not None and self.count.get(key[0], 0) >= team.max_visits:
+        ti = key[0]
+        limit = self.limit[ti]
+        if limit is not None and self.count.get(ti, 0) >= limit:
             return False
-        return team.capacity is None or self.load.get(key, 0) + demand <= team.capacity
+        if ti not in self.capped:
+            return True
+        capacity = self.problem.teams[ti].capacity
+        return capacity is None or self.load.get(key, 0) + demand <= capacity
+
+    def _by_distance(self, visit_id: str, options: Sequence[tuple[int, int]]) -> list:
+        """The options, nearest team start point first (computed once per visit)."""
+        cached = self.nearest.get(visit_id)
+        if cached is not None and len(cached) == len(options):
+            return cached
+        teams = np.array([ti for ti, _ in options], dtype=np.int64)
+        mode = self.travel.mode_of(self.problem.teams[options[0][0]])
+        near = self.travel.one_to_many(mode, visit_id, self.starts, outbound=False)[teams]
+        ordered = [options[i] for i in np.argsort(near, kind="stable")]
+        self.nearest[visit_id] = ordered
+        return ordered
 
     def insert(self, visit_id: str, options: Sequence[tuple[int, int]]) -> bool:
-        """Insert the visit at its cheapest feasible place among ``options``; say if done."""
-        problem, travel = self.problem, self.travel
-        v = problem.visit(visit_id)
-        keys = [k for k in options if self._has_room(k, v.demand)]
+        """Insert the visit at its cheapest feasible place among ``options``; say if done.
+
+        The :data:`NEAR_TOURS` team shifts that start nearest are tried first; the others
+        only when none of those can take the visit, so that a visit is left out only when
+        it fits nowhere.
+        """
+        if not options:
+            return False
+        v = self.problem.visit(visit_id)
+        keys = [k for k in self._by_distance(visit_id, options) if self._has_room(k, v.demand)]
         if not keys:
             return False
+        if len(keys) > NEAR_TOURS and self._insert(v, keys[:NEAR_TOURS]):
+            return True
+        return self._insert(v, keys if len(keys) <= NEAR_TOURS else keys[NEAR_TOURS:])
+
+    def _insert(self, v: Visit, keys: Sequence[tuple[int, int]]) -> bool:
+        problem, travel = self.problem, self.travel
         wins = window_ticks(self.clock, v)
         restricted = bool(v.windows)
         if restricted and not wins:
@@ -195,25 +235,8 @@ class _Planner:
         arc = np.concatenate([g.arc for g in gaps])
         t1 = np.repeat([g.t1 for g in gaps], sizes)
         modes = np.repeat([travel.mode_of(problem.teams[k[0]]) for k in keys], sizes)
-        into = np.zeros(frm.size, dtype=np.int64)
-        out = np.zeros(frm.size, dtype=np.int64)
-        for mode in dict.fromkeys(modes.tolist()):
-            m = modes == mode
-            to_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points, outbound=False))
-            from_v = minutes_to_ticks(travel.one_to_many(mode, v.id, self.points))
-            into[m] = to_v[frm[m]]
-            dest = to[m]
-            out[m] = np.where(dest >= 0, from_v[np.maximum(dest, 0)], 0)
-        arrive = ready + into
-        if restricted:
-            start = np.full(arrive.size, _NEVER, dtype=np.int64)
-            for a, b in wins:  # sorted: the first open window gives the earliest start
-                ok = (start == _NEVER) & (arrive <= b)
-                start = np.where(ok, np.maximum(arrive, a), start)
-        else:
-            start = arrive
-        end = start + service
-        feasible = (start != _NEVER) & (end <= t1) & (end + out <= latest)
+        into, out = self._ticks(v.id, frm, to, modes)
+        feasible = _fits(ready + into, out, latest, t1, wins, restricted, service)
         if not feasible.any():
             return False
         cost = into + out - arc
@@ -224,6 +247,121 @@ class _Planner:
             if self._place(key, v.id, int(position[g])):
                 return True
         return False
+
+    def _ticks(
+        self, visit_id: str, frm: np.ndarray, to: np.ndarray, modes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Travel ticks from each ``frm`` point to the visit and on to each ``to`` point."""
+        travel = self.travel
+        into = np.zeros(frm.size, dtype=np.int64)
+        out = np.zeros(frm.size, dtype=np.int64)
+        # Travel to and from the points of these tours only, not to every point.
+        near = np.unique(np.concatenate([frm, to[to >= 0]]))
+        points = self.points.take(near)
+        frm_at = np.searchsorted(near, frm)
+        to_at = np.searchsorted(near, np.maximum(to, 0))
+        for mode in dict.fromkeys(modes.tolist()):
+            m = modes == mode
+            to_v = minutes_to_ticks(travel.one_to_many(mode, visit_id, points, outbound=False))
+            from_v = minutes_to_ticks(travel.one_to_many(mode, visit_id, points))
+            into[m] = to_v[frm_at[m]]
+            out[m] = np.where(to[m] >= 0, from_v[to_at[m]], 0)
+        return into, out
+
+    def replace(self, visit_id: str, options: Sequence[tuple[int, int]]) -> str | None:
+        """Serve a left-out visit in a less urgent visit's place; return the one taken out.
+
+        In the :data:`NEAR_TOURS` nearest team shifts able to make it, every unpinned visit
+        of lower priority (not kept in place by ``replan``) is a candidate: the left-out
+        visit takes its place in the tour when it fits there in time (the tour before and
+        after the place stays as it is, so one vectorised test covers all candidates).
+        The least urgent candidate goes first, then the least extra travel. When no
+        exchange in place fits, the :data:`MOVE_TRIES` least urgent candidates are taken
+        out one at a time and the visit inserted anywhere in the room that frees in their
+        team. The visit taken out is then to be tried elsewhere; served priority only
+        grows. Returns ``None``, leaving the plan as it was, when no exchange fits.
+        """
+        problem = self.problem
+        v = problem.visit(visit_id)
+        wins = window_ticks(self.clock, v)
+        restricted = bool(v.windows)
+        if not options or (restricted and not wins):
+            return None
+        rows: list[tuple[tuple[int, int], int, str]] = []
+        cols: list[tuple[int, int, int, int, int, str, int]] = []
+        for key in self._by_distance(visit_id, options)[:NEAR_TOURS]:
+            tour = self.tours.get(key)
+            if tour is None:
+                continue
+            g = None
+            capacity = problem.teams[key[0]].capacity
+            for j, u in enumerate(tour.visit_ids):
+                w = problem.visit(u)
+                if w.priority >= v.priority or w.pinned_team is not None or u in tour.requested:
+                    continue
+                if capacity is not None and self.load.get(key, 0) - w.demand + v.demand > capacity:
+                    continue
+                g = g or self._gaps(key)
+                rows.append((key, j, u))
+                cols.append(
+                    (
+                        int(g.frm[j]),
+                        int(g.to[j + 1]),
+                        int(g.ready[j]),
+                        int(g.latest[j + 1]),
+                        g.t1,
+                        self.travel.mode_of(problem.teams[key[0]]),
+                        int(g.arc[j] + g.arc[j + 1]),
+                    )
+                )
+        if not rows:
+            return None
+        frm, to, ready, latest, t1, modes, arc = (np.array(c) for c in zip(*cols, strict=True))
+        into, out = self._ticks(visit_id, frm, to, modes)
+        feasible = _fits(ready + into, out, latest, t1, wins, restricted, service_ticks(v))
+        prio = np.array([problem.visit(u).priority for _, _, u in rows])
+        extra = into + out - arc
+        for i in np.nonzero(feasible)[0][np.lexsort((extra[feasible], prio[feasible]))]:
+            key, j, u = rows[int(i)]
+            if self._swap(key, j, visit_id):
+                return u
+        # Elsewhere in the same team: take the candidate out, then insert the visit at its
+        # best place in the room that frees (a few candidates, least urgent first).
+        order = np.lexsort((extra, prio))[:MOVE_TRIES]
+        before = self._state()
+        for i in order:
+            key, _, u = rows[int(i)]
+            same_team = [k for k in options if k[0] == key[0]]
+            if self._remove(key, u) and self.insert(visit_id, same_team):
+                return u
+            self._restore(before)
+        return None
+
+    def _swap(self, key: tuple[int, int], pos: int, visit_id: str) -> bool:
+        """Time the tour with the visit in place of the one at ``pos``; keep it if it can."""
+        problem = self.problem
+        ti, si = key
+        tour = self.tours[key]
+        ids = list(tour.visit_ids)
+        old = problem.visit(ids[pos])
+        ids[pos] = visit_id
+        requested = tour.requested
+        route = build_route(
+            problem,
+            self.travel,
+            self.clock,
+            problem.teams[ti],
+            si,
+            ids,
+            requested=[requested.get(x) for x in ids] if requested else None,
+        )
+        if isinstance(route, TourFailure):
+            return False
+        self.tours[key] = PlacedTour(ti, si, ids, route, dict(requested))
+        self.gaps.pop(key, None)
+        self.touched.add(ti)
+        self.load[key] = self.load.get(key, 0) - old.demand + problem.visit(visit_id).demand
+        return True
 
     def _state(self) -> tuple:
         return dict(self.tours), dict(self.gaps), dict(self.count), dict(self.load)
@@ -258,6 +396,7 @@ class _Planner:
         else:
             del self.tours[key]
         self.gaps.pop(key, None)
+        self.touched.add(ti)
         self.count[ti] -= 1
         self.load[key] = self.load.get(key, 0) - problem.visit(visit_id).demand
         return True
@@ -320,9 +459,31 @@ class _Planner:
             return False
         self.tours[key] = PlacedTour(ti, si, ids, route, requested)
         self.gaps.pop(key, None)
+        self.touched.add(ti)
         self.count[ti] = self.count.get(ti, 0) + 1
         self.load[key] = self.load.get(key, 0) + problem.visit(visit_id).demand
         return True
+
+
+def _fits(
+    arrive: np.ndarray,
+    out: np.ndarray,
+    latest: np.ndarray,
+    t1: np.ndarray,
+    wins: Sequence[tuple[int, int]],
+    restricted: bool,
+    service: int,
+) -> np.ndarray:
+    """Which candidate places are feasible: the visit's window, the shift, and the rest."""
+    if restricted:
+        start = np.full(arrive.size, _NEVER, dtype=np.int64)
+        for a, b in wins:  # sorted: the first open window gives the earliest start
+            ok = (start == _NEVER) & (arrive <= b)
+            start = np.where(ok, np.maximum(arrive, a), start)
+    else:
+        start = arrive
+    end = start + service
+    return (start != _NEVER) & (end <= t1) & (end + out <= latest)
 
 
 def fill(
@@ -332,8 +493,37 @@ def fill(
     allowed: Mapping[str, Sequence[tuple[int, int]]],
     tours: dict[tuple[int, int], PlacedTour],
     left: Sequence[str],
+    until: float | None = None,
+    now: Callable[[], float] = time.monotonic,
+    swap: bool = True,
 ) -> list[str]:
     """Insert left-out visits wherever they still fit; return the ids inserted.
+
+    The same as :func:`fill_until`, without the visits the deadline left untried.
+    """
+    return fill_until(problem, travel, clock, allowed, tours, left, until, now, swap).inserted
+
+
+@dataclass(frozen=True)
+class Filled:
+    """What :func:`fill_until` did: the visits inserted, and those it had no time to try."""
+
+    inserted: list[str]
+    untried: list[str]
+
+
+def fill_until(
+    problem: Problem,
+    travel: Travel,
+    clock: Clock,
+    allowed: Mapping[str, Sequence[tuple[int, int]]],
+    tours: dict[tuple[int, int], PlacedTour],
+    left: Sequence[str],
+    until: float | None = None,
+    now: Callable[[], float] = time.monotonic,
+    swap: bool = True,
+) -> Filled:
+    """Insert left-out visits wherever they still fit, until a deadline.
 
     Parameters
     ----------
@@ -343,18 +533,29 @@ def fill(
     allowed : mapping of visit id to (team index, shift index) pairs
         The team shifts screening found able to make each visit alone.
     tours : dict of (team index, shift index) to PlacedTour
-        The plan's timed tours; updated in place.
+        The plan's timed tours; updated in place (always a valid plan, also when the
+        deadline ends the pass).
     left : sequence of str
         Ids of visits the plan leaves out although screening allows them.
+    until : float or None
+        A ``now()`` value after which no further visit is tried.
+    now : callable
+        The clock ``until`` is read on (``time.monotonic``; tests pass their own).
+    swap : bool
+        Then let a visit that fits nowhere take the place of a less urgent one in a
+        nearby tour (:meth:`_Planner.replace`); the one taken out is tried again
+        everywhere.
 
     Returns
     -------
-    list of str
-        The visits inserted; every other visit of ``left`` has no feasible insertion in
-        the final tours (the teams able to make it are full).
+    Filled
+        The visits inserted, and the visits of ``left`` not placed that the deadline left
+        untried (or whose teams changed after they were tried). Every other visit of
+        ``left`` has no feasible insertion in the final tours (the teams able to make it
+        are full).
     """
     if not left:
-        return []
+        return Filled([], [])
     planner = _Planner(problem, travel, clock, tours)
     order = {v.id: i for i, v in enumerate(problem.visits)}
 
@@ -362,33 +563,76 @@ def fill(
         v = problem.visit(vid)
         return (v.pinned_team is None, -v.priority, order[vid])
 
-    pending = sorted(left, key=urgency)
+    pending = sorted(dict.fromkeys(left), key=urgency)
     inserted: list[str] = []
+    untried: list[str] = []
+    teams_of: dict[str, frozenset[int]] = {}
     # An insertion only tightens its own tour and uses up its team's room, so a visit
     # that did not fit still does not, except with a matrix that breaks the triangle
-    # inequality, where the new stop can open a shortcut: repeat until nothing more fits.
-    # A pinned visit that does not fit pushes unpinned visits out of its team, and they
-    # are tried again everywhere.
+    # inequality, where the new stop can open a shortcut: repeat until nothing more fits,
+    # trying again only the visits of the teams that changed (nothing else can change
+    # the answer for a visit). A pinned visit that does not fit pushes unpinned visits
+    # out of its team, and they are tried again everywhere.
     while pending:
-        still = []
-        for vid in pending:
-            if planner.insert(vid, allowed.get(vid, ())):
+        failed: list[str] = []
+        pushed: list[str] = []
+        planner.touched.clear()
+        for i, vid in enumerate(pending):
+            if until is not None and now() > until:
+                untried = pending[i:]
+                break
+            options = allowed.get(vid, ())
+            if planner.insert(vid, options):
                 inserted.append(vid)
                 continue
             out = None
             if problem.visit(vid).pinned_team is not None:
-                out = planner.give_way(vid, allowed.get(vid, ()))
+                out = planner.give_way(vid, options)
             if out is None:
-                still.append(vid)
+                failed.append(vid)
                 continue
             inserted.append(vid)
-            still.extend(out)
-        if len(still) == len(pending) and set(still) == set(pending):
+            pushed.extend(out)
+        if untried:
+            untried.extend(pushed)
             break
-        pending = sorted(dict.fromkeys(still), key=urgency)
+        retry = list(pushed)
+        for vid in failed:
+            teams = teams_of.get(vid)
+            if teams is None:
+                teams = teams_of[vid] = frozenset(ti for ti, _ in allowed.get(vid, ()))
+            if not teams.isdisjoint(planner.touched):
+                retry.append(vid)
+        pending = sorted(dict.fromkeys(retry), key=urgency)
+    # Then a visit that fits nowhere may take a less urgent one's place; the one taken
+    # out is tried everywhere, and may take a still less urgent one's place in the next
+    # round. Served priority grows with every exchange, so the rounds end.
+    wanted = set(left)
+    stop = bool(untried)
+    while swap and not stop:
+        placed_now = {v for t in tours.values() for v in t.visit_ids}
+        out_now = sorted((v for v in wanted if v not in placed_now), key=urgency)
+        changed = False
+        for vid in out_now:
+            if until is not None and now() > until:
+                # What is left was tried in every able shift: its ``capacity`` holds.
+                stop = True
+                break
+            taken = planner.replace(vid, allowed.get(vid, ()))
+            if taken is None:
+                continue
+            changed = True
+            inserted.append(vid)
+            placed_now.add(vid)
+            placed_now.discard(taken)
+            wanted.add(taken)
+            if planner.insert(taken, allowed.get(taken, ())):
+                placed_now.add(taken)
+        if not changed:
+            break
     # A visit inserted and later pushed out by a pinned one may not have found a place.
-    return [v for v in dict.fromkeys(inserted) if _placed(tours, v)]
-
-
-def _placed(tours: Mapping[tuple[int, int], PlacedTour], visit_id: str) -> bool:
-    return any(visit_id in t.visit_ids for t in tours.values())
+    placed = {v for t in tours.values() for v in t.visit_ids}
+    return Filled(
+        [v for v in dict.fromkeys(inserted) if v in placed],
+        [v for v in dict.fromkeys(untried) if v not in placed],
+    )

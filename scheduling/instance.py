@@ -58,6 +58,9 @@ class Instance:
     previous: dict[int, int] = field(default_factory=dict)  # visit node -> vehicle before replan
     # Per visit node: the visit is pinned to a team (served before any priority).
     pinned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # Per vehicle: how a team's ``max_visits`` is shared out among its shifts above
+    # EXACT_SHARED_LIMIT_VISITS, when a first plan decided it (``None``: by shift length).
+    vehicle_caps: list[int] | None = None
 
     @property
     def n_visits(self) -> int:

@@ -48,9 +48,11 @@ class SolveParams:
         The plan the search starts from (see :mod:`scheduling.firstplan`): ``"auto"``
         (VROOM through ``pyvroom`` when it can be imported, else greedy insertion; none
         with a ``solution_limit``), ``"vroom"``, ``"greedy"`` or ``"none"`` (OR-Tools'
-        own first solution). Problems solved decomposed start from none.
+        own first solution). Decomposed problems start from VROOM's plan, or from greedy
+        insertion's when VROOM has no time for them (or with ``"greedy"``).
     first_plan_share : float
-        The share of the time limit the first plan may take (VROOM's timeout).
+        The share of the time limit the first plan may take (VROOM runs in a child process
+        ended when it is up).
     """
 
     time_limit_s: float = 10.0
@@ -65,4 +67,4 @@ class SolveParams:
     decompose_above: int = 1200
     configs: Sequence[SearchConfig] | None = None
     first_plan: str = "auto"
-    first_plan_share: float = 0.25
+    first_plan_share: float = 0.5

@@ -15,12 +15,13 @@ from dataclasses import replace
 
 from scheduling.decompose import solve_large
 from scheduling.firstplan import make as make_first_plan
-from scheduling.insertion import PlacedTour, fill
+from scheduling.insertion import Filled, PlacedTour, fill_until
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.params import SolveParams
-from scheduling.reasons import capacity_detail
+from scheduling.reasons import UNTRIED_DETAIL, capacity_detail
 from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
+from scheduling.stages import Stages
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour, tours_from_routes
 
@@ -41,6 +42,7 @@ def assemble(
     progress: Callable[[Progress], None] | None = None,
     started: float | None = None,
     fill_left: bool = True,
+    until: float | None = None,
 ) -> Plan:
     """Time every tour and build the plan; unserved visits get their screened reason.
 
@@ -51,7 +53,9 @@ def assemble(
     fits nowhere. An insertion serves more priority than any plan the search reported, so
     it is reported to ``progress`` too (``started`` is the ``time.monotonic()`` the elapsed
     time counts from). With ``fill_left=False`` the tours are only timed (the benchmarks
-    use it to check other solvers' plans as they are).
+    use it to check other solvers' plans as they are). The insertion pass tries no visit
+    after ``until`` (a ``time.monotonic()`` value); a visit it had no time to try stays
+    out as ``capacity`` with a detail saying so (:data:`scheduling.reasons.UNTRIED_DETAIL`).
     """
     problem = ctx.problem
     placed: dict[tuple[int, int], PlacedTour] = {}
@@ -81,11 +85,13 @@ def assemble(
             arcs = None
     served = {v for p in placed.values() for v in p.visit_ids}
     left = [v.id for v in problem.visits if v.id not in served and v.id in ctx.screening.allowed]
-    inserted = (
-        fill(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left)
+    filled = (
+        fill_until(problem, ctx.travel, ctx.clock, ctx.screening.allowed, placed, left, until)
         if fill_left
-        else []
+        else Filled([], [])
     )
+    inserted = filled.inserted
+    untried = set(filled.untried)
     routes = sorted((p.route for p in placed.values()), key=lambda r: (r.team, r.shift))
     served = {v for p in placed.values() for v in p.visit_ids}
     unassigned = []
@@ -93,7 +99,10 @@ def assemble(
         if v.id in served:
             continue
         reason = ctx.screening.reasons.get(v.id)
-        unassigned.append(reason or Unassigned(v.id, "capacity", capacity_detail(v)))
+        if reason is None:
+            detail = UNTRIED_DETAIL if v.id in untried else capacity_detail(v)
+            reason = Unassigned(v.id, "capacity", detail)
+        unassigned.append(reason)
     stats = stats_of(problem, routes, solve_s)
     if inserted and progress is not None:
         progress(
@@ -172,9 +181,19 @@ def run_portfolio(
     return None if found is None else found.routes
 
 
+def _priority(inst: Instance, routes: list[list[int]] | None) -> int:
+    return 0 if routes is None else sum(int(inst.priority[n]) for r in routes for n in r)
+
+
 def finish_reserve_s(params: SolveParams) -> float:
-    """Seconds kept back from the search for timing the plan and ending the workers."""
-    return 0.3 + (0.6 if params.workers > 1 else 0.0)
+    """Seconds kept back from the search for ending the workers, timing the plan and the
+    final insertion pass (4% of the limit: the search ends up to a few seconds late on a
+    loaded machine, and the pass serves what the search's per-shift limits left out)."""
+    return 0.3 + (0.6 if params.workers > 1 else 0.0) + 0.04 * params.time_limit_s
+
+
+ASSEMBLY_S = 0.15
+"""Seconds kept back from the final insertion pass for building the plan after it."""
 
 
 def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
@@ -197,19 +216,35 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     """
     params = params or SolveParams()
     started = time.monotonic()
+    # Every stage ends by the limit: the final insertion pass tries no visit after
+    # ``ends``, so the call returns within the limit plus one insertion and the assembly.
+    ends = started + params.time_limit_s - ASSEMBLY_S
+    stages = Stages(started)
     ctx = Context(problem)
     routable = len(ctx.screening.allowed)
+    stages.done("screening", visits=routable)
     if routable > params.decompose_above:
-        tours, source = solve_large(ctx, params, started)
-        plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
-        return replace(plan, stats=replace(plan.stats, first_plan=source))
+        tours, source = solve_large(ctx, params, started, stages)
+        plan = assemble(
+            ctx, tours, time.monotonic() - started, params.progress, started, until=ends
+        )
+        stages.done("final insertion", priority=plan.stats.served_priority)
+        return replace(
+            plan, stats=replace(plan.stats, first_plan=source, solve_s=time.monotonic() - started)
+        )
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
+    stages.done("instance", nodes=inst.n_nodes)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     initial, source = make_first_plan(ctx, inst, params, remaining)
+    stages.done("first plan", maker=source, priority=_priority(inst, initial))
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     routes = run_portfolio(inst, params, remaining, started, initial=initial)
     if routes is None and initial is not None:
         routes = initial
+    stages.done("search", priority=_priority(inst, routes))
     tours = [] if routes is None else tours_from_routes(inst, routes)
-    plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started)
-    return replace(plan, stats=replace(plan.stats, first_plan=source))
+    plan = assemble(ctx, tours, time.monotonic() - started, params.progress, started, until=ends)
+    stages.done("final insertion", priority=plan.stats.served_priority)
+    return replace(
+        plan, stats=replace(plan.stats, first_plan=source, solve_s=time.monotonic() - started)
+    )

@@ -227,6 +227,12 @@ CAPACITY_DETAIL = (
 )
 
 
+UNTRIED_DETAIL = (
+    "the time limit ended before the planner could try to fit it into the tours that "
+    "might still have room: a longer limit may serve it"
+)
+
+
 def capacity_detail(visit: Visit) -> str:
     """The detail of a ``capacity`` left-out in the final plan."""
     if visit.pinned_team is None:

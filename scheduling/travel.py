@@ -66,6 +66,15 @@ class PointSet:
     lat: np.ndarray | None
     lng: np.ndarray | None
 
+    def take(self, which: np.ndarray) -> PointSet:
+        """The points at positions ``which`` (an index array), in that order."""
+        return PointSet(
+            tuple(self.keys[int(i)] for i in which),
+            None if self.index is None else self.index[which],
+            None if self.lat is None else self.lat[which],
+            None if self.lng is None else self.lng[which],
+        )
+
 
 class Travel:
     """Pairwise travel minutes and metres for the points of one problem.

@@ -81,6 +81,17 @@ def test_peers_command_prints_a_row_per_solver_and_writes_json(tmp_path):
     assert all(r["violations"] == 0 and r["visits"] == 15 for r in rows)
 
 
+def test_peers_command_runs_only_the_solvers_asked_and_prints_stages():
+    pytest.importorskip("vroom")
+    done = run("--sizes", "15", "--time-limit", "2", "--solvers", "ours,greedy", "--stages")
+    assert done.returncode == 0, done.stderr
+    assert [ln.split()[3] for ln in done.stdout.strip().splitlines()[1:]] == ["ours", "greedy"]
+    stages = [ln.split()[1] for ln in done.stderr.splitlines() if ln.startswith("  stage")]
+    assert stages[0] == "screening" and stages[-1] == "final"
+    bad = run("--sizes", "15", "--solvers", "ours,cplex")
+    assert bad.returncode == 2 and "--solvers" in bad.stderr and "cplex" in bad.stderr
+
+
 def test_peers_command_on_solomon_compares_three_solvers(solomon_dir):
     pytest.importorskip("vroom")
     pytest.importorskip("pyvrp")
