@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -99,7 +99,9 @@ def _page(count: int) -> tuple[int, int]:
     pages = max(1, -(-count // PAGE_SIZE))
     raw = (request.args.get("page") or "1").strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= pages:
-        raise ReportQueryError(_("There is no such page: choose one from 1 to %(n)d.", n=pages))
+        raise ReportQueryError(
+            _("There is no such page: choose one from 1 to %(n)s.", n=format_decimal(pages))
+        )
     return int(raw), pages
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -344,7 +345,12 @@ def template_errors(kind: str, body: str) -> list[str]:
         return [str(_l("The text cannot be empty."))]
     if len(text) > MAX_TEMPLATE_CHARS:
         errors.append(
-            str(_l("The text is too long (at most %(n)d characters).", n=MAX_TEMPLATE_CHARS))
+            str(
+                _l(
+                    "The text is too long (at most %(n)s characters).",
+                    n=format_decimal(MAX_TEMPLATE_CHARS),
+                )
+            )
         )
     try:
         parsed = _fields(text)
