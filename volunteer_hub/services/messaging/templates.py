@@ -44,6 +44,10 @@ PLACEHOLDERS: dict[str, Any] = {
     "drive": _l("the drive's name"),
     "volunteer": _l("the volunteer's first name (messages to a guardian)"),
     "area": _l("the hamlets and communes of the day's visits, without house or landmark"),
+    "contact": _l(
+        "the drive's coordinator to call, with its words (“ Liên hệ Lan: 0905123456.”), "
+        "or nothing when the coordinator's account has no mobile"
+    ),
 }
 
 
@@ -71,7 +75,17 @@ _VISIT = (
 )
 _HOME = ("sender", "code", "date", "time", "window", "team", "link", "drive")
 #: A minor's guardian hears of the day, never of a household's address or details.
-_GUARDIAN = ("sender", "volunteer", "date", "time", "area", "partner", "count", "drive")
+_GUARDIAN = (
+    "sender",
+    "volunteer",
+    "date",
+    "time",
+    "area",
+    "partner",
+    "count",
+    "drive",
+    "contact",
+)
 
 KINDS: dict[str, TemplateKind] = {
     k.kind: k
@@ -232,22 +246,23 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
     # A minor's guardian: who, which day, roughly where and with whom; no household details.
     "guardian_assignment": {
-        "vi": "{sender}: {volunteer} được phân công đi hỗ trợ người dân {date}, {time}, tại "
-        "{area}, đi cùng {partner}. Cảm ơn gia đình đã ủng hộ.",
-        "en": "{sender}: {volunteer} will help residents on {date}, {time}, in {area}, "
-        "together with {partner}. Thank you for your support.",
+        # Short: with the coordinator's contact it still fits one unaccented SMS part.
+        "vi": "{sender}: {volunteer} sẽ đi hỗ trợ người dân {date}, {time}, tại {area}, cùng "
+        "{partner}. Cảm ơn gia đình!{contact}",
+        "en": "{sender}: {volunteer} will help residents on {date}, {time}, in {area}, with "
+        "{partner}. Thank you!{contact}",
     },
     "guardian_change": {
         "vi": "{sender}: Lịch hỗ trợ của {volunteer} đã thay đổi: {date}, {time}, tại {area}, "
-        "đi cùng {partner}.",
+        "đi cùng {partner}.{contact}",
         "en": "{sender}: {volunteer}'s volunteering changed: {date}, {time}, in {area}, "
-        "together with {partner}.",
+        "together with {partner}.{contact}",
     },
     "guardian_cancellation": {
         "vi": "{sender}: Lịch hỗ trợ của {volunteer} {date} đã hủy, hôm đó {volunteer} không "
-        "cần đi.",
+        "cần đi.{contact}",
         "en": "{sender}: {volunteer}'s volunteering on {date} is cancelled: no need to go that "
-        "day.",
+        "day.{contact}",
     },
     "reply_help": {
         "vi": "{sender}: Trả lời CO <mã> để nhận, KHONG <mã> để từ chối, XONG <mã> khi đã "
@@ -301,6 +316,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "drive": "Cuối tuần số 29/11",
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
+        "contact": " Liên hệ Lan: 0905123456.",
     },
     "en": {
         "code": "482913",
@@ -318,6 +334,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "drive": "Digital weekend 29/11",
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
+        "contact": " Contact Lan: 0905123456.",
     },
 }
 
