@@ -158,24 +158,27 @@ def test_a_decline_then_one_click_replan_keeps_every_told_household(  # type: ig
         (v for v in published.visits if v.team is team and _day(v) == day_off),
         key=lambda v: v.starts_at,
     )
-    # She opens the personal link of her SMS (its code is shown once, so the test makes her
-    # one more, as each SMS does).
-    assert session.scalar(
-        select(func.count())
-        .select_from(Message)
-        .where(Message.kind == "assignment", Message.volunteer_id == decliner.id)
+    # She opens the day link of her SMS of the day (its code is shown once, so the test makes
+    # her one more, as each SMS does): all her visits of the day, each with its answers.
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.kind == "day_assignment", Message.volunteer_id == decliner.id)
+        )
+        == 1
     )
-    code = links.issue_link(
-        session, purpose=links.VOLUNTEER_VISIT, visit=hers[0], volunteer_id=decliner.id
-    ).code
+    code = links.issue_day_link(session, drive=drive, volunteer_id=decliner.id, day=day_off).code
     session.commit()
 
     # 1. On her phone, from the link in her SMS: "I cannot come at all on this day".
     phone_page.goto(f"{live_server}/s/{code}")
-    phone_page.locator("#note-decline").fill(NOTE)
-    phone_page.locator('input[name="scope"][value="day"]').check()
+    card = phone_page.locator(f"#visit-{hers[0].id}")
+    card.locator("summary").click()
+    card.locator(f"#note-decline-{hers[0].id}").fill(NOTE)
+    card.locator('input[name="scope"][value="day"]').check()
     phone_page.screenshot(path=str(artifacts / "link-decline-phone.png"), full_page=True)
-    phone_page.get_by_role("button", name="Từ chối").click()
+    card.get_by_role("button", name="Từ chối").click()
     phone_page.get_by_text("Điều phối viên sẽ tìm người khác").wait_for()
     session.expire_all()
     assert all(session.get(Visit, v.id).status is VisitStatus.DECLINED for v in hers)

@@ -223,7 +223,10 @@ def test_publishing_schedules_visits_and_queues_messages(session, dw):
     assert all(v.status is VisitStatus.SCHEDULED for v in assigned)
     assert all(v.request.status is RequestStatus.SCHEDULED for v in assigned)
     kinds = [m.kind for m in session.scalars(select(Message))]
-    assert kinds.count("assignment") == 2 * len(assigned)  # pairs
+    # One SMS per volunteer for the day (the drive has one), listing all their visits.
+    members = {m.id for v in assigned for m in v.team.members}
+    assert kinds.count("day_assignment") == len(members) < len(assigned)
+    assert "assignment" not in kinds
     assert kinds.count("household_confirmation") == len(assigned)
     with pytest.raises(planning.PlanningError):
         publishing.publish_plan(session, plan, user=dw.coordinator)
@@ -233,10 +236,15 @@ def test_publishing_again_messages_only_what_changed(session, dw):
     first = solve(session, dw.drive)
     publishing.publish_plan(session, first, user=dw.coordinator)
     session.commit()
+    # The worker sent them: everyone was told.
+    for message in session.scalars(select(Message)):
+        message.status = MessageStatus.SENT
+    session.commit()
     before = session.scalar(select(db.func.count()).select_from(Message))
     revised = planning.copy_plan(session, first, user=dw.coordinator)
     session.commit()
     moved = next(v for v in revised.visits if v.team)
+    its_team = {m.id for m in moved.team.members}
     plan_review.move_visit(
         session, revised, moved.request.reference, team_code=None, user=dw.coordinator
     )
@@ -245,7 +253,10 @@ def test_publishing_again_messages_only_what_changed(session, dw):
     assert report.cancelled == 1 and report.new == 0 and report.changed == 0
     assert report.unchanged == len([v for v in revised.visits if v.team])
     new_messages = session.scalars(select(Message).order_by(Message.id).offset(before)).all()
-    assert {m.kind for m in new_messages} <= {"cancellation_volunteer", "cancellation_household"}
+    # The household hears of the cancellation; its team, that their day changed.
+    assert {m.kind for m in new_messages} == {"day_change", "cancellation_household"}
+    assert {m.volunteer_id for m in new_messages if m.kind == "day_change"} == its_team
+    assert len([m for m in new_messages if m.kind == "day_change"]) == len(its_team)
     assert {m.request_id or m.volunteer_id for m in new_messages}
     # Carried-over visits keep working links and are still scheduled.
     assert all(v.status is VisitStatus.SCHEDULED for v in revised.visits if v.team)

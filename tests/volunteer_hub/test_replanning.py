@@ -16,6 +16,7 @@ from volunteer_hub.extensions import db
 from volunteer_hub.models import (
     AvailabilitySlot,
     Message,
+    MessageStatus,
     Plan,
     TimeBlock,
     VisitStatus,
@@ -218,6 +219,9 @@ def test_a_declined_visit_a_new_version_drops_is_cancelled_for_the_household(ses
     visit = next(v for v in plan.visits if v.team)
     decliner, partner = visit.team.members
     volunteer_decline(session, visit, decliner, "Em bị sốt", scope="visit", tz=TZ)
+    # The worker sent the SMS of the first version: the partner was told of her day.
+    for message in session.scalars(select(Message).where(Message.status == MessageStatus.QUEUED)):
+        message.status = MessageStatus.SENT
     session.commit()
     revised = planning.copy_plan(session, plan, user=dw.coordinator)
     session.commit()
@@ -234,9 +238,13 @@ def test_a_declined_visit_a_new_version_drops_is_cancelled_for_the_household(ses
     queued = session.scalars(select(Message).where(Message.id > last)).all()
     assert preview.messages == len(queued) == report.messages
     # The household was told of the visit: it hears it is off; so does the partner, who was
-    # told too; she who declined it is not told again.
+    # told too (in her SMS of the day); she who declined it is not told again.
     about = {(m.kind, m.volunteer_id) for m in queued if m.request_id == visit.request_id}
-    assert about == {("cancellation_household", None), ("cancellation_volunteer", partner.id)}
+    assert about == {("cancellation_household", None)}
+    # The partner hears that her day changed (one SMS about the day); the decliner nothing.
+    days = [(m.kind, m.volunteer_id) for m in queued if m.kind.startswith("day_")]
+    partner_left = [v for v in revised.visits if v.team and partner in v.team.members]
+    assert days == [("day_change" if partner_left else "day_cancellation", partner.id)]
     assert session.get(type(visit), visit.id).status is VisitStatus.CANCELLED
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -121,12 +121,15 @@ class PersonalLink(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # "volunteer_visit", "household_visit", "volunteer_drive", "opt_out", ...
+    # "volunteer_visit", "household_visit", "volunteer_day" (all of a volunteer's visits of
+    # one drive day: ``drive_id``, ``volunteer_id`` and ``day``, no ``visit_id``), ...
     purpose: Mapped[str] = mapped_column(String(30))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visit.id"), index=True)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteer.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"), index=True)
     drive_id: Mapped[int | None] = mapped_column(ForeignKey("drive.id"), index=True)
+    # The local drive day of a "volunteer_day" link.
+    day: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]

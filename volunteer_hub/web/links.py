@@ -1,4 +1,8 @@
-"""Personal link pages (``/s/<code>``): one visit, no login, the answers people give by SMS link."""
+"""Personal link pages (``/s/<code>``): no login, the answers people give by SMS link.
+
+A visit link shows that one visit; a volunteer's day link (the link in their SMS of the day)
+shows all their visits of that drive day, each with the answers a visit link offers.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from flask_limiter.util import get_remote_address
 
 from volunteer_hub.extensions import db, limiter
 from volunteer_hub.i18n import local_zone, locale_code
-from volunteer_hub.models import PersonalLink, Visit, Volunteer
+from volunteer_hub.models import Drive, PersonalLink, Visit, Volunteer
 from volunteer_hub.models.drives import drive_days
 from volunteer_hub.services.messaging import links, outbox, responses
 from volunteer_hub.services.messaging.notifications import address_of
@@ -51,12 +55,14 @@ def _address_and_code() -> str:
     return f"{get_remote_address()}|{_code()[:40]}"
 
 
-def _found() -> tuple[PersonalLink, Visit] | None:
-    """The live link and visit behind this request's code, looked up once per request."""
+def _found() -> tuple[PersonalLink, Visit | None] | None:
+    """The live link behind this request's code and its visit (None for a day link), looked
+    up once per request."""
     if "link_found" not in g:
         link = links.find_link(db.session, _code())
         visit = links.visit_of(db.session, link) if link is not None else None
-        g.link_found = (link, visit) if link is not None and visit is not None else None
+        is_day = link is not None and link.purpose == links.VOLUNTEER_DAY
+        g.link_found = (link, visit) if link is not None and (visit or is_day) else None
     return g.link_found  # type: ignore[no-any-return]
 
 
@@ -102,14 +108,86 @@ def _no_index(response: Any) -> Any:
 
 
 def _load(code: str) -> tuple[PersonalLink, Visit]:
+    """The link and its visit; for a day link, the visit of the day named by ``?visit=`` (or
+    the form's ``visit``), 404 when it is not one of the holder's visits that day."""
     found = _found()
     if found is None:
         abort(404)
-    return found
+    link, visit = found
+    if visit is None:
+        visit = _day_visit(link, request.values.get("visit"))
+        if visit is None:
+            abort(404)
+    return link, visit
+
+
+def _is_day(link: PersonalLink) -> bool:
+    return link.purpose == links.VOLUNTEER_DAY
+
+
+def _day_visit(link: PersonalLink, raw: str | None) -> Visit | None:
+    """The visit ``raw`` names among the day link's visits, or None."""
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    return next((v for v in links.day_visits(db.session, link) if v.id == int(text)), None)
+
+
+def _day_page(link: PersonalLink, code: str, error: str | None = None, status: int = 200) -> Any:
+    """A volunteer's visits of one drive day, in order, each with its answers."""
+    volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
+    if volunteer is None:
+        abort(404)
+    drive = db.session.get(Drive, link.drive_id) if link.drive_id else None
+    if drive is None:
+        abort(404)
+    items = []
+    visits = links.day_visits(db.session, link)
+    mine = responses.declined_by(db.session, [v.id for v in visits], volunteer.id)
+    for visit in visits:
+        reason = links.holder_reason(db.session, link, visit)
+        if reason == "declined" and visit.id not in mine:
+            reason = "partner_declined"
+        started = outcomes.has_started(visit)
+        items.append(
+            {
+                "visit": visit,
+                "request": visit.request,
+                "reason": reason,
+                "first_name": _first_name(visit.request.beneficiary_name),
+                "address": address_of(visit.request, with_landmark=False),
+                "partners": [m for m in visit.team.members if m.id != volunteer.id]
+                if visit.team
+                else [],
+                "is_open": reason is None
+                and visit.status in responses.OPEN_STATUSES
+                and not started,
+                "has_started": reason is None and started,
+            }
+        )
+    phone = volunteer.phone
+    return render_template(
+        "links/day.html",
+        code=code,
+        day=link.day,
+        drive=drive,
+        volunteer=volunteer,
+        items=items,
+        opted_out=bool(phone) and outbox.is_opted_out(db.session, phone),
+        many_days=len(drive_days(drive, local_zone())) > 1,
+        error=error,
+    ), status
+
+
+def _first_name(full_name: str) -> str:
+    # Vietnamese names put the given name last: "Hoàng Thị Hoa" is called Hoa.
+    words = (full_name or "").split()
+    return words[-1] if words else ""
 
 
 def _role(link: PersonalLink) -> str:
-    return responses.VOLUNTEER if link.purpose == links.VOLUNTEER_VISIT else responses.HOUSEHOLD
+    volunteer_purposes = (links.VOLUNTEER_VISIT, links.VOLUNTEER_DAY)
+    return responses.VOLUNTEER if link.purpose in volunteer_purposes else responses.HOUSEHOLD
 
 
 def _not_yours(reason: str, status: int = 200) -> Any:
@@ -155,7 +233,13 @@ def _page(
 @bp.get("/<code>")
 @_limited
 def show(code: str):  # type: ignore[no-untyped-def]
-    """Show the one visit this link is about, and what its holder can do."""
+    """Show the one visit this link is about (a day link: the day's visits), and what its
+    holder can do."""
+    found = _found()
+    if found is not None and _is_day(found[0]):
+        links.touch(found[0])
+        db.session.commit()
+        return _day_page(found[0], code)
     link, visit = _load(code)
     links.touch(link)
     db.session.commit()
@@ -170,20 +254,38 @@ _HOUSEHOLD_ACTIONS = ("confirm", "cancel", "reschedule", "feedback")
 @bp.post("/<code>")
 @_limited
 def act(code: str):  # type: ignore[no-untyped-def]
-    """Record an answer: accept, decline, confirm, cancel, ask for another time, feedback."""
+    """Record an answer: accept, decline, confirm, cancel, ask for another time, feedback.
+
+    From a day link the form names the visit (``visit``), one of the holder's that day."""
+    found = _found()
+    if found is None:
+        abort(404)
+    day = _is_day(found[0])
+    if day and _day_visit(found[0], request.form.get("visit")) is None:
+        return _day_page(found[0], code, _("This visit is not one of yours on this day."), 400)
     link, visit = _load(code)
     role = _role(link)
     action = request.form.get("action", "")
     note = request.form.get("note")
     allowed = _VOLUNTEER_ACTIONS if role == responses.VOLUNTEER else _HOUSEHOLD_ACTIONS
+
+    def page(error: str, status: int) -> Any:
+        if day:
+            return _day_page(link, code, error, status)
+        return _page(link, visit, code, error, status)
+
     if action not in allowed:
-        return _page(link, visit, code, _("This action is not available here."), 400)
+        return page(_("This action is not available here."), 400)
     if not links.is_latest_published(db.session, visit):
         changed = _("This visit was changed. Please use your newest message.")
-        return _page(link, visit, code, changed, 409)
+        return page(changed, 409)
     reason = links.holder_reason(db.session, link, visit)
     if reason is not None:
-        return _not_yours(reason, 409)
+        return (
+            page(_("This visit can no longer be changed here."), 409)
+            if day
+            else _not_yours(reason, 409)
+        )
     try:
         if role == responses.VOLUNTEER:
             volunteer = db.session.get(Volunteer, link.volunteer_id)
@@ -210,10 +312,12 @@ def act(code: str):  # type: ignore[no-untyped-def]
             responses.household_feedback(db.session, visit, note)
     except responses.ResponseError as exc:
         db.session.rollback()
-        return _page(link, visit, code, str(exc), 422)
+        return page(str(exc), 422)
     links.touch(link)
     db.session.commit()
     flash(_THANKS[action](), "success")
+    if day:
+        return redirect(url_for(".show", code=code, _anchor=f"visit-{visit.id}"))
     return redirect(url_for(".show", code=code))
 
 
@@ -233,12 +337,19 @@ _THANKS = {
 @_limited
 def stop(code: str):  # type: ignore[no-untyped-def]
     """Stop all SMS to the number this link was sent to."""
-    link, visit = _load(code)
+    found = _found()
+    if found is None:
+        abort(404)
+    link, visit = found
     volunteer = db.session.get(Volunteer, link.volunteer_id) if link.volunteer_id else None
-    phone = volunteer.phone if volunteer else visit.request.phone
+    if visit is None and volunteer is None:
+        abort(404)
+    phone = volunteer.phone if volunteer else visit.request.phone  # type: ignore[union-attr]
     if not phone:
         abort(404)
-    outbox.opt_out(db.session, phone, source="link", note=visit.request.reference)
+    outbox.opt_out(
+        db.session, phone, source="link", note=visit.request.reference if visit else None
+    )
     links.touch(link)
     db.session.commit()
     flash(
@@ -267,9 +378,10 @@ def report(code: str):  # type: ignore[no-untyped-def]
             request_=visit.request,
             started=outcomes.has_started(visit),
         )
+    day = _is_day(link)
     return outcome_form(
         visit,
-        back=url_for(".show", code=code),
+        back=url_for(".show", code=code, _anchor=f"visit-{visit.id}" if day else None),
         volunteer=volunteer,
         before_commit=lambda: links.touch(link),
     )

@@ -3,11 +3,14 @@ morning for households; only for published plans, each once."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from tests.fakes import FixedClock
 from tests.volunteer_hub.sms.conftest import vn
-from volunteer_hub.models import Message, VisitStatus
+from volunteer_hub.models import Message, PersonalLink, VisitStatus
+from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.reminders import plan_reminders
 
 
@@ -129,3 +132,17 @@ def test_no_thanks_for_a_cancelled_visit_or_long_after(session, published, setti
     session.commit()
     run_day(session, settings, vn(2026, 11, 28, 9), vn(2026, 11, 28, 12), step_min=30)
     assert session.scalars(select(Message).where(Message.kind.like("thanks%"))).all() == []
+
+
+def test_the_evening_reminder_carries_the_day_link(session, published, settings):
+    run_day(session, settings, vn(2026, 11, 27, 18), vn(2026, 11, 27, 20))
+    eve = [m for m in reminder_rows(session) if m.kind == "reminder_volunteer_eve"]
+    assert len(eve) == 2
+    day_links = session.scalars(
+        select(PersonalLink).where(PersonalLink.purpose == links.VOLUNTEER_DAY)
+    ).all()
+    # One day link each, issued with the reminder (none for runs that queued nothing).
+    assert sorted((link.volunteer_id, link.day) for link in day_links) == sorted(
+        [(published.lan.id, date(2026, 11, 28)), (published.huy.id, date(2026, 11, 28))]
+    )
+    assert all(link.visit_id is None for link in day_links)

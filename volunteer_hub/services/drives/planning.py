@@ -44,6 +44,12 @@ from volunteer_hub.models import (
 from volunteer_hub.models.messaging import Message, MessageStatus, VisitResponse
 from volunteer_hub.services import audit
 from volunteer_hub.services.intake.help_requests import effective_point
+from volunteer_hub.services.messaging.notifications import (
+    DAY_KINDS,
+    parse_day_key,
+    volunteer_days,
+)
+from volunteer_hub.services.messaging.settings import sms_settings
 from volunteer_hub.services.workers import worker_name
 
 log = logging.getLogger(__name__)
@@ -277,7 +283,37 @@ def told_references(session: Session, drive: Drive) -> set[str]:
         )
         .distinct()
     )
-    return set(rows)
+    return set(rows) | _told_by_day_messages(session, drive)
+
+
+def _told_by_day_messages(session: Session, drive: Drive) -> set[str]:
+    """The requests listed in a volunteer's day SMS (it names no request: its key says whose
+    day, which day and which plan version)."""
+    keys = session.scalars(
+        select(Message.idempotency_key).where(
+            Message.drive_id == drive.id,
+            Message.kind.in_([k for k in DAY_KINDS if k != "day_cancellation"]),
+            Message.status.not_in([MessageStatus.CANCELLED, MessageStatus.FAILED]),
+        )
+    )
+    told_days: dict[int, set[tuple[int, date]]] = {}
+    for key in keys:
+        parsed = parse_day_key(key)
+        if parsed is not None:
+            _drive, volunteer_id, day, version = parsed
+            told_days.setdefault(version, set()).add((volunteer_id, day))
+    if not told_days:
+        return set()
+    settings = sms_settings()
+    found = set()
+    for plan in drive.plans:
+        wanted = told_days.get(plan.version)
+        if not wanted:
+            continue
+        for visit in plan.visits:
+            if any(pair in wanted for pair in volunteer_days([visit], settings)):
+                found.add(visit.request.reference)
+    return found
 
 
 def hand_decisions(plan: Plan) -> tuple[list[str], dict[str, str]]:

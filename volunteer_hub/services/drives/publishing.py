@@ -1,17 +1,20 @@
 """Publishing a plan, the day's board, and re-planning after a decline or a drop-out.
 
 Publishing locks a plan version, moves its visits to ``scheduled`` and queues the messages, in
-the same transaction. Publishing a later version messages only those whose visit changed:
-a visit that stays with the same people at the same time carries over (its status, its
-personal links and its unsent messages), a moved one gets a change notice, a dropped one a
-cancellation. The guardian of a minor whose day changed gets one SMS about that day.
+the same transaction. Households get one SMS per visit; each volunteer gets one SMS per drive
+day, listing that day's visits behind one day link. Publishing a later version messages only
+those whose visit changed: a visit that stays with the same people at the same time carries
+over (its status, its personal links and its unsent messages), a moved one gets its household
+a change notice and its volunteers a "your day changed" SMS, a dropped one a cancellation
+(volunteers: when no visit is left of their day). The guardian of a minor whose day changed
+gets one SMS about that day.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -34,6 +37,7 @@ from volunteer_hub.models import (
     Visit,
     VisitResponse,
     VisitStatus,
+    Volunteer,
     utcnow,
 )
 from volunteer_hub.services import audit
@@ -44,12 +48,13 @@ from volunteer_hub.services.drives.planning import (
     told_references,
 )
 from volunteer_hub.services.messaging.notifications import (
-    notify_assignment,
     notify_cancellation,
     notify_change,
+    notify_days,
     notify_guardians,
     notify_household,
     queue_about_visit,
+    volunteer_days,
 )
 from volunteer_hub.services.messaging.outbox import cancel_queued
 from volunteer_hub.services.messaging.settings import sms_settings
@@ -131,10 +136,23 @@ def publish_plan(
     if previous is not None and previous.version > plan.version:
         raise PlanningError(_("A newer version is already published."))
     old = {v.request_id: v for v in previous.visits} if previous is not None else {}
+    settings = sms_settings()
     report = PublishReport()
     counted = Counter[str]()
     # Visits assigned, moved or called off: their minors' guardians hear of the day after.
     touched: list[Visit] = []
+    # The (volunteer, day) whose day changed: each gets one SMS about that day, at the end.
+    days: dict[tuple[int, date], Volunteer] = {}
+
+    def day_changed(visit: Visit, *, skip_decliners: bool = False) -> None:
+        skip = (
+            {(visit.id, volunteer_id) for volunteer_id in _decliners(session, visit)}
+            if skip_decliners
+            else set()
+        )
+        for key, volunteer in volunteer_days([visit], settings, skip=skip).items():
+            days.setdefault(key, volunteer)
+
     for visit in sorted(plan.visits, key=lambda v: (v.starts_at is None, v.starts_at or now, v.id)):
         before = old.pop(visit.request_id, None)
         request = visit.request
@@ -147,13 +165,10 @@ def publish_plan(
             ):
                 counted["cancel"] += len(
                     notify_cancellation(
-                        session,
-                        before,
-                        version=plan.version,
-                        skip=_decliners(session, before),
-                        now=now,
+                        session, before, version=plan.version, volunteers=False, now=now
                     )
                 )
+                day_changed(before, skip_decliners=True)
                 before.status = VisitStatus.CANCELLED
                 report.cancelled += 1
                 touched.append(before)
@@ -173,21 +188,9 @@ def publish_plan(
             before_members = {m.id for m in before.team.members}
             now_members = {m.id for m in visit.team.members}
             if before_members != now_members:
-                # The old team is told the visit is no longer theirs, the new team gets the
-                # assignment, and the household hears of the new time and team.
-                counted["cancel"] += len(
-                    notify_cancellation(
-                        session,
-                        before,
-                        version=plan.version,
-                        household=False,
-                        skip=_decliners(session, before),
-                        now=now,
-                    )
-                )
-                counted["assign"] += len(
-                    notify_assignment(session, visit, version=plan.version, now=now)
-                )
+                # The old team's day loses the visit, the new team's day gains it, and the
+                # household hears of the new time and team.
+                cancel_queued(session, visit_id=before.id, reason="visit_cancelled")
                 message = queue_about_visit(
                     session,
                     visit,
@@ -199,16 +202,23 @@ def publish_plan(
                 counted["change"] += 1 if message is not None else 0
             else:
                 counted["change"] += len(
-                    notify_change(session, visit, version=plan.version, replaces=before, now=now)
+                    notify_change(
+                        session,
+                        visit,
+                        version=plan.version,
+                        replaces=before,
+                        volunteers=False,
+                        now=now,
+                    )
                 )
+            day_changed(before, skip_decliners=True)
+            day_changed(visit)
             before.status = VisitStatus.CANCELLED
             report.changed += 1
             touched += [before, visit]
         else:
             visit.status = VisitStatus.SCHEDULED
-            counted["assign"] += len(
-                notify_assignment(session, visit, version=plan.version, now=now)
-            )
+            day_changed(visit)
             counted["household"] += (
                 1 if notify_household(session, visit, version=plan.version, now=now) else 0
             )
@@ -222,16 +232,15 @@ def publish_plan(
         if before.team is not None and before.status in EXPECTED_STATUSES:
             counted["cancel"] += len(
                 notify_cancellation(
-                    session,
-                    before,
-                    version=plan.version,
-                    skip=_decliners(session, before),
-                    now=now,
+                    session, before, version=plan.version, volunteers=False, now=now
                 )
             )
+            day_changed(before, skip_decliners=True)
             before.status = VisitStatus.CANCELLED
             report.cancelled += 1
             touched.append(before)
+    # One SMS per volunteer and drive day whose visits changed, with one link to them all.
+    counted["day"] += len(notify_days(session, plan, days, now=now))
     counted["guardian"] += len(notify_guardians(session, plan, touched, now=now))
     report.messages = sum(counted.values())
     plan.published_at = now

@@ -1,5 +1,8 @@
 """The messages a visit causes: assignment, household confirmation, changes, cancellations,
-thanks, a minor's guardian's word about the day, and whole-drive broadcasts.
+thanks, a volunteer's and a minor's guardian's word about the day, and whole-drive broadcasts.
+
+A published plan tells each volunteer of their day in one SMS per drive day (``notify_day``),
+with one day link to all the visits of that day; households keep one SMS and link per visit.
 
 Each function queues its messages in the caller's transaction, with an idempotency key that
 names the visit, the recipient, the kind and the plan version (for example
@@ -10,6 +13,7 @@ sends again. Messages people act on carry a personal link.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -268,6 +272,7 @@ def notify_change(
     version: int,
     replaces: Visit | None = None,
     household: bool = True,
+    volunteers: bool = True,
     now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> list[Message]:
@@ -287,6 +292,7 @@ def notify_change(
         key=f"visit:{visit.id}:change",
         version=version,
         household=household,
+        volunteers=volunteers,
         urgent=urgent,
         now=now,
         settings=settings,
@@ -337,6 +343,215 @@ def notify_thanks(
     return _queue_to_everyone(
         session, visit, kind="thanks", key=f"visit:{visit.id}:thanks", now=now, settings=settings
     )
+
+
+# --- a volunteer's day -----------------------------------------------------------------------
+
+#: What a volunteer hears of a drive day: its visits, that they changed, or that none is left.
+DAY_KINDS = ("day_assignment", "day_change", "day_cancellation")
+_DAY_KEY_PART = {"day_assignment": "assign", "day_change": "change", "day_cancellation": "cancel"}
+_DAY_KEY = re.compile(
+    r"^drive:(?P<drive>\d+):vol(?P<volunteer>\d+):(?P<day>\d{4}-\d{2}-\d{2}):day-"
+    r"(?:assign|change|cancel):v(?P<version>\d+)$"
+)
+
+
+def day_key(drive_id: int, volunteer_id: int, day: date, kind: str, version: int) -> str:
+    """The idempotency key of a volunteer's day message: drive, volunteer, day, plan version."""
+    return (
+        f"drive:{drive_id}:vol{volunteer_id}:{day.isoformat()}:day-{_DAY_KEY_PART[kind]}:v{version}"
+    )
+
+
+def parse_day_key(key: str) -> tuple[int, int, date, int] | None:
+    """Return (drive, volunteer, day, version) of a day message's key, None for other keys."""
+    found = _DAY_KEY.match(key or "")
+    if found is None:
+        return None
+    return (
+        int(found["drive"]),
+        int(found["volunteer"]),
+        date.fromisoformat(found["day"]),
+        int(found["version"]),
+    )
+
+
+def _place(request: HelpRequest) -> str:
+    """Where a visit is, short for an SMS: the house and hamlet (or commune)."""
+    parts = [p for p in (request.house, request.hamlet_label or request.commune.name) if p]
+    return ", ".join(parts)
+
+
+def day_values(
+    visits: list[Visit], day: date, locale: str, settings: SmsSettings, *, drive: Drive
+) -> dict[str, Any]:
+    """Return the placeholders of a volunteer's day SMS (``visits`` may be empty)."""
+    ordered = sorted(visits, key=lambda v: (v.starts_at or v.arrival_at, v.id))
+    first = ordered[0] if ordered else None
+    when = (first.starts_at or first.arrival_at) if first is not None else None
+    return {
+        "date": format_date(day, "EEEE dd/MM", locale=locale),
+        "count": str(len(ordered)),
+        "time": _clock(when, settings) if when else "",
+        "place": _place(first.request) if first is not None else "",
+        "drive": drive.name,
+    }
+
+
+def _told_of_day(
+    session: Session, drive: Drive, volunteer: Volunteer, day: date, settings: SmsSettings
+) -> tuple[list[Message], bool]:
+    """Return the day messages already written to the volunteer for that day (newest first),
+    and whether they were told of a visit that day (by a day message or a visit's SMS)."""
+    prefix = f"drive:{drive.id}:vol{volunteer.id}:{day.isoformat()}:day-"
+    earlier = list(
+        session.scalars(
+            select(Message)
+            .where(
+                Message.drive_id == drive.id,
+                Message.volunteer_id == volunteer.id,
+                Message.kind.in_(DAY_KINDS),
+                Message.idempotency_key.startswith(prefix, autoescape=True),
+                Message.status.in_([MessageStatus.QUEUED, *_TOLD]),
+            )
+            .order_by(Message.id.desc())
+        )
+    )
+    told = [m for m in earlier if m.status in _TOLD]
+    if told:
+        return earlier, told[0].kind != "day_cancellation"
+    # Before day messages, each visit had its own SMS: they count for their day.
+    legacy = session.scalars(
+        select(Visit)
+        .join(Message, Message.visit_id == Visit.id)
+        .where(
+            Message.drive_id == drive.id,
+            Message.volunteer_id == volunteer.id,
+            Message.kind.in_(["assignment", "change_volunteer"]),
+            Message.status.in_(_TOLD),
+        )
+    )
+    return earlier, any(_local_day(v, settings) == day for v in legacy)
+
+
+def notify_day(
+    session: Session,
+    volunteer: Volunteer,
+    day: date,
+    visits: list[Visit],
+    *,
+    drive: Drive,
+    version: int,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> Message | None:
+    """Tell a volunteer of their visits of one drive day, that the day changed, or that it is off.
+
+    ``visits`` are the day's visits the volunteer still goes to. One SMS for the day, with one
+    day link that opens them all: ``day_assignment`` the first time, ``day_change`` once they
+    were told of that day, ``day_cancellation`` when none is left of a day they were told of
+    (a day they never heard of gets nothing). A day message still queued (quiet hours) is
+    cancelled (``replaced``): they get the newest word only. None when nothing was queued.
+    """
+    settings = sms_settings(settings)
+    now = now or utcnow()
+    if not volunteer.phone:
+        return None
+    earlier, told = _told_of_day(session, drive, volunteer, day, settings)
+    if visits:
+        kind: str | None = "day_change" if told else "day_assignment"
+    else:
+        kind = "day_cancellation" if told else None
+    for waiting in earlier:
+        if waiting.status is MessageStatus.QUEUED:
+            waiting.status = MessageStatus.CANCELLED
+            waiting.error_code = "replaced"
+            waiting.status_updated_at = now
+            waiting.sealed_body = None
+    if kind is None:
+        return None
+    key = day_key(drive.id, volunteer.id, day, kind, version)
+    if message_exists(session, key):
+        return session.scalar(select(Message).where(Message.idempotency_key == key))
+    locale = recipient_locale(volunteer.languages)
+    values = day_values(visits, day, locale, settings, drive=drive)
+    if visits:
+        values["link"] = links.issue_day_link(
+            session, drive=drive, volunteer_id=volunteer.id, day=day, now=now, settings=settings
+        ).url
+    body = render_sms(
+        session, kind, locale, values, unaccented=bool(drive.unaccented_sms), settings=settings
+    )
+    starts = [v.starts_at or v.arrival_at for v in visits]
+    soon = min((w for w in starts if w is not None), default=None)
+    if soon is None:
+        soon = datetime.combine(day, datetime.min.time(), settings.timezone)
+    return queue_message(
+        session,
+        key=key,
+        kind=kind,
+        to_phone=volunteer.phone,
+        body=body,
+        locale=locale,
+        urgent=soon - now < URGENT_WITHIN,
+        send_after=now,
+        drive_id=drive.id,
+        # About the day, not one visit: what cancels or moves a visit's queue leaves it be.
+        volunteer_id=volunteer.id,
+        settings=settings,
+    )
+
+
+def volunteer_days(
+    visits: Iterable[Visit], settings: SmsSettings, *, skip: Collection[tuple[int, int]] = ()
+) -> dict[tuple[int, date], Volunteer]:
+    """Return the (volunteer, local day) of each member of ``visits``, but the (visit id,
+    volunteer id) pairs in ``skip`` (those who declined that visit)."""
+    found: dict[tuple[int, date], Volunteer] = {}
+    for visit in visits:
+        day = _local_day(visit, settings)
+        if day is None:
+            continue
+        for member in _members(visit):
+            if (visit.id, member.id) not in skip:
+                found.setdefault((member.id, day), member)
+    return found
+
+
+def notify_days(
+    session: Session,
+    plan: Plan,
+    days: dict[tuple[int, date], Volunteer],
+    *,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> list[Message]:
+    """Tell each volunteer of ``days`` about that day in ``plan`` (see ``notify_day``)."""
+    settings = sms_settings(settings)
+    if not days:
+        return []
+    going: dict[tuple[int, date], list[Visit]] = {}
+    for visit in plan.visits:
+        day = _local_day(visit, settings)
+        if day is None or visit.status not in _GOING:
+            continue
+        for member in _members(visit):
+            going.setdefault((member.id, day), []).append(visit)
+    sent = []
+    for (volunteer_id, day), volunteer in sorted(days.items(), key=lambda item: item[0]):
+        message = notify_day(
+            session,
+            volunteer,
+            day,
+            going.get((volunteer_id, day), []),
+            drive=plan.drive,
+            version=plan.version,
+            now=now,
+            settings=settings,
+        )
+        if message is not None and message.status is MessageStatus.QUEUED:
+            sent.append(message)
+    return sent
 
 
 def drive_recipients(session: Session, drive: Drive) -> list[tuple[str, str, dict[str, Any]]]:

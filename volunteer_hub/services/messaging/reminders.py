@@ -1,7 +1,7 @@
 """Reminders, planned by the worker for visits of published plans.
 
-Volunteers: the evening before (one message a day, about their first visit) and about two
-hours before the first visit of each of their shifts. Households: the day before and that
+Volunteers: the evening before (one message a day, with the day link to all its visits) and
+about two hours before the first visit of each of their shifts. Households: the day before and that
 morning. After the visit, thanks: with the outcome link for volunteers, a feedback link for
 the household. A reminder is queued only shortly before it is due, so it carries the latest plan; it
 is skipped when the plan was published after its time (the publish message said it all) or
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import Drive, DriveStatus, Plan, Visit, VisitStatus, Volunteer, utcnow
+from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.notifications import (
     notify_thanks,
     queue_about_visit,
@@ -145,9 +146,9 @@ def plan_reminders(
             report.households += message is not None
 
     # Volunteers: the first visit of each local day and of each shift.
-    first_of_day: dict[tuple[int, object], Visit] = {}
+    first_of_day: dict[tuple[int, date], Visit] = {}
     first_of_shift: dict[tuple[int, object, int | None], Visit] = {}
-    per_day: dict[tuple[int, object], int] = defaultdict(int)
+    per_day: dict[tuple[int, date], int] = defaultdict(int)
     members: dict[int, Volunteer] = {}
     for visit in visits:
         assert visit.starts_at is not None and visit.team is not None
@@ -167,6 +168,15 @@ def plan_reminders(
         )
         if not _due(send_at, visit.starts_at, visit.plan, now) or message_exists(session, key):
             continue
+        # The day's reminder carries the day link: all the visits of that day, as its SMS.
+        day_link = links.issue_day_link(
+            session,
+            drive=visit.plan.drive,
+            volunteer_id=volunteer_id,
+            day=day,
+            now=now,
+            settings=settings,
+        )
         queue_about_visit(
             session,
             visit,
@@ -174,7 +184,8 @@ def plan_reminders(
             kind="reminder_volunteer_eve",
             key=key,
             send_after=max(send_at, now),
-            extra={"count": str(per_day[(volunteer_id, day)])},
+            with_link=False,
+            extra={"count": str(per_day[(volunteer_id, day)]), "link": day_link.url},
             now=now,
             settings=settings,
         )

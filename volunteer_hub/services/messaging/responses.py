@@ -325,6 +325,21 @@ def responses_for(session: Session, visit_id: int) -> list[VisitResponse]:
     )
 
 
+def declined_by(session: Session, visit_ids: list[int], volunteer_id: int) -> set[int]:
+    """Return which of these visits the volunteer declined."""
+    if not visit_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(VisitResponse.visit_id).where(
+                VisitResponse.visit_id.in_(visit_ids),
+                VisitResponse.volunteer_id == volunteer_id,
+                VisitResponse.action == "decline",
+            )
+        )
+    )
+
+
 def pending_replans(session: Session, drive_id: int) -> list[VisitResponse]:
     """Return declines and requests for another time a coordinator has not handled yet."""
     from volunteer_hub.models import Plan

@@ -48,6 +48,7 @@ PLACEHOLDERS: dict[str, Any] = {
         "the drive's coordinator to call, with its words (“ Liên hệ Lan: 0905123456.”), "
         "or nothing when the coordinator's account has no mobile"
     ),
+    "place": _l("where the day's first visit is: the house and hamlet"),
 }
 
 
@@ -74,6 +75,8 @@ _VISIT = (
     "drive",
 )
 _HOME = ("sender", "code", "date", "time", "window", "team", "link", "drive")
+#: A volunteer's SMS of the day: short (one UCS-2 part is 70 characters), the link says the rest.
+_DAY = ("sender", "date", "count", "time", "place", "link", "drive")
 #: A minor's guardian hears of the day, never of a household's address or details.
 _GUARDIAN = (
     "sender",
@@ -95,6 +98,21 @@ KINDS: dict[str, TemplateKind] = {
         ),
         TemplateKind("already_registered", _l("Volunteer: signed up again"), ("sender",)),
         TemplateKind("assignment", _l("Volunteer: assignment"), _VISIT, ("sender", "link")),
+        TemplateKind(
+            "day_assignment",
+            _l("Volunteer: visits of the day"),
+            _DAY,
+            ("sender", "date", "link"),
+        ),
+        TemplateKind(
+            "day_change", _l("Volunteer: the day changed"), _DAY, ("sender", "date", "link")
+        ),
+        TemplateKind(
+            "day_cancellation",
+            _l("Volunteer: no visit left that day"),
+            ("sender", "date", "drive"),
+            ("sender", "date"),
+        ),
         TemplateKind(
             "household_confirmation", _l("Household: visit confirmation"), _HOME, ("sender", "link")
         ),
@@ -180,6 +198,24 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "Việc: {services}. Đi cùng: {partner}. Nhận hoặc từ chối: {link}",
         "en": "{sender}: You are assigned a home visit on {date} at {time}, {address}. "
         "Tasks: {services}. Partner: {partner}. Accept or decline: {link}",
+    },
+    # A volunteer's day: one SMS per drive day, its visits behind one link.
+    "day_assignment": {
+        "vi": "{sender}: {date} bạn có {count} lượt hỗ trợ, lượt đầu {time} tại {place}. "
+        "Xem và nhận: {link}",
+        "en": "{sender}: On {date} you have {count} visit(s), the first at {time} at {place}. "
+        "See and answer: {link}",
+    },
+    "day_change": {
+        "vi": "{sender}: Lịch {date} đã đổi: {count} lượt, lượt đầu {time} tại {place}. "
+        "Xem lại: {link}",
+        "en": "{sender}: Your visits on {date} changed: {count}, the first at {time} at "
+        "{place}. See them: {link}",
+    },
+    "day_cancellation": {
+        "vi": "{sender}: Các lượt hỗ trợ {date} của bạn đã hủy, hôm đó bạn không cần đi. "
+        "Cảm ơn bạn.",
+        "en": "{sender}: Your visits on {date} are cancelled: no need to come that day. Thank you.",
     },
     "household_confirmation": {
         "vi": "{sender}: Tình nguyện viên {team} sẽ đến nhà hỗ trợ {date}, khoảng {window}. "
@@ -317,6 +353,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
         "contact": " Liên hệ Lan: 0905123456.",
+        "place": "12 kiệt 5 Lê Lợi, Tổ dân phố 1",
     },
     "en": {
         "code": "482913",
@@ -335,6 +372,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
         "contact": " Contact Lan: 0905123456.",
+        "place": "12 kiệt 5 Lê Lợi, Tổ dân phố 1",
     },
 }
 
