@@ -4,7 +4,7 @@ Adds user_account.phone (E.164, a Vietnamese mobile, optional). A minor's guardi
 SMS about the minor's day can reach the drive's coordinator at it (docs/sms.md).
 
 Revision ID: i14c_user_phone
-Revises: i16n_report_indexes
+Revises: i18_day_links
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i14c_user_phone"
-down_revision = "i16n_report_indexes"
+down_revision = "i18_day_links"
 branch_labels = None
 depends_on = None
 
