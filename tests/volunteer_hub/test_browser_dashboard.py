@@ -43,3 +43,58 @@ def test_the_dashboard_shows_the_demo_drives_at_a_glance(live_server, chromium, 
     page.get_by_role("heading", name="Trong ngày").wait_for()
     page.locator("#drive-dashboard").wait_for()
     context.close()
+
+
+@pytest.mark.parametrize(
+    "width,height,drawing", [(390, 844, "chart-narrow"), (1280, 900, "chart-wide")]
+)
+def test_the_charts_fit_the_page_and_their_titles_are_never_cut_off(
+    live_server, chromium, session, artifacts, width, height, drawing
+):
+    seed_demo(session, password="demo")
+    session.commit()
+    context = chromium.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{live_server}/login?lang=vi")
+    page.get_by_label("Email").fill(COORDINATOR_EMAIL)
+    page.get_by_label("Mật khẩu").fill("demo")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_load_state()
+    for lang in ("vi", "en"):
+        page.goto(f"{live_server}/reports?lang={lang}")
+        page.locator("#trend svg").first.wait_for(state="attached")
+        shown = page.evaluate(
+            """() => [...document.querySelectorAll('.chart svg')]
+                .filter(s => s.getBoundingClientRect().width > 0)
+                .map(s => {
+                    const r = s.getBoundingClientRect();
+                    const box = s.closest('section').getBoundingClientRect();
+                    return {cls: s.getAttribute('class'), left: r.left, right: r.right,
+                            boxLeft: box.left, boxRight: box.right, width: r.width};
+                })"""
+        )
+        # Served and people over time, the services, three commune figures and the SMS.
+        assert len(shown) >= 7, shown
+        assert {s["cls"] for s in shown} == {drawing}  # the drawing made for this width
+        for s in shown:
+            assert s["boxLeft"] <= s["left"] and s["right"] <= s["boxRight"] + 0.5, s
+        # A single chart spans its card; small multiples at least a third of it.
+        assert max(s["width"] for s in shown) >= 0.9 * (
+            shown[0]["boxRight"] - shown[0]["boxLeft"] - 48
+        )
+        # Titles wrap inside their box: none is wider than it, none is cut.
+        clipped = page.evaluate(
+            """() => [...document.querySelectorAll('.chart figcaption')]
+                .filter(c => c.getBoundingClientRect().width > 0)
+                .filter(c => {
+                    const edge = c.closest('section').getBoundingClientRect().right;
+                    return c.scrollWidth > c.clientWidth + 1
+                        || c.getBoundingClientRect().right > edge + 0.5;
+                })
+                .map(c => c.textContent)"""
+        )
+        assert clipped == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts / f"reports-{lang}-{width}.png"), full_page=True)
+    context.close()

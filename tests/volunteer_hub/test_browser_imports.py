@@ -51,7 +51,7 @@ def test_the_progress_page_follows_the_worker_then_shows_the_rows_to_fix(
     page.get_by_text("1 dòng cần sửa").wait_for()
     page.get_by_text("Đã xong.").wait_for()
     assert page.locator("progress").evaluate("bar => [bar.value, bar.max]") == [13, 13]
-    assert page.locator("table td").first.inner_text() == "14"  # the bad row, under the header
+    assert page.locator("table td").first.inner_text() == "Dòng 14"  # the bad row, named on a phone
     assert overflow(page) <= 0
     page.screenshot(path=str(shots / "result-390.png"), full_page=True)
     session.expire_all()

@@ -103,7 +103,7 @@ def test_a_large_file_is_queued_then_imported_by_the_worker_with_its_row_errors(
     assert (progress["rows_done"], progress["rows_imported"], progress["rows_failed"]) == (8, 6, 2)
     body = client.get(f"/imports/{job.id}").get_data(as_text=True)
     assert "js/import.js" not in body and 'http-equiv="refresh"' not in body
-    assert "<td>3</td>" in body and "<td>6</td>" in body and "<td>Điện thoại</td>" in body
+    assert "<td>Dòng 3</td>" in body and "<td>Dòng 6</td>" in body and "<td>Điện thoại</td>" in body
     assert "2 dòng cần sửa" in body
     # The import page lists it among the coordinator's latest imports.
     listing = client.get("/requests/import").get_data(as_text=True)

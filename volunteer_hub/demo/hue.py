@@ -65,6 +65,7 @@ SEED = 2025
 
 ADMIN_EMAIL = "admin@demo.vn"
 COORDINATOR_EMAIL = "dieuphoi@demo.vn"
+DEMO_COORDINATOR_PHONE = "+84905123000"
 PARTNER_EMAIL = "hue-s@demo.vn"
 
 
@@ -363,6 +364,8 @@ def _accounts(
                 password=None if role is Role.PARTNER else chosen,
                 commune_codes=codes,
                 allow_weak_password=True,
+                # The coordinator's mobile goes into the SMS to minors' guardians.
+                phone=DEMO_COORDINATOR_PHONE if role is Role.COORDINATOR else None,
             )
             added += 1
         elif password and role is not Role.PARTNER:

@@ -43,6 +43,8 @@ class User(UserMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role))
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
+    # E.164 mobile, optional: a coordinator's contact in the SMS to a minor's guardian.
+    phone: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     # Bumped on password change or deactivation: sessions signed in before are void.

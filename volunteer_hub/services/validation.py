@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -173,12 +174,12 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "string_too_short" and ctx.get("min_length", 1) <= 1:
         return _("This field is required.")
     if kind == "string_too_long":
-        return _("At most %(n)d characters.", n=ctx.get("max_length", 0))
+        return _("At most %(n)s characters.", n=format_decimal(ctx.get("max_length", 0)))
     # A length check on an optional text is reported as a generic "Value" length.
     is_text = ctx.get("field_type") == "Value"
     if kind == "too_long":
         if is_text:
-            return _("At most %(n)d characters.", n=ctx.get("max_length", 0))
+            return _("At most %(n)s characters.", n=format_decimal(ctx.get("max_length", 0)))
         return _("At most %(n)d items.", n=ctx.get("max_length", 0))
     if kind == "too_short":
         if is_text and ctx.get("min_length", 1) <= 1:

@@ -10,6 +10,7 @@ from wtforms import SelectChoice
 
 from volunteer_hub.extensions import db
 from volunteer_hub.models import ApiToken, AuditEvent, Commune, Role, User
+from volunteer_hub.phones import national_format
 from volunteer_hub.security import admin_required
 from volunteer_hub.services.reference.accounts import (
     AccountError,
@@ -72,6 +73,7 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.role.data = user.role.value
         form.communes.data = [c.code for c in user.communes]
+        form.phone.data = national_format(user.phone)
     if form.validate_on_submit():
         try:
             update_user(
@@ -81,6 +83,7 @@ def user_edit(user_id: int):  # type: ignore[no-untyped-def]
                 role=Role(form.role.data),
                 commune_codes=form.communes.data or [],
                 actor=current_user,
+                phone=form.phone.data or "",
             )
         except AccountError as exc:
             db.session.rollback()
@@ -168,6 +171,7 @@ def user_new():  # type: ignore[no-untyped-def]
                 password=form.password.data or None,
                 commune_codes=form.communes.data or [],
                 actor=current_user,
+                phone=form.phone.data or None,
             )
             # The admin knows this password: the person replaces it at their first sign-in.
             user.must_change_password = user.password_hash is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
@@ -267,7 +268,7 @@ def drive_requests_update(drive_id: int):  # type: ignore[no-untyped-def]
                 flash(message, "error")
         return redirect(url_for(".drive_requests", drive_id=drive.id)), 303
     db.session.commit()
-    flash(_("%(n)d requests updated.", n=count), "success")
+    flash(_("%(n)s requests updated.", n=format_decimal(count)), "success")
     return redirect(url_for(".drive_requests", drive_id=drive.id, **_filter_args()))
 
 
@@ -298,8 +299,10 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
             ids = parse_ids(request.form.getlist("volunteer_ids"))
             flash(
                 _(
-                    "%(n)d volunteers invited.",
-                    n=teams.invite(db.session, drive, ids, user=current_user, tz=tz),
+                    "%(n)s volunteers invited.",
+                    n=format_decimal(
+                        teams.invite(db.session, drive, ids, user=current_user, tz=tz)
+                    ),
                 ),
                 "success",
             )
@@ -316,7 +319,7 @@ def drive_volunteers_update(drive_id: int):  # type: ignore[no-untyped-def]
             flash(_("Saved."), "success")
         elif action == "form":
             report = teams.form_teams(db.session, drive, user=current_user, tz=tz)
-            flash(_("%(n)d teams formed.", n=report.teams), "success")
+            flash(_("%(n)s teams formed.", n=format_decimal(report.teams)), "success")
             for volunteer, detail in report.unplaced:
                 flash(
                     _("%(name)s has no team: %(why)s", name=volunteer.full_name, why=detail),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,7 +14,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from volunteer_hub.models import HamletKind, Role
 
@@ -38,6 +40,16 @@ class HamletForm(FlaskForm):
     )
 
 
+def _account_phone(_form: FlaskForm, field: Any) -> None:
+    """A Vietnamese mobile, the error at the field (services/reference/accounts.py)."""
+    from volunteer_hub.services.reference.accounts import AccountError, account_phone
+
+    try:
+        account_phone(field.data)
+    except AccountError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 class UserForm(FlaskForm):
     """An admin creates a coordinator, an admin or a partner account."""
 
@@ -52,6 +64,10 @@ class UserForm(FlaskForm):
         ],
     )
     password = PasswordField(_l("Password"), validators=[Optional(), Length(min=10, max=200)])
+    phone = StringField(
+        _l("Mobile phone (optional)"),
+        validators=[Optional(), Length(max=32), _account_phone],
+    )
     communes = SelectMultipleField(_l("Communes"), coerce=str, validate_choice=True)
 
 
@@ -66,6 +82,10 @@ class UserEditForm(FlaskForm):
             SelectChoice(Role.ADMIN.value, _l("Admin")),
             SelectChoice(Role.PARTNER.value, _l("Partner app (intake API only)")),
         ],
+    )
+    phone = StringField(
+        _l("Mobile phone (optional)"),
+        validators=[Optional(), Length(max=32), _account_phone],
     )
     communes = SelectMultipleField(_l("Communes"), coerce=str, validate_choice=True)
 

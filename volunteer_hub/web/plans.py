@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -261,13 +261,13 @@ def plan_publish(plan_id: int):  # type: ignore[no-untyped-def]
     db.session.commit()
     flash(
         _(
-            "Published: %(new)d new, %(changed)d changed, %(same)d unchanged, "
-            "%(cancelled)d cancelled visits; %(messages)d messages queued.",
-            new=report.new,
-            changed=report.changed,
-            same=report.unchanged,
-            cancelled=report.cancelled,
-            messages=report.messages,
+            "Published: %(new)s new, %(changed)s changed, %(same)s unchanged, "
+            "%(cancelled)s cancelled visits; %(messages)s messages queued.",
+            new=format_decimal(report.new),
+            changed=format_decimal(report.changed),
+            same=format_decimal(report.unchanged),
+            cancelled=format_decimal(report.cancelled),
+            messages=format_decimal(report.messages),
         ),
         "success",
     )

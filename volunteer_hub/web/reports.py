@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, g, render_template, request
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -24,6 +24,7 @@ from volunteer_hub.services.results.reports import (
     build_report,
     certificate_volunteer,
     drive_period,
+    trend,
 )
 from volunteer_hub.services.validation import parse_id
 from volunteer_hub.web import charts
@@ -98,7 +99,9 @@ def _page(count: int) -> tuple[int, int]:
     pages = max(1, -(-count // PAGE_SIZE))
     raw = (request.args.get("page") or "1").strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= pages:
-        raise ReportQueryError(_("There is no such page: choose one from 1 to %(n)d.", n=pages))
+        raise ReportQueryError(
+            _("There is no such page: choose one from 1 to %(n)s.", n=format_decimal(pages))
+        )
     return int(raw), pages
 
 
@@ -156,8 +159,9 @@ def dashboard():  # type: ignore[no-untyped-def]
         name = localized(services[code]) if code in services else code
         outcome_rows.append((name, counts.get("done", 0) + counts.get("partly_done", 0)))
     rows = report.communes[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    places = report.provinces if by_province else rows
-    figures = [f for _c, f in places]
+    # The chart takes every place of the scope (those with figures), the table one page.
+    all_places = report.provinces if by_province else report.communes
+    all_figures = [f for _c, f in all_places]
     context = {
         **choices,
         "report": report,
@@ -170,16 +174,16 @@ def dashboard():  # type: ignore[no-untyped-def]
         "pages": pages,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
-            _("By province") if by_province else _("By commune"),
-            [place.short_name for place, _f in places],
+            [place.short_name for place, _f in all_places],
             [
-                (_("Households planned"), [float(f.planned) for f in figures]),
-                (_("Households served"), [float(f.served) for f in figures]),
-                (_("People helped"), [float(f.people_helped) for f in figures]),
+                (_("Households planned"), [float(f.planned) for f in all_figures]),
+                (_("Households served"), [float(f.served) for f in all_figures]),
+                (_("People helped"), [float(f.people_helped) for f in all_figures]),
             ],
         ),
+        **_trend_chart(report),
         "sms_chart": charts.bars(
-            _("SMS"),
+            _("SMS sent, delivered and failed"),
             [
                 (_("Sent"), report.total.sms_sent),
                 (_("Delivered"), report.total.sms_delivered),
@@ -191,6 +195,32 @@ def dashboard():  # type: ignore[no-untyped-def]
         "services": services,
     }
     return render_template("reports/dashboard.html", **context)
+
+
+def _trend_chart(report: Report) -> dict[str, Any]:
+    """The trend over the period: households served and people helped per day, week or month."""
+    unit, buckets = trend(report)
+    if unit == "month":
+        labels = [format_date(b.first, "MM/yyyy") for b in buckets]
+    else:
+        labels = [format_date(b.first, "dd/MM") for b in buckets]
+    title = {
+        "day": _("Per day"),
+        "week": _("Per week (from Monday)"),
+        "month": _("Per month"),
+    }[unit]
+    return {
+        "trend_title": title,
+        "trend_chart": charts.columns(
+            title,
+            labels,
+            [
+                (_("Households served"), [float(b.served) for b in buckets]),
+                (_("People helped"), [float(b.people_helped) for b in buckets]),
+            ],
+        ),
+        "trend_rows": list(zip(labels, buckets, strict=True)),
+    }
 
 
 def _scope_name(user: User, commune: str | None, report: Report, drive: Drive | None) -> str:

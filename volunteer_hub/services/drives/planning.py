@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -441,10 +442,10 @@ def progress_message(plan: Plan) -> str:
         "restarting": lambda: _("The planner stopped; waiting for it to start again…"),
         "starting": lambda: _("The planner is building a first plan…"),
         "improving": lambda: _(
-            "The planner found a plan with %(served)d of %(visits)d visits and is looking for a "
+            "The planner found a plan with %(served)s of %(visits)s visits and is looking for a "
             "better one…",
-            served=int(progress.get("served") or 0),
-            visits=visits,
+            served=format_decimal(int(progress.get("served") or 0)),
+            visits=format_decimal(visits),
         ),
         "stopping": lambda: _("Stopping: keeping the best plan found so far…"),
         "done": lambda: _("The plan is ready."),

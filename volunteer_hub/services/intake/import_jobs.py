@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
@@ -156,13 +156,19 @@ def progress_of(job: ImportJob) -> dict[str, Any]:
         )
     elif job.status is ImportStatus.RUNNING:
         message = _(
-            "Importing: %(done)d of %(total)d rows.", done=job.rows_done, total=job.rows_total
+            "Importing: %(done)s of %(total)s rows.",
+            done=format_number(job.rows_done),
+            total=format_number(job.rows_total),
         )
     elif job.status is ImportStatus.DONE:
         message = (
             _("Finished.")
             + " "
-            + _("%(ok)d of %(rows)d rows imported.", ok=job.rows_imported, rows=job.rows_total)
+            + _(
+                "%(ok)s of %(rows)s rows imported.",
+                ok=format_number(job.rows_imported),
+                rows=format_number(job.rows_total),
+            )
         )
     else:
         message = _("The import failed.")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
@@ -192,11 +193,11 @@ MAX_CELL_CHARS = 2000
 def _too_long(row: int, column: int) -> ImportFileError:
     return ImportFileError(
         _(
-            "Row %(row)d, column %(column)d holds more than %(n)d characters: "
+            "Row %(row)s, column %(column)d holds more than %(n)s characters: "
             "no field is that long. Check the file and try again.",
-            row=row,
+            row=format_decimal(row),
             column=column,
-            n=MAX_CELL_CHARS,
+            n=format_decimal(MAX_CELL_CHARS),
         )
     )
 
@@ -232,10 +233,10 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
         raise ImportFileError(
             _(
                 "This Excel file unpacks to %(mb)d MB, more than the %(cap)d MB an import may "
-                "take. Keep only the sheet to import (at most %(rows)d rows) and try again.",
+                "take. Keep only the sheet to import (at most %(rows)s rows) and try again.",
                 mb=unpacked // (1024 * 1024),
                 cap=MAX_UNCOMPRESSED_BYTES // (1024 * 1024),
-                rows=MAX_ROWS,
+                rows=format_decimal(MAX_ROWS),
             )
         )
     rows: list[list[str]] = []
@@ -285,9 +286,9 @@ def read_table(filename: str, data: bytes) -> list[list[str]]:
         except csv.Error as exc:  # a cell over csv's limit (128 KiB), a NUL byte...
             raise ImportFileError(
                 _(
-                    "Line %(n)d of this CSV file cannot be read: a cell is too long or broken. "
+                    "Line %(n)s of this CSV file cannot be read: a cell is too long or broken. "
                     "Check it, save the file again as CSV (UTF-8) and try again.",
-                    n=reader.line_num,
+                    n=format_decimal(reader.line_num),
                 )
             ) from exc
         return rows
@@ -353,7 +354,7 @@ def payloads(
     index = _header_index(columns, table[0])
     body = table[1:]
     if len(body) > MAX_ROWS:
-        raise ImportFileError(_("At most %(n)d rows per file.", n=MAX_ROWS))
+        raise ImportFileError(_("At most %(n)s rows per file.", n=format_decimal(MAX_ROWS)))
     result = []
     for offset, row in enumerate(body, start=2):
         if not any((cell or "").strip() for cell in row):

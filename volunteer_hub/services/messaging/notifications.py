@@ -31,12 +31,13 @@ from volunteer_hub.models import (
     Message,
     MessageStatus,
     Plan,
+    User,
     Visit,
     VisitStatus,
     Volunteer,
     utcnow,
 )
-from volunteer_hub.phones import PhoneError, parse_phone
+from volunteer_hub.phones import PhoneError, national_format, parse_phone
 from volunteer_hub.services.messaging import links
 from volunteer_hub.services.messaging.outbox import (
     MessagingError,
@@ -689,10 +690,42 @@ def _area(visits: list[Visit]) -> str:
     return "; ".join(parts)
 
 
+#: How a guardian's SMS names the coordinator to call: the account's name and the mobile.
+_CONTACT = {"vi": " Liên hệ {name}: {phone}.", "en": " Contact {name}: {phone}."}
+#: A longer account name ("Bí thư Đoàn phường Thuận Hóa") becomes the role's word.
+_CONTACT_NAME_CHARS = 20
+_COORDINATOR = {"vi": "điều phối", "en": "the coordinator"}
+
+
+def coordinator_contact(session: Session, drive: Drive | None, locale: str) -> str:
+    """The drive's coordinator (who created it) as a guardian may reach them, or "".
+
+    Only an active account with a mobile gives a contact: its name (or, when longer than
+    ``_CONTACT_NAME_CHARS``, "the coordinator") and the number as dialled, short enough to
+    keep a guardian's SMS in one part.
+    """
+    if drive is None or drive.created_by_id is None:
+        return ""
+    user = session.get(User, drive.created_by_id)
+    if user is None or not user.active or not user.phone:
+        return ""
+    name = " ".join((user.name or "").split())
+    if not name or len(name) > _CONTACT_NAME_CHARS:
+        name = _COORDINATOR[locale]
+    phone = national_format(user.phone).replace(" ", "")
+    return _CONTACT[locale].format(name=name, phone=phone)
+
+
 def guardian_values(
-    volunteer: Volunteer, visits: list[Visit], day: date, locale: str, settings: SmsSettings
+    volunteer: Volunteer,
+    visits: list[Visit],
+    day: date,
+    locale: str,
+    settings: SmsSettings,
+    contact: str = "",
 ) -> dict[str, Any]:
-    """Return the placeholders of a guardian's SMS about one day (``visits`` may be empty)."""
+    """Return the placeholders of a guardian's SMS about one day (``visits`` may be empty);
+    ``contact`` is the coordinator's (see ``coordinator_contact``)."""
     ordered = sorted(visits, key=lambda v: (v.starts_at or v.arrival_at, v.id))
     partners: list[str] = []
     for visit in ordered:
@@ -712,6 +745,7 @@ def guardian_values(
         "partner": ", ".join(partners) or _NOBODY[locale],
         "count": str(len(ordered)),
         "drive": ordered[0].plan.drive.name if ordered else "",
+        "contact": contact,
     }
 
 
@@ -767,7 +801,8 @@ def notify_guardian(
     locale = recipient_locale(volunteer.languages)
     body = None
     if kind is not None:
-        values = guardian_values(volunteer, visits, day, locale, settings)
+        contact = coordinator_contact(session, drive, locale)
+        values = guardian_values(volunteer, visits, day, locale, settings, contact)
         body = render_sms(
             session, kind, locale, values, unaccented=bool(drive.unaccented_sms), settings=settings
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +44,10 @@ PLACEHOLDERS: dict[str, Any] = {
     "drive": _l("the drive's name"),
     "volunteer": _l("the volunteer's first name (messages to a guardian)"),
     "area": _l("the hamlets and communes of the day's visits, without house or landmark"),
+    "contact": _l(
+        "the drive's coordinator to call, with its words (“ Liên hệ Lan: 0905123456.”), "
+        "or nothing when the coordinator's account has no mobile"
+    ),
     "place": _l("where the day's first visit is: the house and hamlet"),
 }
 
@@ -73,7 +78,17 @@ _HOME = ("sender", "code", "date", "time", "window", "team", "link", "drive")
 #: A volunteer's SMS of the day: short (one UCS-2 part is 70 characters), the link says the rest.
 _DAY = ("sender", "date", "count", "time", "place", "link", "drive")
 #: A minor's guardian hears of the day, never of a household's address or details.
-_GUARDIAN = ("sender", "volunteer", "date", "time", "area", "partner", "count", "drive")
+_GUARDIAN = (
+    "sender",
+    "volunteer",
+    "date",
+    "time",
+    "area",
+    "partner",
+    "count",
+    "drive",
+    "contact",
+)
 
 KINDS: dict[str, TemplateKind] = {
     k.kind: k
@@ -267,22 +282,23 @@ DEFAULTS: dict[str, dict[str, str]] = {
     },
     # A minor's guardian: who, which day, roughly where and with whom; no household details.
     "guardian_assignment": {
-        "vi": "{sender}: {volunteer} được phân công đi hỗ trợ người dân {date}, {time}, tại "
-        "{area}, đi cùng {partner}. Cảm ơn gia đình đã ủng hộ.",
-        "en": "{sender}: {volunteer} will help residents on {date}, {time}, in {area}, "
-        "together with {partner}. Thank you for your support.",
+        # Short: with the coordinator's contact it still fits one unaccented SMS part.
+        "vi": "{sender}: {volunteer} sẽ đi hỗ trợ người dân {date}, {time}, tại {area}, cùng "
+        "{partner}. Cảm ơn gia đình!{contact}",
+        "en": "{sender}: {volunteer} will help residents on {date}, {time}, in {area}, with "
+        "{partner}. Thank you!{contact}",
     },
     "guardian_change": {
         "vi": "{sender}: Lịch hỗ trợ của {volunteer} đã thay đổi: {date}, {time}, tại {area}, "
-        "đi cùng {partner}.",
+        "đi cùng {partner}.{contact}",
         "en": "{sender}: {volunteer}'s volunteering changed: {date}, {time}, in {area}, "
-        "together with {partner}.",
+        "together with {partner}.{contact}",
     },
     "guardian_cancellation": {
         "vi": "{sender}: Lịch hỗ trợ của {volunteer} {date} đã hủy, hôm đó {volunteer} không "
-        "cần đi.",
+        "cần đi.{contact}",
         "en": "{sender}: {volunteer}'s volunteering on {date} is cancelled: no need to go that "
-        "day.",
+        "day.{contact}",
     },
     "reply_help": {
         "vi": "{sender}: Trả lời CO <mã> để nhận, KHONG <mã> để từ chối, XONG <mã> khi đã "
@@ -336,6 +352,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "drive": "Cuối tuần số 29/11",
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
+        "contact": " Liên hệ Lan: 0905123456.",
         "place": "12 kiệt 5 Lê Lợi, Tổ dân phố 1",
     },
     "en": {
@@ -354,6 +371,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "drive": "Digital weekend 29/11",
         "volunteer": "Khôi",
         "area": "Tổ dân phố 1, Tổ dân phố 3, Phường Thuận Hóa",
+        "contact": " Contact Lan: 0905123456.",
         "place": "12 kiệt 5 Lê Lợi, Tổ dân phố 1",
     },
 }
@@ -382,7 +400,12 @@ def template_errors(kind: str, body: str) -> list[str]:
         return [str(_l("The text cannot be empty."))]
     if len(text) > MAX_TEMPLATE_CHARS:
         errors.append(
-            str(_l("The text is too long (at most %(n)d characters).", n=MAX_TEMPLATE_CHARS))
+            str(
+                _l(
+                    "The text is too long (at most %(n)s characters).",
+                    n=format_decimal(MAX_TEMPLATE_CHARS),
+                )
+            )
         )
     try:
         parsed = _fields(text)

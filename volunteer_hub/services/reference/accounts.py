@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from volunteer_hub.models import ApiToken, Commune, Role, User, UserSession, utcnow
+from volunteer_hub.phones import PhoneError, parse_phone
 from volunteer_hub.services import audit
 
 MIN_PASSWORD_LENGTH = 10
@@ -43,8 +44,13 @@ def create_user(
     commune_codes: list[str] | tuple[str, ...] = (),
     allow_weak_password: bool = False,
     actor: User | None = None,
+    phone: str | None = None,
 ) -> User:
-    """Create an account; coordinators need at least one commune, partners no password."""
+    """Create an account; coordinators need at least one commune, partners no password.
+
+    ``phone`` (optional) is a Vietnamese mobile: the coordinator's contact in the SMS to a
+    minor's guardian about the drives they create.
+    """
     email = normalize_email(email)
     if not _EMAIL.match(email) or len(email) > 254:
         raise AccountError(_l("Not a valid email address: %(email)s", email=email))
@@ -62,7 +68,9 @@ def create_user(
     communes = _communes(session, commune_codes)
     if role is Role.COORDINATOR and not communes:
         raise AccountError(_l("A coordinator needs at least one commune."))
+    mobile = account_phone(phone)
     user = User(
+        phone=mobile,
         email=email,
         name=name.strip()[:120],
         role=role,
@@ -81,6 +89,16 @@ def create_user(
         detail={"role": role.value, "communes": [c.code for c in communes]},
     )
     return user
+
+
+def account_phone(raw: str | None) -> str | None:
+    """An account's phone as E.164, or None when none is given; only a Vietnamese mobile."""
+    if not (raw or "").strip():
+        return None
+    try:
+        return parse_phone(raw or "", mobile_only=True).e164
+    except PhoneError as exc:
+        raise AccountError(str(exc)) from exc
 
 
 def _communes(session: Session, codes: list[str] | tuple[str, ...]) -> list[Commune]:
@@ -212,8 +230,10 @@ def update_user(
     role: Role,
     commune_codes: list[str] | tuple[str, ...],
     actor: User | None = None,
+    phone: str | None = None,
 ) -> None:
-    """Change an account's name, role and communes (audited; the caller commits)."""
+    """Change an account's name, role and communes, and its phone when ``phone`` is given
+    ("" removes it); audited, the caller commits."""
     if not name.strip():
         raise AccountError(_l("The name must not be empty."))
     communes = _communes(session, commune_codes)
@@ -226,7 +246,10 @@ def update_user(
             raise AccountError(_l("This is the last active admin: make another admin first."))
     if role is not Role.PARTNER and user.role is Role.PARTNER and not user.password_hash:
         raise AccountError(_l("A partner app has no password: create a new account instead."))
+    mobile = account_phone(phone) if phone is not None else user.phone
     before = {"role": user.role.value, "communes": sorted(c.code for c in user.communes)}
+    phone_changed = mobile != user.phone
+    user.phone = mobile
     user.name = name.strip()[:120]
     user.role = role
     user.communes = communes if role is Role.COORDINATOR else []
@@ -241,7 +264,8 @@ def update_user(
         entity_id=user.id,
         user=actor,
         actor=None if actor else "cli",
-        detail={"before": before, "after": after},
+        # The number itself stays out of the audit log: only that it changed.
+        detail={"before": before, "after": after, **({"phone": True} if phone_changed else {})},
     )
 
 

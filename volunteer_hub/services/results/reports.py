@@ -133,6 +133,48 @@ class Report:
     communes: list[tuple[Commune, Figures]]
     hours: dict[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
     provinces: list[tuple[Province, Figures]] = field(default_factory=list)
+    #: Local day -> (households served, people helped) that day: the trend over the period.
+    daily: dict[date, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One step of the trend: a day, a week (from Monday) or a month, cut to the period."""
+
+    first: date
+    last: date
+    served: int
+    people_helped: int
+
+
+def trend_unit(period: Period) -> str:
+    """Days up to a month (a drive, a few weekends), weeks up to half a year, else months."""
+    days = (period.last - period.first).days + 1
+    return "day" if days <= 31 else "week" if days <= 183 else "month"
+
+
+def trend(report: Report) -> tuple[str, list[Bucket]]:
+    """The households served and people helped per day, week or month across the period,
+    every step shown (zeros too) so that the time axis is even."""
+    unit = trend_unit(report.period)
+    buckets: list[Bucket] = []
+    first = report.period.first
+    while first <= report.period.last:
+        if unit == "day":
+            last = first
+        elif unit == "week":
+            last = first + timedelta(days=6 - first.weekday())
+        else:
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            last = following - timedelta(days=1)
+        last = min(last, report.period.last)
+        days = [
+            report.daily.get(first + timedelta(days=i), (0, 0))
+            for i in range(0, (last - first).days + 1)
+        ]
+        buckets.append(Bucket(first, last, sum(d[0] for d in days), sum(d[1] for d in days)))
+        first = last + timedelta(days=1)
+    return unit, buckets
 
 
 def newest_published_plans() -> ColumnElement[bool]:
@@ -405,11 +447,23 @@ def build_report(
         v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(sorted(minutes))))
     }
 
+    # The trend: served visits and people helped per local day, counted by the database.
+    day = _local_date(session, Visit.starts_at, tz, start)
+    daily = {
+        (d if isinstance(d, date) else date.fromisoformat(str(d))): (int(n), int(helped or 0))
+        for d, n, helped in session.execute(
+            visits(day, func.count(), func.sum(func.coalesce(Visit.people_helped, 0)))
+            .where(done)
+            .group_by(day)
+        )
+        if d is not None
+    }
+
     _sms(session, user, start, end, communes, total, figures, drive_id, everywhere=everywhere)
     report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
     provinces = _by_province(report_rows, waits, volunteers_by_province)
-    return Report(period, total, report_rows, hours, provinces)
+    return Report(period, total, report_rows, hours, provinces, daily)
 
 
 def _by_province(
@@ -455,6 +509,18 @@ _ADDED = (
     "sms_failed",
     "sms_cost",
 )
+
+
+def _local_date(session: Session, column: Any, tz: ZoneInfo, at: datetime) -> Any:
+    """The local date of a timestamp column, in the database's own arithmetic.
+
+    PostgreSQL converts with the zone's rules; SQLite (naive UTC text) adds the zone's offset
+    at ``at``, exact for zones without summer time such as Vietnam's.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone(tz.key, column))
+    offset = at.utcoffset() or timedelta(0)
+    return func.date(column, f"{int(offset.total_seconds()) // 60:+d} minutes")
 
 
 def _minutes_between(session: Session, first: Any, last: Any) -> ColumnElement[float]:
