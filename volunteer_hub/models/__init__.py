@@ -52,6 +52,12 @@ from volunteer_hub.models.people import (
     VolunteerStatus,
 )
 from volunteer_hub.models.places import Commune, Hamlet, HamletKind, Province
+from volunteer_hub.models.reporting import (
+    CommuneDayTotal,
+    ReportDay,
+    ReportStaleDay,
+    VolunteerDayTotal,
+)
 from volunteer_hub.models.requests import (
     REQUEST_TRANSITIONS,
     AgeGroup,
@@ -119,6 +125,10 @@ __all__ = [
     "VolunteerSkill",
     "VolunteerStatus",
     "WorkerHeartbeat",
+    "CommuneDayTotal",
+    "ReportDay",
+    "ReportStaleDay",
+    "VolunteerDayTotal",
     "drive_commune",
     "team_member",
     "user_commune",
