@@ -37,6 +37,7 @@ def test_the_worker_has_coalescing_jobs_with_explicit_ids(app):
         "plans-run",
         "privacy-purge",
         "idempotency-expire",
+        "report-totals",
         "worker-heartbeat",
     }
     for job in jobs.values():
