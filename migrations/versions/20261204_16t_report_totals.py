@@ -13,7 +13,6 @@ Create Date: 2026-12-04 19:00:00
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "i16t_report_totals"
 down_revision = "i16n_report_indexes"
 branch_labels = None
