@@ -2,6 +2,7 @@
 
 Per-commune daily totals for the national reports (``commune_day_totals``), the volunteers
 who went per commune and day (``volunteer_day_totals``, for distinct counts and hours), the
+urgent requests served per day with their wait (``urgent_visit_days``), the
 days computed (``report_day``) and the days a late change made stale (``report_stale_day``).
 The worker fills them; ``volunteer-hub reports rebuild-totals`` rebuilds a range.
 
@@ -76,6 +77,22 @@ def upgrade():
         "ix_volunteer_day_totals_day_commune", "volunteer_day_totals", ["day", "commune_id"]
     )
     op.create_table(
+        "urgent_visit_days",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("commune_id", sa.Integer(), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("wait_days", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["commune_id"],
+            ["commune.id"],
+            name=op.f("fk_urgent_visit_days_commune_id_commune"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_urgent_visit_days")),
+    )
+    op.create_index("ix_urgent_visit_days_day", "urgent_visit_days", ["day", "received_at"])
+    op.create_table(
         "report_day",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
@@ -96,6 +113,8 @@ def downgrade():
     op.drop_index("ix_report_stale_day_day", table_name="report_stale_day")
     op.drop_table("report_stale_day")
     op.drop_table("report_day")
+    op.drop_index("ix_urgent_visit_days_day", table_name="urgent_visit_days")
+    op.drop_table("urgent_visit_days")
     op.drop_index("ix_volunteer_day_totals_day_commune", table_name="volunteer_day_totals")
     op.drop_table("volunteer_day_totals")
     op.drop_index("ix_commune_day_totals_day_commune", table_name="commune_day_totals")

@@ -56,6 +56,7 @@ from volunteer_hub.models.reporting import (
     CommuneDayTotal,
     ReportDay,
     ReportStaleDay,
+    UrgentVisitDay,
     VolunteerDayTotal,
 )
 from volunteer_hub.models.requests import (
@@ -128,6 +129,7 @@ __all__ = [
     "CommuneDayTotal",
     "ReportDay",
     "ReportStaleDay",
+    "UrgentVisitDay",
     "VolunteerDayTotal",
     "drive_commune",
     "team_member",

@@ -60,6 +60,21 @@ class VolunteerDayTotal(Base):
     visits: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class UrgentVisitDay(Base):
+    """An urgent request served on one local day (its visit's), with when it was received
+    and its wait: the urgent served and their median wait join the request's day to the
+    visit's, so they are kept as these few rows rather than summed."""
+
+    __tablename__ = "urgent_visit_days"
+    __table_args__ = (Index("ix_urgent_visit_days_day", "day", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("commune.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime]
+    wait_days: Mapped[float] = mapped_column(Float)
+
+
 class ReportDay(Base):
     """A local day whose totals are computed (a day without a row is counted from raw rows)."""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -131,7 +132,7 @@ class Report:
     period: Period
     total: Figures
     communes: list[tuple[Commune, Figures]]
-    hours: dict[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
+    hours: Mapping[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
     provinces: list[tuple[Province, Figures]] = field(default_factory=list)
 
 
@@ -198,6 +199,8 @@ class Tally:
     unplaced: Figures = field(default_factory=Figures)
     went: dict[tuple[int, int], list[float]] = field(default_factory=dict)
     units: Counter[str] = field(default_factory=Counter)
+    # The totalled days' volunteers who went (services/results/totals.py: StoredWent).
+    stored: Any = None
 
     def both(self, commune_id: int | None) -> list[Figures]:
         """The total and the commune's figures, when the commune is in the scope."""
@@ -207,6 +210,43 @@ class Tally:
         entry = self.went.setdefault((commune_id, volunteer_id), [0.0, 0])
         entry[0] += minutes
         entry[1] += visits
+
+
+class Hours(Mapping[int, tuple[Volunteer, float, int]]):
+    """Each volunteer's hours and visits in the report, by volunteer id: (volunteer, hours,
+    visits). The volunteer records are read only when asked for (a certificate needs one; a
+    country's report has ten thousand)."""
+
+    def __init__(self, session: Session, figures: dict[int, tuple[float, int]]) -> None:
+        self._session = session
+        self._figures = figures
+        self._people: dict[int, Volunteer] = {}
+
+    def _load(self, ids: list[int]) -> None:
+        wanted = [i for i in ids if i not in self._people]
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            for volunteer in self._session.scalars(
+                select(Volunteer).where(Volunteer.id.in_(chunk))
+            ):
+                self._people[volunteer.id] = volunteer
+
+    def __getitem__(self, volunteer_id: int) -> tuple[Volunteer, float, int]:
+        hours, visits = self._figures[volunteer_id]
+        self._load([volunteer_id])
+        if volunteer_id not in self._people:
+            raise KeyError(volunteer_id)
+        return self._people[volunteer_id], hours, visits
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._figures)
+
+    def __len__(self) -> int:
+        return len(self._figures)
+
+    def items(self):  # type: ignore[no-untyped-def,override]
+        self._load(sorted(self._figures))
+        return super().items()
 
 
 def build_report(
@@ -234,7 +274,8 @@ def build_report(
     per-commune daily totals instead of the raw rows, and counts the raw rows only for the
     other days (today, yesterday, days not totalled yet or changed since): the figures are the
     same either way. The urgent requests served and their median wait join a request's day
-    to its visit's, so they are always counted from the raw rows (the few urgent visits done).
+    to its visit's: on totalled days they come from one stored row per urgent visit done
+    (with its request's arrival and wait), never from a sum.
     """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
@@ -276,13 +317,18 @@ def build_report(
     received = _received(start, end, drive_id)
     urgent = (HelpRequest.priority >= 4) & (HelpRequest.source != RequestSource.FOLLOW_UP)
     in_scope = true() if everywhere else HelpRequest.commune_id.in_(commune_ids)
-    rows = session.execute(
-        _visits(in_scope, start, end, drive_id, HelpRequest.commune_id, Visit.starts_at)
-        .add_columns(HelpRequest.created_at)
-        .where(Visit.status == VisitStatus.DONE, urgent, *received)
-    )
-    for commune_id, starts_at, created_at in rows:
-        wait = (starts_at - created_at).total_seconds() / 86400
+    served: list[tuple[int, float]] = []
+    for part in uncovered(period, covered):
+        part_start, part_end = part.bounds(tz)
+        rows = session.execute(
+            _visits(in_scope, part_start, part_end, drive_id, HelpRequest.commune_id)
+            .add_columns(Visit.starts_at, HelpRequest.created_at)
+            .where(Visit.status == VisitStatus.DONE, urgent, *received)
+        )
+        served += [(c, (visited - created).total_seconds() / 86400) for c, visited, created in rows]
+    if covered:
+        served += stored.urgent_served(session, covered, start, end)
+    for commune_id, wait in served:
         for f in tally.both(commune_id):
             f.urgent_served += 1
         if commune_id in figures:
@@ -300,10 +346,6 @@ def build_report(
         went[commune_id].add(volunteer_id)
         minutes[volunteer_id] += spent
         visits_by_volunteer[volunteer_id] += int(visits)
-    for commune_id, people_who_went in went.items():
-        if commune_id in figures:
-            figures[commune_id].volunteers = len(people_who_went)
-    total.volunteers = len(set().union(*went.values())) if went else 0
     province_of: dict[int, int] = {c.id: c.province_id for c in communes}
     missing = sorted(set(went) - set(province_of))
     if missing:
@@ -315,17 +357,45 @@ def build_report(
     went_by_province: dict[int, set[int]] = defaultdict(set)
     for commune_id, people_who_went in went.items():
         went_by_province[province_of[commune_id]] |= people_who_went
+    everyone = set().union(*went.values()) if went else set()
+    counted_by_commune = {c: len(people) for c, people in went.items()}
     volunteers_by_province = {pid: len(people) for pid, people in went_by_province.items()}
-    people = {
-        v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(sorted(minutes))))
-    }
+    total.volunteers = len(everyone)
+    if tally.stored is not None:
+        # The totalled days' distinct counts come from the database; a volunteer of the live
+        # days adds one only where the totalled days do not already have them.
+        kept = tally.stored
+        seen = kept.pairs_for(session, everyone)
+        seen_people = {v for _c, v in seen}
+        seen_in_province = {(province_of.get(c), v) for c, v in seen}
+        counted_by_commune = {
+            c: len({v for v in people if (c, v) not in seen}) for c, people in went.items()
+        }
+        volunteers_by_province = {
+            pid: len({v for v in people if (pid, v) not in seen_in_province})
+            for pid, people in went_by_province.items()
+        }
+        for commune_id, count in kept.by_commune.items():
+            counted_by_commune[commune_id] = counted_by_commune.get(commune_id, 0) + count
+        for province_id, count in kept.by_province.items():
+            volunteers_by_province[province_id] = volunteers_by_province.get(province_id, 0) + count
+        total.volunteers = kept.total + len(everyone - seen_people)
+        for volunteer_id, (spent, visits) in kept.minutes.items():
+            minutes[volunteer_id] += spent
+            visits_by_volunteer[volunteer_id] += visits
+    for commune_id, count in counted_by_commune.items():
+        if commune_id in figures:
+            figures[commune_id].volunteers = count
+    hours = Hours(
+        session,
+        {vid: (minutes[vid] / 60, visits_by_volunteer[vid]) for vid in minutes},
+    )
 
     # The commonest currency (ties: the first by name).
     unit = min(tally.units, key=lambda u: (-tally.units[u], u)) if tally.units else ""
     for f in [total, *figures.values()]:
         f.sms_cost_unit = unit
     report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
-    hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
     provinces = _by_province(report_rows, waits, volunteers_by_province)
     return Report(period, total, report_rows, hours, provinces)
 

@@ -19,8 +19,9 @@ computed day (an outcome reported late, a delivery report after midnight, a requ
 another commune, a plan published again) marks that day stale in the same transaction
 (:func:`install`: an ORM flush hook, and a hook on bulk ``UPDATE``/``DELETE`` of messages and
 visits); the worker computes it again and removes only the marks it saw. The urgent requests
-served and their median wait join a request's day to its visit's, so they never come from
-totals (see :func:`reports.build_report`).
+served and their median wait join a request's day to its visit's: they are kept as one small
+row per urgent visit done (``urgent_visit_days``: its day, commune, when the request came and
+the wait), filtered by the period at read time, and the median is taken over those rows.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Delete, Update, delete, event, func, insert, select
+from sqlalchemy import Delete, Update, delete, event, func, insert, select, true
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -44,18 +45,24 @@ from volunteer_hub.models import (
     Plan,
     ReportDay,
     ReportStaleDay,
+    RequestSource,
     Team,
+    UrgentVisitDay,
     Visit,
     VisitOutcome,
+    VisitStatus,
     Volunteer,
     VolunteerDayTotal,
     utcnow,
 )
-from volunteer_hub.services.results.reports import Figures, Period, Tally, count_into
+from volunteer_hub.services.results.reports import Figures, Period, Tally, _visits, count_into
 
 #: Days counted from the raw rows whatever the totals: today and yesterday. A day is totalled
 #: only once it is at least this old, so a write still in flight at midnight is in it.
 OPEN_DAYS = 2
+
+#: An urgent request, as the report counts them (follow-ups are not).
+URGENT = (HelpRequest.priority >= 4) & (HelpRequest.source != RequestSource.FOLLOW_UP)
 
 #: The figures a commune's daily row adds up (the SMS ones also in the row without commune).
 ADDED = (
@@ -142,21 +149,72 @@ def add_totals(session: Session, days: list[date], tally: Tally) -> None:
                     by[outcome] = by.get(outcome, 0) + int(count)
         for unit, count in (units or {}).items():
             tally.units[unit] += int(count)
-    for commune_id, volunteer_id, minutes, visits in session.execute(
-        select(
-            VolunteerDayTotal.commune_id,
-            VolunteerDayTotal.volunteer_id,
-            func.sum(VolunteerDayTotal.minutes),
-            func.sum(VolunteerDayTotal.visits),
+    tally.stored = stored_went(session, days)
+
+
+@dataclass
+class StoredWent:
+    """The volunteers who went on totalled days: distinct counts per commune, per province
+    and in all (counted by the database), and each volunteer's minutes and visits."""
+
+    days: list[date]
+    by_commune: dict[int, int]
+    by_province: dict[int, int]
+    total: int
+    minutes: dict[int, tuple[float, int]]
+
+    def pairs_for(self, session: Session, volunteer_ids: set[int]) -> set[tuple[int, int]]:
+        """(commune, volunteer) of these volunteers on the totalled days."""
+        pairs: set[tuple[int, int]] = set()
+        ids = sorted(volunteer_ids)
+        for start in range(0, len(ids), 1000):
+            rows = session.execute(
+                select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
+                .where(_in_days(VolunteerDayTotal.day, self.days))
+                .where(VolunteerDayTotal.volunteer_id.in_(ids[start : start + 1000]))
+                .distinct()
+            )
+            pairs.update((c, v) for c, v in rows)
+        return pairs
+
+
+def _in_days(column: Any, days: list[date]) -> Any:
+    return _day_clause(column, days) & (column >= days[0]) & (column <= days[-1])
+
+
+def stored_went(session: Session, days: list[date]) -> StoredWent:
+    """Count the volunteers who went on ``days`` (sorted, not empty) in the database."""
+    in_days = _in_days(VolunteerDayTotal.day, days)
+    person = func.count(VolunteerDayTotal.volunteer_id.distinct())
+    by_commune = dict(
+        session.execute(
+            select(VolunteerDayTotal.commune_id, person)
+            .where(in_days)
+            .group_by(VolunteerDayTotal.commune_id)
+        ).all()
+    )
+    by_province = dict(
+        session.execute(
+            select(Commune.province_id, person)
+            .join(Commune, Commune.id == VolunteerDayTotal.commune_id)
+            .where(in_days)
+            .group_by(Commune.province_id)
+        ).all()
+    )
+    total = int(session.scalar(select(person).where(in_days)) or 0)
+    minutes = {
+        volunteer_id: (float(spent or 0), int(visits or 0))
+        for volunteer_id, spent, visits in session.execute(
+            select(
+                VolunteerDayTotal.volunteer_id,
+                func.sum(VolunteerDayTotal.minutes),
+                func.sum(VolunteerDayTotal.visits),
+            )
+            .where(in_days)
+            .group_by(VolunteerDayTotal.volunteer_id)
         )
-        .where(
-            _day_clause(VolunteerDayTotal.day, days),
-            VolunteerDayTotal.day >= first,
-            VolunteerDayTotal.day <= last,
-        )
-        .group_by(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
-    ):
-        tally.add_went(commune_id, volunteer_id, float(minutes or 0), int(visits or 0))
+    }
+    return StoredWent(days, by_commune, by_province, total, minutes)
 
 
 def _day_clause(column: Any, days: list[date]) -> Any:
@@ -218,13 +276,46 @@ def compute_day(session: Session, day: date, tz: ZoneInfo) -> int:
     ]
     if went:
         session.execute(insert(VolunteerDayTotal), went)
+    session.execute(delete(UrgentVisitDay).where(UrgentVisitDay.day == day))
+    urgent = [
+        {
+            "day": day,
+            "commune_id": commune_id,
+            "received_at": created,
+            "wait_days": (visited - created).total_seconds() / 86400,
+        }
+        for commune_id, visited, created in session.execute(
+            _visits(true(), start, end, None, HelpRequest.commune_id)
+            .add_columns(Visit.starts_at, HelpRequest.created_at)
+            .where(Visit.status == VisitStatus.DONE, URGENT)
+        )
+    ]
+    if urgent:
+        session.execute(insert(UrgentVisitDay), urgent)
     session.execute(delete(ReportDay).where(ReportDay.day == day))
     session.execute(
         insert(ReportDay), [{"day": day, "computed_at": utcnow(), "timezone": _zone_name(tz)}]
     )
     if seen:
         session.execute(delete(ReportStaleDay).where(ReportStaleDay.id.in_(seen)))
-    return len(rows) + len(went)
+    return len(rows) + len(went) + len(urgent)
+
+
+def urgent_served(
+    session: Session, days: list[date], start: datetime, end: datetime
+) -> list[tuple[int, float]]:
+    """(commune, wait in days) of the urgent requests received in ``[start, end)`` and
+    served on ``days`` (from :func:`covered_days`)."""
+    return [
+        (commune_id, float(wait))
+        for commune_id, wait in session.execute(
+            select(UrgentVisitDay.commune_id, UrgentVisitDay.wait_days).where(
+                _in_days(UrgentVisitDay.day, days),
+                UrgentVisitDay.received_at >= start,
+                UrgentVisitDay.received_at < end,
+            )
+        )
+    ]
 
 
 @dataclass
