@@ -572,6 +572,11 @@ def _on_execute(state: ORMExecuteState) -> None:
     query = select(func.min(column), func.max(column))
     if where is not None:
         query = query.where(where)
+    elif isinstance(state.parameters, (list, tuple)):
+        # An ORM bulk UPDATE by primary key: the rows are the parameters' ids.
+        ids = [p.get("id") for p in state.parameters if isinstance(p, dict)]
+        key = Message.id if name == "message" else Visit.id
+        query = query.where(key.in_([i for i in ids if i is not None]))
     session = state.session
     tz = _zone()
     first, last = session.execute(query, execution_options={"report_totals": True}).one()
