@@ -70,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     install_log_redaction()
     db.init_app(app)
+    from volunteer_hub.services.results import totals
+
+    totals.install()  # report totals: mark the days a change touches (services/results)
     migrate.init_app(app, db, directory=migrations_directory(), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -133,6 +133,9 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_REMINDERS_INTERVAL_S": 300,
     "WORKER_LINKS_INTERVAL_S": 3600,
     "WORKER_IDEMPOTENCY_INTERVAL_S": 3600,
+    # Report totals (role purge): the job's interval, and the closed days it keeps totalled.
+    "WORKER_REPORT_TOTALS_INTERVAL_S": 600,
+    "REPORT_TOTALS_DAYS": 400,
     # Logs: "json" (one object per line, for production) or "text"; the root level.
     "LOG_FORMAT": "text",
     "LOG_LEVEL": "INFO",
@@ -187,6 +190,7 @@ DECIMAL_SETTINGS: dict[str, float] = {
     "WORKER_LINKS_INTERVAL_S": 0.1,
     "WORKER_IDEMPOTENCY_INTERVAL_S": 0.1,
     "WORKER_IMPORTS_INTERVAL_S": 0.1,
+    "WORKER_REPORT_TOTALS_INTERVAL_S": 0.1,
 }
 #: Settings where None means "no limit" (Flask's and Flask-WTF's own meaning).
 UNLIMITED_ALLOWED = frozenset({"WTF_CSRF_TIME_LIMIT", "MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE"})

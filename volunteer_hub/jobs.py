@@ -192,6 +192,32 @@ def expire_idempotency_keys(app: Flask) -> int | None:
     return _in_context(app, "idempotency-expire", work)
 
 
+def update_report_totals(app: Flask) -> Any:
+    """Compute the report totals of the closed days that lack them or changed since."""
+    from zoneinfo import ZoneInfo
+
+    from volunteer_hub.services.results import totals
+
+    def work() -> totals.TotalsRun:
+        run = totals.refresh(
+            db.session,
+            ZoneInfo(app.config["TIMEZONE"]),
+            keep_days=int(app.config.get("REPORT_TOTALS_DAYS") or 400),
+        )
+        if run.days:
+            logger.info(
+                "report totals: %d day(s) computed (%s to %s), %d rows, %.1f s",
+                len(run.days),
+                min(run.days).isoformat(),
+                max(run.days).isoformat(),
+                run.rows,
+                run.seconds,
+            )
+        return run
+
+    return _in_context(app, "report-totals", work)
+
+
 def heartbeat(app: Flask, name: str, roles: tuple[str, ...]) -> bool | None:
     """Write this worker's heartbeat (its name and roles) for /readyz and /metrics."""
 

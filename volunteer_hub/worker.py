@@ -3,12 +3,13 @@
     volunteer-hub worker [--jobs sms,plans,reminders,links,reconcile,purge,imports]
     python -m volunteer_hub.worker [--jobs ...]
 
-A ``BlockingScheduler`` with eight jobs, each with an explicit id, coalescing missed runs and
+A ``BlockingScheduler`` with ten jobs, each with an explicit id, coalescing missed runs and
 never running twice at once: ``sms-dispatch`` (send what is due), ``sms-reconcile`` (settle
 ``sending`` rows a crash left behind), ``sms-reminders`` (queue reminders now due),
 ``links-expire``, ``plans-run`` (solve the drive plans coordinators queued), and, every night,
 ``privacy-purge`` (remove households' contact details after ``VH_RETENTION_DAYS``) with, hourly
-in the same ``purge`` role, ``idempotency-expire`` (the API's keys older than 24 h), and
+in the same ``purge`` role, ``idempotency-expire`` (the API's keys older than 24 h),
+``report-totals`` (the reports' per-commune daily totals, every 10 minutes) and
 ``imports-run`` (the large spreadsheet imports coordinators queued). Several
 workers may run at once: claims are atomic in the database. The web app never starts a
 scheduler; only the demo starts an in-process one (:func:`start_demo_scheduler`).
@@ -54,6 +55,7 @@ PURGE_JOB = "privacy-purge"
 IDEMPOTENCY_JOB = "idempotency-expire"
 IMPORTS_JOB = "imports-run"
 HEARTBEAT_JOB = "worker-heartbeat"
+TOTALS_JOB = "report-totals"
 JOB_IDS = (
     DISPATCH_JOB,
     RECONCILE_JOB,
@@ -63,6 +65,7 @@ JOB_IDS = (
     PURGE_JOB,
     IDEMPOTENCY_JOB,
     IMPORTS_JOB,
+    TOTALS_JOB,
     HEARTBEAT_JOB,
 )
 
@@ -235,6 +238,14 @@ def configure(scheduler: BaseScheduler, app: Flask, roles: tuple[str, ...] = ROL
             "WORKER_IDEMPOTENCY_INTERVAL_S",
             3600,
         ),
+        # The housekeeping role also keeps the reports' daily totals (services/results/totals).
+        (
+            "purge",
+            TOTALS_JOB,
+            jobs.update_report_totals,
+            "WORKER_REPORT_TOTALS_INTERVAL_S",
+            600,
+        ),
     ):
         if role not in roles:
             continue
@@ -337,6 +348,7 @@ def run_once(app: Flask, roles: tuple[str, ...] = ROLES) -> dict[str, Any]:
     if "purge" in roles:
         done[PURGE_JOB] = jobs.purge_contacts(app)
         done[IDEMPOTENCY_JOB] = jobs.expire_idempotency_keys(app)
+        done[TOTALS_JOB] = jobs.update_report_totals(app)
     return done
 
 

@@ -168,5 +168,6 @@ def test_keys_hold_24_hours_and_the_purge_role_deletes_them(app, client, world, 
     assert {j.id for j in built.scheduler.get_jobs()} == {
         "privacy-purge",
         "idempotency-expire",
+        "report-totals",
         "worker-heartbeat",
     }

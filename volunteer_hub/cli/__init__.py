@@ -20,6 +20,7 @@ from volunteer_hub.cli.operations import (
     sms_group,
     worker_command,
 )
+from volunteer_hub.cli.reports import reports_group
 from volunteer_hub.config import ConfigError
 
 
@@ -117,6 +118,7 @@ COMMANDS = (
     sms_group,
     drives_group,
     privacy_group,
+    reports_group,
 )
 
 for _command in COMMANDS:

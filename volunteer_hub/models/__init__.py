@@ -53,6 +53,13 @@ from volunteer_hub.models.people import (
     VolunteerStatus,
 )
 from volunteer_hub.models.places import Commune, Hamlet, HamletKind, Province
+from volunteer_hub.models.reporting import (
+    CommuneDayTotal,
+    ReportDay,
+    ReportStaleDay,
+    UrgentVisitDay,
+    VolunteerDayTotal,
+)
 from volunteer_hub.models.requests import (
     REQUEST_TRANSITIONS,
     AgeGroup,
@@ -122,6 +129,11 @@ __all__ = [
     "VolunteerSkill",
     "VolunteerStatus",
     "WorkerHeartbeat",
+    "CommuneDayTotal",
+    "ReportDay",
+    "ReportStaleDay",
+    "UrgentVisitDay",
+    "VolunteerDayTotal",
     "drive_commune",
     "team_member",
     "user_commune",

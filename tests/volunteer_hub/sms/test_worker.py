@@ -38,6 +38,7 @@ def test_the_worker_has_coalescing_jobs_with_explicit_ids(app):
         "privacy-purge",
         "idempotency-expire",
         "imports-run",
+        "report-totals",
         "worker-heartbeat",
     }
     for job in jobs.values():

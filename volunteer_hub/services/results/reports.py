@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -131,7 +132,7 @@ class Report:
     period: Period
     total: Figures
     communes: list[tuple[Commune, Figures]]
-    hours: dict[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
+    hours: Mapping[int, tuple[Volunteer, float, int]] = field(default_factory=dict)
     provinces: list[tuple[Province, Figures]] = field(default_factory=list)
     #: Local day -> (households served, people helped) that day: the trend over the period.
     daily: dict[date, tuple[int, int]] = field(default_factory=dict)
@@ -225,6 +226,71 @@ def certificate_volunteer(
     return access.visible_volunteer(session, user, volunteer_id)
 
 
+@dataclass
+class Tally:
+    """What the counting passes add up for a scope: the figures, and what is not summed.
+
+    ``figures`` holds the communes of the scope; ``unplaced`` the SMS that belong to no
+    commune (counted in the total only); ``went`` the minutes and visits of each volunteer who
+    went, per commune (the distinct counts and the hours come from it); ``units`` the messages
+    per currency.
+    """
+
+    figures: dict[int, Figures]
+    total: Figures = field(default_factory=Figures)
+    unplaced: Figures = field(default_factory=Figures)
+    went: dict[tuple[int, int], list[float]] = field(default_factory=dict)
+    units: Counter[str] = field(default_factory=Counter)
+    # The totalled days' volunteers who went (services/results/totals.py: StoredWent).
+    stored: Any = None
+
+    def both(self, commune_id: int | None) -> list[Figures]:
+        """The total and the commune's figures, when the commune is in the scope."""
+        return [self.total, self.figures[commune_id]] if commune_id in self.figures else []
+
+    def add_went(self, commune_id: int, volunteer_id: int, minutes: float, visits: int) -> None:
+        entry = self.went.setdefault((commune_id, volunteer_id), [0.0, 0])
+        entry[0] += minutes
+        entry[1] += visits
+
+
+class Hours(Mapping[int, tuple[Volunteer, float, int]]):
+    """Each volunteer's hours and visits in the report, by volunteer id: (volunteer, hours,
+    visits). The volunteer records are read only when asked for (a certificate needs one; a
+    country's report has ten thousand)."""
+
+    def __init__(self, session: Session, figures: dict[int, tuple[float, int]]) -> None:
+        self._session = session
+        self._figures = figures
+        self._people: dict[int, Volunteer] = {}
+
+    def _load(self, ids: list[int]) -> None:
+        wanted = [i for i in ids if i not in self._people]
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            for volunteer in self._session.scalars(
+                select(Volunteer).where(Volunteer.id.in_(chunk))
+            ):
+                self._people[volunteer.id] = volunteer
+
+    def __getitem__(self, volunteer_id: int) -> tuple[Volunteer, float, int]:
+        hours, visits = self._figures[volunteer_id]
+        self._load([volunteer_id])
+        if volunteer_id not in self._people:
+            raise KeyError(volunteer_id)
+        return self._people[volunteer_id], hours, visits
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._figures)
+
+    def __len__(self) -> int:
+        return len(self._figures)
+
+    def items(self):  # type: ignore[no-untyped-def,override]
+        self._load(sorted(self._figures))
+        return super().items()
+
+
 def build_report(
     session: Session,
     user: User,
@@ -234,6 +300,7 @@ def build_report(
     commune_code: str | None = None,
     drive_id: int | None = None,
     province_code: str | None = None,
+    totals: bool = True,
 ) -> Report:
     """Compute the figures the user may see for the period (one commune, province or drive if
     asked).
@@ -241,8 +308,16 @@ def build_report(
     The database counts: each figure is one grouped query (by commune) with the user's communes
     in its WHERE; no request, visit or message is loaded to be counted. A province's figures
     are its communes' added up, except those that do not add up: the volunteers who went (one
-    person may go in two communes) are counted by one query grouped by province, and the
+    person may go in two communes) are counted as distinct people per province, and the
     median wait is taken over the province's waits.
+
+    An admin's whole-country report (no commune, province or drive) reads, for the days the
+    worker has totalled (``services/results/totals.py``; ``totals=False`` never does), the
+    per-commune daily totals instead of the raw rows, and counts the raw rows only for the
+    other days (today, yesterday, days not totalled yet or changed since): the figures are the
+    same either way. The urgent requests served and their median wait join a request's day
+    to its visit's: on totalled days they come from one stored row per urgent visit done
+    (with its request's arrival and wait), never from a sum.
     """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
@@ -251,28 +326,237 @@ def build_report(
     if province_code:
         communes = [c for c in communes if c.province.code == province_code]
     commune_ids = sorted(c.id for c in communes)
-    figures: dict[int, Figures] = {c.id: Figures() for c in communes}
-    total = Figures()
-
-    def both(commune_id: int | None) -> list[Figures]:
-        return [total, figures[commune_id]] if commune_id in figures else []
+    tally = Tally({c.id: Figures() for c in communes})
+    total, figures = tally.total, tally.figures
 
     # An admin's whole-country report needs no list of communes in its WHERE: over 3,321
     # communes the IN list was most of each query's time (the rows are all in scope anyway).
     everywhere = user.is_admin and not commune_code and not province_code
-    # Requests received: in the period, or included in the drive.
+    covered: list[date] = []
+    if totals and everywhere and drive_id is None:
+        from volunteer_hub.services.results import totals as stored
+
+        covered = stored.covered_days(session, period, tz)
+    for part in uncovered(period, covered):
+        part_start, part_end = part.bounds(tz)
+        count_into(
+            tally,
+            session,
+            user,
+            part_start,
+            part_end,
+            commune_ids,
+            drive_id=drive_id,
+            everywhere=everywhere,
+        )
+    if covered:
+        stored.add_totals(session, covered, tally)
+
+    # Urgent served: of the urgent requests received (so the share never passes 100%). The
+    # median needs the waits themselves: only the urgent served visits' two dates are read.
+    waits: dict[int, list[float]] = defaultdict(list)
+    all_waits: list[float] = []
+    received = _received(start, end, drive_id)
+    urgent = (HelpRequest.priority >= 4) & (HelpRequest.source != RequestSource.FOLLOW_UP)
     in_scope = true() if everywhere else HelpRequest.commune_id.in_(commune_ids)
-    if drive_id is None:
-        received: list[ColumnElement[bool]] = [
-            HelpRequest.created_at >= start,
-            HelpRequest.created_at < end,
-        ]
-    else:
-        received = [
-            HelpRequest.id.in_(
-                select(DriveRequest.request_id).where(DriveRequest.drive_id == drive_id)
+    served: list[tuple[int, float]] = []
+    for part in uncovered(period, covered):
+        part_start, part_end = part.bounds(tz)
+        rows = session.execute(
+            _visits(in_scope, part_start, part_end, drive_id, HelpRequest.commune_id)
+            .add_columns(Visit.starts_at, HelpRequest.created_at)
+            .where(Visit.status == VisitStatus.DONE, urgent, *received)
+        )
+        served += [(c, (visited - created).total_seconds() / 86400) for c, visited, created in rows]
+    if covered:
+        served += stored.urgent_served(session, covered, start, end)
+    for commune_id, wait in served:
+        for f in tally.both(commune_id):
+            f.urgent_served += 1
+        if commune_id in figures:
+            waits[commune_id].append(wait)
+            all_waits.append(wait)
+    for commune_id, values in waits.items():
+        figures[commune_id].urgent_wait_days = round(statistics.median(values), 1)
+    total.urgent_wait_days = round(statistics.median(all_waits), 1) if all_waits else None
+
+    # The volunteers who went, per commune, per province and in all, and their hours.
+    went: dict[int, set[int]] = defaultdict(set)
+    minutes: Counter[int] = Counter()
+    visits_by_volunteer: Counter[int] = Counter()
+    for (commune_id, volunteer_id), (spent, visits) in tally.went.items():
+        went[commune_id].add(volunteer_id)
+        minutes[volunteer_id] += spent
+        visits_by_volunteer[volunteer_id] += int(visits)
+    province_of: dict[int, int] = {c.id: c.province_id for c in communes}
+    missing = sorted(set(went) - set(province_of))
+    if missing:
+        province_of.update(
+            session.execute(
+                select(Commune.id, Commune.province_id).where(Commune.id.in_(missing))
+            ).all()
+        )
+    went_by_province: dict[int, set[int]] = defaultdict(set)
+    for commune_id, people_who_went in went.items():
+        went_by_province[province_of[commune_id]] |= people_who_went
+    everyone = set().union(*went.values()) if went else set()
+    counted_by_commune = {c: len(people) for c, people in went.items()}
+    volunteers_by_province = {pid: len(people) for pid, people in went_by_province.items()}
+    total.volunteers = len(everyone)
+    if tally.stored is not None:
+        # The totalled days' distinct counts come from the database; a volunteer of the live
+        # days adds one only where the totalled days do not already have them.
+        kept = tally.stored
+        seen = kept.pairs_for(session, everyone)
+        seen_people = {v for _c, v in seen}
+        seen_in_province = {(province_of.get(c), v) for c, v in seen}
+        counted_by_commune = {
+            c: len({v for v in people if (c, v) not in seen}) for c, people in went.items()
+        }
+        volunteers_by_province = {
+            pid: len({v for v in people if (pid, v) not in seen_in_province})
+            for pid, people in went_by_province.items()
+        }
+        for commune_id, count in kept.by_commune.items():
+            counted_by_commune[commune_id] = counted_by_commune.get(commune_id, 0) + count
+        for province_id, count in kept.by_province.items():
+            volunteers_by_province[province_id] = volunteers_by_province.get(province_id, 0) + count
+        total.volunteers = kept.total + len(everyone - seen_people)
+        for volunteer_id, (spent, visits) in kept.minutes.items():
+            minutes[volunteer_id] += spent
+            visits_by_volunteer[volunteer_id] += visits
+    for commune_id, count in counted_by_commune.items():
+        if commune_id in figures:
+            figures[commune_id].volunteers = count
+    hours = Hours(
+        session,
+        {vid: (minutes[vid] / 60, visits_by_volunteer[vid]) for vid in minutes},
+    )
+
+    # The commonest currency (ties: the first by name).
+    unit = min(tally.units, key=lambda u: (-tally.units[u], u)) if tally.units else ""
+    for f in [total, *figures.values()]:
+        f.sms_cost_unit = unit
+    report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
+    provinces = _by_province(report_rows, waits, volunteers_by_province)
+    daily = _daily(session, tz, period, covered, in_scope, drive_id)
+    return Report(period, total, report_rows, hours, provinces, daily)
+
+
+def _daily(
+    session: Session,
+    tz: ZoneInfo,
+    period: Period,
+    covered: list[date],
+    in_scope: ColumnElement[bool],
+    drive_id: int | None,
+) -> dict[date, tuple[int, int]]:
+    """The trend: households served and people helped per local day. The database counts
+    the raw rows of the days without totals; the totalled days come from their stored totals
+    (the same figures: a day's ``served`` and ``people_helped`` are its visits done)."""
+    daily: dict[date, tuple[int, int]] = {}
+    done = Visit.status == VisitStatus.DONE
+    for part in uncovered(period, covered):
+        part_start, part_end = part.bounds(tz)
+        day = _local_date(session, Visit.starts_at, tz, part_start)
+        query = (
+            _visits(
+                in_scope,
+                part_start,
+                part_end,
+                drive_id,
+                day,
+                func.count(),
+                func.sum(func.coalesce(Visit.people_helped, 0)),
             )
-        ]
+            .where(done)
+            .group_by(day)
+        )
+        for d, n, helped in session.execute(query):
+            if d is None:
+                continue
+            key = d if isinstance(d, date) else date.fromisoformat(str(d))
+            served, people = daily.get(key, (0, 0))
+            daily[key] = (served + int(n), people + int(helped or 0))
+    if covered:
+        from volunteer_hub.services.results import totals as stored
+
+        for key, (n, helped) in stored.daily_served(session, covered).items():
+            served, people = daily.get(key, (0, 0))
+            daily[key] = (served + n, people + helped)
+    return daily
+
+
+def uncovered(period: Period, covered: list[date]) -> list[Period]:
+    """The runs of the period's days that are not in ``covered`` (sorted), as periods."""
+    runs: list[Period] = []
+    taken = set(covered)
+    day, first = period.first, None
+    while day <= period.last:
+        if day in taken:
+            if first is not None:
+                runs.append(Period(first, day - timedelta(days=1)))
+                first = None
+        elif first is None:
+            first = day
+        day += timedelta(days=1)
+    if first is not None:
+        runs.append(Period(first, period.last))
+    return runs
+
+
+def _received(start: datetime, end: datetime, drive_id: int | None) -> list[ColumnElement[bool]]:
+    """Requests received: in the period, or included in the drive."""
+    if drive_id is None:
+        return [HelpRequest.created_at >= start, HelpRequest.created_at < end]
+    return [
+        HelpRequest.id.in_(select(DriveRequest.request_id).where(DriveRequest.drive_id == drive_id))
+    ]
+
+
+def _visits(
+    in_scope: ColumnElement[bool],
+    start: datetime,
+    end: datetime,
+    drive_id: int | None,
+    *columns: Any,
+) -> Select[Any]:
+    """The visits of the newest published plans (cancelled ones count for nothing)."""
+    visit_filter: list[ColumnElement[bool]] = [
+        newest_published_plans(),
+        Visit.team_id.is_not(None),
+        in_scope,
+        Visit.status != VisitStatus.CANCELLED,
+    ]
+    if drive_id is None:
+        visit_filter += [Visit.starts_at >= start, Visit.starts_at < end]
+    else:
+        visit_filter.append(Plan.drive_id == drive_id)
+    return (
+        select(*columns)
+        .select_from(Visit)
+        .join(Plan, Plan.id == Visit.plan_id)
+        .join(HelpRequest, HelpRequest.id == Visit.request_id)
+        .where(*visit_filter)
+    )
+
+
+def count_into(
+    tally: Tally,
+    session: Session,
+    user: User | None,
+    start: datetime,
+    end: datetime,
+    commune_ids: list[int],
+    *,
+    drive_id: int | None = None,
+    everywhere: bool = False,
+) -> None:
+    """Count the raw rows of ``[start, end)`` (or of the drive) into ``tally``: everything
+    but the urgent requests served (see :func:`build_report`). ``user`` may be None only
+    ``everywhere``."""
+    in_scope = true() if everywhere else HelpRequest.commune_id.in_(commune_ids)
+    received = _received(start, end, drive_id)
     follow_up = HelpRequest.source == RequestSource.FOLLOW_UP
     urgent = (HelpRequest.priority >= 4) & (HelpRequest.source != RequestSource.FOLLOW_UP)
     rows = session.execute(
@@ -286,53 +570,13 @@ def build_report(
         .group_by(HelpRequest.commune_id)
     )
     for commune_id, follow_ups, requests, urgents in rows:
-        for f in both(commune_id):
+        for f in tally.both(commune_id):
             f.follow_ups_received += int(follow_ups or 0)
             f.requests_received += int(requests or 0)
             f.urgent_received += int(urgents or 0)
 
-    # Visits of the newest published plans (cancelled ones count for nothing).
-    visit_filter: list[ColumnElement[bool]] = [
-        newest_published_plans(),
-        Visit.team_id.is_not(None),
-        in_scope,
-        Visit.status != VisitStatus.CANCELLED,
-    ]
-    if drive_id is None:
-        visit_filter += [Visit.starts_at >= start, Visit.starts_at < end]
-    else:
-        visit_filter.append(Plan.drive_id == drive_id)
-
     def visits(*columns: Any) -> Select[Any]:
-        return (
-            select(*columns)
-            .select_from(Visit)
-            .join(Plan, Plan.id == Visit.plan_id)
-            .join(HelpRequest, HelpRequest.id == Visit.request_id)
-            .where(*visit_filter)
-        )
-
-    done = Visit.status == VisitStatus.DONE
-
-    # Urgent served: of the urgent requests received (so the share never passes 100%). The
-    # median needs the waits themselves: only the urgent served visits' two dates are read.
-    waits: dict[int, list[float]] = defaultdict(list)
-    all_waits: list[float] = []
-    rows = session.execute(
-        visits(HelpRequest.commune_id, Visit.starts_at, HelpRequest.created_at).where(
-            done, urgent, *received
-        )
-    )
-    for commune_id, starts_at, created_at in rows:
-        wait = (starts_at - created_at).total_seconds() / 86400
-        for f in both(commune_id):
-            f.urgent_served += 1
-        if commune_id in figures:
-            waits[commune_id].append(wait)
-            all_waits.append(wait)
-    for commune_id, values in waits.items():
-        figures[commune_id].urgent_wait_days = round(statistics.median(values), 1)
-    total.urgent_wait_days = round(statistics.median(all_waits), 1) if all_waits else None
+        return _visits(in_scope, start, end, drive_id, *columns)
 
     # Outcomes per service.
     rows = session.execute(
@@ -342,16 +586,16 @@ def build_report(
         .group_by(HelpRequest.commune_id, Service.code, VisitOutcome.outcome)
     )
     for commune_id, code, outcome, count in rows:
-        for f in both(commune_id):
+        for f in tally.both(commune_id):
             by = f.outcomes.setdefault(code, {})
             by[outcome.value] = by.get(outcome.value, 0) + count
 
     # One pass over the visits for the visits' counts, the volunteers who went and their hours:
     # the database counts and sums per tour (plan, team, shift), commune and status; each
     # tour's travel, shared between its stops, comes from the plan's stored routes, and the
-    # volunteers who went (distinct members of the teams of attended visits, per commune, per
-    # province and in all) come from the tours' teams. At national scale each pass over a
-    # quarter's 230,000 visits costs ~0.4 s on PostgreSQL: this used to take five of them.
+    # volunteers who went (the members of the teams of attended visits, per commune) come from
+    # the tours' teams. At national scale each pass over a quarter's 230,000 visits costs
+    # ~0.4 s on PostgreSQL: this used to take five of them.
     size = (
         select(team_member.c.team_id, func.count().label("size"))
         .group_by(team_member.c.team_id)
@@ -387,17 +631,16 @@ def build_report(
     tour_rows = session.execute(tours).all()
     attended_rows = [row for row in tour_rows if row[5] in ATTENDED]
     travel_cache = _travel(session, {row[1] for row in attended_rows})
-    minutes_by_team: Counter[int] = Counter()
-    visits_by_team: Counter[int] = Counter()
-    teams_by_commune: dict[int, set[int]] = defaultdict(set)
     for commune_id, _plan, _team, _code, _shift, status, count, _m, helped, _size in tour_rows:
-        for f in both(commune_id):
+        for f in tally.both(commune_id):
             f.planned += count
             if status is VisitStatus.DONE:
                 f.served += count
                 f.people_helped += int(helped or 0)
             elif status is VisitStatus.NOT_HOME:
                 f.not_home += count
+    # (commune, team) -> [minutes, visits] that count for each of the team's members there.
+    shares: dict[tuple[int, int], list[float]] = {}
     for (
         commune_id,
         plan_id,
@@ -412,58 +655,21 @@ def build_report(
     ) in attended_rows:
         travel, stops = travel_cache.get(plan_id, {}).get((code, shift_index), (0.0, 1))
         share = float(spent_min or 0) + count * travel / max(1, stops)
-        minutes_by_team[team_id] += share
-        visits_by_team[team_id] += count
-        teams_by_commune[commune_id].add(team_id)
-        for f in both(commune_id):
+        entry = shares.setdefault((commune_id, team_id), [0.0, 0])
+        entry[0] += share
+        entry[1] += count
+        for f in tally.both(commune_id):
             f.volunteer_hours += share * team_size / 60
     members_of: dict[int, set[int]] = defaultdict(set)
-    minutes: Counter[int] = Counter()
-    visits_by_volunteer: Counter[int] = Counter()
+    wanted = {team_id for _c, team_id in shares}
     for team_id, volunteer_id in _team_members(session, {row[1] for row in attended_rows}):
-        if team_id not in minutes_by_team:
-            continue
-        members_of[team_id].add(volunteer_id)
-        minutes[volunteer_id] += minutes_by_team[team_id]
-        visits_by_volunteer[volunteer_id] += visits_by_team[team_id]
-    went: dict[int, set[int]] = {
-        commune_id: set().union(*(members_of[t] for t in team_ids))
-        for commune_id, team_ids in teams_by_commune.items()
-    }
-    for commune_id, people_who_went in went.items():
-        if commune_id in figures:
-            figures[commune_id].volunteers = len(people_who_went)
-    total.volunteers = len(set().union(*went.values())) if went else 0
-    province_of: dict[int, int] = dict(
-        session.execute(
-            select(Commune.id, Commune.province_id).where(Commune.id.in_(sorted(went)))
-        ).all()
-    )
-    went_by_province: dict[int, set[int]] = defaultdict(set)
-    for commune_id, people_who_went in went.items():
-        went_by_province[province_of[commune_id]] |= people_who_went
-    volunteers_by_province = {pid: len(people) for pid, people in went_by_province.items()}
-    people = {
-        v.id: v for v in session.scalars(select(Volunteer).where(Volunteer.id.in_(sorted(minutes))))
-    }
+        if team_id in wanted:
+            members_of[team_id].add(volunteer_id)
+    for (commune_id, team_id), (share, count) in shares.items():
+        for volunteer_id in members_of[team_id]:
+            tally.add_went(commune_id, volunteer_id, share, int(count))
 
-    # The trend: served visits and people helped per local day, counted by the database.
-    day = _local_date(session, Visit.starts_at, tz, start)
-    daily = {
-        (d if isinstance(d, date) else date.fromisoformat(str(d))): (int(n), int(helped or 0))
-        for d, n, helped in session.execute(
-            visits(day, func.count(), func.sum(func.coalesce(Visit.people_helped, 0)))
-            .where(done)
-            .group_by(day)
-        )
-        if d is not None
-    }
-
-    _sms(session, user, start, end, communes, total, figures, drive_id, everywhere=everywhere)
-    report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
-    hours = {vid: (people[vid], minutes[vid] / 60, visits_by_volunteer[vid]) for vid in people}
-    provinces = _by_province(report_rows, waits, volunteers_by_province)
-    return Report(period, total, report_rows, hours, provinces, daily)
+    _sms(session, user, start, end, commune_ids, tally, drive_id, everywhere=everywhere)
 
 
 def _by_province(
@@ -553,12 +759,11 @@ def _team_members(session: Session, plan_ids: set[int]) -> list[tuple[int, int]]
 
 def _sms(
     session: Session,
-    user: User,
+    user: User | None,
     start: datetime,
     end: datetime,
-    communes: list[Commune],
-    total: Figures,
-    figures: dict[int, Figures],
+    commune_ids: list[int],
+    tally: Tally,
     drive_id: int | None = None,
     *,
     everywhere: bool = False,
@@ -568,9 +773,12 @@ def _sms(
     A message belongs to its household's commune, else to its volunteer's home commune; it is
     counted when that commune is in the scope, or when it is about a drive the user may see.
     """
-    commune_ids = sorted(c.id for c in communes)
-    scope = access.drive_clause(user) if not user.is_admin else true()
-    about_drive = Message.drive_id.in_(select(Drive.id).where(scope))
+    if everywhere:
+        about_drive: ColumnElement[bool] = true()
+    else:
+        assert user is not None
+        scope = access.drive_clause(user) if not user.is_admin else true()
+        about_drive = Message.drive_id.in_(select(Drive.id).where(scope))
     when = (
         [Message.created_at >= start, Message.created_at < end]
         if drive_id is None
@@ -607,7 +815,6 @@ def _sms(
         counted(FAILED),
         func.sum(func.abs(Message.price)),
     )
-    units: Counter[str] = Counter()
     for part, commune in (
         (households, HelpRequest.commune_id),
         (others, Volunteer.home_commune_id),
@@ -618,18 +825,14 @@ def _sms(
                 commune, Message.price_unit
             )
         ):
-            targets = [total] + ([figures[commune_id]] if commune_id in figures else [])
-            for f in targets:
+            placed = tally.figures.get(commune_id) if commune_id is not None else None
+            for f in (tally.total, placed if placed is not None else tally.unplaced):
                 f.sms_sent += int(sent or 0)
                 f.sms_delivered += int(delivered or 0)
                 f.sms_failed += int(failed or 0)
                 f.sms_cost += float(cost or 0)
             if price_unit:
-                units[price_unit] += count
-    # The commonest currency (ties: the first by name).
-    unit = min(units, key=lambda u: (-units[u], u)) if units else ""
-    for f in [total, *figures.values()]:
-        f.sms_cost_unit = unit
+                tally.units[price_unit] += count
 
 
 #: Outcome values in the order a report lists them.
