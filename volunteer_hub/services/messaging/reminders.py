@@ -299,7 +299,7 @@ def plan_reminders(
         report.thanks += notify_thanks(session, visit, now=now, settings=settings) is not None
     days_done: dict[tuple[int, int, date], Visit] = {}
     for visit in ended:
-        day = visit.ends_at.astimezone(settings.timezone).date() if visit.ends_at else None
+        day = visit.starts_at.astimezone(settings.timezone).date() if visit.starts_at else None
         if day is None or visit.team is None:
             continue
         for member in visit.team.members:
@@ -313,8 +313,8 @@ def plan_reminders(
         if last_end is None or last_end > now - THANKS_AFTER:
             continue  # she has a visit still to go, or it has not ended long enough
         volunteer = next(m for m in visit.team.members if m.id == volunteer_id)  # type: ignore[union-attr]
-        notify_day_thanks(
+        message = notify_day_thanks(
             session, volunteer, day, hers, drive=visit.plan.drive, now=now, settings=settings
         )
-        report.thanks += 1
+        report.thanks += message is not None
     return report
