@@ -192,14 +192,14 @@ LABELS: dict[str, dict[str, Any]] = {
         "reminder_household_day": _l("Reminder the day before (household)"),
         "reminder_household_morning": _l("Reminder that morning (household)"),
         "reminder_volunteer_eve": _l("Reminder the evening before (volunteer)"),
-        "reminder_volunteer_soon": _l("Reminder before the visit (volunteer)"),
+        "reminder_volunteer_soon": _l("Reminder before the first visit of the day (volunteer)"),
         "reply_help": _l("Reply: help"),
         "reply_no_visit": _l("Reply: no visit found"),
         "reply_ok": _l("Reply: answer received"),
         "reply_opt_out": _l("Reply: SMS stopped"),
         "reply_unknown": _l("Reply: not understood"),
         "thanks_household": _l("Thanks (household)"),
-        "thanks_volunteer": _l("Thanks (volunteer)"),
+        "thanks_volunteer": _l("Thanks for the day (volunteer)"),
     },
     # A spreadsheet import run by the worker.
     "import_status": {

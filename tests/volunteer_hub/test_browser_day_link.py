@@ -52,3 +52,31 @@ def test_the_day_page_lists_her_visits_with_thumb_sized_answers(  # type: ignore
     session.expire_all()
     assert session.get(Visit, hers[0].id).volunteer_accepted_at is not None
     assert session.get(Visit, hers[1].id).volunteer_accepted_at is None
+
+
+def test_the_thanks_link_opens_her_day_and_says_which_household_asked_for_another_time(  # type: ignore[no-untyped-def]
+    live_server, phone_390, session, dw, artifacts
+):
+    from volunteer_hub.services.messaging import responses
+    from volunteer_hub.services.messaging.notifications import notify_day_thanks
+
+    plan = solve(session, dw.drive)
+    publishing.publish_plan(session, plan, user=dw.coordinator)
+    session.commit()
+    her = _busiest(plan, dw)
+    hers = sorted(
+        (v for v in plan.visits if v.team and her in v.team.members), key=lambda v: v.starts_at
+    )
+    responses.household_reschedule(session, hers[1], "Chiều mai mới có nhà")
+    day = hers[0].starts_at.astimezone(TZ).date()
+    thanks = notify_day_thanks(session, her, day, hers, drive=plan.drive)
+    session.commit()
+    page = phone_390
+    page.goto(f"{live_server}/s/{_code(thanks)}")
+    cards = page.locator("section.day-visit")
+    assert cards.count() == len(hers)
+    moved = page.locator(f"#visit-{hers[1].id}")
+    moved.get_by_text("Gia đình xin hẹn giờ khác").wait_for()
+    assert moved.locator("button").count() == 0  # nothing to answer for that one
+    assert page.evaluate(SMALL_TARGETS) == []
+    page.screenshot(path=str(artifacts / "day-link-thanks-phone.png"), full_page=True)

@@ -418,3 +418,181 @@ def test_from_the_day_link_she_reports_a_visit_once_it_started(client, session, 
     other = next(v for v in plan.visits if v.team and her not in v.team.members)
     for wrong in ("", str(other.id), "x1"):
         assert client.get(f"/s/{code}/report?visit={wrong}").status_code == 404
+
+
+# --- reminders, thanks and a household's answer on a volunteer's day -----------------------
+
+
+def _run_worker(session, start, end, step_min: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """Plan reminders and thanks as the worker does, every ``step_min`` minutes."""
+    from volunteer_hub.services.messaging.reminders import plan_reminders
+
+    moment = start
+    while moment <= end:
+        plan_reminders(session, now=moment)
+        session.commit()
+        moment += timedelta(minutes=step_min)
+
+
+def _of_kind(session, kind: str, volunteer) -> list[Message]:  # type: ignore[no-untyped-def]
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.kind == kind, Message.volunteer_id == volunteer.id)
+            .order_by(Message.id)
+        )
+    )
+
+
+def _opens_her_day(client, session, message: Message, visits: list[Visit]) -> str:  # type: ignore[no-untyped-def]
+    """The message's link is her day link: its page lists exactly these visits."""
+    code = _code(message)
+    link = links.find_link(session, code)
+    assert link.purpose == links.VOLUNTEER_DAY and link.visit_id is None
+    page = client.get(f"/s/{code}")
+    assert page.status_code == 200
+    shown = [int(n) for n in re.findall(r'id="visit-(\d+)"', page.get_data(as_text=True))]
+    assert shown == [v.id for v in visits]
+    return code
+
+
+def test_after_her_three_visits_one_thanks_whose_link_opens_the_day(client, session, dw):  # type: ignore[no-untyped-def]
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    last_end = max(v.ends_at for v in hers)
+    # Half an hour after her first visit ended, her day is not over: no thanks yet.
+    _run_worker(session, hers[0].ends_at, last_end + timedelta(minutes=20))
+    assert _of_kind(session, "thanks_volunteer", her) == []
+    # Half an hour after the last one: one SMS, whatever the runs that follow.
+    _run_worker(session, last_end + timedelta(minutes=30), last_end + timedelta(hours=3), 15)
+    (thanks,) = _of_kind(session, "thanks_volunteer", her)
+    assert thanks.send_after == last_end + timedelta(minutes=30)
+    assert thanks.idempotency_key == (
+        f"drive:{dw.drive.id}:vol{her.id}:{_day(hers[0]).isoformat()}:thanks"
+    )
+    assert thanks.visit_id is None and thanks.segments == 1, thanks.body
+    code = _opens_her_day(client, session, thanks, hers)
+    # From there she reports each visit (the report page of each of her visits opens).
+    for visit in hers:
+        assert client.get(f"/s/{code}/report?visit={visit.id}").status_code == 200
+    # Every volunteer of the drive: one thanks for the day; households: one per visit.
+    going = {m.id for v in plan.visits if v.team for m in v.team.members}
+    volunteers = session.scalars(select(Message).where(Message.kind == "thanks_volunteer")).all()
+    assert sorted(m.volunteer_id for m in volunteers) == sorted(going)
+    households = session.scalars(select(Message).where(Message.kind == "thanks_household")).all()
+    assert sorted(m.visit_id for m in households) == sorted(v.id for v in plan.visits if v.team)
+    # Runs hours later thank nobody again.
+    _run_worker(session, last_end + timedelta(hours=4), last_end + timedelta(hours=5), 30)
+    assert len(_of_kind(session, "thanks_volunteer", her)) == 1
+
+
+def test_two_hours_before_her_first_visit_one_reminder_with_the_day_link(client, session, dw):  # type: ignore[no-untyped-def]
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    _run_worker(session, hers[0].starts_at - timedelta(hours=4), hers[-1].starts_at)
+    (soon,) = _of_kind(session, "reminder_volunteer_soon", her)
+    assert soon.send_after == hers[0].starts_at - timedelta(hours=2)
+    assert soon.visit_id == hers[0].id  # cancelling that visit cancels it (below)
+    assert hers[0].starts_at.astimezone(TZ).strftime("%H:%M") in soon.body
+    _opens_her_day(client, session, soon, hers)
+    # One per volunteer of the day, not one per visit or shift.
+    going = {m.id for v in plan.visits if v.team for m in v.team.members}
+    reminders = session.scalars(
+        select(Message).where(Message.kind == "reminder_volunteer_soon")
+    ).all()
+    assert sorted(m.volunteer_id for m in reminders) == sorted(going)
+    # Households keep their own reminder per visit, with their own link.
+    mornings = session.scalars(
+        select(Message).where(Message.kind == "reminder_household_morning")
+    ).all()
+    assert {v.id for v in hers[1:]} <= {m.visit_id for m in mornings}
+    assert len({m.visit_id for m in mornings}) == len(mornings)
+    assert all(m.idempotency_key == f"visit:{m.visit_id}:reminder-morning:v1" for m in mornings)
+    for message in mornings[:2]:
+        link = links.find_link(session, _code(message))
+        assert link.purpose == links.HOUSEHOLD_VISIT and link.visit_id == message.visit_id
+
+
+def test_her_first_visit_cancelled_before_the_reminder_went_the_next_one_is_reminded(  # type: ignore[no-untyped-def]
+    session, dw
+):
+    from volunteer_hub.services.messaging import responses
+
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    _run_worker(
+        session,
+        hers[0].starts_at - timedelta(hours=3),
+        hers[0].starts_at - timedelta(hours=2, minutes=30),
+    )
+    (queued,) = _of_kind(session, "reminder_volunteer_soon", her)
+    assert queued.status is MessageStatus.QUEUED
+    # The household of her first visit cancels before the reminder went out.
+    responses.household_cancel(
+        session, hers[0], "Bà đi viện", now=hers[0].starts_at - timedelta(hours=2, minutes=20)
+    )
+    session.commit()
+    assert queued.status is MessageStatus.CANCELLED
+    _run_worker(session, hers[0].starts_at - timedelta(hours=2, minutes=10), hers[-1].starts_at)
+    live = [
+        m
+        for m in _of_kind(session, "reminder_volunteer_soon", her)
+        if m.status is not MessageStatus.CANCELLED
+    ]
+    (soon,) = live
+    assert soon.visit_id == hers[1].id
+    assert soon.send_after == hers[1].starts_at - timedelta(hours=2)
+
+
+def test_a_reminder_sent_is_her_one_reminder_of_the_day(session, dw):  # type: ignore[no-untyped-def]
+    from volunteer_hub.services.messaging import responses
+
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    _run_worker(
+        session, hers[0].starts_at - timedelta(hours=3), hers[0].starts_at - timedelta(hours=2)
+    )
+    (sent,) = _of_kind(session, "reminder_volunteer_soon", her)
+    sent.status = MessageStatus.SENT
+    session.commit()
+    # Her first visit is called off after she was reminded: the next one gets no second one,
+    # and neither does any visit of hers once the first has started.
+    responses.household_cancel(session, hers[0], None, now=hers[0].starts_at - timedelta(hours=1))
+    session.commit()
+    _run_worker(session, hers[0].starts_at - timedelta(minutes=50), hers[-1].starts_at)
+    assert _of_kind(session, "reminder_volunteer_soon", her) == [sent]
+
+
+def test_a_household_cancels_the_team_gets_one_sms_without_a_dead_link(client, session, dw):  # type: ignore[no-untyped-def]
+    from volunteer_hub.services.messaging import responses
+
+    plan = _published(session, dw)
+    her = _busiest(plan, dw)
+    hers = _visits_of(plan, her)
+    (day_sms,) = [m for m in _day_messages(session) if m.volunteer_id == her.id]
+    after = _last_id(session)
+    responses.household_cancel(session, hers[0], "Bà đi viện")
+    responses.household_reschedule(session, hers[1], "Chiều mai mới có nhà")
+    session.commit()
+    told = session.scalars(
+        select(Message).where(
+            Message.id > after,
+            Message.volunteer_id == her.id,
+            Message.kind == "cancellation_volunteer",
+        )
+    ).all()
+    # One SMS per event, about that visit; no link in it (her day link tells the rest).
+    assert sorted(m.visit_id for m in told) == sorted([hers[0].id, hers[1].id])
+    assert all("/s/" not in m.body for m in told)
+    # Her day link now shows the visits left, and why the moved one waits.
+    text = client.get(f"/s/{_code(day_sms)}").get_data(as_text=True)
+    shown = [int(n) for n in re.findall(r'id="visit-(\d+)"', text)]
+    assert shown == [v.id for v in hers[1:]]
+    cards = dict(re.findall(r'id="visit-(\d+)">(.*?)</section>', text, re.S))
+    assert "Gia đình xin hẹn giờ khác" in cards[str(hers[1].id)]
+    assert "Bạn đi cùng không đi được" not in cards[str(hers[1].id)]
+    assert 'value="accept"' in cards[str(hers[2].id)]

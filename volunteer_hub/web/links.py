@@ -144,10 +144,11 @@ def _day_page(link: PersonalLink, code: str, error: str | None = None, status: i
     items = []
     visits = links.day_visits(db.session, link)
     mine = responses.declined_by(db.session, [v.id for v in visits], volunteer.id)
+    moved = responses.asked_another_time(db.session, [v.id for v in visits])
     for visit in visits:
         reason = links.holder_reason(db.session, link, visit)
         if reason == "declined" and visit.id not in mine:
-            reason = "partner_declined"
+            reason = "household_moved" if visit.id in moved else "partner_declined"
         started = outcomes.has_started(visit)
         items.append(
             {

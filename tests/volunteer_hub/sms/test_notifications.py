@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from volunteer_hub.services.messaging.notifications import (
     notify_assignment,
     notify_cancellation,
     notify_change,
+    notify_day_thanks,
     notify_household,
     notify_thanks,
 )
@@ -177,10 +178,44 @@ def test_a_cancellation_tells_everyone_and_cancels_their_reminders(
     assert {m.status for m in assignments} == {MessageStatus.CANCELLED}
 
 
-def test_thanks_carry_the_outcome_and_feedback_links(session, published, settings, clock):
-    sent = notify_thanks(session, published.visit, now=clock(), settings=settings)
-    assert {m.kind for m in sent} == {"thanks_volunteer", "thanks_household"}
-    assert all(LINK.search(real_text(m, settings)) for m in sent)
+def test_thanks_carry_the_feedback_and_the_day_links(session, published, settings, clock):
+    household = notify_thanks(session, published.visit, now=clock(), settings=settings)
+    assert household is not None and household.kind == "thanks_household"
+    assert household.idempotency_key == f"visit:{published.visit.id}:thanks"
+    assert LINK.search(real_text(household, settings))
+    day = date(2026, 11, 28)
+    lan = notify_day_thanks(
+        session,
+        published.lan,
+        day,
+        [published.visit],
+        drive=published.drive,
+        now=clock(),
+        settings=settings,
+    )
+    session.commit()
+    assert lan is not None and lan.kind == "thanks_volunteer"
+    assert (
+        lan.idempotency_key == f"drive:{published.drive.id}:vol{published.lan.id}:2026-11-28:thanks"
+    )
+    # About her day, not one visit: no visit or household on the row.
+    assert lan.visit_id is None and lan.request_id is None and lan.volunteer_id == published.lan.id
+    assert "Thu Bay 28/11" in lan.body
+    code = LINK.search(real_text(lan, settings)).group(1)
+    link = links.find_link(session, code)
+    assert link.purpose == links.VOLUNTEER_DAY and link.day == day and link.visit_id is None
+    # Once: asking again returns the same message and issues no other link.
+    again = notify_day_thanks(
+        session,
+        published.lan,
+        day,
+        [published.visit],
+        drive=published.drive,
+        now=clock(),
+        settings=settings,
+    )
+    assert again.id == lan.id
+    assert len(messages(session, kind="thanks_volunteer")) == 1
 
 
 def test_broadcast_reaches_invited_volunteers_and_households_once_each(

@@ -131,12 +131,15 @@ def queue_about_visit(
     send_after: datetime | None = None,
     with_link: bool = True,
     extra: dict[str, Any] | None = None,
+    about_day: bool = False,
     now: datetime | None = None,
     settings: SmsSettings | None = None,
 ) -> Message | None:
     """Queue one message about a visit to one of its volunteers, or to its household.
 
-    Each recipient gets their own personal link. None when the household has no mobile; the
+    Each recipient gets their own personal link. ``about_day``: the message is about the
+    volunteer's day, not this visit (no visit or household on the row, so what cancels or
+    moves the visit's queue leaves it be). None when the household has no mobile; the
     message already queued under ``key``, if any, is returned as it is.
     """
     settings = sms_settings(settings)
@@ -172,9 +175,9 @@ def queue_about_visit(
         urgent=urgent,
         send_after=send_after or now,
         drive_id=visit.plan.drive_id,
-        visit_id=visit.id,
+        visit_id=None if about_day else visit.id,
         volunteer_id=volunteer.id if volunteer else None,
-        request_id=visit.request_id,
+        request_id=None if about_day else visit.request_id,
     )
 
 
@@ -338,10 +341,64 @@ def notify_thanks(
     *,
     now: datetime | None = None,
     settings: SmsSettings | None = None,
-) -> list[Message]:
-    """Thank the team (with the outcome link) and the household (with a feedback link)."""
-    return _queue_to_everyone(
-        session, visit, kind="thanks", key=f"visit:{visit.id}:thanks", now=now, settings=settings
+) -> Message | None:
+    """Thank the household, with a feedback link (volunteers: ``notify_day_thanks``)."""
+    return queue_about_visit(
+        session,
+        visit,
+        kind="thanks_household",
+        key=f"visit:{visit.id}:thanks",
+        now=now,
+        settings=settings,
+    )
+
+
+def thanks_key(drive_id: int, volunteer_id: int, day: date) -> str:
+    """The key of a volunteer's thanks for a drive day: one, whatever the plan version."""
+    return f"drive:{drive_id}:vol{volunteer_id}:{day.isoformat()}:thanks"
+
+
+def notify_day_thanks(
+    session: Session,
+    volunteer: Volunteer,
+    day: date,
+    visits: list[Visit],
+    *,
+    drive: Drive,
+    now: datetime | None = None,
+    settings: SmsSettings | None = None,
+) -> Message | None:
+    """Thank a volunteer for her day, once, with the day link where she reports each visit.
+
+    ``visits`` are the day's visits she went to, in order (the first names the place). None
+    when she has no visit that day or no phone.
+    """
+    settings = sms_settings(settings)
+    now = now or utcnow()
+    if not visits or not volunteer.phone:
+        return None
+    key = thanks_key(drive.id, volunteer.id, day)
+    if message_exists(session, key):
+        return session.scalar(select(Message).where(Message.idempotency_key == key))
+    day_link = links.issue_day_link(
+        session, drive=drive, volunteer_id=volunteer.id, day=day, now=now, settings=settings
+    )
+    return queue_about_visit(
+        session,
+        visits[0],
+        volunteer,
+        kind="thanks_volunteer",
+        key=key,
+        with_link=False,
+        extra={
+            "count": str(len(visits)),
+            "place": _place(visits[0].request),
+            "date": format_date(day, "EEEE dd/MM", locale=recipient_locale(volunteer.languages)),
+            "link": day_link.url,
+        },
+        about_day=True,
+        now=now,
+        settings=settings,
     )
 
 

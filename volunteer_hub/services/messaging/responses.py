@@ -340,6 +340,21 @@ def declined_by(session: Session, visit_ids: list[int], volunteer_id: int) -> se
     )
 
 
+def asked_another_time(session: Session, visit_ids: list[int]) -> set[int]:
+    """Return which of these visits their household asked to have at another time."""
+    if not visit_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(VisitResponse.visit_id).where(
+                VisitResponse.visit_id.in_(visit_ids),
+                VisitResponse.role == HOUSEHOLD,
+                VisitResponse.action == "reschedule",
+            )
+        )
+    )
+
+
 def pending_replans(session: Session, drive_id: int) -> list[VisitResponse]:
     """Return declines and requests for another time a coordinator has not handled yet."""
     from volunteer_hub.models import Plan

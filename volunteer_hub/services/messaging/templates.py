@@ -124,7 +124,7 @@ KINDS: dict[str, TemplateKind] = {
         ),
         TemplateKind(
             "reminder_volunteer_soon",
-            _l("Volunteer: reminder 2 hours before"),
+            _l("Volunteer: reminder 2 hours before the first visit of the day"),
             _VISIT,
             ("sender", "link"),
         ),
@@ -153,7 +153,10 @@ KINDS: dict[str, TemplateKind] = {
             ("sender", "text"),
         ),
         TemplateKind(
-            "thanks_volunteer", _l("Volunteer: thanks and outcome link"), _VISIT, ("sender", "link")
+            "thanks_volunteer",
+            _l("Volunteer: thanks for the day and the link to report each visit"),
+            _DAY,
+            ("sender", "link"),
         ),
         TemplateKind(
             "thanks_household", _l("Household: thanks and feedback link"), _HOME, ("sender", "link")
@@ -232,8 +235,10 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "at {address}. Details: {link}",
     },
     "reminder_volunteer_soon": {
-        "vi": "{sender}: Còn khoảng 2 giờ: lượt hỗ trợ lúc {time} tại {address}. {link}",
-        "en": "{sender}: In about 2 hours: your visit at {time} at {address}. {link}",
+        "vi": "{sender}: Còn khoảng 2 giờ: lượt hỗ trợ đầu tiên lúc {time} tại {address}. "
+        "Lịch cả ngày: {link}",
+        "en": "{sender}: In about 2 hours: your first visit at {time} at {address}. "
+        "Your day: {link}",
     },
     "reminder_household_day": {
         "vi": "{sender}: Nhắc lịch: {date}, khoảng {window}, tình nguyện viên {team} sẽ đến "
@@ -273,8 +278,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "en": "{sender}: {text}",
     },
     "thanks_volunteer": {
-        "vi": "{sender}: Cảm ơn bạn đã hỗ trợ! Ghi lại kết quả lượt hỗ trợ tại: {link}",
-        "en": "{sender}: Thank you for helping! Record how the visit went: {link}",
+        "vi": "{sender}: Cảm ơn bạn đã hỗ trợ {date}! Ghi lại kết quả từng lượt hỗ trợ tại: {link}",
+        "en": "{sender}: Thank you for helping on {date}! Record how each visit went: {link}",
     },
     "thanks_household": {
         "vi": "{sender}: Cảm ơn gia đình đã đón tình nguyện viên. Góp ý cho chúng tôi: {link}",
