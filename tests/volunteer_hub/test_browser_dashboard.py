@@ -98,3 +98,33 @@ def test_the_charts_fit_the_page_and_their_titles_are_never_cut_off(
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(artifacts / f"reports-{lang}-{width}.png"), full_page=True)
     context.close()
+
+
+def test_on_a_phone_every_figure_of_a_table_says_what_it_counts(
+    live_server, phone_390, session, artifacts
+):
+    """On a phone the tables become cards without their header row: each cell carries its
+    column's name (the communes' table of the report, in Vietnamese)."""
+    seed_demo(session, password="demo")
+    session.commit()
+    page = phone_390
+    page.goto(f"{live_server}/login?lang=vi")
+    page.get_by_label("Email").fill(COORDINATOR_EMAIL)
+    page.get_by_label("Mật khẩu").fill("demo")
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.goto(f"{live_server}/reports")
+    page.get_by_role("heading", name="Kết quả đạt được").wait_for()
+    table = page.locator("table.table").filter(has_text="Phường Thuận Hóa").first
+    row = table.locator("tbody tr").filter(has_text="Phường Thuận Hóa").first
+    assert not table.locator("thead").is_visible(), "the header row is hidden on a phone"
+    headers = [t.strip() for t in table.locator("thead th").all_inner_texts()]
+    cells = row.locator("td")
+    labels = [
+        cells.nth(i).evaluate("c => getComputedStyle(c, '::before').content")
+        for i in range(cells.count())
+    ]
+    assert labels[0] in ("none", "normal", '""'), "the row's name needs no label"
+    for header, label in zip(headers[1:], labels[1:], strict=True):
+        assert label == f'"{header}: "', (header, label)
+    row.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "report-table-phone.png"), full_page=False)
