@@ -20,11 +20,16 @@ class Stages:
         self.started = started
         self.last = started
 
+    def note(self, what: str, **figures: object) -> None:
+        """A line of figures within the current stage (the stage's time runs on)."""
+        if log.isEnabledFor(logging.INFO):
+            log.info("  %s%s", what, _figures(figures))
+
     def done(self, stage: str, **figures: object) -> None:
         """Stage ``stage`` ended now; ``figures`` are added to the line."""
         now = time.monotonic()
         if log.isEnabledFor(logging.INFO):
-            extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in figures.items())
+            extra = _figures(figures)
             log.info(
                 "%-14s %6.2f s (ends at %6.2f s)%s",
                 stage,
@@ -33,3 +38,7 @@ class Stages:
                 extra,
             )
         self.last = now
+
+
+def _figures(figures: dict[str, object]) -> str:
+    return "".join(f", {k.replace('_', ' ')} {v}" for k, v in figures.items())

@@ -162,3 +162,35 @@ def test_a_left_out_urgent_visit_takes_the_place_of_a_less_urgent_one():
     done = fill_until(p, ctx.travel, ctx.clock, ctx.screening.allowed, placed, ["H"], swap=False)
     assert done.inserted == []
     assert placed[(0, 0)].visit_ids == ["L1", "L2"]
+
+
+def test_a_part_search_is_stopped_by_the_wall_clock(monkeypatch):
+    # OR-Tools' own time limit let a part's search run far past its budget on a loaded
+    # machine: the part also looks at the wall clock. Here each reading of the clock is
+    # half a second later, so a 5 s search ends after a few dozen looks, not 5 s.
+    from types import SimpleNamespace
+
+    from scheduling.firstplan import greedy_placed, to_routes
+    from scheduling.instance import Instance
+    from scheduling.solver import Budget, Weights
+    from scheduling.tours import tours_from_routes
+
+    p = spread_problem()
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    start = to_routes(ctx, inst, greedy_placed(ctx))
+    readings = []
+
+    def monotonic() -> float:
+        readings.append(None)
+        return 0.5 * len(readings)
+
+    monkeypatch.setattr(decompose_mod, "time", SimpleNamespace(monotonic=monotonic, time=time.time))
+    weights = Weights.for_instance(inst, False, True)
+    routes = decompose_mod._search_part(inst, weights, False, Budget(5.0, None), 0, start)
+    assert len(readings) > 10  # the search looked at the clock until past its end
+    assert len(readings) < 100
+    assert routes is not None
+    plan = assemble(ctx, tours_from_routes(inst, routes), fill_left=False)
+    assert check(p, plan) == []
+    assert plan.stats.served == sum(len(r) for r in start)
