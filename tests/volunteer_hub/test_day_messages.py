@@ -389,7 +389,7 @@ def test_the_publish_page_counts_the_day_sms(client, session, dw):  # type: igno
     n = households + len(dw.volunteers)
     # Households: one SMS per visit; volunteers: one per day (here, one day each).
     summary = re.search(r'id="publish-summary">(.*?)</p>', text, re.S).group(1)
-    assert summary.startswith(f"{n} tin nhắn SMS tới {n} người: {households} mới")
+    assert summary.startswith(f"{n} tin nhắn SMS tới {n} người về {households} lượt thăm mới")
     rows = dict(re.findall(r'<tr><td>([^<]+)</td><td class="num">(\d+)</td></tr>', text))
     assert rows["Tình nguyện viên: các lượt hỗ trợ trong ngày"] == str(len(dw.volunteers))
     session.expire_all()
