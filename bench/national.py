@@ -3,6 +3,7 @@
     python bench/national.py --database sqlite:////tmp/national.sqlite3
     python bench/national.py --database postgresql://postgres@127.0.0.1:5432/vh_national
     python bench/national.py --database ... --repeats 20 --json bench/results/national.json
+    python bench/national.py --database ... --only "admin report dashboard"
 
 The database is upgraded and, unless it already holds them, given the national demo
 (``volunteer-hub demo --seed-only --scale national``: 3,321 communes, 10,000 volunteers,
@@ -140,12 +141,15 @@ def scenarios(c: dict[str, Any], today: date) -> list[tuple[str, Any, str, dict[
     ]
 
 
-def run(uri: str, repeats: int, factor: float) -> dict[str, Any]:
+def run(uri: str, repeats: int, factor: float, only: str | None = None) -> dict[str, Any]:
     app, seed_seconds = prepare(uri, factor)
     c = clients(app)
     health = app.test_client()
     rows = []
-    for name, client, path, headers in scenarios(c, date.today()):
+    chosen = [s for s in scenarios(c, date.today()) if not only or only.lower() in s[0].lower()]
+    if not chosen:
+        raise SystemExit(f"no scenario's name contains {only!r}")
+    for name, client, path, headers in chosen:
         client.get(path, headers=headers)  # warm-up: caches, pool, statistics
         took: list[float] = []
         floor: list[float] = []
@@ -182,9 +186,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per scenario")
     parser.add_argument("--scale-factor", type=float, default=1.0, help="shrink the seed")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--only", help="run only the scenarios whose name contains this (case ignored)"
+    )
     args = parser.parse_args()
     uri = driver_url(args.database)
-    result = run(uri, max(2, args.repeats), args.scale_factor)
+    result = run(uri, max(2, args.repeats), args.scale_factor, args.only)
     seed = result["seed_seconds"]
     print()
     print(f"database: {uri.split('@')[-1]}; coordinator's province: {result['province']}")

@@ -92,7 +92,7 @@ def volunteers_query(user: User, filters: VolunteerFilters) -> Select[tuple[Volu
     return query.order_by(Volunteer.full_name, Volunteer.id)
 
 
-def _first_day():  # type: ignore[no-untyped-def]
+def first_day_column():  # type: ignore[no-untyped-def]
     """The drive's first time block start, as a correlated subquery to order by."""
     return (
         select(func.min(TimeBlock.starts_at))
@@ -104,7 +104,7 @@ def _first_day():  # type: ignore[no-untyped-def]
 
 def drives_query(user: User) -> Select[tuple[Drive]]:
     """Return the user's visible drives by date, the latest first (undated drafts last)."""
-    first_day = _first_day()
+    first_day = first_day_column()
     return access.drives_for(user).order_by(first_day.is_(None), first_day.desc(), Drive.id.desc())
 
 

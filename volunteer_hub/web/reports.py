@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import exists
+from sqlalchemy.orm import selectinload
 
 from volunteer_hub.extensions import db
 from volunteer_hub.i18n import local_zone, localized
 from volunteer_hub.labels import label
-from volunteer_hub.models import Drive, Role, Service, User
+from volunteer_hub.models import Commune, Drive, Role, Service, TimeBlock, User
 from volunteer_hub.security import client_ip
 from volunteer_hub.services import access, audit
-from volunteer_hub.services.overview import drives_query
+from volunteer_hub.services.overview import drives_query, first_day_column
 from volunteer_hub.services.results.report_files import report_csv, report_xlsx
 from volunteer_hub.services.results.reports import (
     OUTCOME_ORDER,
@@ -32,6 +34,14 @@ from volunteer_hub.web.query import ReportQueryError, parse_period
 from volunteer_hub.web.tokens import bearer_user
 
 bp = Blueprint("reports", __name__)
+
+
+class DriveChoice(NamedTuple):
+    """A drive as the filter lists it."""
+
+    id: int
+    name: str
+    first_day: datetime | None
 
 
 def report_user() -> User:
@@ -73,7 +83,7 @@ def _report(user: User) -> tuple[Report, str | None, Drive | None]:
         period = drive_period(drive, tz) or period
     commune = (request.args.get("commune") or "").strip() or None
     province = (request.args.get("province") or "").strip() or None
-    mine = list(db.session.scalars(access.communes_for(user)))
+    mine = _communes(user)
     if commune and not any(c.code == commune for c in mine):
         raise ReportQueryError(_("This commune is not one of yours."))
     if province and not any(c.province.code == province for c in mine):
@@ -92,12 +102,16 @@ def _report(user: User) -> tuple[Report, str | None, Drive | None]:
 
 #: Communes per page of the dashboard's commune table.
 PAGE_SIZE = 50
+#: Volunteers per page of the dashboard's hours table (all of them are in the CSV and Excel).
+HOURS_PAGE_SIZE = 50
+#: Drives the filter lists at most: beyond, only the period's, the latest first.
+DRIVE_CHOICES = 200
 
 
-def _page(count: int) -> tuple[int, int]:
-    """Return (page, pages) from ``?page=``: a whole number from 1 to the last page."""
-    pages = max(1, -(-count // PAGE_SIZE))
-    raw = (request.args.get("page") or "1").strip()
+def _page(count: int, name: str = "page", size: int = PAGE_SIZE) -> tuple[int, int]:
+    """Return (page, pages) from ``?page=`` (or ``name``): a whole number from 1 to the last."""
+    pages = max(1, -(-count // size))
+    raw = (request.args.get(name) or "1").strip()
     if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= pages:
         raise ReportQueryError(
             _("There is no such page: choose one from 1 to %(n)s.", n=format_decimal(pages))
@@ -111,7 +125,7 @@ def _places(user: User) -> dict[str, Any]:
     An admin (anyone whose communes span provinces) chooses a province before a commune, so
     the page never lists the whole country's communes.
     """
-    mine = list(db.session.scalars(access.communes_for(user)))
+    mine = _communes(user)
     provinces = sorted({c.province_id: c.province for c in mine}.values(), key=lambda p: p.name)
     wanted = (request.args.get("province") or "").strip()
     commune = (request.args.get("commune") or "").strip()
@@ -128,6 +142,56 @@ def _places(user: User) -> dict[str, Any]:
     }
 
 
+def _communes(user: User) -> list[Commune]:
+    """The user's communes with their provinces, read once per request (one query for the
+    communes, one for their provinces: never one per province)."""
+    cached: dict[int, list[Commune]] = g.setdefault("report_communes", {})
+    if user.id not in cached:
+        query = access.communes_for(user).options(selectinload(Commune.province))
+        cached[user.id] = list(db.session.scalars(query))
+    return cached[user.id]
+
+
+def _drive_choices(user: User) -> dict[str, Any]:
+    """The drive filter's choices: (id, name, first day) rows, read in one query.
+
+    A coordinator's few drives are all listed; past DRIVE_CHOICES (a country's year of
+    drives), only the drives with a time block in the period asked for, the latest
+    DRIVE_CHOICES of them, plus the drive chosen.
+    """
+    first_day = first_day_column()
+    query = drives_query(user).with_only_columns(Drive.id, Drive.name, first_day.label("first"))
+    rows = list(db.session.execute(query.limit(DRIVE_CHOICES + 1)))
+    limited = len(rows) > DRIVE_CHOICES
+    if limited:
+        try:
+            period = parse_period(request.args, datetime.now(local_zone()).date())
+        except ReportQueryError:
+            period = None
+        if period is not None:
+            start, end = period.bounds(local_zone())
+            in_period = exists().where(
+                TimeBlock.drive_id == Drive.id,
+                TimeBlock.starts_at >= start,
+                TimeBlock.starts_at < end,
+            )
+            rows = list(db.session.execute(query.where(in_period).limit(DRIVE_CHOICES)))
+        else:
+            rows = rows[:DRIVE_CHOICES]
+        chosen = _chosen_drive_id()
+        if chosen is not None and not any(r.id == chosen for r in rows):
+            extra = db.session.execute(query.where(Drive.id == chosen)).first()
+            if extra is not None:
+                rows.append(extra)
+    drives = [DriveChoice(r.id, r.name, r.first) for r in rows]
+    return {"drives": drives, "drives_limited": limited}
+
+
+def _chosen_drive_id() -> int | None:
+    raw = (request.args.get("drive") or "").strip()
+    return parse_id(raw) if raw else None
+
+
 def _services() -> dict[str, Service]:
     return {s.code: s for s in db.session.scalars(db.select(Service))}
 
@@ -137,12 +201,13 @@ def dashboard():  # type: ignore[no-untyped-def]
     """The dashboard: figures and charts for the user's communes over a period."""
     user = report_user()
     g.private_page = True
-    choices = {**_places(user), "drives": list(db.session.scalars(drives_query(user)))}
+    choices = {**_places(user), **_drive_choices(user)}
     try:
         report, commune, drive = _report(user)
         # Many provinces and none chosen: the provinces first, each leading to its communes.
         by_province = bool(choices["provinces"]) and choices["province"] is None
         page, pages = _page(0 if by_province else len(report.communes))
+        hours_page, hours_pages = _page(len(report.hours), "hours_page", HOURS_PAGE_SIZE)
     except ReportQueryError as exc:
         asked = (request.args.get("commune") or "").strip()
         return render_template(
@@ -172,6 +237,10 @@ def dashboard():  # type: ignore[no-untyped-def]
         "commune_rows": rows,
         "page": page,
         "pages": pages,
+        "hours_rows": report.hours.top((hours_page - 1) * HOURS_PAGE_SIZE, HOURS_PAGE_SIZE),
+        "hours_page": hours_page,
+        "hours_pages": hours_pages,
+        "hours_first": (hours_page - 1) * HOURS_PAGE_SIZE + 1,
         "outcome_chart": charts.bars(_("Services done or partly done"), outcome_rows),
         "commune_chart": charts.grouped(
             [place.short_name for place, _f in all_places],

@@ -196,6 +196,19 @@ class Hours(Mapping[int, tuple[Volunteer, float, int]]):
         self._load(sorted(self._figures))
         return super().items()
 
+    def top(self, offset: int, limit: int) -> list[tuple[int, Volunteer, float, int]]:
+        """One page of the volunteers by hours, most first (ties by id): (id, volunteer, hours,
+        visits). Only the page's volunteer records are read (one query), so a country's
+        dashboard shows fifty people without loading ten thousand."""
+        ranked = sorted(self._figures.items(), key=lambda item: (-item[1][0], item[0]))
+        page = ranked[offset : offset + limit]
+        self._load([vid for vid, _figures in page])
+        return [
+            (vid, self._people[vid], hours, visits)
+            for vid, (hours, visits) in page
+            if vid in self._people
+        ]
+
 
 def build_report(
     session: Session,
