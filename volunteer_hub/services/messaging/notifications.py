@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -587,6 +587,20 @@ def notify_days(
     settings = sms_settings(settings)
     if not days:
         return []
+    return _per_day(session, plan, days, notify_day, now=now, settings=settings)
+
+
+def _per_day(
+    session: Session,
+    plan: Plan,
+    days: dict[tuple[int, date], Volunteer],
+    notify: Callable[..., Message | None],
+    *,
+    now: datetime | None,
+    settings: SmsSettings,
+) -> list[Message]:
+    """Call ``notify`` (``notify_day`` or ``notify_guardian``) for each (volunteer, day) of
+    ``days`` with that volunteer's visits of the day in ``plan``; return what was queued."""
     going: dict[tuple[int, date], list[Visit]] = {}
     for visit in plan.visits:
         day = _local_day(visit, settings)
@@ -596,7 +610,7 @@ def notify_days(
             going.setdefault((member.id, day), []).append(visit)
     sent = []
     for (volunteer_id, day), volunteer in sorted(days.items(), key=lambda item: item[0]):
-        message = notify_day(
+        message = notify(
             session,
             volunteer,
             day,
@@ -918,25 +932,4 @@ def notify_guardians(
                 days.setdefault((member.id, day), member)
     if not days:
         return []
-    going: dict[tuple[int, date], list[Visit]] = {}
-    for visit in plan.visits:
-        day = _local_day(visit, settings)
-        if day is None or visit.status not in _GOING:
-            continue
-        for member in _members(visit):
-            going.setdefault((member.id, day), []).append(visit)
-    sent = []
-    for (volunteer_id, day), volunteer in sorted(days.items(), key=lambda item: item[0]):
-        message = notify_guardian(
-            session,
-            volunteer,
-            day,
-            going.get((volunteer_id, day), []),
-            drive=plan.drive,
-            version=plan.version,
-            now=now,
-            settings=settings,
-        )
-        if message is not None and message.status is MessageStatus.QUEUED:
-            sent.append(message)
-    return sent
+    return _per_day(session, plan, days, notify_guardian, now=now, settings=settings)
