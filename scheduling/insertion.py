@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -337,6 +338,19 @@ class _Planner:
             self._restore(before)
         return None
 
+    def _time(self, key: tuple[int, int], ids: list[str], requested: dict[str, Any]) -> Any:
+        """Time team shift ``key``'s tour of ``ids`` (a route, or a ``TourFailure``)."""
+        ti, si = key
+        return build_route(
+            self.problem,
+            self.travel,
+            self.clock,
+            self.problem.teams[ti],
+            si,
+            ids,
+            requested=[requested.get(x) for x in ids] if requested else None,
+        )
+
     def _swap(self, key: tuple[int, int], pos: int, visit_id: str) -> bool:
         """Time the tour with the visit in place of the one at ``pos``; keep it if it can."""
         problem = self.problem
@@ -346,15 +360,7 @@ class _Planner:
         old = problem.visit(ids[pos])
         ids[pos] = visit_id
         requested = tour.requested
-        route = build_route(
-            problem,
-            self.travel,
-            self.clock,
-            problem.teams[ti],
-            si,
-            ids,
-            requested=[requested.get(x) for x in ids] if requested else None,
-        )
+        route = self._time(key, ids, requested)
         if isinstance(route, TourFailure):
             return False
         self.tours[key] = PlacedTour(ti, si, ids, route, dict(requested))
@@ -380,15 +386,7 @@ class _Planner:
         ids = [v for v in tour.visit_ids if v != visit_id]
         requested = {v: t for v, t in tour.requested.items() if v != visit_id}
         if ids:
-            route = build_route(
-                problem,
-                self.travel,
-                self.clock,
-                problem.teams[ti],
-                si,
-                ids,
-                requested=[requested.get(x) for x in ids] if requested else None,
-            )
+            route = self._time(key, ids, requested)
             # Without the triangle inequality (a matrix) a shorter tour can be later.
             if isinstance(route, TourFailure):
                 return False
@@ -446,15 +444,7 @@ class _Planner:
         ids = list(tour.visit_ids) if tour is not None else []
         requested = dict(tour.requested) if tour is not None else {}
         ids.insert(pos, visit_id)
-        route = build_route(
-            problem,
-            self.travel,
-            self.clock,
-            problem.teams[ti],
-            si,
-            ids,
-            requested=[requested.get(x) for x in ids] if requested else None,
-        )
+        route = self._time(key, ids, requested)
         if isinstance(route, TourFailure):
             return False
         self.tours[key] = PlacedTour(ti, si, ids, route, requested)

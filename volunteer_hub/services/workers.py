@@ -12,6 +12,7 @@ import os
 import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -78,3 +79,32 @@ def live_workers(session: Session, *, now: datetime | None = None) -> dict[str, 
 def heartbeats(session: Session) -> list[WorkerHeartbeat]:
     """Return every worker's heartbeat row, the most recent first."""
     return list(session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.beat_at.desc())))
+
+
+def claim_oldest(session: Session, model: Any, queued: Any, running: dict[str, Any]) -> int | None:
+    """Atomically move the oldest ``model`` row whose ``status`` is ``queued`` to ``running``
+    (the columns' new values, ``status`` among them); return its id, committed, or None.
+
+    One statement, as the outbox's claim: on PostgreSQL the CTE locks the row with ``FOR
+    UPDATE SKIP LOCKED``, so N workers claiming at once take N different rows instead of
+    queueing behind one lock; on SQLite the single ``UPDATE ... RETURNING`` runs under the
+    database's one write lock. Either way a row is claimed by exactly one worker.
+    """
+    session.commit()  # a fresh snapshot: SQLite cannot upgrade a stale read to a write
+    oldest = (
+        select(model.id)
+        .where(model.status == queued)
+        .order_by(model.created_at, model.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .cte("oldest")
+    )
+    statement = (
+        update(model)
+        .where(model.id == oldest.c.id, model.status == queued)
+        .values(**running)
+        .returning(model.id)
+    )
+    claimed = session.execute(statement, execution_options={"synchronize_session": False}).scalar()
+    session.commit()
+    return claimed

@@ -50,7 +50,7 @@ from volunteer_hub.services.messaging.notifications import (
     volunteer_days,
 )
 from volunteer_hub.services.messaging.settings import sms_settings
-from volunteer_hub.services.workers import worker_name
+from volunteer_hub.services.workers import claim_oldest, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -617,34 +617,20 @@ def solve_stored(
 def claim_next_plan(session: Session, worker: str, now: datetime) -> int | None:
     """Atomically move the oldest queued plan to running for this worker; return its id.
 
-    One statement claims it, as the outbox does: on PostgreSQL the CTE locks the row with
-    ``FOR UPDATE SKIP LOCKED``, so N planner workers claiming at once take N different plans
-    instead of queueing behind one row lock; on SQLite the single ``UPDATE ... RETURNING`` runs
-    under the database's one write lock. Either way a plan runs in exactly one worker.
+    One statement claims it (``workers.claim_oldest``, as the outbox does), so N planner
+    workers claiming at once take N different plans and a plan runs in exactly one worker.
     """
-    session.commit()  # a fresh snapshot: SQLite cannot upgrade a stale read to a write
-    oldest = (
-        select(Plan.id)
-        .where(Plan.status == PlanStatus.QUEUED)
-        .order_by(Plan.created_at, Plan.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .cte("oldest")
+    return claim_oldest(
+        session,
+        Plan,
+        PlanStatus.QUEUED,
+        {
+            "status": PlanStatus.RUNNING,
+            "started_at": now,
+            "progress": {"worker": worker, "heartbeat": now.isoformat(), "elapsed_s": 0.0},
+            "row_version": Plan.row_version + 1,
+        },
     )
-    statement = (
-        update(Plan)
-        .where(Plan.id == oldest.c.id, Plan.status == PlanStatus.QUEUED)
-        .values(
-            status=PlanStatus.RUNNING,
-            started_at=now,
-            progress={"worker": worker, "heartbeat": now.isoformat(), "elapsed_s": 0.0},
-            row_version=Plan.row_version + 1,
-        )
-        .returning(Plan.id)
-    )
-    plan_id = session.execute(statement, execution_options={"synchronize_session": False}).scalar()
-    session.commit()
-    return plan_id
 
 
 def run_plan(session_factory: Callable[[], Session], plan_id: int, *, workers: int = 2) -> bool:

@@ -36,7 +36,7 @@ from volunteer_hub.services.intake.imports import (
     store_row,
 )
 from volunteer_hub.services.validation import is_record_id
-from volunteer_hub.services.workers import worker_name
+from volunteer_hub.services.workers import claim_oldest, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -188,34 +188,20 @@ def progress_of(job: ImportJob) -> dict[str, Any]:
 
 
 def claim_next_job(session: Session, worker: str, now: datetime) -> int | None:
-    """Atomically move the oldest queued job to running for this worker; return its id.
-
-    As for plans: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's single write lock there.
-    """
-    session.commit()
-    oldest = (
-        select(ImportJob.id)
-        .where(ImportJob.status == ImportStatus.QUEUED)
-        .order_by(ImportJob.created_at, ImportJob.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .cte("oldest")
+    """Atomically move the oldest queued job to running for this worker; return its id
+    (``workers.claim_oldest``, as for plans)."""
+    return claim_oldest(
+        session,
+        ImportJob,
+        ImportStatus.QUEUED,
+        {
+            "status": ImportStatus.RUNNING,
+            "claimed_by": worker,
+            "heartbeat_at": now,
+            "started_at": now,
+            "attempts": ImportJob.attempts + 1,
+        },
     )
-    statement = (
-        update(ImportJob)
-        .where(ImportJob.id == oldest.c.id, ImportJob.status == ImportStatus.QUEUED)
-        .values(
-            status=ImportStatus.RUNNING,
-            claimed_by=worker,
-            heartbeat_at=now,
-            started_at=now,
-            attempts=ImportJob.attempts + 1,
-        )
-        .returning(ImportJob.id)
-    )
-    job_id = session.execute(statement, execution_options={"synchronize_session": False}).scalar()
-    session.commit()
-    return job_id
 
 
 def requeue_stale(session: Session, *, now: datetime | None = None) -> int:

@@ -455,25 +455,33 @@ def day_values(
     }
 
 
-def _told_of_day(
-    session: Session, drive: Drive, volunteer: Volunteer, day: date, settings: SmsSettings
-) -> tuple[list[Message], bool]:
-    """Return the day messages already written to the volunteer for that day (newest first),
-    and whether they were told of a visit that day (by a day message or a visit's SMS)."""
-    prefix = f"drive:{drive.id}:vol{volunteer.id}:{day.isoformat()}:day-"
-    earlier = list(
+def _written_for_day(
+    session: Session, drive: Drive, volunteer: Volunteer, kinds: Collection[str], prefix: str
+) -> list[Message]:
+    """The messages of ``kinds`` about ``volunteer``'s day (their keys start with ``prefix``)
+    still waiting or already told, newest first: what a new day or guardian SMS follows."""
+    return list(
         session.scalars(
             select(Message)
             .where(
                 Message.drive_id == drive.id,
                 Message.volunteer_id == volunteer.id,
-                Message.kind.in_(DAY_KINDS),
+                Message.kind.in_(kinds),
                 Message.idempotency_key.startswith(prefix, autoescape=True),
                 Message.status.in_([MessageStatus.QUEUED, *_TOLD]),
             )
             .order_by(Message.id.desc())
         )
     )
+
+
+def _told_of_day(
+    session: Session, drive: Drive, volunteer: Volunteer, day: date, settings: SmsSettings
+) -> tuple[list[Message], bool]:
+    """Return the day messages already written to the volunteer for that day (newest first),
+    and whether they were told of a visit that day (by a day message or a visit's SMS)."""
+    prefix = f"drive:{drive.id}:vol{volunteer.id}:{day.isoformat()}:day-"
+    earlier = _written_for_day(session, drive, volunteer, DAY_KINDS, prefix)
     told = [m for m in earlier if m.status in _TOLD]
     if told:
         return earlier, told[0].kind != "day_cancellation"
@@ -849,19 +857,7 @@ def notify_guardian(
     if phone is None:
         return None
     prefix = _guardian_key_prefix(drive.id, volunteer.id, day)
-    earlier = list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.drive_id == drive.id,
-                Message.volunteer_id == volunteer.id,
-                Message.kind.in_(GUARDIAN_KINDS),
-                Message.idempotency_key.startswith(prefix, autoescape=True),
-                Message.status.in_([MessageStatus.QUEUED, *_TOLD]),
-            )
-            .order_by(Message.id.desc())
-        )
-    )
+    earlier = _written_for_day(session, drive, volunteer, GUARDIAN_KINDS, prefix)
     told = [m for m in earlier if m.status in _TOLD]
     if visits:
         kind = "guardian_change" if told else "guardian_assignment"
