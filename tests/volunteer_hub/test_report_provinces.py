@@ -65,6 +65,12 @@ def test_on_the_demo_provinces_add_up_to_their_communes_and_to_the_totals(demo, 
     report = build_report(demo, user, period, tz=TZ)
     old = old_build_report(demo, user, period, tz=TZ)
     assert report.provinces and report.total.requests_received > 0
+    # The summary API's and the exports' report leaves out the trend over time (only the
+    # dashboard draws it): the same figures.
+    bare = build_report(demo, user, period, tz=TZ, trend=False)
+    assert report.daily and not bare.daily
+    assert bare.total == report.total and bare.communes == report.communes
+    assert bare.provinces == report.provinces
     for province, figures in report.provinces:
         mine = [f for c, f in report.communes if c.province_id == province.id]
         assert mine
@@ -202,6 +208,19 @@ def test_the_excel_report_is_one_workbook_with_provinces_and_communes(client, se
     codes = [r[0] for r in book.worksheets[2].iter_rows(min_row=7, values_only=True)]
     assert sorted(codes) == sorted(c.code for c in communes["46"])
     assert session.scalar(select(Commune).where(Commune.code == codes[0])) is not None
+
+
+def test_the_excel_reports_names_stay_text_never_formulas_or_links(client, session, nation):
+    provinces, _communes, admin, _coordinator, period = nation
+    for name in ("=1+2", "http://example.vn/x"):
+        factories.help_request(session, factories.commune(session, provinces[0], name=name))
+    session.commit()
+    login(client, admin.email)
+    response = client.get(f"/reports/export.xlsx?{_args(period)}")
+    sheet = load_workbook(io.BytesIO(response.data)).worksheets[2]
+    cells = {row[1].value: row[1] for row in sheet.iter_rows(min_row=7)}
+    for name in ("=1+2", "http://example.vn/x"):
+        assert cells[name].data_type == "s" and cells[name].hyperlink is None
 
 
 def _summary(client, token: str, query: str):  # type: ignore[no-untyped-def]

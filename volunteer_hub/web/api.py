@@ -633,6 +633,7 @@ def report_summary():  # type: ignore[no-untyped-def]
         tz=local_zone(),
         commune_code=commune,
         province_code=province,
+        trend=False,
     )
     # The page: keyset on the commune's id, descending, as the other lists.
     ordered = sorted(report.communes, key=lambda row: row[0].id, reverse=True)

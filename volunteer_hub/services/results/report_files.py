@@ -135,7 +135,11 @@ def report_xlsx(
     libraries"), and a larger scope never holds more than one row in memory.
     """
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"constant_memory": True})
+    # Text is written as text: a name that starts with "=" or looks like a URL is never made
+    # a formula or a link.
+    book = xlsxwriter.Workbook(
+        buffer, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     formats = {
         "plain": book.add_format({"text_wrap": True, "valign": "top"}),
         "title": book.add_format({"text_wrap": True, "valign": "top", "bold": True, "size": 14}),
