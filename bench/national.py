@@ -15,8 +15,9 @@ it: the floor of the same run, so a busy machine shows in both columns.
 
 Scenarios: the admin's report dashboard over the whole country (last 90 days), a province
 coordinator's home dashboard and report dashboard (the province with the most communes), the
-summary API (admin token, 90 days), the requests list searched for a name (whole country), the
-drives API (first page), the household form page, and the Excel report export (90 days).
+summary API (admin token, 90 days: its first page of communes, and a page of 200), the
+requests list searched for a name (whole country), the drives API (first page), the household
+form page, and the Excel report export (90 days).
 """
 
 from __future__ import annotations
@@ -132,6 +133,12 @@ def scenarios(c: dict[str, Any], today: date) -> list[tuple[str, Any, str, dict[
             "summary API, country, 90 days",
             c["anonymous"],
             f"/api/v1/reports/summary?{period}",
+            bearer,
+        ),
+        (
+            "summary API, country, 90 days, 200 communes a page",
+            c["anonymous"],
+            f"/api/v1/reports/summary?limit=200&{period}",
             bearer,
         ),
         ("requests list, search 'nguyen van', country", c["admin"], "/requests?q=nguyen+van", {}),

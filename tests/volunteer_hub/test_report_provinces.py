@@ -65,6 +65,12 @@ def test_on_the_demo_provinces_add_up_to_their_communes_and_to_the_totals(demo, 
     report = build_report(demo, user, period, tz=TZ)
     old = old_build_report(demo, user, period, tz=TZ)
     assert report.provinces and report.total.requests_received > 0
+    # The summary API's and the exports' report leaves out the trend over time (only the
+    # dashboard draws it): the same figures.
+    bare = build_report(demo, user, period, tz=TZ, trend=False)
+    assert report.daily and not bare.daily
+    assert bare.total == report.total and bare.communes == report.communes
+    assert bare.provinces == report.provinces
     for province, figures in report.provinces:
         mine = [f for c, f in report.communes if c.province_id == province.id]
         assert mine
@@ -204,6 +210,19 @@ def test_the_excel_report_is_one_workbook_with_provinces_and_communes(client, se
     assert session.scalar(select(Commune).where(Commune.code == codes[0])) is not None
 
 
+def test_the_excel_reports_names_stay_text_never_formulas_or_links(client, session, nation):
+    provinces, _communes, admin, _coordinator, period = nation
+    for name in ("=1+2", "http://example.vn/x"):
+        factories.help_request(session, factories.commune(session, provinces[0], name=name))
+    session.commit()
+    login(client, admin.email)
+    response = client.get(f"/reports/export.xlsx?{_args(period)}")
+    sheet = load_workbook(io.BytesIO(response.data)).worksheets[2]
+    cells = {row[1].value: row[1] for row in sheet.iter_rows(min_row=7)}
+    for name in ("=1+2", "http://example.vn/x"):
+        assert cells[name].data_type == "s" and cells[name].hyperlink is None
+
+
 def _summary(client, token: str, query: str):  # type: ignore[no-untyped-def]
     return client.get(
         f"/api/v1/reports/summary?{query}", headers={"Authorization": f"Bearer {token}"}
@@ -231,15 +250,18 @@ def test_the_summary_api_takes_a_province_within_the_tokens_scope(client, sessio
         "48": 15,
         "01": 15,
     }
-    assert len(body["communes"]) == 195
+    # The communes a page at a time: 50 unless asked, the count of them all beside.
+    assert body["commune_count"] == 195 and len(body["communes"]) == 50
+    assert body["next"] is not None
 
     # One province: its communes only, its totals equal to build_report's.
-    one = _summary(client, admin_token, f"province=48&{_args(period)}").get_json()
+    one = _summary(client, admin_token, f"province=48&limit=200&{_args(period)}").get_json()
     expected = build_report(session, admin, period, tz=TZ, province_code="48")
     assert one["province"] == "48"
     assert one["totals"] == expected.total.as_json()
     assert [p["code"] for p in one["provinces"]] == ["48"]
     assert {c["code"] for c in one["communes"]} == {c.code for c in communes["48"]}
+    assert one["commune_count"] == 65 and one["next"] is None
 
     # A province and one of its communes; a commune of another province is refused.
     commune = communes["48"][2]
@@ -264,8 +286,90 @@ def test_the_summary_api_takes_a_province_within_the_tokens_scope(client, sessio
     ]
 
 
+def test_the_summarys_communes_page_with_a_cursor_each_once(client, session, nation):
+    from volunteer_hub.services.reference.accounts import create_api_token
+
+    provinces, communes, admin, _coordinator, period = nation
+    token = create_api_token(session, admin).token
+    session.commit()
+    report = build_report(session, admin, period, tz=TZ)
+    by_code = {c.code: f.as_json() for c, f in report.communes}
+    for query, size in ((_args(period), 50), (f"limit=7&{_args(period)}", 7)):
+        seen: list[str] = []
+        url: str | None = f"/api/v1/reports/summary?{query}"
+        pages = 0
+        while url:
+            response = client.get(url, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            body = response.get_json()
+            # Every page keeps the totals and the provinces, and the period asked for.
+            assert body["totals"] == report.total.as_json()
+            assert [p["code"] for p in body["provinces"]] == [p.code for p, _f in report.provinces]
+            assert body["period"] == {"from": str(period.first), "to": str(period.last)}
+            assert body["commune_count"] == 195 and len(body["communes"]) <= size
+            for row in body["communes"]:
+                assert {k: v for k, v in row.items() if k not in ("code", "name")} == by_code[
+                    row["code"]
+                ]
+            seen += [row["code"] for row in body["communes"]]
+            url = body["next"]
+            if url:
+                assert response.headers["Link"] == f'<{url}>; rel="next"'
+                assert f"from={period.first}" in url and f"to={period.last}" in url
+            else:
+                assert "Link" not in response.headers
+            pages += 1
+        # Every commune exactly once, in id order (descending), none skipped.
+        assert len(seen) == len(set(seen)) == 195 and set(seen) == set(by_code)
+        ids = {c.code: c.id for cs in communes.values() for c in cs}
+        assert [ids[code] for code in seen] == sorted(ids.values(), reverse=True)
+        assert pages == -(-195 // size)
+
+    # A province's communes page too, and the next page keeps the province.
+    first = _summary(client, token, f"province=01&limit=100&{_args(period)}").get_json()
+    assert "province=01" in first["next"] and first["commune_count"] == 125
+    rest = client.get(first["next"], headers={"Authorization": f"Bearer {token}"}).get_json()
+    codes = [c["code"] for c in first["communes"] + rest["communes"]]
+    assert sorted(codes) == sorted(c.code for c in communes["01"]) and rest["next"] is None
+
+
+def test_the_summarys_bad_page_is_a_clear_field_error(client, session, nation):
+    from volunteer_hub.services.reference.accounts import create_api_token
+    from volunteer_hub.web.paging import encode_cursor
+
+    _provinces, _communes, admin, _coordinator, period = nation
+    token = create_api_token(session, admin).token
+    session.commit()
+    for query, fields in (
+        ("cursor=nope", ["cursor"]),
+        ("cursor=" + encode_cursor(-5), ["cursor"]),
+        ("cursor=" + "A" * 500, ["cursor"]),
+        ("limit=0", ["limit"]),
+        ("limit=201", ["limit"]),
+        ("limit=%EF%BC%93", ["limit"]),
+        ("limt=5", ["limt"]),
+        # Every mistake at once: the page's and the period's.
+        ("limit=x&from=2026-13-01", ["from", "limit"]),
+    ):
+        response = _summary(client, token, query)
+        assert response.status_code == 422, query
+        assert sorted(factories.problem_fields(response)) == fields, query
+    english = _summary(client, token, f"cursor=nope&lang=en&{_args(period)}")
+    assert english.get_json()["errors"] == [
+        {
+            "field": "cursor",
+            "message": "This cursor is not one we gave; start again from the first page.",
+        }
+    ]
+
+
 def test_the_openapi_documents_the_summarys_province(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     parameters = spec["paths"]["/reports/summary"]["get"]["parameters"]
-    assert "province" in [p["name"] for p in parameters]
-    assert "provinces" in spec["components"]["schemas"]["Summary"]["properties"]
+    assert {"province", "limit", "cursor"} <= {p["name"] for p in parameters}
+    limit = next(p for p in parameters if p["name"] == "limit")["schema"]
+    assert (limit["minimum"], limit["maximum"]) == (1, 200)
+    properties = spec["components"]["schemas"]["Summary"]["properties"]
+    assert {"provinces", "communes", "commune_count", "next"} <= set(properties)
+    answer = spec["paths"]["/reports/summary"]["get"]["responses"]["200"]
+    assert "Link" in answer["headers"]

@@ -570,9 +570,9 @@ def plan_problem(plan_id: int):  # type: ignore[no-untyped-def]
     return conditional(jsonify(plan.problem))
 
 
-#: The query parameters GET /reports/summary knows (``lang`` chooses the messages' language,
-#: as everywhere); any other is refused.
-SUMMARY_PARAMETERS = {"from", "to", "province", "commune", "lang"}
+#: The query parameters GET /reports/summary knows besides the page's (``limit``, ``cursor``)
+#: and ``lang`` (the messages' language, as everywhere); any other is refused.
+SUMMARY_PARAMETERS = frozenset({"from", "to", "province", "commune"})
 
 
 @bp.get("/reports/summary")
@@ -580,29 +580,41 @@ SUMMARY_PARAMETERS = {"from", "to", "province", "commune", "lang"}
 @documented(
     "getReportSummary",
     {
-        200: (Summary, "The totals"),
-        422: (FieldErrorsProblem, "A bad date, province or commune, or an unknown parameter"),
+        200: (Summary, "The totals, every province, and a page of communes"),
+        422: (
+            FieldErrorsProblem,
+            "A bad date, province, commune, limit or cursor, or an unknown parameter",
+        ),
     },
     query=SummaryQuery,
+    response_headers={200: ["Link"]},
 )
 def report_summary():  # type: ignore[no-untyped-def]
     """What was achieved over a period: the dashboard's totals
 
-    The same figures as `GET /reports/export.xlsx` (signed in or with this token).
+    The same figures as `GET /reports/export.xlsx` (signed in or with this token): the totals
+    and every province of the scope in each answer, the communes a page at a time (`limit`,
+    50 unless given, at most 200; ordered by id, descending, as every list). Follow `next`
+    (or the `Link` header) until it is null; it keeps the period and place asked for.
+    `province=` gives one province's communes.
     """
     from datetime import datetime
 
     from volunteer_hub.services.results.reports import build_report
 
     # A misspelt parameter (?commun=...) must not silently give every commune's figures.
-    unknown = sorted(set(request.args) - SUMMARY_PARAMETERS)
-    if unknown:
-        return field_problem({name[:40]: [_("Unknown parameter.")] for name in unknown[:10]})
-    user: User = g.api_user
+    errors: dict[str, list[str]] = {}
+    try:
+        page = paging.parse_page(known=SUMMARY_PARAMETERS)
+    except FieldErrors as exc:
+        errors.update(exc.errors)
     try:
         period = parse_period(request.args, datetime.now(local_zone()).date())
     except PeriodError as exc:
-        return field_problem({exc.field: [str(exc)]})
+        errors.setdefault(exc.field, []).append(str(exc))
+    if errors:
+        return field_problem(errors)
+    user: User = g.api_user
     # The token's user's scope, as on the web report: a province or commune outside it is refused.
     province = (request.args.get("province") or "").strip() or None
     commune = (request.args.get("commune") or "").strip() or None
@@ -621,12 +633,30 @@ def report_summary():  # type: ignore[no-untyped-def]
         tz=local_zone(),
         commune_code=commune,
         province_code=province,
+        trend=False,
     )
-    return jsonify(
+    # The page: keyset on the commune's id, descending, as the other lists.
+    ordered = sorted(report.communes, key=lambda row: row[0].id, reverse=True)
+    if page.before is not None:
+        ordered = [row for row in ordered if row[0].id < page.before]
+    rows = ordered[: page.limit + 1]
+    # The next page is the same report: the period as resolved (a default "to" is today's
+    # date, which must not move past midnight between two pages) and the place asked for.
+    values: dict[str, object] = {"from": period.first.isoformat(), "to": period.last.isoformat()}
+    for name, value in (("province", province), ("commune", commune)):
+        if value:
+            values[name] = value
+    if request.args.get("lang"):
+        values["lang"] = request.args["lang"]
+    following = paging.next_url(".report_summary", page, [c.id for c, _f in rows], **values)
+    response = jsonify(
         period={"from": period.first.isoformat(), "to": period.last.isoformat()},
         province=province,
         commune=commune,
         totals=report.total.as_json(),
         provinces=[{"code": p.code, "name": p.name, **f.as_json()} for p, f in report.provinces],
-        communes=[{"code": c.code, "name": c.name, **f.as_json()} for c, f in report.communes],
+        commune_count=len(report.communes),
+        communes=[{"code": c.code, "name": c.name, **f.as_json()} for c, f in rows[: page.limit]],
+        next=following,
     )
+    return paging.add_link(response, following)

@@ -425,7 +425,7 @@ class Period(BaseModel):
 
 
 class Summary(BaseModel):
-    """The dashboard's totals for a period."""
+    """The dashboard's totals for a period, every province, and one page of communes."""
 
     period: Period
     province: str | None
@@ -435,4 +435,13 @@ class Summary(BaseModel):
         description="Each province of the scope, its communes' figures together (volunteers "
         "and the median wait counted over the province)"
     )
-    communes: list[PlaceFigures]
+    commune_count: Count = Field(
+        ge=0, description="How many communes the scope has, on every page together"
+    )
+    communes: list[PlaceFigures] = Field(
+        description="One page of the scope's communes (`limit`, 50 unless given, at most 200), "
+        "by id, descending"
+    )
+    next: str | None = Field(
+        description="The next page's URL (same period and place), or null on the last page"
+    )

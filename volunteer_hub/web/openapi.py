@@ -117,7 +117,7 @@ OptionalDate = date | Annotated[str, Field(max_length=0)]
 
 
 class SummaryQuery(BaseModel):
-    """The report's period and place (GET /reports/summary)."""
+    """The report's period and place, and the page of its communes (GET /reports/summary)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -138,6 +138,14 @@ class SummaryQuery(BaseModel):
         default=None,
         description="One commune's official code (in `province` when both are given); "
         "empty or absent: every commune",
+    )
+    limit: int | None = Field(
+        default=None, ge=1, le=200, description="Communes per page (50 unless given)"
+    )
+    cursor: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Opaque: copy it from the previous page's `next`",
     )
     lang: str | None = Field(default=None, description=LANG)
 

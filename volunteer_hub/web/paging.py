@@ -58,11 +58,14 @@ def decode_cursor(cursor: str) -> int:
 PARAMETERS = frozenset({"limit", "cursor", "lang"})
 
 
-def parse_page() -> Page:
-    """Read ``limit`` and ``cursor`` from the query string, or raise FieldErrors."""
-    errors: dict[str, list[str]] = {
-        name[:40]: [_("Unknown parameter.")] for name in sorted(set(request.args) - PARAMETERS)[:10]
-    }
+def parse_page(known: frozenset[str] = frozenset()) -> Page:
+    """Read ``limit`` and ``cursor`` from the query string, or raise FieldErrors.
+
+    ``known`` names the list's own parameters besides PARAMETERS (a report's period and
+    place); any other is refused with them, every error at once.
+    """
+    unknown = sorted(set(request.args) - PARAMETERS - known)
+    errors: dict[str, list[str]] = {name[:40]: [_("Unknown parameter.")] for name in unknown[:10]}
     limit = DEFAULT_LIMIT
     text = request.args.get("limit")
     if text is not None:

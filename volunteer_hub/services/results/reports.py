@@ -220,6 +220,7 @@ def build_report(
     drive_id: int | None = None,
     province_code: str | None = None,
     totals: bool = True,
+    trend: bool = True,
 ) -> Report:
     """Compute the figures the user may see for the period (one commune, province or drive if
     asked).
@@ -237,6 +238,9 @@ def build_report(
     same either way. The urgent requests served and their median wait join a request's day
     to its visit's: on totalled days they come from one stored row per urgent visit done
     (with its request's arrival and wait), never from a sum.
+
+    ``trend=False`` leaves ``daily`` (the trend over time, which only the dashboard draws)
+    empty and its queries unrun: the summary API and the exports.
     """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
@@ -356,7 +360,7 @@ def build_report(
         f.sms_cost_unit = unit
     report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     provinces = _by_province(report_rows, waits, volunteers_by_province)
-    daily = _daily(session, tz, period, covered, in_scope, drive_id)
+    daily = _daily(session, tz, period, covered, in_scope, drive_id) if trend else {}
     return Report(period, total, report_rows, hours, provinces, daily)
 
 
