@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, select, true
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -230,13 +230,16 @@ def build_report(
     person may go in two communes) are counted as distinct people per province, and the
     median wait is taken over the province's waits.
 
-    An admin's whole-country report (no commune, province or drive) reads, for the days the
-    worker has totalled (``services/results/totals.py``; ``totals=False`` never does), the
-    per-commune daily totals instead of the raw rows, and counts the raw rows only for the
-    other days (today, yesterday, days not totalled yet or changed since): the figures are the
-    same either way. The urgent requests served and their median wait join a request's day
-    to its visit's: on totalled days they come from one stored row per urgent visit done
-    (with its request's arrival and wait), never from a sum.
+    Every report but a drive's reads, for the days the worker has totalled
+    (``services/results/totals.py``; ``totals=False`` never does), the per-commune daily
+    totals of its communes (an admin's whole country: all of them) instead of the raw rows,
+    and counts the raw rows only for the other days (today, yesterday, days not totalled yet
+    or changed since): the figures are the same either way. The urgent requests served and
+    their median wait join a request's day to its visit's: on totalled days they come from one
+    stored row per urgent visit done (with its request's arrival and wait), never from a sum.
+    A scope smaller than the country also counts the messages about the drives the user may
+    see that belong to none of its communes; on totalled days those alone are counted from
+    the rows (see :func:`_sms`, ``outside``).
     """
     start, end = period.bounds(tz)
     communes = list(session.scalars(access.communes_for(user)))
@@ -251,8 +254,10 @@ def build_report(
     # An admin's whole-country report needs no list of communes in its WHERE: over 3,321
     # communes the IN list was most of each query's time (the rows are all in scope anyway).
     everywhere = user.is_admin and not commune_code and not province_code
+    # The totals' rows are read for the scope's communes (all of them: None).
+    scope = None if everywhere else commune_ids
     covered: list[date] = []
-    if totals and everywhere and drive_id is None:
+    if totals and drive_id is None:
         covered = stored.covered_days(session, period, tz)
     for part in uncovered(period, covered):
         part_start, part_end = part.bounds(tz)
@@ -267,7 +272,14 @@ def build_report(
             everywhere=everywhere,
         )
     if covered:
-        stored.add_totals(session, covered, tally)
+        stored.add_totals(session, covered, tally, scope)
+        if not everywhere:
+            # The totals hold the messages placed in the scope's communes; those about a
+            # drive the user may see, placed in no commune of the scope (a volunteer from
+            # another commune's school, a request moved away, none at all), are counted from
+            # the rows: the drive's index, the totalled days' range and the scope's WHERE.
+            ranges = [p.bounds(tz) for p in runs(covered)]
+            _sms(session, user, start, end, commune_ids, tally, outside=ranges)
 
     # Urgent served: of the urgent requests received (so the share never passes 100%). The
     # median needs the waits themselves: only the urgent served visits' two dates are read.
@@ -286,7 +298,7 @@ def build_report(
         )
         served += [(c, (visited - created).total_seconds() / 86400) for c, visited, created in rows]
     if covered:
-        served += stored.urgent_served(session, covered, start, end)
+        served += stored.urgent_served(session, covered, start, end, scope)
     for commune_id, wait in served:
         for f in tally.both(commune_id):
             f.urgent_served += 1
@@ -356,7 +368,7 @@ def build_report(
         f.sms_cost_unit = unit
     report_rows = [(c, figures[c.id]) for c in sorted(communes, key=lambda c: c.name)]
     provinces = _by_province(report_rows, waits, volunteers_by_province)
-    daily = _daily(session, tz, period, covered, in_scope, drive_id)
+    daily = _daily(session, tz, period, covered, in_scope, drive_id, scope)
     return Report(period, total, report_rows, hours, provinces, daily)
 
 
@@ -367,6 +379,7 @@ def _daily(
     covered: list[date],
     in_scope: ColumnElement[bool],
     drive_id: int | None,
+    scope: list[int] | None = None,
 ) -> dict[date, tuple[int, int]]:
     """The trend: households served and people helped per local day. The database counts
     the raw rows of the days without totals; the totalled days come from their stored totals
@@ -396,10 +409,21 @@ def _daily(
             served, people = daily.get(key, (0, 0))
             daily[key] = (served + int(n), people + int(helped or 0))
     if covered:
-        for key, (n, helped) in stored.daily_served(session, covered).items():
+        for key, (n, helped) in stored.daily_served(session, covered, scope).items():
             served, people = daily.get(key, (0, 0))
             daily[key] = (served + n, people + helped)
     return daily
+
+
+def runs(days: list[date]) -> list[Period]:
+    """The runs of consecutive days among ``days`` (sorted), as periods."""
+    found: list[Period] = []
+    for day in days:
+        if found and found[-1].last + timedelta(days=1) == day:
+            found[-1] = Period(found[-1].first, day)
+        else:
+            found.append(Period(day, day))
+    return found
 
 
 def uncovered(period: Period, covered: list[date]) -> list[Period]:
@@ -682,11 +706,16 @@ def _sms(
     drive_id: int | None = None,
     *,
     everywhere: bool = False,
+    outside: list[tuple[datetime, datetime]] | None = None,
 ) -> None:
     """Count the period's (or drive's) messages about the scope's households, volunteers, drives.
 
     A message belongs to its household's commune, else to its volunteer's home commune; it is
     counted when that commune is in the scope, or when it is about a drive the user may see.
+
+    ``outside`` (time ranges, for the days read from totals) counts only the messages of those
+    ranges that are about a drive the user may see and belong to no commune of the scope: the
+    part of a scope's messages the per-commune totals do not hold.
     """
     if everywhere:
         about_drive: ColumnElement[bool] = true()
@@ -694,17 +723,25 @@ def _sms(
         assert user is not None
         scope = access.drive_clause(user) if not user.is_admin else true()
         about_drive = Message.drive_id.in_(select(Drive.id).where(scope))
-    when = (
-        [Message.created_at >= start, Message.created_at < end]
-        if drive_id is None
-        else [Message.drive_id == drive_id]
-    )
+    if outside is not None:
+        when = [or_(*[(Message.created_at >= a) & (Message.created_at < b) for a, b in outside])]
+    elif drive_id is None:
+        when = [Message.created_at >= start, Message.created_at < end]
+    else:
+        when = [Message.drive_id == drive_id]
+
+    def visible_for(commune: Any) -> ColumnElement[bool]:
+        if everywhere:
+            return true()
+        if outside is not None:
+            return about_drive & (commune.is_(None) | commune.not_in(commune_ids))
+        return commune.in_(commune_ids) | about_drive
 
     # Two queries, households' messages and the others, rather than one outer join of both:
     # volunteers' messages have no request, and PostgreSQL's hash join put those hundreds of
     # thousands of NULL keys in one bucket (108 s over a country's 90 days, instead of ~1 s).
     def households(*columns: Any) -> Select[Any]:
-        visible = true() if everywhere else HelpRequest.commune_id.in_(commune_ids) | about_drive
+        visible = visible_for(HelpRequest.commune_id)
         return (
             select(*columns)
             .select_from(Message)
@@ -713,7 +750,7 @@ def _sms(
         )
 
     def others(*columns: Any) -> Select[Any]:
-        visible = true() if everywhere else Volunteer.home_commune_id.in_(commune_ids) | about_drive
+        visible = visible_for(Volunteer.home_commune_id)
         return (
             select(*columns)
             .select_from(Message)
@@ -748,6 +785,8 @@ def _sms(
                 f.sms_cost += float(cost or 0)
             if price_unit:
                 tally.units[price_unit] += count
+                key = commune_id if placed is not None else None
+                tally.units_by_commune.setdefault(key, Counter())[price_unit] += count
 
 
 #: Outcome values in the order a report lists them.
