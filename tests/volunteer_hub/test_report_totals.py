@@ -240,6 +240,12 @@ def test_a_province_a_commune_and_a_coordinator_from_totals_equal_the_rows(sprea
     assert whole.total.sms_sent > sum(f.sms_sent for _c, f in whole.communes)
     assert whole.total.sms_cost_unit == "USD" and whole.total.served > 0
     _compare(whole, old_build_report(data, scopes[0][0], period, tz=TZ))
+    # An admin's province counts the messages about the province's own drives, as its
+    # coordinator does (not every drive of the country).
+    assert raws[3].total.as_json() == whole.total.as_json()
+    # The other province has no drive of its own: its messages are its communes'.
+    other = raws[4]
+    assert other.total.sms_sent == sum(f.sms_sent for _c, f in other.communes) > 0
     assert _rebuild_all(data) > 20
     assert stored.covered_days(data, period, TZ)
     _same_reports(data, scopes, period, raws)

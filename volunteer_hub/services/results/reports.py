@@ -700,18 +700,22 @@ def _sms(
     """Count the period's (or drive's) messages about the scope's households, volunteers, drives.
 
     A message belongs to its household's commune, else to its volunteer's home commune; it is
-    counted when that commune is in the scope, or when it is about a drive the user may see.
+    counted when that commune is in the scope, or when it is about a drive of the scope: a
+    drive whose every commune is in the scope (for a coordinator's whole scope, the drives
+    they may see; for a province or commune chosen, its own drives, so that an admin's
+    province counts what its coordinator's report counts, not every drive of the country).
 
     ``outside`` (time ranges, for the days read from totals) counts only the messages of those
-    ranges that are about a drive the user may see and belong to no commune of the scope: the
+    ranges that are about a drive of the scope and belong to no commune of the scope: the
     part of a scope's messages the per-commune totals do not hold.
     """
     if everywhere:
         about_drive: ColumnElement[bool] = true()
     else:
         assert user is not None
-        scope = access.drive_clause(user) if not user.is_admin else true()
-        about_drive = Message.drive_id.in_(select(Drive.id).where(scope))
+        ids = sorted(commune_ids)
+        within = Drive.communes.any() & ~Drive.communes.any(~Commune.id.in_(ids))
+        about_drive = Message.drive_id.in_(select(Drive.id).where(within))
     if outside is not None:
         when = [or_(*[(Message.created_at >= a) & (Message.created_at < b) for a, b in outside])]
     elif drive_id is None:
