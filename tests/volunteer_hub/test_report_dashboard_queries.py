@@ -14,7 +14,10 @@ from sqlalchemy import event
 from tests import factories
 from tests.conftest import login
 from volunteer_hub.extensions import db
-from volunteer_hub.models import Role, VisitStatus
+from volunteer_hub.i18n import local_zone
+from volunteer_hub.models import Message, MessageStatus, Role, VisitStatus
+from volunteer_hub.services.results import stored, totals
+from volunteer_hub.services.results.figures import Period
 from volunteer_hub.web import reports as web_reports
 
 
@@ -156,3 +159,58 @@ def test_the_exports_run_as_many_statements_for_30_communes_as_for_3(client, cou
     assert many == few
     if fmt == "csv":
         assert all(w.commune.name in body.decode("utf-8-sig") for w in worlds)
+
+def test_a_coordinators_dashboard_from_totals_runs_as_many_statements_for_30_as_for_3(
+    client, session, country
+):
+    """A coordinator of a province reads the daily totals of their communes (and the messages
+    about their drives that no commune of theirs holds): still as many statements for 30
+    communes, drives and volunteers as for 3."""
+    _admin, worlds, add = country
+    coordinator = factories.user(session, Role.COORDINATOR, email="province@example.vn")
+    tz = local_zone()
+
+    def grow(n: int) -> None:
+        add(n)
+        away = factories.volunteer(session, factories.commune(session))
+        for world in worlds[-n:]:
+            # The drive three weeks ago, on days the totals hold.
+            for block in world.drive.blocks:
+                block.starts_at -= timedelta(days=21)
+                block.ends_at -= timedelta(days=21)
+            for name in ("arrival_at", "starts_at", "ends_at"):
+                setattr(world.visit, name, getattr(world.visit, name) - timedelta(days=21))
+            for volunteer_id in (world.volunteer.id, away.id):
+                session.add(
+                    Message(
+                        idempotency_key=f"test:{world.drive.id}:{volunteer_id}",
+                        kind="test",
+                        to_phone="+84900000000",
+                        body="-",
+                        status=MessageStatus.DELIVERED,
+                        price=-0.05,
+                        price_unit="USD",
+                        created_at=world.visit.starts_at,
+                        drive_id=world.drive.id,
+                        volunteer_id=volunteer_id,
+                    )
+                )
+        coordinator.communes = [w.commune for w in worlds]
+        session.commit()
+        days = [w.visit.starts_at.astimezone(tz).date() for w in worlds]
+        totals.rebuild(session, min(days) - timedelta(days=1), max(days) + timedelta(days=1), tz)
+
+    grow(3)
+    login(client, coordinator.email)
+    period = _period(worlds)
+    few, body = _dashboard(client, period)
+    assert body.count("/certificate") == 3 and len(_drive_options(body)) == 3
+    first = min(w.drive.blocks[0].starts_at for w in worlds).astimezone(tz).date()
+    assert first in stored.covered_days(session, Period(first, first), tz)
+
+    grow(27)
+    many, body = _dashboard(client, _period(worlds))
+    assert len(_drive_options(body)) == 30
+    for world in worlds:
+        assert world.volunteer.full_name in body
+    assert many == few, f"{few} statements for 3 communes, {many} for 30"

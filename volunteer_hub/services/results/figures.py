@@ -86,7 +86,8 @@ class Tally:
     ``figures`` holds the communes of the scope; ``unplaced`` the SMS that belong to no
     commune (counted in the total only); ``went`` the minutes and visits of each volunteer who
     went, per commune (the distinct counts and the hours come from it); ``units`` the messages
-    per currency.
+    per currency, and ``units_by_commune`` the same per commune they count in (None: no commune
+    of the scope), which the daily totals keep per commune.
     """
 
     figures: dict[int, Figures]
@@ -94,6 +95,7 @@ class Tally:
     unplaced: Figures = field(default_factory=Figures)
     went: dict[tuple[int, int], list[float]] = field(default_factory=dict)
     units: Counter[str] = field(default_factory=Counter)
+    units_by_commune: dict[int | None, Counter[str]] = field(default_factory=dict)
     # The totalled days' volunteers who went (services/results/totals.py: StoredWent).
     stored: Any = None
 

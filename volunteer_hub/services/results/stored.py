@@ -1,7 +1,9 @@
 """Reading the per-commune daily totals (kept by services/results/totals.py) into a report.
 
 Only what the report needs to read: which days of a period have totals it may trust, and
-their figures, volunteers who went, urgent visits and daily trend.
+their figures, volunteers who went, urgent visits and daily trend. Every reader takes the
+scope's communes (``communes``; None for the whole country) and keeps to their rows, so a
+province's or a commune's report reads its own rows only.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -79,31 +81,52 @@ def covered_days(session: Session, period: Period, tz: ZoneInfo) -> list[date]:
     )
 
 
-def add_totals(session: Session, days: list[date], tally: Tally) -> None:
-    """Add the stored totals of ``days`` (from :func:`covered_days`) into ``tally``."""
+def _in_communes(column: Any, communes: list[int] | None) -> Any:
+    """``column`` among the scope's communes (everything when ``communes`` is None)."""
+    return true() if communes is None else column.in_(communes)
+
+
+def add_totals(
+    session: Session, days: list[date], tally: Tally, communes: list[int] | None = None
+) -> None:
+    """Add the stored totals of ``days`` (from :func:`covered_days`) into ``tally``: of every
+    commune and the row without commune (``communes`` None: the whole country), or of the
+    given communes only (the row without commune is then left out: the report counts the
+    messages about its drives that no commune of the scope holds from the rows)."""
     if not days:
         return
     first, last = days[0], days[-1]
     # Runs of consecutive days make short BETWEEN clauses; a stale day inside is left out.
     in_days = _day_clause(CommuneDayTotal.day, days)
+    in_scope = _in_communes(CommuneDayTotal.commune_id, communes)
     columns = [getattr(CommuneDayTotal, name) for name in ADDED]
     rows = session.execute(
         select(CommuneDayTotal.commune_id, *[func.sum(c) for c in columns])
-        .where(in_days, CommuneDayTotal.day >= first, CommuneDayTotal.day <= last)
+        .where(in_days, in_scope, CommuneDayTotal.day >= first, CommuneDayTotal.day <= last)
         .group_by(CommuneDayTotal.commune_id)
     )
+    stored_cost = 0.0
     for commune_id, *sums in rows:
+        stored_cost += float(sums[ADDED.index("sms_cost")] or 0)
         placed = tally.figures.get(commune_id) if commune_id is not None else tally.unplaced
         for f in (tally.total, placed):
             if f is None:
                 continue
             for name, value in zip(ADDED, sums, strict=True):
                 setattr(f, name, getattr(f, name) + (value or 0))
-    # Outcomes and currencies are small JSON objects: read only the rows that have some.
+    # Outcomes and currencies are small JSON objects. The whole country reads the rows with
+    # visits and the row without commune, which holds the day's currencies (all its messages');
+    # a scope reads all its communes' rows, each with its own messages' currencies.
+    wanted = (
+        (CommuneDayTotal.planned > 0) | CommuneDayTotal.commune_id.is_(None)
+        if communes is None
+        else in_scope
+    )
+    units_seen = False
     for commune_id, outcomes, units in session.execute(
         select(CommuneDayTotal.commune_id, CommuneDayTotal.outcomes, CommuneDayTotal.sms_units)
         .where(in_days, CommuneDayTotal.day >= first, CommuneDayTotal.day <= last)
-        .where((CommuneDayTotal.planned > 0) | CommuneDayTotal.commune_id.is_(None))
+        .where(wanted)
     ):
         placed = tally.figures.get(commune_id) if commune_id is not None else None
         for f in (tally.total, placed):
@@ -113,14 +136,31 @@ def add_totals(session: Session, days: list[date], tally: Tally) -> None:
                 by = f.outcomes.setdefault(code, {})
                 for outcome, count in counts.items():
                     by[outcome] = by.get(outcome, 0) + int(count)
+        if communes is None and commune_id is not None:
+            continue  # the row without commune has the day's currencies already
         for unit, count in (units or {}).items():
             tally.units[unit] += int(count)
-    tally.stored = stored_went(session, days)
+            units_seen = True
+    if communes is not None and not units_seen and stored_cost > 0:
+        # Days totalled before the communes' rows held their currencies: the day's own.
+        for (units,) in session.execute(
+            select(CommuneDayTotal.sms_units).where(
+                in_days,
+                CommuneDayTotal.day >= first,
+                CommuneDayTotal.day <= last,
+                CommuneDayTotal.commune_id.is_(None),
+            )
+        ):
+            for unit, count in (units or {}).items():
+                tally.units[unit] += int(count)
+    tally.stored = stored_went(session, days, communes)
 
 
-def daily_served(session: Session, days: list[date]) -> dict[date, tuple[int, int]]:
-    """The visits done and people helped on each of ``days`` (from :func:`covered_days`), for
-    the report's trend over time."""
+def daily_served(
+    session: Session, days: list[date], communes: list[int] | None = None
+) -> dict[date, tuple[int, int]]:
+    """The visits done and people helped on each of ``days`` (from :func:`covered_days`), in
+    the scope's communes (None: all), for the report's trend over time."""
     if not days:
         return {}
     in_days = _day_clause(CommuneDayTotal.day, days)
@@ -131,6 +171,7 @@ def daily_served(session: Session, days: list[date]) -> dict[date, tuple[int, in
             func.sum(CommuneDayTotal.people_helped),
         )
         .where(in_days, CommuneDayTotal.day >= days[0], CommuneDayTotal.day <= days[-1])
+        .where(_in_communes(CommuneDayTotal.commune_id, communes))
         .group_by(CommuneDayTotal.day)
     )
     return {
@@ -142,10 +183,12 @@ def daily_served(session: Session, days: list[date]) -> dict[date, tuple[int, in
 
 @dataclass
 class StoredWent:
-    """The volunteers who went on totalled days: distinct counts per commune, per province
-    and in all (counted by the database), and each volunteer's minutes and visits."""
+    """The volunteers who went on totalled days, in the scope's communes (None: all): distinct
+    counts per commune, per province and in all (counted by the database), and each
+    volunteer's minutes and visits."""
 
     days: list[date]
+    communes: list[int] | None
     by_commune: dict[int, int]
     by_province: dict[int, int]
     total: int
@@ -160,6 +203,7 @@ class StoredWent:
                 select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
                 .where(_in_days(VolunteerDayTotal.day, self.days))
                 .where(VolunteerDayTotal.volunteer_id.in_(ids[start : start + 1000]))
+                .where(_in_communes(VolunteerDayTotal.commune_id, self.communes))
                 .distinct()
             )
             pairs.update((c, v) for c, v in rows)
@@ -170,9 +214,14 @@ def _in_days(column: Any, days: list[date]) -> Any:
     return _day_clause(column, days) & (column >= days[0]) & (column <= days[-1])
 
 
-def stored_went(session: Session, days: list[date]) -> StoredWent:
-    """Count the volunteers who went on ``days`` (sorted, not empty) in the database."""
-    in_days = _in_days(VolunteerDayTotal.day, days)
+def stored_went(
+    session: Session, days: list[date], communes: list[int] | None = None
+) -> StoredWent:
+    """Count the volunteers who went on ``days`` (sorted, not empty), in the scope's communes
+    (None: all), in the database."""
+    in_days = _in_days(VolunteerDayTotal.day, days) & _in_communes(
+        VolunteerDayTotal.commune_id, communes
+    )
     person = func.count(VolunteerDayTotal.volunteer_id.distinct())
     by_commune = dict(
         session.execute(
@@ -202,7 +251,7 @@ def stored_went(session: Session, days: list[date]) -> StoredWent:
             .group_by(VolunteerDayTotal.volunteer_id)
         )
     }
-    return StoredWent(days, by_commune, by_province, total, minutes)
+    return StoredWent(days, communes, by_commune, by_province, total, minutes)
 
 
 def _day_clause(column: Any, days: list[date]) -> Any:
@@ -219,10 +268,14 @@ def _day_clause(column: Any, days: list[date]) -> Any:
 
 
 def urgent_served(
-    session: Session, days: list[date], start: datetime, end: datetime
+    session: Session,
+    days: list[date],
+    start: datetime,
+    end: datetime,
+    communes: list[int] | None = None,
 ) -> list[tuple[int, float]]:
     """(commune, wait in days) of the urgent requests received in ``[start, end)`` and
-    served on ``days`` (from :func:`covered_days`)."""
+    served on ``days`` (from :func:`covered_days`), in the scope's communes (None: all)."""
     return [
         (commune_id, float(wait))
         for commune_id, wait in session.execute(
@@ -230,6 +283,7 @@ def urgent_served(
                 _in_days(UrgentVisitDay.day, days),
                 UrgentVisitDay.received_at >= start,
                 UrgentVisitDay.received_at < end,
+                _in_communes(UrgentVisitDay.commune_id, communes),
             )
         )
     ]

@@ -82,7 +82,8 @@ def compute_day(session: Session, day: date, tz: ZoneInfo) -> int:
     session.execute(delete(VolunteerDayTotal).where(VolunteerDayTotal.day == day))
     rows: list[dict[str, Any]] = []
     for commune_id, f in tally.figures.items():
-        if not any(getattr(f, name) for name in ADDED) and not f.outcomes:
+        units = dict(tally.units_by_commune.get(commune_id, {}))
+        if not any(getattr(f, name) for name in ADDED) and not f.outcomes and not units:
             continue
         rows.append(
             {
@@ -90,10 +91,12 @@ def compute_day(session: Session, day: date, tz: ZoneInfo) -> int:
                 "commune_id": commune_id,
                 **{name: getattr(f, name) for name in ADDED},
                 "outcomes": f.outcomes,
-                "sms_units": {},
+                # The currencies of the commune's messages (for a province's or commune's
+                # report); the country's report reads the day's from the row without commune.
+                "sms_units": units,
             }
         )
-    # The row without commune: the SMS of no commune, and the day's currencies.
+    # The row without commune: the SMS of no commune, and the day's currencies (all messages').
     f = tally.unplaced
     if tally.units or any(getattr(f, name) for name in ADDED):
         rows.append(
