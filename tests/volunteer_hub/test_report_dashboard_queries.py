@@ -160,6 +160,7 @@ def test_the_exports_run_as_many_statements_for_30_communes_as_for_3(client, cou
     if fmt == "csv":
         assert all(w.commune.name in body.decode("utf-8-sig") for w in worlds)
 
+
 def test_a_coordinators_dashboard_from_totals_runs_as_many_statements_for_30_as_for_3(
     client, session, country
 ):
