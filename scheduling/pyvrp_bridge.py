@@ -58,6 +58,9 @@ an arc costs about 60 times more than in the bench's direct use of PyVRP (distan
 1,000), where one unit of Solomon demand weighs, at the middle penalty, about 1.4 mean
 arcs. Scaling demand and capacity together changes no plan's feasibility."""
 
+MAX_PENALTY = 100_000
+"""PyVRP's default ``PenaltyParams.max_penalty`` (per unit of excess load)."""
+
 
 def has_pyvrp() -> bool:
     """Whether ``pyvrp`` can be imported."""
@@ -126,15 +129,21 @@ def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, lis
     count = any(c < nv for c in caps)
     big = int(inst.demand.sum())
     arcs = [float(a[len(point_nodes) :, len(point_nodes) :].mean()) for a in matrices]
-    scale = max(1, round(max(arcs) * int(weights.balance_weight) / LOAD_SCALE_COST))
+    arc_scale = max(1, round(max(arcs) * int(weights.balance_weight) / LOAD_SCALE_COST))
+    # With prizes, the most a visit's load can cost in excess must exceed the largest
+    # prize, or PyVRP keeps an overloaded tour as its best plan.
+    prize = 0 if required else max(weights.penalty(inst, n) for n in range(nv))
+    smallest = min((int(d) for d in inst.demand[:nv] if d > 0), default=1)
+    load_scale = max(arc_scale, -(-2 * prize // (MAX_PENALTY * smallest)))
+    count_scale = max(arc_scale, -(-2 * prize // MAX_PENALTY))
 
     def vehicle_capacity(k: int) -> list[int]:
         v = inst.vehicles[k]
         out = []
         if load:
-            out.append(min(big, inst.capacity.get(v.team, big)) * scale)
+            out.append(min(big, inst.capacity.get(v.team, big)) * load_scale)
         if count:
-            out.append(caps[k] * scale)
+            out.append(caps[k] * count_scale)
         return out
 
     clients = []
@@ -143,9 +152,9 @@ def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, lis
         assert window is not None, "misfit() rules this out"
         delivery = []
         if load:
-            delivery.append(int(inst.demand[node]) * scale)
+            delivery.append(int(inst.demand[node]) * load_scale)
         if count:
-            delivery.append(scale)
+            delivery.append(count_scale)
         clients.append(
             Client(
                 location=len(point_nodes) + node,
