@@ -24,8 +24,9 @@ The mapping is exact, so a plan PyVRP finds feasible is feasible for our model:
   second load dimension (one unit per visit);
 * objective: a tour costs ``weights.vehicle_cost`` (``fixed_cost``), travel costs
   ``weights.balance_weight`` per tick; with ``required`` every visit must be served (the
-  fewest-tours objective), otherwise a visit is optional with a prize equal to what
-  leaving it out costs in our objective (its priority, and its pin).
+  fewest-tours objective, where the tour cost is raised: :data:`TOUR_COST_WARP_MIN`),
+  otherwise a visit is optional with a prize equal to what leaving it out costs in our
+  objective (its priority, and its pin).
 
 What does not fit: a visit that only some vehicles may make (skills, languages, pinned or
 forbidden teams, or shifts that cannot reach it), several windows for one visit, a
@@ -44,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from scheduling.instance import Instance
+from scheduling.travel import TICKS_PER_MIN
 
 PYVRP_META = "pyvrp"
 """``SearchConfig.meta`` of the PyVRP worker."""
@@ -60,6 +62,15 @@ arcs. Scaling demand and capacity together changes no plan's feasibility."""
 
 MAX_PENALTY = 100_000
 """PyVRP's default ``PenaltyParams.max_penalty`` (per unit of excess load)."""
+
+TOUR_COST_WARP_MIN = 10
+"""With ``required`` (fewest tours), PyVRP's cost of a tour is at least what this many
+minutes of time warp cost at PyVRP's largest penalty. Any cost above every travel total
+orders plans the same way (tours, then travel), but PyVRP's search empties tours through
+plans with some time warp: with our vehicle cost (just above the travel total, in ticks) a
+tour was worth a fraction of a minute of warp, and PyVRP kept a tour more than when it is
+called directly (distances x 1,000, a tour 10^9) on R102, R105-R109 (10 s, a shared
+machine). 10 minutes is the ratio of that direct use."""
 
 
 def has_pyvrp() -> bool:
@@ -166,6 +177,9 @@ def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, lis
                 required=required,
             )
         )
+    tour_cost = int(weights.vehicle_cost)
+    if required and tour_cost > 0:
+        tour_cost = max(tour_cost, TOUR_COST_WARP_MIN * TICKS_PER_MIN * MAX_PENALTY)
     depots = [Depot(location=i) for i in range(len(point_nodes))]
     groups: dict[tuple[Any, ...], list[int]] = {}
     for k, v in enumerate(inst.vehicles):
@@ -177,7 +191,7 @@ def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, lis
             capacity=list(key[5]),
             start_depot=depot_of[key[0]],
             end_depot=depot_of[key[1]],
-            fixed_cost=int(weights.vehicle_cost),
+            fixed_cost=tour_cost,
             tw_early=key[2],
             tw_late=key[3],
             unit_distance_cost=int(weights.balance_weight),
