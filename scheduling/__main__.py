@@ -139,7 +139,7 @@ def cmd_bench_peers(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else None
     if args.solomon:
         if not peers.has_pyvrp():
-            raise InputError("pyvrp is not installed: pip install -e '.[bench]'")
+            raise InputError("pyvrp is not installed: pip install -e .")
         directory = Path(args.solomon)
         if not directory.is_dir():
             raise InputError(f"{directory}: no such directory")

@@ -53,6 +53,11 @@ class SolveParams:
     first_plan_share : float
         The share of the time limit the first plan may take (VROOM runs in a child process
         ended when it is up).
+    pyvrp : bool
+        Extension: when the problem fits PyVRP exactly (see :mod:`scheduling.pyvrp_bridge`),
+        ``pyvrp`` is installed, there are at least 2 workers, no ``solution_limit`` and no
+        ``configs``, one worker runs PyVRP and the other our own search (no first plan is
+        made then: PyVRP makes its own). ``False`` keeps OR-Tools only.
     """
 
     time_limit_s: float = 10.0
@@ -68,3 +73,4 @@ class SolveParams:
     configs: Sequence[SearchConfig] | None = None
     first_plan: str = "auto"
     first_plan_share: float = 0.5
+    pyvrp: bool = True

@@ -9,7 +9,9 @@
 
 Every plan, whoever made it, is timed by :func:`scheduling.timeline.build_route` from the
 solver's visit order and checked by :func:`scheduling.check`; a tour that cannot be timed
-counts as a violation. ``pyvrp`` comes with the ``bench`` extra and is imported only here.
+counts as a violation. ``pyvrp`` is a main dependency (our portfolio runs it as one engine,
+:mod:`scheduling.pyvrp_bridge`); the "pyvrp" peer here is PyVRP alone, as its own users
+would call it.
 
 How a problem is given to VROOM, and the plan read back: :mod:`scheduling.vroom_bridge`
 (the mapping is written there and in docs/scheduling.md, "Peers").
@@ -29,6 +31,7 @@ from scheduling.bench import PEER_TEAMS, generate_weekend, solomon_distance
 from scheduling.check import check
 from scheduling.model import Plan, Problem
 from scheduling.planner import SolveParams, assemble, solve
+from scheduling.pyvrp_bridge import has_pyvrp as bridge_has_pyvrp
 from scheduling.solomon import SolomonInstance, read_bks, read_instance
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour
@@ -53,12 +56,8 @@ total in their units (Solomon distances times 1,000)."""
 
 
 def has_pyvrp() -> bool:
-    """Whether ``pyvrp`` is installed (the ``bench`` extra)."""
-    try:
-        import pyvrp  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether ``pyvrp`` is installed."""
+    return bridge_has_pyvrp()
 
 
 # --------------------------------------------------------------------------- plans

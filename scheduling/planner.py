@@ -19,6 +19,7 @@ from scheduling.insertion import Filled, PlacedTour, fill_until
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.params import SolveParams
+from scheduling.pyvrp_bridge import PYVRP_META, has_pyvrp, misfit
 from scheduling.reasons import UNTRIED_DETAIL, capacity_detail
 from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
 from scheduling.stages import Stages
@@ -33,6 +34,32 @@ SOLOMON_PORTFOLIO: tuple[SearchConfig, ...] = (
 empty tours one at a time until 70% of it (the ILS worker only while tours are short),
 sharing plans; the rest goes to travel, with guided local search in this process and
 ruin-and-recreate ILS in the child. See docs/scheduling.md for the measurements."""
+
+
+PYVRP_WORKER = SearchConfig(meta=PYVRP_META)
+"""The PyVRP worker (:mod:`scheduling.pyvrp_bridge`); with ``minimize_vehicles`` it serves
+every visit (``serve_all``) and a fixed cost per tour above any travel sets the fleet."""
+
+
+def pyvrp_configs(inst: Instance, params: SolveParams) -> tuple[SearchConfig, ...] | None:
+    """The portfolio with PyVRP, when it applies to this instance (else ``None``).
+
+    In this process PyVRP (it starts at once, while the other worker's process starts);
+    in the child our own search as without PyVRP: GLS with route elimination for
+    ``minimize_vehicles`` (``SOLOMON_PORTFOLIO[0]``), else GLS (``PORTFOLIO[0]``).
+    """
+    if (
+        not params.pyvrp
+        or params.configs is not None
+        or params.workers < 2
+        or params.solution_limit is not None
+        or misfit(inst) is not None
+        or not has_pyvrp()
+    ):
+        return None
+    if params.minimize_vehicles:
+        return (replace(PYVRP_WORKER, serve_all=True), SOLOMON_PORTFOLIO[0])
+    return (PYVRP_WORKER, PORTFOLIO[0])
 
 
 def assemble(
@@ -160,7 +187,7 @@ def run_portfolio(
         params.balance,
         int(round(params.vehicle_fixed_cost_min * 60_000)),
     )
-    configs = params.configs
+    configs = params.configs or pyvrp_configs(inst, params)
     if configs is None:
         configs = SOLOMON_PORTFOLIO if params.minimize_vehicles else PORTFOLIO
     progress = params.progress
@@ -235,7 +262,10 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening)
     stages.done("instance", nodes=inst.n_nodes)
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
-    initial, source = make_first_plan(ctx, inst, params, remaining)
+    if pyvrp_configs(inst, params) is None:
+        initial, source = make_first_plan(ctx, inst, params, remaining)
+    else:
+        initial, source = None, "none"
     stages.done("first plan", maker=source, priority=_priority(inst, initial))
     remaining = params.time_limit_s - (time.monotonic() - started) - finish_reserve_s(params)
     routes = run_portfolio(inst, params, remaining, started, initial=initial)

@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
+from scheduling import pyvrp_bridge
 from scheduling.instance import Instance
+from scheduling.pyvrp_bridge import PYVRP_META
 
 _stage_log = logging.getLogger("scheduling.stages")
 
@@ -92,6 +94,10 @@ class SearchConfig:
         Longest attempt at emptying one tour.
     polish_slice : float
         Search on the plan just out of a successful elimination, before the next one.
+
+    ``meta="pyvrp"`` runs PyVRP instead of OR-Tools (:mod:`scheduling.pyvrp_bridge`, only
+    for instances it holds exactly); ``serve_all`` then makes every visit required (the
+    fewest-tours objective), else each is optional with its penalty as a prize.
     """
 
     first: str = "PARALLEL_CHEAPEST_INSERTION"
@@ -103,6 +109,7 @@ class SearchConfig:
     first_share: float = 0.25
     elimination_slice: float = 0.35
     polish_slice: float = 0.1
+    serve_all: bool = False
 
 
 PORTFOLIO: tuple[SearchConfig, ...] = (
@@ -812,8 +819,12 @@ def search(
     hooks: Hooks,
     initial: list[list[int]] | None = None,
     worker: int = 0,
+    seed: int = 0,
 ) -> Found | None:
     """Run one search on an instance and return its best routes (in this instance's nodes).
+
+    With ``config.meta == "pyvrp"`` the search is PyVRP's, seeded with ``seed``
+    (:func:`scheduling.pyvrp_bridge.search`; ``initial`` is not used).
 
     With a vehicle cost and ``config.reduce_share > 0`` (and no solution budget), the
     first ``config.first_share`` of the time is a plain search, then until
@@ -821,6 +832,10 @@ def search(
     optimises travel from the best plan this worker or the other has: guided local search
     for ``gls``, ILS continuing the cooling of one long run for ``ils``.
     """
+    if config.meta == PYVRP_META:
+        return pyvrp_bridge.search(
+            inst, weights, balance, budget, hooks, seed, worker, config.serve_all
+        )
     start = time.monotonic()
     best: list[int | None] = [None]
     count = [0]
@@ -968,7 +983,7 @@ def _child(
     # The budget ends at the parent's deadline, not later: starting took time.
     left = max(0.1, deadline - time.time())
     budget = Budget(min(budget.time_s, left), budget.solutions)
-    found = search(pinst, weights, balance, config, budget, hooks, init, worker)
+    found = search(pinst, weights, balance, config, budget, hooks, init, worker, seed)
     if found is not None:
         found.routes = [[back[n] for n in r] for r in found.routes]
     out.put(("done", worker, found))
@@ -1004,7 +1019,7 @@ class Portfolio:
             [ctx.Queue() for _ in range(1, self.workers)]
             if cooperate
             and bool(self.weights.vehicle_cost)
-            and any(c.reduce_share > 0 for c in self.configs)
+            and any(c.reduce_share > 0 and c.meta != PYVRP_META for c in self.configs)
             else []
         )
         procs = []
@@ -1123,7 +1138,9 @@ class Portfolio:
         # Starting the other workers took time here too: the budget ends at the same moment.
         left = self.budget.time_s - (time.monotonic() - entered)
         budget = Budget(max(0.05, left), self.budget.solutions)
-        found = search(pinst, self.weights, self.balance, self.configs[0], budget, hooks, init, 0)
+        found = search(
+            pinst, self.weights, self.balance, self.configs[0], budget, hooks, init, 0, self.seed
+        )
         if found is not None:
             found.routes = [[int(perm[n]) for n in r] for r in found.routes]
         results[0] = found
@@ -1165,4 +1182,11 @@ class Portfolio:
         candidates = [f for f in results.values() if f is not None]
         if not candidates:
             return None
-        return min(candidates, key=lambda f: (f.objective, f.worker))
+        chosen = min(candidates, key=lambda f: (f.objective, f.worker))
+        _stage_log.info(
+            "portfolio: best plan from worker %d (%s), objective %d",
+            chosen.worker,
+            self.configs[chosen.worker % len(self.configs)].meta,
+            chosen.objective,
+        )
+        return chosen
