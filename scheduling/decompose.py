@@ -28,6 +28,7 @@ from scheduling.firstplan import (
     greedy_placed,
     to_routes,
     vroom_in_time,
+    vroom_parts_placed,
     vroom_placed,
 )
 from scheduling.insertion import PlacedTour
@@ -47,6 +48,10 @@ STOP_GRACE_S = 0.5
 given up, keeping its share of the first plan."""
 SHORT_ROUND_S = 20.0
 """A round of parts shorter than this is not worth a second round: see ``solve_large``."""
+VROOM_BY_PART = "fallback"
+"""When VROOM makes the first plan part by part (its parts being the k-means parts, with
+the teams nearest to each): ``"fallback"`` when the whole problem does not fit in its share
+of the time (:func:`scheduling.firstplan.vroom_in_time`), ``"always"``, or ``"never"``."""
 MIN_PART_S = 3.0
 """Below this many seconds of search per part the parts are not searched: starting the
 worker processes and building a part's model takes about that long on a loaded machine."""
@@ -170,6 +175,31 @@ def _share_teams(
     return part
 
 
+def _groups(
+    problem: Any,
+    visit_ids: list[str],
+    labels: np.ndarray,
+    team_part: np.ndarray,
+    team_of: dict[str, int],
+    k: int,
+) -> list[tuple[list[str], list[int]]]:
+    """Each part's visits and team indices. A pinned visit can only go to its team: it
+    joins its team's part, wherever it lies (in another part it would have no vehicle at
+    all); so does a visit of the first plan (``team_of``). ``labels`` is updated."""
+    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
+    for i, vid in enumerate(visit_ids):
+        pin = problem.visit(vid).pinned_team
+        if pin is not None:
+            labels[i] = team_part[team_pos[pin]]
+        elif vid in team_of:
+            labels[i] = team_part[team_of[vid]]
+    out: list[tuple[list[str], list[int]]] = []
+    for j in range(k):
+        vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
+        out.append((vids, [int(t) for t in np.nonzero(team_part == j)[0]]))
+    return out
+
+
 def _value(ctx: Context, tours: list[Tour]) -> tuple[int, float]:
     """Served priority, then less travel (minutes): a key to maximise."""
     problem, travel = ctx.problem, ctx.travel
@@ -223,16 +253,26 @@ def solve_large(
     maker = choose_large(params)
     seconds = max(0.1, params.time_limit_s - (time.monotonic() - started))
     share = seconds * params.first_plan_share
-    if maker == "vroom" and vroom_in_time(ctx, share):
+    made_by = ""
+    whole = maker == "vroom" and vroom_in_time(ctx, share) and VROOM_BY_PART != "always"
+    if whole:
         placed = vroom_placed(ctx, share, len(keys), fill_until=time.monotonic() + 1.1 * share)
         source = "vroom" if placed else "none"
+    elif maker == "vroom" and VROOM_BY_PART != "never":
+        # VROOM part by part, each part's visits with the teams nearest to them, so that a
+        # problem too large for VROOM as a whole still starts from a VROOM plan.
+        first_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
+        groups = _groups(problem, visit_ids, labels.copy(), first_part, {}, k)
+        placed = vroom_parts_placed(ctx, groups, share, fill_until=time.monotonic() + 1.1 * share)
+        source = "vroom" if placed else "none"
+        made_by = "vroom by part"
     if maker == "greedy" or (maker == "vroom" and not placed):
         # No VROOM plan (too little time, or not installed): greedy insertion, the floor.
         placed = greedy_placed(ctx, time.monotonic() + max(share, 0.5 * seconds))
         source = "greedy"
     stages.done(
         "first plan",
-        maker=source,
+        maker=made_by if source == "vroom" and made_by else source,
         priority=sum(problem.visit(v).priority for p in placed.values() for v in p.visit_ids),
     )
     team_of: dict[str, int] = {v: key[0] for key, p in placed.items() for v in p.visit_ids}
@@ -246,15 +286,7 @@ def solve_large(
         for ti, at in mine.items():
             txy[ti] = vxy[at].mean(axis=0)
     team_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
-    # A pinned visit can only go to its team: it joins its team's part, wherever it lies
-    # (in another part it would have no vehicle at all); so does a visit of the first plan.
-    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
-    for i, vid in enumerate(visit_ids):
-        pin = problem.visit(vid).pinned_team
-        if pin is not None:
-            labels[i] = team_part[team_pos[pin]]
-        elif vid in team_of:
-            labels[i] = team_part[team_of[vid]]
+    groups = _groups(problem, visit_ids, labels, team_part, team_of, k)
 
     def per_part_s() -> tuple[float, float]:
         left = max(0.1, params.time_limit_s - (time.monotonic() - started))
@@ -269,9 +301,7 @@ def solve_large(
     parts = []
     starts: list[list[list[int]] | None] = []
     firsts: list[list[Tour]] = []  # each part's share of the first plan, as it was
-    for j in range(k):
-        vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
-        tis = [int(t) for t in np.nonzero(team_part == j)[0]]
+    for j, (vids, tis) in enumerate(groups):
         if vids and tis:
             inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis)
             parts.append(inst)
