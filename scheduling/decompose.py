@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import queue
 import time
 from typing import Any
 
@@ -42,26 +43,48 @@ from scheduling.travel import TICKS_PER_MIN, start_id
 
 PART_VISITS = 600
 INSERTION_SHARE = 0.1
-"""The share of the time left after the first plan kept for the final insertion pass."""
-STOP_GRACE_S = 0.5
+"""The share of the time left after the first plan kept for the final insertion pass..."""
+INSERTION_MAX_S = 8.0
+"""... but no more than this: the pass took 0.2-1.3 s at 1,500 and 5,000 visits, and 10%
+of 5,000 visits' 300 s left 30 s unused."""
+RETURN_S = 1.0
+"""A part's search ends this long before the parts' end, to hand its routes back: ending
+at the end itself, a loaded machine (load 5-8) had both parts of 1,000 visits given up."""
+STOP_GRACE_S = 1.0
 """How long after the parts' end (when they are asked to stop) a part still running is
 given up, keeping its share of the first plan."""
+
+
+def _search_share(left: float) -> float:
+    """Of ``left`` seconds, those for the parts' searches (the rest: the final pass)."""
+    return left - min(INSERTION_SHARE * left, INSERTION_MAX_S)
+
+
 SHORT_ROUND_S = 20.0
 """A round of parts shorter than this is not worth a second round: see ``solve_large``."""
-VROOM_BY_PART = "fallback"
+VROOM_BY_PART = "always"
 """When VROOM makes the first plan part by part (its parts being the k-means parts, with
-the teams nearest to each): ``"fallback"`` when the whole problem does not fit in its share
-of the time (:func:`scheduling.firstplan.vroom_in_time`), ``"always"``, or ``"never"``."""
+the teams nearest to each): ``"always"``, ``"fallback"`` (only when the whole problem does
+not fit in its share of the time, :func:`scheduling.firstplan.vroom_in_time`) or
+``"never"``. At 5,000 visits the whole problem never fits (the plan started from greedy
+insertion: 14,894 priority, 8.58 min per served visit; by part 14,942, 6.14); at 1,500
+visits / 120 s one run each gave 4,211 and 9.21 by part, 4,199 and 10.03 whole."""
 MIN_PART_S = 3.0
 """Below this many seconds of search per part the parts are not searched: starting the
 worker processes and building a part's model takes about that long on a loaded machine."""
 
+REPORT_EVERY_S = 0.5
+"""A part's search sends its best routes to the parent at most this often, so that a part
+given up (its search overran the end) still gives its best plan found by then."""
+
 _stop_event: Any = None
+_reports: Any = None
 
 
-def _init_worker(event: Any) -> None:
-    global _stop_event
+def _init_worker(event: Any, reports: Any = None) -> None:
+    global _stop_event, _reports
     _stop_event = event
+    _reports = reports
 
 
 def _search_part(
@@ -72,13 +95,14 @@ def _search_part(
     seed: int,
     initial: list[list[int]] | None = None,
     ends_at: float | None = None,
+    index: int = 0,
 ) -> list[list[int]] | None:
     # A part of the second round starts late: it ends with the others (wall clock), and
     # one that starts after the end (or after a stop) is not searched.
     if _stop_event is not None and _stop_event.is_set():
         return None
     if ends_at is not None:
-        left = ends_at - time.time()
+        left = ends_at - time.time() - RETURN_S
         if left < 0.1:
             return None
         budget = Budget(min(budget.time_s, left), budget.solutions)
@@ -97,7 +121,26 @@ def _search_part(
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
     init = None if initial is None else [[int(inv[n]) for n in r] for r in initial]
-    hooks = Hooks(stop=stop)
+    # OR-Tools looks at the stop only between search nodes: with a 900-node part on a
+    # loaded machine a search ran 3 s past it (whole neighbourhoods rejected by filters),
+    # so the best routes go to the parent as they are found (at most every
+    # REPORT_EVERY_S, and the last one once the stop has come).
+    reports = _reports
+    latest: list[Any] = [None, 0.0]
+
+    def send() -> None:
+        if reports is not None and latest[0] is not None:
+            reports.put((index, [[int(perm[n]) for n in r] for r in latest[0]]))
+            latest[0], latest[1] = None, time.monotonic()
+
+    def improved(obj: int, routes: list[list[int]] | None, info: dict[str, float]) -> None:
+        if routes is None:
+            return
+        latest[0] = routes
+        if time.monotonic() - latest[1] >= REPORT_EVERY_S or stop():
+            send()
+
+    hooks = Hooks(stop=stop, improved=improved if reports is not None else None)
     found = search(pinst, weights, balance, PORTFOLIO[0], budget, hooks, init)
     if found is None:
         return None
@@ -234,7 +277,7 @@ def solve_large(
     left = params.time_limit_s - (time.monotonic() - started)
     if (
         k > workers
-        and left * (1 - INSERTION_SHARE) / math.ceil(k / workers) < SHORT_ROUND_S
+        and _search_share(left) / math.ceil(k / workers) < SHORT_ROUND_S
         and len(visit_ids) <= workers * PART_VISITS * 1.5
     ):
         k = max(2, workers)
@@ -290,7 +333,7 @@ def solve_large(
 
     def per_part_s() -> tuple[float, float]:
         left = max(0.1, params.time_limit_s - (time.monotonic() - started))
-        search_s = left * (1 - INSERTION_SHARE)
+        search_s = _search_share(left)
         return search_s, max(0.1, search_s / math.ceil(k / workers) - 1.5)
 
     if per_part_s()[1] < MIN_PART_S:
@@ -319,10 +362,21 @@ def solve_large(
     kept = 0  # parts that kept their share of the first plan
     ctx_mp = mp.get_context("spawn")
     event = ctx_mp.Event()
+    reports = ctx_mp.Queue()
+    reported: dict[int, list[list[int]]] = {}  # each part's latest routes from its search
+
+    def drain() -> None:
+        while True:
+            try:
+                i, rs = reports.get_nowait()
+            except queue.Empty:
+                return
+            reported[i] = rs
+
     # Parts still running this long after the end are given up (their first plan kept).
     give_up = ends_at + STOP_GRACE_S
     pool = ctx_mp.Pool(
-        processes=min(workers, len(parts)), initializer=_init_worker, initargs=(event,)
+        processes=min(workers, len(parts)), initializer=_init_worker, initargs=(event, reports)
     )
     try:
         jobs = []
@@ -336,6 +390,7 @@ def solve_large(
                 params.seed + i,
                 starts[i],
                 ends_at,
+                i,
             )
             jobs.append((inst, pool.apply_async(_search_part, args)))
         for i, (inst, job) in enumerate(jobs):
@@ -346,7 +401,9 @@ def solve_large(
                     # A part still building its model or first solution: stop it.
                     event.set()
                 job.wait(0.05)
-            routes = job.get() if job.ready() else None
+                drain()
+            drain()
+            routes = job.get() if job.ready() else reported.get(i)
             found = [] if routes is None else tours_from_routes(inst, routes)
             # The part's share of the first plan, untrimmed, when the search did not do
             # better (it did not finish in time, or the model's shift limits trimmed it).
@@ -354,9 +411,10 @@ def solve_large(
             stages.note(
                 f"part {i}",
                 first_plan=f"{first_v[0]} priority, {-first_v[1]:.0f} min",
-                search="none"
+                search=("none" if job.ready() else "given up")
                 if routes is None
-                else f"{found_v[0]} priority, {-found_v[1]:.0f} min",
+                else ("" if job.ready() else "given up, its last report ")
+                + f"{found_v[0]} priority, {-found_v[1]:.0f} min",
             )
             if first_v > found_v:
                 found = firsts[i]

@@ -178,14 +178,44 @@ def test_vroom_part_leaves_out_visits_none_of_its_teams_may_make():
     assert visit_of == ids[1:]
 
 
-def test_decomposed_problem_starts_from_vroom_by_part(monkeypatch):
+@pytest.mark.parametrize("by_part", ["always", "fallback"])
+def test_decomposed_problem_starts_from_vroom_by_part_or_whole(monkeypatch, by_part):
     pytest.importorskip("vroom")
     import scheduling.decompose as decompose
 
-    monkeypatch.setattr(decompose, "VROOM_BY_PART", "always")
+    monkeypatch.setattr(decompose, "VROOM_BY_PART", by_part)
     p = spread_problem()
     plan = solve(p, replace(TIMED, time_limit_s=6, decompose_above=10))
     assert plan.stats.first_plan == "vroom"
     assert check(p, plan) == []
     assert plan.stats.served == 20
     assert sorted(p.visit(u.visit).priority for u in plan.unassigned) == [1, 1, 1, 1]
+
+
+def test_a_part_search_reports_its_best_routes_as_it_goes(monkeypatch):
+    # A part given up after the end keeps the routes its search last reported: the
+    # reports are the part's own routes (instance nodes, not the permuted ones).
+    import queue
+
+    import scheduling.decompose as decompose
+
+    p = spread_problem()
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    reports: queue.Queue = queue.Queue()
+    monkeypatch.setattr(decompose, "REPORT_EVERY_S", 0.0)
+    decompose._init_worker(None, reports)
+    try:
+        w = Weights.for_instance(inst, False, True)
+        found = decompose._search_part(inst, w, False, decompose.Budget(2.0), 3, None, None, 7)
+    finally:
+        decompose._init_worker(None, None)
+    assert found is not None
+    got = []
+    while not reports.empty():
+        got.append(reports.get())
+    assert got and all(i == 7 for i, _ in got)
+    last = got[-1][1]
+    assert sum(len(r) for r in last) == sum(len(r) for r in found)
+    weights = Weights.for_instance(inst, False, True)
+    assert Model(inst, weights, False).assignment_from(last) is not None
