@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import queue
 import time
 from typing import Any
 
@@ -28,10 +29,12 @@ from scheduling.firstplan import (
     greedy_placed,
     to_routes,
     vroom_in_time,
+    vroom_parts_placed,
     vroom_placed,
 )
 from scheduling.insertion import PlacedTour
 from scheduling.instance import Instance
+from scheduling.model import Problem
 from scheduling.params import SolveParams
 from scheduling.solver import PORTFOLIO, Budget, Hooks, Progress, Weights, search
 from scheduling.stages import Stages
@@ -41,22 +44,48 @@ from scheduling.travel import TICKS_PER_MIN, start_id
 
 PART_VISITS = 600
 INSERTION_SHARE = 0.1
-"""The share of the time left after the first plan kept for the final insertion pass."""
-STOP_GRACE_S = 0.5
+"""The share of the time left after the first plan kept for the final insertion pass..."""
+INSERTION_MAX_S = 8.0
+"""... but no more than this: the pass took 0.2-1.3 s at 1,500 and 5,000 visits, and 10%
+of 5,000 visits' 300 s left 30 s unused."""
+RETURN_S = 1.0
+"""A part's search ends this long before the parts' end, to hand its routes back: ending
+at the end itself, a loaded machine (load 5-8) had both parts of 1,000 visits given up."""
+STOP_GRACE_S = 1.0
 """How long after the parts' end (when they are asked to stop) a part still running is
 given up, keeping its share of the first plan."""
+
+
+def _search_share(left: float) -> float:
+    """Of ``left`` seconds, those for the parts' searches (the rest: the final pass)."""
+    return left - min(INSERTION_SHARE * left, INSERTION_MAX_S)
+
+
 SHORT_ROUND_S = 20.0
 """A round of parts shorter than this is not worth a second round: see ``solve_large``."""
+VROOM_BY_PART = "always"
+"""When VROOM makes the first plan part by part (its parts being the k-means parts, with
+the teams nearest to each): ``"always"``, ``"fallback"`` (only when the whole problem does
+not fit in its share of the time, :func:`scheduling.firstplan.vroom_in_time`) or
+``"never"``. At 5,000 visits the whole problem never fits (the plan started from greedy
+insertion: 14,894 priority, 8.58 min per served visit; by part 14,942, 6.14); at 1,500
+visits / 120 s one run each gave 4,211 and 9.21 by part, 4,199 and 10.03 whole."""
 MIN_PART_S = 3.0
 """Below this many seconds of search per part the parts are not searched: starting the
 worker processes and building a part's model takes about that long on a loaded machine."""
 
+REPORT_EVERY_S = 0.5
+"""A part's search sends its best routes to the parent at most this often, so that a part
+given up (its search overran the end) still gives its best plan found by then."""
+
 _stop_event: Any = None
+_reports: Any = None
 
 
-def _init_worker(event: Any) -> None:
-    global _stop_event
+def _init_worker(event: Any, reports: Any = None) -> None:
+    global _stop_event, _reports
     _stop_event = event
+    _reports = reports
 
 
 def _search_part(
@@ -67,13 +96,14 @@ def _search_part(
     seed: int,
     initial: list[list[int]] | None = None,
     ends_at: float | None = None,
+    index: int = 0,
 ) -> list[list[int]] | None:
     # A part of the second round starts late: it ends with the others (wall clock), and
     # one that starts after the end (or after a stop) is not searched.
     if _stop_event is not None and _stop_event.is_set():
         return None
     if ends_at is not None:
-        left = ends_at - time.time()
+        left = ends_at - time.time() - RETURN_S
         if left < 0.1:
             return None
         budget = Budget(min(budget.time_s, left), budget.solutions)
@@ -92,7 +122,26 @@ def _search_part(
     inv = np.empty_like(perm)
     inv[perm] = np.arange(perm.size)
     init = None if initial is None else [[int(inv[n]) for n in r] for r in initial]
-    hooks = Hooks(stop=stop)
+    # OR-Tools looks at the stop only between search nodes: with a 900-node part on a
+    # loaded machine a search ran 3 s past it (whole neighbourhoods rejected by filters),
+    # so the best routes go to the parent as they are found (at most every
+    # REPORT_EVERY_S, and the last one once the stop has come).
+    reports = _reports
+    latest: list[Any] = [None, 0.0]
+
+    def send() -> None:
+        if reports is not None and latest[0] is not None:
+            reports.put((index, [[int(perm[n]) for n in r] for r in latest[0]]))
+            latest[0], latest[1] = None, time.monotonic()
+
+    def improved(obj: int, routes: list[list[int]] | None, info: dict[str, float]) -> None:
+        if routes is None:
+            return
+        latest[0] = routes
+        if time.monotonic() - latest[1] >= REPORT_EVERY_S or stop():
+            send()
+
+    hooks = Hooks(stop=stop, improved=improved if reports is not None else None)
     found = search(pinst, weights, balance, PORTFOLIO[0], budget, hooks, init)
     if found is None:
         return None
@@ -170,6 +219,31 @@ def _share_teams(
     return part
 
 
+def _groups(
+    problem: Problem,
+    visit_ids: list[str],
+    labels: np.ndarray,
+    team_part: np.ndarray,
+    team_of: dict[str, int],
+    k: int,
+) -> list[tuple[list[str], list[int]]]:
+    """Each part's visits and team indices. A pinned visit can only go to its team: it
+    joins its team's part, wherever it lies (in another part it would have no vehicle at
+    all); so does a visit of the first plan (``team_of``). ``labels`` is updated."""
+    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
+    for i, vid in enumerate(visit_ids):
+        pin = problem.visit(vid).pinned_team
+        if pin is not None:
+            labels[i] = team_part[team_pos[pin]]
+        elif vid in team_of:
+            labels[i] = team_part[team_of[vid]]
+    out: list[tuple[list[str], list[int]]] = []
+    for j in range(k):
+        vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
+        out.append((vids, [int(t) for t in np.nonzero(team_part == j)[0]]))
+    return out
+
+
 def _value(ctx: Context, tours: list[Tour]) -> tuple[int, float]:
     """Served priority, then less travel (minutes): a key to maximise."""
     problem, travel = ctx.problem, ctx.travel
@@ -204,7 +278,7 @@ def solve_large(
     left = params.time_limit_s - (time.monotonic() - started)
     if (
         k > workers
-        and left * (1 - INSERTION_SHARE) / math.ceil(k / workers) < SHORT_ROUND_S
+        and _search_share(left) / math.ceil(k / workers) < SHORT_ROUND_S
         and len(visit_ids) <= workers * PART_VISITS * 1.5
     ):
         k = max(2, workers)
@@ -223,16 +297,26 @@ def solve_large(
     maker = choose_large(params)
     seconds = max(0.1, params.time_limit_s - (time.monotonic() - started))
     share = seconds * params.first_plan_share
-    if maker == "vroom" and vroom_in_time(ctx, share):
+    made_by = ""
+    whole = maker == "vroom" and vroom_in_time(ctx, share) and VROOM_BY_PART != "always"
+    if whole:
         placed = vroom_placed(ctx, share, len(keys), fill_until=time.monotonic() + 1.1 * share)
         source = "vroom" if placed else "none"
+    elif maker == "vroom" and VROOM_BY_PART != "never":
+        # VROOM part by part, each part's visits with the teams nearest to them, so that a
+        # problem too large for VROOM as a whole still starts from a VROOM plan.
+        first_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
+        groups = _groups(problem, visit_ids, labels.copy(), first_part, {}, k)
+        placed = vroom_parts_placed(ctx, groups, share, fill_until=time.monotonic() + 1.1 * share)
+        source = "vroom" if placed else "none"
+        made_by = "vroom by part"
     if maker == "greedy" or (maker == "vroom" and not placed):
         # No VROOM plan (too little time, or not installed): greedy insertion, the floor.
         placed = greedy_placed(ctx, time.monotonic() + max(share, 0.5 * seconds))
         source = "greedy"
     stages.done(
         "first plan",
-        maker=source,
+        maker=made_by if source == "vroom" and made_by else source,
         priority=sum(problem.visit(v).priority for p in placed.values() for v in p.visit_ids),
     )
     team_of: dict[str, int] = {v: key[0] for key, p in placed.items() for v in p.visit_ids}
@@ -246,19 +330,11 @@ def solve_large(
         for ti, at in mine.items():
             txy[ti] = vxy[at].mean(axis=0)
     team_part = _share_teams(txy, centres, sizes, np.ones(len(problem.teams)))
-    # A pinned visit can only go to its team: it joins its team's part, wherever it lies
-    # (in another part it would have no vehicle at all); so does a visit of the first plan.
-    team_pos = {t.id: i for i, t in enumerate(problem.teams)}
-    for i, vid in enumerate(visit_ids):
-        pin = problem.visit(vid).pinned_team
-        if pin is not None:
-            labels[i] = team_part[team_pos[pin]]
-        elif vid in team_of:
-            labels[i] = team_part[team_of[vid]]
+    groups = _groups(problem, visit_ids, labels, team_part, team_of, k)
 
     def per_part_s() -> tuple[float, float]:
         left = max(0.1, params.time_limit_s - (time.monotonic() - started))
-        search_s = left * (1 - INSERTION_SHARE)
+        search_s = _search_share(left)
         return search_s, max(0.1, search_s / math.ceil(k / workers) - 1.5)
 
     if per_part_s()[1] < MIN_PART_S:
@@ -269,9 +345,7 @@ def solve_large(
     parts = []
     starts: list[list[list[int]] | None] = []
     firsts: list[list[Tour]] = []  # each part's share of the first plan, as it was
-    for j in range(k):
-        vids = [v for v, lab in zip(visit_ids, labels, strict=True) if lab == j]
-        tis = [int(t) for t in np.nonzero(team_part == j)[0]]
+    for j, (vids, tis) in enumerate(groups):
         if vids and tis:
             inst = Instance.build(problem, ctx.travel, ctx.clock, ctx.screening, vids, tis)
             parts.append(inst)
@@ -289,10 +363,26 @@ def solve_large(
     kept = 0  # parts that kept their share of the first plan
     ctx_mp = mp.get_context("spawn")
     event = ctx_mp.Event()
+    reports = ctx_mp.Queue()
+    reported: dict[int, list[list[int]]] = {}  # each part's latest routes from its search
+
+    def drain() -> None:
+        while True:
+            try:
+                i, rs = reports.get_nowait()
+            except queue.Empty:
+                return
+            reported[i] = rs
+
     # Parts still running this long after the end are given up (their first plan kept).
     give_up = ends_at + STOP_GRACE_S
+    # A fresh process per part: a worker searching part after part grew to 0.94 GB at
+    # 5,000 visits (2.17 GB for the whole tree, over the 2 GB the issue allows).
     pool = ctx_mp.Pool(
-        processes=min(workers, len(parts)), initializer=_init_worker, initargs=(event,)
+        processes=min(workers, len(parts)),
+        initializer=_init_worker,
+        initargs=(event, reports),
+        maxtasksperchild=1,
     )
     try:
         jobs = []
@@ -306,6 +396,7 @@ def solve_large(
                 params.seed + i,
                 starts[i],
                 ends_at,
+                i,
             )
             jobs.append((inst, pool.apply_async(_search_part, args)))
         for i, (inst, job) in enumerate(jobs):
@@ -316,7 +407,9 @@ def solve_large(
                     # A part still building its model or first solution: stop it.
                     event.set()
                 job.wait(0.05)
-            routes = job.get() if job.ready() else None
+                drain()
+            drain()
+            routes = job.get() if job.ready() else reported.get(i)
             found = [] if routes is None else tours_from_routes(inst, routes)
             # The part's share of the first plan, untrimmed, when the search did not do
             # better (it did not finish in time, or the model's shift limits trimmed it).
@@ -324,9 +417,10 @@ def solve_large(
             stages.note(
                 f"part {i}",
                 first_plan=f"{first_v[0]} priority, {-first_v[1]:.0f} min",
-                search="none"
+                search=("none" if job.ready() else "given up")
                 if routes is None
-                else f"{found_v[0]} priority, {-found_v[1]:.0f} min",
+                else ("" if job.ready() else "given up, its last report ")
+                + f"{found_v[0]} priority, {-found_v[1]:.0f} min",
             )
             if first_v > found_v:
                 found = firsts[i]

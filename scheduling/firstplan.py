@@ -41,7 +41,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,11 +101,14 @@ def choose_large(params: SolveParams) -> str:
     return "vroom" if has_pyvroom() else "none"
 
 
-VROOM_PAIRS_PER_S = 50_000
+VROOM_PAIRS_PER_S = 150_000
 """VROOM is not started with less than a second per this many (visit, team shift) pairs:
 its first plan alone took 6.9 s for 1,000 visits and about 375 shifts, 11.2 s for 1,500
 and about 500 (exploration level 1, 2 threads, a loaded machine, whatever the timeout),
-and was not ready after 6 minutes for 5,000 visits and about 2,500 shifts."""
+and was not ready after 6 minutes for 5,000 visits and about 2,500 shifts. It was 50,000
+until VROOM at 1,000 visits / 10 s was seen ending by itself in 5 s (2,815 priority
+against greedy insertion's 2,691, load 3): a VROOM plan cut short costs only its share,
+greedy insertion then being the first plan."""
 
 
 def vroom_in_time(ctx: Context, seconds: float) -> bool:
@@ -119,12 +122,21 @@ VROOM_TIMEOUT_SHARE = 0.75
 between searches, so it is asked to stop early and ended at the full time if it has not."""
 
 
-def _vroom_order(ctx: Context, seconds: float, nodes: int, share_limits: bool) -> list[Tour]:
+def _vroom_order(
+    ctx: Context,
+    seconds: float,
+    nodes: int,
+    share_limits: bool,
+    visit_ids: Collection[str] | None = None,
+    team_indices: Sequence[int] | None = None,
+) -> list[Tour]:
     from datetime import timedelta
 
     from scheduling.vroom_bridge import VROOM_EXPLORATION, VROOM_THREADS, vroom_input
 
-    inp, vehicles, visit_of = vroom_input(ctx, share_limits=share_limits)
+    inp, vehicles, visit_of = vroom_input(
+        ctx, share_limits=share_limits, visit_ids=visit_ids, team_indices=team_indices
+    )
     sol = inp.solve(
         exploration_level=1 if nodes > VROOM_LIGHT_ABOVE else VROOM_EXPLORATION,
         nb_threads=VROOM_THREADS,
@@ -444,6 +456,47 @@ def vroom_placed(
     tours = vroom_tours(ctx, seconds, nodes, share_limits)
     if tours is None:
         return {}
+    return _placed_from(ctx, tours, fill_until)
+
+
+def vroom_parts_placed(
+    ctx: Context,
+    parts: Sequence[tuple[Collection[str], Sequence[int]]],
+    seconds: float,
+    fill_until: float | None = None,
+) -> dict[tuple[int, int], PlacedTour]:
+    """VROOM on each part of a large problem (its visits and teams), one after the other,
+    the tours put together, timed, trimmed and filled as :func:`vroom_placed` does.
+
+    Each part gets its share of what is left of ``seconds`` by its number of visits; a part
+    VROOM has no time for (:data:`VROOM_PAIRS_PER_S`), or that is ended before it has a
+    plan, has no tours (the fill then inserts what it can of its visits).
+    """
+    ends = time.monotonic() + seconds
+    shifts_of = [len(t.shifts) for t in ctx.problem.teams]
+    left_visits = sum(len(v) for v, _ in parts)
+    tours: list[Tour] = []
+    for vids, tis in parts:
+        if not vids or not tis:
+            continue
+        left = ends - time.monotonic()
+        mine = left * len(vids) / max(1, left_visits)
+        left_visits -= len(vids)
+        if mine * VROOM_PAIRS_PER_S < len(vids) * sum(shifts_of[t] for t in tis):
+            continue
+        until = time.monotonic() + mine
+        args = (ctx, mine * VROOM_TIMEOUT_SHARE, len(vids) + len(tis), True, vids, tis)
+        found = bounded(_vroom_order, args, until)
+        if found:
+            tours.extend(found)
+    if not tours:
+        return {}
+    return _placed_from(ctx, tours, fill_until)
+
+
+def _placed_from(
+    ctx: Context, tours: Sequence[Tour], fill_until: float | None
+) -> dict[tuple[int, int], PlacedTour]:
     placed = _timed(ctx, tours)
     served = {v for p in placed.values() for v in p.visit_ids}
     left_out = [

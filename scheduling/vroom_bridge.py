@@ -21,6 +21,7 @@ Used by the planner for its first plan (:mod:`scheduling.firstplan`) and by ``be
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -60,12 +61,21 @@ def shared_max_visits(problem: Problem, ti: int) -> list[int | None]:
     return [int(x) for x in part]
 
 
-def allowed_teams(problem: Problem) -> dict[str, frozenset[int]]:
-    """Per visit, the teams the rules allow (skills, languages, pinned, forbidden)."""
+def allowed_teams(
+    problem: Problem,
+    teams: Sequence[int] | None = None,
+    visit_ids: Collection[str] | None = None,
+) -> dict[str, frozenset[int]]:
+    """Per visit, the teams the rules allow (skills, languages, pinned, forbidden); with
+    ``teams`` only those team indices are considered, with ``visit_ids`` only those visits."""
     out = {}
+    among = range(len(problem.teams)) if teams is None else teams
     for v in problem.visits:
+        if visit_ids is not None and v.id not in visit_ids:
+            continue
         ok = []
-        for ti, t in enumerate(problem.teams):
+        for ti in among:
+            t = problem.teams[ti]
             if v.pinned_team is not None and t.id != v.pinned_team:
                 continue
             if t.id in v.forbidden_teams or not v.skills <= t.skills:
@@ -83,20 +93,34 @@ def vroom_input(
     vehicle_cost: int = 0,
     priority: bool = True,
     share_limits: bool = True,
+    visit_ids: Collection[str] | None = None,
+    team_indices: Sequence[int] | None = None,
 ) -> tuple[Any, list[tuple[int, int]], list[str]]:
     """The problem as a ``vroom.Input``; returns it, the team shift of each vehicle id and
     the visit of each job id. See the module docstring for the mapping. With
     ``share_limits=False`` every shift may take its team's whole ``max_visits`` (the
-    relaxation :mod:`scheduling.firstplan` repairs)."""
+    relaxation :mod:`scheduling.firstplan` repairs). With ``visit_ids`` and
+    ``team_indices`` only those visits and teams are given to VROOM (a part of a large
+    problem, :func:`scheduling.firstplan.vroom_parts_placed`); a visit none of those
+    teams may make is left out."""
     import vroom
 
     problem, clock, travel = ctx.problem, ctx.clock, ctx.travel
-    visits = [v for v in problem.visits if v.id in ctx.screening.allowed]
+    team_list = list(range(len(problem.teams))) if team_indices is None else list(team_indices)
+    allowed = allowed_teams(problem, team_indices, visit_ids)
+    visits = [
+        v
+        for v in problem.visits
+        if v.id in ctx.screening.allowed
+        and (visit_ids is None or v.id in visit_ids)
+        and allowed[v.id]
+    ]
     keys: list[str] = [v.id for v in visits]
     place: dict[tuple, int] = {}
     start_of: dict[int, int] = {}
     end_of: dict[int, int] = {}
-    for ti, t in enumerate(problem.teams):
+    for ti in team_list:
+        t = problem.teams[ti]
         for which, key, table in (
             ("start", start_id(t.id), start_of),
             ("end", end_id(t.id), end_of),
@@ -116,23 +140,23 @@ def vroom_input(
         return int(int(ticks) // unit_ticks)
 
     inp = vroom.Input()
-    modes = sorted({travel.mode_of(t) for t in problem.teams})
+    modes = sorted({travel.mode_of(problem.teams[ti]) for ti in team_list})
     meters = None if travel.matrix is not None else travel.meters_matrix(keys)
     for mode in modes:
         ticks = minutes_to_ticks(travel.minutes_matrix(mode, keys, meters))
         inp.set_durations_matrix(mode, (-(-ticks // unit_ticks)).astype(np.uint32))
     del meters
-    allowed = allowed_teams(problem)
     skill_of: dict[frozenset[int], int] = {}
     for v in visits:
         skill_of.setdefault(allowed[v.id], len(skill_of))
-    team_skills: dict[int, set[int]] = {ti: set() for ti in range(len(problem.teams))}
+    team_skills: dict[int, set[int]] = {ti: set() for ti in team_list}
     for teams, sk in skill_of.items():
         for ti in teams:
             team_skills[ti].add(sk)
     has_load = any(v.demand for v in problem.visits)
     vehicles: list[tuple[int, int]] = []
-    for ti, t in enumerate(problem.teams):
+    for ti in team_list:
+        t = problem.teams[ti]
         caps = shared_max_visits(problem, ti) if share_limits else [t.max_visits] * len(t.shifts)
         for si in range(len(t.shifts)):
             t0, t1 = shift_ticks(clock, t, si)

@@ -16,6 +16,7 @@ from planner_factories import AFTERNOON, FAST, MORNING, near, problem, team, vis
 
 from scheduling import check, solve
 from scheduling import decompose as decompose_mod
+from scheduling import firstplan as firstplan_mod
 from scheduling.firstplan import bounded
 from scheduling.insertion import PlacedTour, fill_until
 from scheduling.planner import assemble
@@ -122,7 +123,8 @@ def test_a_bounded_call_is_ended_at_its_deadline():
 
 
 def test_decomposed_problem_without_time_for_vroom_starts_from_greedy(monkeypatch):
-    monkeypatch.setattr(decompose_mod, "vroom_in_time", lambda ctx, seconds: False)
+    # VROOM has no time, neither for the whole problem nor for a part of it.
+    monkeypatch.setattr(firstplan_mod, "VROOM_PAIRS_PER_S", 0)
     p = spread_problem()
     plan = solve(p, replace(TIMED, time_limit_s=6, decompose_above=10))
     assert plan.stats.first_plan == "greedy"
@@ -133,7 +135,8 @@ def test_decomposed_problem_without_time_for_vroom_starts_from_greedy(monkeypatc
 
 
 def test_parts_without_time_to_search_keep_the_first_plan(monkeypatch):
-    monkeypatch.setattr(decompose_mod, "vroom_in_time", lambda ctx, seconds: False)
+    # VROOM has no time, neither for the whole problem nor for a part of it.
+    monkeypatch.setattr(firstplan_mod, "VROOM_PAIRS_PER_S", 0)
     monkeypatch.setattr(decompose_mod, "MIN_PART_S", 1e9)
     p = spread_problem()
     plan = solve(p, replace(TIMED, time_limit_s=6, decompose_above=10))

@@ -144,3 +144,78 @@ def test_decomposed_problem_without_pyvroom_has_no_first_plan(monkeypatch):
     assert plan.stats.first_plan == "none"
     assert check(p, plan) == []
     assert plan.stats.served == 20
+
+
+def test_vroom_by_part_keeps_each_part_to_its_teams():
+    # Two parts, one per side of town, each with the two teams that start there: each
+    # part's visits are planned by VROOM with its own teams only, and the plans together
+    # are a valid first plan of the whole problem.
+    pytest.importorskip("vroom")
+    from scheduling.firstplan import vroom_parts_placed
+
+    p = spread_problem()
+    ctx = Context(p)
+    west = [v.id for i, v in enumerate(p.visits) if i % 2 == 0]
+    east = [v.id for i, v in enumerate(p.visits) if i % 2 == 1]
+    placed = vroom_parts_placed(ctx, [(west, [0, 2]), (east, [1, 3])], 4.0)
+    served = {v: key[0] for key, t in placed.items() for v in t.visit_ids}
+    assert len(served) == 20
+    assert all(served[v] in (0, 2) for v in west if v in served)
+    assert all(served[v] in (1, 3) for v in east if v in served)
+
+
+def test_vroom_part_leaves_out_visits_none_of_its_teams_may_make():
+    pytest.importorskip("vroom")
+    from scheduling.vroom_bridge import vroom_input
+
+    p = spread_problem()
+    pinned = replace(p.visits[0], pinned_team="T1")  # T1 is team 1, not in the part
+    p = replace(p, visits=(pinned, *p.visits[1:]))
+    ctx = Context(p)
+    ids = [v.id for v in p.visits[:6]]
+    _, vehicles, visit_of = vroom_input(ctx, visit_ids=set(ids), team_indices=[0, 2])
+    assert sorted({ti for ti, _ in vehicles}) == [0, 2]
+    assert visit_of == ids[1:]
+
+
+@pytest.mark.parametrize("by_part", ["always", "fallback"])
+def test_decomposed_problem_starts_from_vroom_by_part_or_whole(monkeypatch, by_part):
+    pytest.importorskip("vroom")
+    import scheduling.decompose as decompose
+
+    monkeypatch.setattr(decompose, "VROOM_BY_PART", by_part)
+    p = spread_problem()
+    plan = solve(p, replace(TIMED, time_limit_s=6, decompose_above=10))
+    assert plan.stats.first_plan == "vroom"
+    assert check(p, plan) == []
+    assert plan.stats.served == 20
+    assert sorted(p.visit(u.visit).priority for u in plan.unassigned) == [1, 1, 1, 1]
+
+
+def test_a_part_search_reports_its_best_routes_as_it_goes(monkeypatch):
+    # A part given up after the end keeps the routes its search last reported: the
+    # reports are the part's own routes (instance nodes, not the permuted ones).
+    import queue
+
+    import scheduling.decompose as decompose
+
+    p = spread_problem()
+    ctx = Context(p)
+    inst = Instance.build(p, ctx.travel, ctx.clock, ctx.screening)
+    reports: queue.Queue = queue.Queue()
+    monkeypatch.setattr(decompose, "REPORT_EVERY_S", 0.0)
+    decompose._init_worker(None, reports)
+    try:
+        w = Weights.for_instance(inst, False, True)
+        found = decompose._search_part(inst, w, False, decompose.Budget(2.0), 3, None, None, 7)
+    finally:
+        decompose._init_worker(None, None)
+    assert found is not None
+    got = []
+    while not reports.empty():
+        got.append(reports.get())
+    assert got and all(i == 7 for i, _ in got)
+    last = got[-1][1]
+    assert sum(len(r) for r in last) == sum(len(r) for r in found)
+    weights = Weights.for_instance(inst, False, True)
+    assert Model(inst, weights, False).assignment_from(last) is not None
