@@ -19,9 +19,17 @@ from scheduling.insertion import Filled, PlacedTour, fill_until
 from scheduling.instance import Instance
 from scheduling.model import Plan, Problem, Route, Stats, Unassigned
 from scheduling.params import SolveParams
-from scheduling.pyvrp_bridge import PYVRP_META, has_pyvrp, misfit
+from scheduling.pyvrp_bridge import has_pyvrp, misfit
 from scheduling.reasons import UNTRIED_DETAIL, capacity_detail
-from scheduling.solver import PORTFOLIO, Budget, Portfolio, Progress, SearchConfig, Weights
+from scheduling.solver import (
+    PORTFOLIO,
+    PYVRP_META,
+    Budget,
+    Portfolio,
+    Progress,
+    SearchConfig,
+    Weights,
+)
 from scheduling.stages import Stages
 from scheduling.timeline import TourFailure, build_route
 from scheduling.tours import Context, Tour, tours_from_routes

@@ -47,9 +47,6 @@ import numpy as np
 from scheduling.instance import Instance
 from scheduling.travel import TICKS_PER_MIN
 
-PYVRP_META = "pyvrp"
-"""``SearchConfig.meta`` of the PyVRP worker."""
-
 READ_BACK_S = 0.1
 """Seconds kept back from PyVRP's run for reading its plan back and judging it."""
 
@@ -114,15 +111,16 @@ def _window(inst: Instance, node: int) -> tuple[int, int] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, list[list[int]]]:
+def problem_data(
+    inst: Instance, weights: Any, required: bool, caps: list[int]
+) -> tuple[Any, list[list[int]]]:
     """PyVRP's ``ProblemData`` for a fitting instance, and the vehicles of each type.
 
     ``weights`` is the :class:`scheduling.solver.Weights` of the instance. Locations are
-    the depots (team point nodes) first, then the visit nodes in order.
+    the depots (team point nodes) first, then the visit nodes in order. ``caps`` are the
+    vehicles' visit limits (:func:`scheduling.solver.shift_caps`).
     """
     from pyvrp import Client, Depot, Location, ProblemData, VehicleType
-
-    from scheduling.solver import shift_caps
 
     nv = inst.n_visits
     point_nodes = sorted({n for v in inst.vehicles for n in (v.start_node, v.end_node)})
@@ -136,7 +134,6 @@ def problem_data(inst: Instance, weights: Any, required: bool) -> tuple[Any, lis
         np.fill_diagonal(a, 0)
         matrices.append(a)
     load = int(inst.demand.sum()) > 0
-    caps = shift_caps(inst)
     count = any(c < nv for c in caps)
     big = int(inst.demand.sum())
     arcs = [float(a[len(point_nodes) :, len(point_nodes) :].mean()) for a in matrices]
@@ -234,45 +231,32 @@ class _Stop:
         return time.monotonic() >= self.end or (self.stop is not None and self.stop())
 
 
-def search(
+def solve_routes(
     inst: Instance,
     weights: Any,
-    balance: bool,
-    budget: Any,
-    hooks: Any,
+    caps: list[int],
+    time_s: float,
+    stop: Callable[[], bool] | None,
     seed: int,
-    worker: int,
     required: bool,
-) -> Any:
-    """Run PyVRP on a fitting instance within ``budget``; a ``solver.Found`` or ``None``.
-
-    ``None`` when PyVRP ends without a feasible plan (with ``required``: when it could not
-    serve every visit), or its plan is not feasible for our model (never seen; a guard).
+) -> tuple[list[list[int]], int] | None:
+    """Run PyVRP on a fitting instance for ``time_s``: its routes (visit nodes per vehicle)
+    and its iterations, or ``None`` when it ends without a feasible plan (with
+    ``required``: when it could not serve every visit). The plan is judged by our own model
+    by the caller (:func:`scheduling.solver.pyvrp_search`).
     """
     from pyvrp import solve as pyvrp_solve
     from pyvrp.exceptions import PenaltyBoundWarning
 
-    from scheduling.solver import Found, Model
-
     start = time.monotonic()
-    data, vehicles_of_type = problem_data(inst, weights, required)
-    end = start + max(0.05, budget.time_s - READ_BACK_S)
+    data, vehicles_of_type = problem_data(inst, weights, required, caps)
+    end = start + max(0.05, time_s - READ_BACK_S)
     with warnings.catch_warnings():
         # PyVRP warns when a penalty reaches its bound while plans stay infeasible; the
-        # plan is judged below (and by scheduling.check) whatever it says.
+        # plan is judged by the caller (and by scheduling.check) whatever it says.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = pyvrp_solve(
-            data, _Stop(end, hooks.stop), seed=seed, collect_stats=False, display=False
-        )
+        result = pyvrp_solve(data, _Stop(end, stop), seed=seed, collect_stats=False, display=False)
     best = result.best
     if not best.is_feasible():
         return None
-    routes = routes_of(inst, best, vehicles_of_type)
-    judge = Model(inst, weights, balance)
-    assignment = judge.assignment_from(routes)
-    if assignment is None:
-        return None
-    objective = int(assignment.ObjectiveValue())
-    if hooks.improved is not None:
-        hooks.improved(objective, routes, judge.summary(routes))
-    return Found(routes, objective, worker, int(result.num_iterations))
+    return routes_of(inst, best, vehicles_of_type), int(result.num_iterations)

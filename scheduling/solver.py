@@ -36,9 +36,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2, routing_ils_pb2
 
-from scheduling import pyvrp_bridge
 from scheduling.instance import Instance
-from scheduling.pyvrp_bridge import PYVRP_META
 
 _stage_log = logging.getLogger("scheduling.stages")
 
@@ -810,6 +808,43 @@ def _reduce_fleet(
     return routes, objective
 
 
+PYVRP_META = "pyvrp"
+"""``SearchConfig.meta`` of the PyVRP worker (:mod:`scheduling.pyvrp_bridge`)."""
+
+
+def pyvrp_search(
+    inst: Instance,
+    weights: Weights,
+    balance: bool,
+    budget: Budget,
+    hooks: Hooks,
+    seed: int,
+    worker: int,
+    required: bool,
+) -> Found | None:
+    """Run PyVRP on a fitting instance within ``budget`` and value its plan by our model.
+
+    ``None`` when PyVRP ends without a feasible plan (with ``required``: when it could not
+    serve every visit), or its plan is not feasible for our model (never seen; a guard).
+    """
+    from scheduling import pyvrp_bridge
+
+    found = pyvrp_bridge.solve_routes(
+        inst, weights, shift_caps(inst), budget.time_s, hooks.stop, seed, required
+    )
+    if found is None:
+        return None
+    routes, iterations = found
+    judge = Model(inst, weights, balance)
+    assignment = judge.assignment_from(routes)
+    if assignment is None:
+        return None
+    objective = int(assignment.ObjectiveValue())
+    if hooks.improved is not None:
+        hooks.improved(objective, routes, judge.summary(routes))
+    return Found(routes, objective, worker, iterations)
+
+
 def search(
     inst: Instance,
     weights: Weights,
@@ -824,7 +859,7 @@ def search(
     """Run one search on an instance and return its best routes (in this instance's nodes).
 
     With ``config.meta == "pyvrp"`` the search is PyVRP's, seeded with ``seed``
-    (:func:`scheduling.pyvrp_bridge.search`; ``initial`` is not used).
+    (:func:`pyvrp_search`; ``initial`` is not used).
 
     With a vehicle cost and ``config.reduce_share > 0`` (and no solution budget), the
     first ``config.first_share`` of the time is a plain search, then until
@@ -833,9 +868,7 @@ def search(
     for ``gls``, ILS continuing the cooling of one long run for ``ils``.
     """
     if config.meta == PYVRP_META:
-        return pyvrp_bridge.search(
-            inst, weights, balance, budget, hooks, seed, worker, config.serve_all
-        )
+        return pyvrp_search(inst, weights, balance, budget, hooks, seed, worker, config.serve_all)
     start = time.monotonic()
     best: list[int | None] = [None]
     count = [0]

@@ -10,9 +10,10 @@ from planner_factories import MORNING, near, problem, team, visit, window
 from scheduling import SolveParams, check, solve
 from scheduling.instance import Instance
 from scheduling.planner import pyvrp_configs
-from scheduling.pyvrp_bridge import misfit, search
+from scheduling.pyvrp_bridge import misfit
 from scheduling.solomon import Customer, SolomonInstance
 from scheduling.solver import Budget, Hooks, Model, Weights
+from scheduling.solver import pyvrp_search as search
 from scheduling.tours import Context
 
 pytest.importorskip("pyvrp")
