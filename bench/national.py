@@ -17,7 +17,8 @@ Scenarios: the admin's report dashboard over the whole country (last 90 days), a
 coordinator's home dashboard and report dashboard (the province with the most communes), the
 summary API (admin token, 90 days: its first page of communes, and a page of 200), the
 requests list searched for a name (whole country), the drives API (first page), the household
-form page, and the Excel report export (90 days).
+form page, and the Excel report export (90 days). The 90 days end on the app's local today
+(``VH_TIMEZONE``), the period a user's report shows by default.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ import json
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -153,7 +155,10 @@ def run(uri: str, repeats: int, factor: float, only: str | None = None) -> dict[
     c = clients(app)
     health = app.test_client()
     rows = []
-    chosen = [s for s in scenarios(c, date.today()) if not only or only.lower() in s[0].lower()]
+    # The period ends on the app's local today (VH_TIMEZONE), as a user's report does by
+    # default: not the machine's or UTC's date, which is a day behind in Vietnam until 07:00.
+    today = datetime.now(ZoneInfo(app.config["TIMEZONE"])).date()
+    chosen = [s for s in scenarios(c, today) if not only or only.lower() in s[0].lower()]
     if not chosen:
         raise SystemExit(f"no scenario's name contains {only!r}")
     for name, client, path, headers in chosen:
@@ -184,7 +189,12 @@ def run(uri: str, repeats: int, factor: float, only: str | None = None) -> dict[
             }
         )
         print(f"  {name}: p95 {rows[-1]['p95_ms']:.0f} ms", flush=True)
-    return {"seed_seconds": seed_seconds, "province": c["province"], "rows": rows}
+    return {
+        "seed_seconds": seed_seconds,
+        "province": c["province"],
+        "period_last": today.isoformat(),
+        "rows": rows,
+    }
 
 
 def main() -> None:
@@ -203,6 +213,7 @@ def main() -> None:
     print()
     print(f"database: {uri.split('@')[-1]}; coordinator's province: {result['province']}")
     print(f"seed: {f'{seed:.0f} s' if seed is not None else 'reused'}; {args.repeats} calls each")
+    print(f"90-day periods end on the local today: {result['period_last']}")
     print()
     print("| scenario | p50 ms | p95 ms | bytes | /healthz p50 ms | /healthz p95 ms |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -284,6 +284,13 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if uri.startswith("postgresql"):
         connect_args = dict(options.get("connect_args", {}))
         connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT_S"])
+        if uri.startswith("postgresql+psycopg:"):
+            # Every statement planned for its own values: psycopg prepares a statement run five
+            # times on a connection, and PostgreSQL then moved the reports' date-range queries
+            # to a generic plan that took a country's report from 2 s to 30 s by the eleventh
+            # call on a pooled connection (docs/performance.md). Also what PgBouncer's
+            # transaction mode needs.
+            connect_args.setdefault("prepare_threshold", None)
         options["connect_args"] = connect_args
     elif uri.startswith("sqlite"):
         # The web workers and the SMS worker share one file: wait for locks instead of failing.

@@ -348,9 +348,7 @@ def build_report(
         # The totalled days' distinct counts come from the database; a volunteer of the live
         # days adds one only where the totalled days do not already have them.
         kept = tally.stored
-        seen = kept.pairs_for(session, everyone)
-        seen_people = {v for _c, v in seen}
-        seen_in_province = {(province_of.get(c), v) for c, v in seen}
+        seen, seen_in_province, seen_people = kept.seen(session, set(tally.went))
         counted_by_commune = {
             c: len({v for v in people if (c, v) not in seen}) for c, people in went.items()
         }

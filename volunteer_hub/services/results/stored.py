@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Integer, any_, bindparam, func, select, true, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from volunteer_hub.models import (
@@ -194,20 +195,86 @@ class StoredWent:
     total: int
     minutes: dict[int, tuple[float, int]]
 
-    def pairs_for(self, session: Session, volunteer_ids: set[int]) -> set[tuple[int, int]]:
-        """(commune, volunteer) of these volunteers on the totalled days."""
-        pairs: set[tuple[int, int]] = set()
-        ids = sorted(volunteer_ids)
-        for start in range(0, len(ids), 1000):
-            rows = session.execute(
-                select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
-                .where(_in_days(VolunteerDayTotal.day, self.days))
-                .where(VolunteerDayTotal.volunteer_id.in_(ids[start : start + 1000]))
-                .where(_in_communes(VolunteerDayTotal.commune_id, self.communes))
-                .distinct()
+    def seen(
+        self, session: Session, went: set[tuple[int, int]]
+    ) -> tuple[set[tuple[int, int]], set[tuple[int, int]], set[int]]:
+        """Which of the live days' volunteers who went (``went``: (commune, volunteer) pairs)
+        the totalled days already have: (commune, volunteer) pairs, (province, volunteer)
+        pairs, and the volunteers.
+
+        Only what the live days' pairs need comes back: each volunteer's provinces, and the
+        live pairs found in the totalled days. Reading every commune each live volunteer went
+        to on the totalled days was 104,000 rows in ten statements over a country's 90 days.
+        """
+        if not went:
+            return set(), set(), set()
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        kept = _in_days(VolunteerDayTotal.day, self.days) & _in_communes(
+            VolunteerDayTotal.commune_id, self.communes
+        )
+        people = sorted({v for _c, v in went})
+        in_province: set[tuple[int, int]] = set()
+        # PostgreSQL takes the ids as one array; SQLite IN lists under its 32,766 variables.
+        step = len(people) if postgresql else 10_000
+        for start in range(0, len(people), step):
+            chunk = people[start : start + step]
+            wanted = (
+                VolunteerDayTotal.volunteer_id == any_(bindparam("people", chunk, ARRAY(Integer)))
+                if postgresql
+                else VolunteerDayTotal.volunteer_id.in_(chunk)
             )
-            pairs.update((c, v) for c, v in rows)
-        return pairs
+            in_province.update(
+                (province, volunteer)
+                for province, volunteer in session.execute(
+                    select(Commune.province_id, VolunteerDayTotal.volunteer_id)
+                    .join(Commune, Commune.id == VolunteerDayTotal.commune_id)
+                    .where(kept, wanted)
+                    .distinct()
+                )
+            )
+        seen_people = {v for _p, v in in_province}
+        # A live pair can be in the totalled days only if its volunteer is.
+        pairs = sorted((c, v) for c, v in went if v in seen_people)
+        in_commune: set[tuple[int, int]] = set()
+        if postgresql and pairs:
+            live = select(
+                func.unnest(bindparam("communes", [c for c, _v in pairs], ARRAY(Integer))).label(
+                    "commune_id"
+                ),
+                func.unnest(bindparam("people", [v for _c, v in pairs], ARRAY(Integer))).label(
+                    "volunteer_id"
+                ),
+            ).subquery("live")
+            in_commune.update(
+                (commune, volunteer)
+                for commune, volunteer in session.execute(
+                    select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
+                    .join(
+                        live,
+                        (live.c.commune_id == VolunteerDayTotal.commune_id)
+                        & (live.c.volunteer_id == VolunteerDayTotal.volunteer_id),
+                    )
+                    .where(kept)
+                    .distinct()
+                )
+            )
+        else:
+            for start in range(0, len(pairs), 5_000):
+                chunk = pairs[start : start + 5_000]
+                in_commune.update(
+                    (commune, volunteer)
+                    for commune, volunteer in session.execute(
+                        select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
+                        .where(
+                            kept,
+                            tuple_(
+                                VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id
+                            ).in_(chunk),
+                        )
+                        .distinct()
+                    )
+                )
+        return in_commune, in_province, seen_people
 
 
 def _in_days(column: Any, days: list[date]) -> Any:
