@@ -197,3 +197,39 @@ def test_a_part_search_is_stopped_by_the_wall_clock(monkeypatch):
     plan = assemble(ctx, tours_from_routes(inst, routes), fill_left=False)
     assert check(p, plan) == []
     assert plan.stats.served == sum(len(r) for r in start)
+
+
+def _push_problem(b_start_m: float):
+    """Team A alone may make Y; X may be made by A or B; A makes one visit at most."""
+    teams = [
+        team("A", max_visits=1, skills=frozenset({"vneid", "ramp"})),
+        team("B", start=near(0, b_start_m)),
+    ]
+    vs = [visit("X", priority=1), visit("Y", priority=1, skills=frozenset({"ramp"}))]
+    p = problem(teams, vs)
+    ctx = Context(p)
+    allowed = ctx.screening.allowed
+    tours: dict = {}
+    # X first in A's tour: A is then full, and Y is of no higher priority than X.
+    fill_until(p, ctx.travel, ctx.clock, {"X": [(0, 0)]}, tours, ["X"])
+    assert tours[(0, 0)].visit_ids == ["X"]
+    return p, ctx, allowed, tours
+
+
+def test_a_left_out_visit_takes_a_served_ones_place_that_moves_elsewhere():
+    p, ctx, allowed, tours = _push_problem(b_start_m=0)
+    done = fill_until(p, ctx.travel, ctx.clock, allowed, tours, ["Y"])
+    assert done.inserted == ["Y"]
+    assert tours[(0, 0)].visit_ids == ["Y"]
+    assert tours[(1, 0)].visit_ids == ["X"]
+
+
+def test_a_push_adding_too_much_travel_is_not_made():
+    # B starts 40 km away: moving X there adds far more than five times the plan's
+    # travel per served visit, so Y stays out and X stays with A.
+    p, ctx, allowed, tours = _push_problem(b_start_m=40_000)
+    assert (1, 0) in allowed["X"]
+    done = fill_until(p, ctx.travel, ctx.clock, allowed, tours, ["Y"])
+    assert done.inserted == []
+    assert tours[(0, 0)].visit_ids == ["X"]
+    assert (1, 0) not in tours
