@@ -236,6 +236,12 @@ class StoredWent:
         # A live pair can be in the totalled days only if its volunteer is.
         pairs = sorted((c, v) for c, v in went if v in seen_people)
         in_commune: set[tuple[int, int]] = set()
+        # The live pairs the totalled days hold: one array joined on PostgreSQL, IN lists else.
+        held = (
+            select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
+            .where(kept)
+            .distinct()
+        )
         if postgresql and pairs:
             live = select(
                 func.unnest(bindparam("communes", [c for c, _v in pairs], ARRAY(Integer))).label(
@@ -245,35 +251,17 @@ class StoredWent:
                     "volunteer_id"
                 ),
             ).subquery("live")
-            in_commune.update(
-                (commune, volunteer)
-                for commune, volunteer in session.execute(
-                    select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
-                    .join(
-                        live,
-                        (live.c.commune_id == VolunteerDayTotal.commune_id)
-                        & (live.c.volunteer_id == VolunteerDayTotal.volunteer_id),
-                    )
-                    .where(kept)
-                    .distinct()
-                )
+            found = held.join(
+                live,
+                (live.c.commune_id == VolunteerDayTotal.commune_id)
+                & (live.c.volunteer_id == VolunteerDayTotal.volunteer_id),
             )
+            in_commune.update(tuple(row) for row in session.execute(found))
         else:
+            pair = tuple_(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
             for start in range(0, len(pairs), 5_000):
-                chunk = pairs[start : start + 5_000]
-                in_commune.update(
-                    (commune, volunteer)
-                    for commune, volunteer in session.execute(
-                        select(VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id)
-                        .where(
-                            kept,
-                            tuple_(
-                                VolunteerDayTotal.commune_id, VolunteerDayTotal.volunteer_id
-                            ).in_(chunk),
-                        )
-                        .distinct()
-                    )
-                )
+                found = held.where(pair.in_(pairs[start : start + 5_000]))
+                in_commune.update(tuple(row) for row in session.execute(found))
         return in_commune, in_province, seen_people
 
 
